@@ -1,0 +1,125 @@
+//! `filter`: keeps the rows that match a predicate, optionally projecting
+//! columns.
+//!
+//! Configuration:
+//!
+//! | field | meaning | example |
+//! | --- | --- | --- |
+//! | `predicate` | the condition rows must meet (see [`expr`] for the language) | `"amount > 10 and country in ['DE', 'FR']"` |
+//! | `columns` | output only these columns, in this order (default: all) | `["id", "amount"]` |
+//! | `output` | `selection` (default): the plugin reads only the predicate's columns and answers a bitmap, the host keeps the rows; `batches`: the plugin receives the columns and returns filtered whole batches (slower; for comparison) | `"selection"` |
+//!
+//! A bad predicate or an unknown column is an `invalid-config` error that
+//! gives the offset in the predicate.
+
+pub mod expr;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use arrow_select::filter::filter_record_batch;
+use serde::Deserialize;
+use weir_sdk::{Error, Layout, Output, Plan, Result, Transform};
+
+/// The filter's configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The condition rows must meet.
+    pub predicate: String,
+    /// Output only these columns, in this order.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// How the plugin answers.
+    #[serde(default)]
+    pub output: OutputKind,
+}
+
+/// How the filter answers each batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// A selection bitmap; the host applies it.
+    #[default]
+    Selection,
+    /// Whole filtered batches.
+    Batches,
+}
+
+/// The running filter.
+pub struct Filter {
+    predicate: expr::Compiled,
+    /// For whole-batch output: the output columns in the received batch.
+    projection: Option<Vec<usize>>,
+}
+
+impl Transform for Filter {
+    type Config = Config;
+
+    fn open(config: Config, input: &SchemaRef) -> Result<(Self, Plan)> {
+        let parsed = expr::parse(&config.predicate)
+            .map_err(|e| Error::invalid_config(format!("field \"predicate\": {e}")))?;
+        // Type-check against the full input first, so errors name real columns.
+        expr::boolean(&parsed, input)
+            .map_err(|e| Error::invalid_config(format!("field \"predicate\": {e}")))?;
+        let output_columns = match &config.columns {
+            None => (0..input.fields().len()).collect::<Vec<_>>(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    input.index_of(name).map_err(|_| {
+                        Error::invalid_config(format!("field \"columns\": unknown column {name:?}"))
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        let mut reads: Vec<usize> = parsed
+            .columns()
+            .iter()
+            .map(|(name, _)| input.index_of(name).expect("checked"))
+            .collect();
+        if config.output == OutputKind::Batches {
+            reads.extend(&output_columns);
+        }
+        reads.sort_unstable();
+        reads.dedup();
+        let received = input.project(&reads)?;
+        let predicate =
+            expr::boolean(&parsed, &received).map_err(|e| Error::internal(e.to_string()))?;
+
+        let layout = output_columns
+            .iter()
+            .fold(Layout::new(input), |l, &i| l.input(i));
+        let plan = match config.output {
+            OutputKind::Selection => Plan::derived(layout),
+            OutputKind::Batches => Plan::batches(layout.output_schema()),
+        }
+        .reading(reads.iter().copied());
+        let projection = (config.output == OutputKind::Batches).then(|| {
+            output_columns
+                .iter()
+                .map(|i| reads.binary_search(i).expect("read"))
+                .collect()
+        });
+        Ok((
+            Filter {
+                predicate,
+                projection,
+            },
+            plan,
+        ))
+    }
+
+    fn process(&mut self, batch: RecordBatch) -> Result<Output> {
+        let mask = self.predicate.evaluate(&batch)?;
+        match &self.projection {
+            None => Ok(Output::select(&mask)),
+            // The filter kernel treats null as false, as `select` does.
+            Some(projection) => Ok(Output::batch(filter_record_batch(
+                &batch.project(projection)?,
+                &mask,
+            )?)),
+        }
+    }
+}
+
+weir_sdk::export_transform!(Filter);

@@ -1,0 +1,8 @@
+//! Weir: a dataflow runtime whose stages are sandboxed WebAssembly components.
+//!
+//! Sources, transforms and sinks are Wasm components implementing the WIT
+//! contract in `wit/` (package `weir:plugin`); record batches cross the
+//! boundary as Arrow IPC. [`plugin`] owns everything Wasm: the engine, the
+//! compiled-component cache, limits and running instances.
+
+pub mod plugin;

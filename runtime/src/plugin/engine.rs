@@ -1,0 +1,300 @@
+//! The process-wide Wasm engine: wasmtime configuration, the linker with the
+//! host interfaces, the epoch ticker that enforces call deadlines, and
+//! loading components into [`Plugin`]s.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings;
+use super::cache::{ComponentCache, Origin, sha256_hex};
+use super::error::{PluginError, boxed};
+use super::host::HostState;
+use super::limits::EPOCH_TICK;
+use super::world::{self, Contract, World};
+
+/// How to build a [`PluginEngine`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Folder of compiled components; `None` compiles every load.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Pre-allocate instance slots (wasmtime's pooling allocator): faster
+    /// instantiation for a fixed reservation of virtual memory. Falls back
+    /// to on-demand allocation when the machine refuses the reservation.
+    pub pooling: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            cache_dir: ComponentCache::default_dir(),
+            pooling: true,
+        }
+    }
+}
+
+/// Instance slots reserved by the pooling allocator. Each reserves virtual
+/// address space, not memory.
+const POOL_INSTANCES: u32 = 256;
+
+/// A loaded, type-checked component, ready to instantiate.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    name: String,
+    digest: String,
+    contract: Contract,
+    origin: Origin,
+    component: Component,
+    pre: TypedPre,
+    load_time: Duration,
+}
+
+/// The instance-pre of a component, type-checked against its world.
+#[derive(Clone)]
+pub(crate) enum TypedPre {
+    Transform(bindings::transform::TransformPluginPre<HostState>),
+    Source(bindings::source::SourcePluginPre<HostState>),
+    Sink(bindings::sink::SinkPluginPre<HostState>),
+}
+
+impl Plugin {
+    /// The plugin's name: its file name, or the name it was loaded under.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// `sha256:<hex>` of the `.wasm` bytes.
+    pub fn digest(&self) -> &str {
+        &self.inner.digest
+    }
+
+    /// The world it implements and the contract version it was built for.
+    pub fn contract(&self) -> &Contract {
+        &self.inner.contract
+    }
+
+    /// The world it implements.
+    pub fn world(&self) -> World {
+        self.inner.contract.world
+    }
+
+    /// Whether the component was compiled, read from the disk cache or
+    /// already in memory.
+    pub fn origin(&self) -> Origin {
+        self.inner.origin
+    }
+
+    /// How long loading (compiling or deserializing) took.
+    pub fn load_time(&self) -> Duration {
+        self.inner.load_time
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.inner.component
+    }
+
+    pub(crate) fn typed_pre(&self) -> &TypedPre {
+        &self.inner.pre
+    }
+
+    /// The error for using this plugin as node `node` of kind `expected`.
+    pub(crate) fn wrong_world(&self, node: &str, expected: World) -> PluginError {
+        PluginError::WrongWorld {
+            plugin: format!("{node} ({})", self.name()),
+            expected: format!("a {expected} plugin (weir:plugin/{expected})"),
+            found: vec![format!(
+                "weir:plugin/{}@{}",
+                self.world(),
+                self.contract().version
+            )],
+        }
+    }
+}
+
+/// The wasmtime engine and everything shared by all plugin instances.
+#[derive(Clone)]
+pub struct PluginEngine {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    cache: Option<ComponentCache>,
+    loaded: Arc<Mutex<HashMap<String, Component>>>,
+}
+
+impl PluginEngine {
+    /// An engine with the given options; starts the epoch ticker thread.
+    pub fn new(options: &EngineOptions) -> Result<Self, PluginError> {
+        let engine = match options.pooling {
+            true => Engine::new(&config(true)).or_else(|error| {
+                tracing::warn!(%error, "pooling allocator unavailable; allocating instances on demand");
+                Engine::new(&config(false))
+            }),
+            false => Engine::new(&config(false)),
+        }
+        .map_err(|e| PluginError::Engine { source: boxed(e) })?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| bindings::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .and_then(|()| bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
+            .map_err(|e| PluginError::Engine { source: boxed(e) })?;
+
+        start_epoch_ticker(&engine);
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            cache: options.cache_dir.clone().map(ComponentCache::new),
+            loaded: Arc::default(),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Loads the component at `path`.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        self.load_bytes(&name, &bytes)
+    }
+
+    /// Loads a component from its bytes; `name` names it in errors and logs.
+    pub fn load_bytes(&self, name: &str, wasm: &[u8]) -> Result<Plugin, PluginError> {
+        let started = Instant::now();
+        check_header(name, wasm)?;
+        let digest = sha256_hex(wasm);
+        let (component, origin) = self.compile(name, &digest, wasm)?;
+
+        let component_type = component.component_type();
+        let contract = world::detect(name, component_type.exports(&self.engine).map(|(n, _)| n))?;
+        let pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|e| PluginError::Instantiate {
+                    plugin: name.to_string(),
+                    source: boxed(e),
+                })?;
+        // Type-check the exports against the world once, here, not per instance.
+        let pre = match contract.world {
+            World::Transform => {
+                bindings::transform::TransformPluginPre::new(pre).map(TypedPre::Transform)
+            }
+            World::Source => bindings::source::SourcePluginPre::new(pre).map(TypedPre::Source),
+            World::Sink => bindings::sink::SinkPluginPre::new(pre).map(TypedPre::Sink),
+        }
+        .map_err(|e| PluginError::Instantiate {
+            plugin: name.to_string(),
+            source: boxed(e),
+        })?;
+
+        let load_time = started.elapsed();
+        tracing::info!(plugin = name, digest = %digest, world = %contract.world, ?origin, ?load_time, "plugin loaded");
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                name: name.to_string(),
+                digest: format!("sha256:{digest}"),
+                contract,
+                origin,
+                component,
+                pre,
+                load_time,
+            }),
+        })
+    }
+
+    fn compile(
+        &self,
+        name: &str,
+        digest: &str,
+        wasm: &[u8],
+    ) -> Result<(Component, Origin), PluginError> {
+        let loaded = self
+            .loaded
+            .lock()
+            .expect("component map lock")
+            .get(digest)
+            .cloned();
+        if let Some(component) = loaded {
+            return Ok((component, Origin::Memory));
+        }
+        let (component, origin) = match &self.cache {
+            Some(cache) => cache.load(&self.engine, name, digest, wasm)?,
+            None => {
+                let component =
+                    Component::new(&self.engine, wasm).map_err(|e| PluginError::Compile {
+                        plugin: name.to_string(),
+                        source: boxed(e),
+                    })?;
+                (component, Origin::Compiled)
+            }
+        };
+        self.loaded
+            .lock()
+            .expect("component map lock")
+            .insert(digest.to_string(), component.clone());
+        Ok((component, origin))
+    }
+}
+
+fn config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES * 4)
+            .total_tables(POOL_INSTANCES * 8)
+            .total_stacks(POOL_INSTANCES)
+            .max_memory_size(super::limits::Limits::default().max_memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is
+/// dropped, so each store's deadline (in ticks) bounds its calls.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("weir-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawn the epoch ticker thread");
+}
+
+/// Refuses anything that is not a component before wasmtime sees it, with a
+/// message that says what the bytes are.
+fn check_header(name: &str, wasm: &[u8]) -> Result<(), PluginError> {
+    const CORE_MODULE: [u8; 4] = [1, 0, 0, 0];
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err(PluginError::NotWasm {
+            plugin: name.to_string(),
+        });
+    }
+    if wasm[4..8] == CORE_MODULE {
+        return Err(PluginError::CoreModule {
+            plugin: name.to_string(),
+        });
+    }
+    Ok(())
+}

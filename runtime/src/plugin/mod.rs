@@ -1,0 +1,32 @@
+//! The Wasm side of the host: the wasmtime engine, the compiled-component
+//! cache, the linker and host imports, limits, and running instances of the
+//! three plugin worlds.
+//!
+//! Load a component once with [`PluginEngine::load_file`], then create as
+//! many instances as needed: [`TransformInstance`], [`SourceInstance`],
+//! [`SinkInstance`]. Each instance has its own wasmtime `Store`, memory cap
+//! and call deadline; nothing a guest returns can panic the host.
+
+pub mod bindings;
+mod cache;
+mod engine;
+mod error;
+mod host;
+pub mod inspect;
+mod instance;
+mod limits;
+mod sink;
+mod source;
+mod transform;
+mod world;
+
+pub use bindings::types::PluginInfo;
+pub use cache::{ComponentCache, Origin, sha256_hex};
+pub use engine::{EngineOptions, Plugin, PluginEngine};
+pub use error::{BoxError, GuestErrorKind, PluginError};
+pub use host::PluginMetrics;
+pub use limits::{EPOCH_TICK, Limits};
+pub use sink::SinkInstance;
+pub use source::{Poll, SourceInstance};
+pub use transform::{ColumnSource, OutputMode, Processed, RejectedRow, TransformInstance};
+pub use world::{CONTRACT_PACKAGE, CONTRACT_VERSION, Contract, World};

@@ -1,0 +1,123 @@
+//! A running sink plugin: opens it with its input schema and writes batches
+//! (only the columns it reads).
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use super::bindings::sink::SinkPlugin;
+use super::bindings::types::PluginInfo;
+use super::engine::{Plugin, PluginEngine, TypedPre};
+use super::error::PluginError;
+use super::host::PluginMetrics;
+use super::instance::Instance;
+use super::limits::Limits;
+use super::world::World;
+use weir_ipc::{BatchEncoder, schema_to_bytes};
+
+struct Opened {
+    reads: Option<Vec<usize>>,
+    encoder: BatchEncoder,
+}
+
+/// One instance of a sink plugin.
+pub struct SinkInstance {
+    instance: Instance<SinkPlugin>,
+    opened: Option<Opened>,
+}
+
+impl SinkInstance {
+    /// Instantiates `plugin` (which must be a sink) as node `node`.
+    pub fn new(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+    ) -> Result<Self, PluginError> {
+        let TypedPre::Sink(pre) = plugin.typed_pre() else {
+            return Err(plugin.wrong_world(node, World::Sink));
+        };
+        let instance = Instance::new(engine, node, limits, |store| pre.instantiate(store))?;
+        Ok(Self {
+            instance,
+            opened: None,
+        })
+    }
+
+    /// The plugin's name, version and description.
+    pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
+        self.instance
+            .call_infallible("about", |b, s| b.weir_plugin_sink().call_about(s))
+    }
+
+    /// Opens the sink with `config` (JSON) for batches of `input`.
+    pub fn open(&mut self, config: &str, input: &SchemaRef) -> Result<(), PluginError> {
+        let node = self.instance.node.clone();
+        let encode_error = |source| PluginError::Encode {
+            plugin: node.clone(),
+            call: "open",
+            source,
+        };
+        let schema_bytes = schema_to_bytes(input).map_err(encode_error)?;
+        let plan = self.instance.call("open", |b, s| {
+            b.weir_plugin_sink().call_open(s, config, &schema_bytes)
+        })?;
+        let reads: Option<Vec<usize>> = plan
+            .reads
+            .map(|r| r.into_iter().map(|i| i as usize).collect());
+        if let Some(reads) = &reads
+            && (!reads.windows(2).all(|w| w[0] < w[1])
+                || reads.iter().any(|&i| i >= input.fields().len()))
+        {
+            return Err(self.instance.protocol(
+                "open",
+                format!(
+                    "reads {reads:?} must be ascending indices below {}",
+                    input.fields().len()
+                ),
+            ));
+        }
+        let read_schema = match &reads {
+            Some(indices) => Arc::new(input.project(indices).map_err(encode_error)?),
+            None => input.clone(),
+        };
+        let encoder = BatchEncoder::new(&read_schema).map_err(encode_error)?;
+        self.opened = Some(Opened { reads, encoder });
+        Ok(())
+    }
+
+    /// Writes one batch in the input schema given to `open`.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), PluginError> {
+        let node = self.instance.node.clone();
+        let Some(opened) = self.opened.as_mut() else {
+            return Err(self
+                .instance
+                .protocol("write", "called before a successful open"));
+        };
+        let sent = match &opened.reads {
+            Some(indices) => batch.project(indices),
+            None => Ok(batch.clone()),
+        };
+        let bytes = sent
+            .and_then(|sent| opened.encoder.encode(&sent).map(<[u8]>::to_vec))
+            .map_err(|source| PluginError::Encode {
+                plugin: node,
+                call: "write",
+                source,
+            })?;
+        self.instance
+            .call("write", |b, s| b.weir_plugin_sink().call_write(s, &bytes))
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&mut self) -> Result<(), PluginError> {
+        self.instance
+            .call("flush", |b, s| b.weir_plugin_sink().call_flush(s))
+    }
+
+    /// Metrics the plugin reported through the host interface.
+    pub fn metrics(&self) -> &PluginMetrics {
+        self.instance.metrics()
+    }
+}

@@ -1,0 +1,462 @@
+//! A running transform plugin: opens it with its input schema, sends each
+//! batch (only the columns it reads), and turns its answer back into record
+//! batches, applying selections and appended columns natively.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow::buffer::{BooleanBuffer, Buffer};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{Schema, SchemaRef};
+
+use super::bindings::transform::TransformPlugin;
+use super::bindings::transform::exports::weir::plugin::transform as wit;
+use super::bindings::types::PluginInfo;
+use super::engine::{Plugin, PluginEngine, TypedPre};
+use super::error::PluginError;
+use super::host::PluginMetrics;
+use super::instance::Instance;
+use super::limits::Limits;
+use super::world::World;
+use weir_ipc::{BatchDecoder, BatchEncoder, schema_from_bytes, schema_to_bytes};
+
+/// A row a transform could not process; it goes to dead letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRow {
+    /// Index of the row in the input batch.
+    pub row: usize,
+    /// The plugin's reason.
+    pub message: String,
+}
+
+/// What a transform produced for one input batch.
+#[derive(Debug, Default)]
+pub struct Processed {
+    /// Output batches, in the transform's output schema.
+    pub batches: Vec<RecordBatch>,
+    /// Input rows the plugin rejected.
+    pub rejected: Vec<RejectedRow>,
+}
+
+/// Where an output column comes from in derived output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnSource {
+    /// A column of the full input batch.
+    Input(usize),
+    /// A column appended by the plugin.
+    Appended(usize),
+}
+
+/// How the plugin answers `process`, checked at open.
+#[derive(Debug, Clone)]
+pub enum OutputMode {
+    /// Whole batches in the output schema.
+    Batches,
+    /// Selections and appended columns, laid out by the host.
+    Derived {
+        /// One entry per output field.
+        layout: Vec<ColumnSource>,
+        /// Input columns the layout takes, in the order they are projected.
+        passthrough: Vec<usize>,
+    },
+}
+
+struct Opened {
+    output_schema: SchemaRef,
+    reads: Option<Vec<usize>>,
+    mode: OutputMode,
+    encoder: BatchEncoder,
+    /// Decodes whole output batches, or the appended columns.
+    decoder: BatchDecoder,
+}
+
+/// One instance of a transform plugin.
+pub struct TransformInstance {
+    instance: Instance<TransformPlugin>,
+    opened: Option<Opened>,
+}
+
+impl TransformInstance {
+    /// Instantiates `plugin` (which must be a transform) as node `node`.
+    pub fn new(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+    ) -> Result<Self, PluginError> {
+        let TypedPre::Transform(pre) = plugin.typed_pre() else {
+            return Err(plugin.wrong_world(node, World::Transform));
+        };
+        let instance = Instance::new(engine, node, limits, |store| pre.instantiate(store))?;
+        Ok(Self {
+            instance,
+            opened: None,
+        })
+    }
+
+    /// The plugin's name, version and description.
+    pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
+        self.instance
+            .call_infallible("about", |b, s| b.weir_plugin_transform().call_about(s))
+    }
+
+    /// Opens the plugin with `config` (JSON) for batches of `input`, and
+    /// returns its output schema.
+    pub fn open(&mut self, config: &str, input: &SchemaRef) -> Result<SchemaRef, PluginError> {
+        let node = self.instance.node.clone();
+        let encode_error = |source| PluginError::Encode {
+            plugin: node.clone(),
+            call: "open",
+            source,
+        };
+        let schema_bytes = schema_to_bytes(input).map_err(encode_error)?;
+        let plan = self.instance.call("open", |b, s| {
+            b.weir_plugin_transform()
+                .call_open(s, config, &schema_bytes)
+        })?;
+
+        let malformed = |source| PluginError::MalformedIpc {
+            plugin: node.clone(),
+            call: "open",
+            source,
+        };
+        let output_schema = schema_from_bytes(&plan.output_schema).map_err(malformed)?;
+        let reads = match plan.reads {
+            None => None,
+            Some(reads) => Some(self.check_reads(input, reads)?),
+        };
+        let read_schema = match &reads {
+            Some(indices) => Arc::new(input.project(indices).map_err(encode_error)?),
+            None => input.clone(),
+        };
+        let (mode, decoded_schema) = match plan.mode {
+            wit::OutputMode::Batches => (OutputMode::Batches, output_schema.clone()),
+            wit::OutputMode::Derived(layout) => self.check_layout(input, &output_schema, layout)?,
+        };
+        let decoder = BatchDecoder::new(&schema_to_bytes(&decoded_schema).map_err(encode_error)?)
+            .map_err(encode_error)?;
+        self.opened = Some(Opened {
+            output_schema: output_schema.clone(),
+            reads,
+            mode,
+            encoder: BatchEncoder::new(&read_schema).map_err(encode_error)?,
+            decoder,
+        });
+        Ok(output_schema)
+    }
+
+    /// The output schema announced at open.
+    pub fn output_schema(&self) -> Option<&SchemaRef> {
+        self.opened.as_ref().map(|o| &o.output_schema)
+    }
+
+    /// The output mode announced at open.
+    pub fn output_mode(&self) -> Option<&OutputMode> {
+        self.opened.as_ref().map(|o| &o.mode)
+    }
+
+    /// Processes one batch in the input schema given to `open`.
+    pub fn process(&mut self, batch: &RecordBatch) -> Result<Processed, PluginError> {
+        let opened = self
+            .opened
+            .as_mut()
+            .ok_or_else(|| not_opened(&self.instance.node, "process"))?;
+        let node = &self.instance.node;
+        let sent = match &opened.reads {
+            Some(indices) => batch.project(indices),
+            None => Ok(batch.clone()),
+        };
+        let bytes = sent
+            .and_then(|sent| opened.encoder.encode(&sent).map(<[u8]>::to_vec))
+            .map_err(|source| PluginError::Encode {
+                plugin: node.clone(),
+                call: "process",
+                source,
+            })?;
+        let processed = self.instance.call("process", |b, s| {
+            b.weir_plugin_transform().call_process(s, &bytes)
+        })?;
+
+        let opened = self.opened.as_mut().expect("opened above");
+        let rejected = check_rejected(&self.instance, batch.num_rows(), processed.rejected)?;
+        let batches = match (processed.output, &opened.mode) {
+            (wit::Output::Batches(list), OutputMode::Batches) => list
+                .into_iter()
+                .map(|bytes| decode(&self.instance, &mut opened.decoder, "process", bytes))
+                .collect::<Result<Vec<_>, _>>()?,
+            (
+                wit::Output::Derived(derivation),
+                OutputMode::Derived {
+                    layout,
+                    passthrough,
+                },
+            ) => {
+                let derived = derive(
+                    &self.instance,
+                    &mut opened.decoder,
+                    &opened.output_schema,
+                    layout,
+                    passthrough,
+                    batch,
+                    derivation,
+                )?;
+                vec![derived]
+            }
+            (wit::Output::Batches(_), OutputMode::Derived { .. }) => {
+                return Err(self.instance.protocol(
+                    "process",
+                    "returned whole batches but declared derived output at open",
+                ));
+            }
+            (wit::Output::Derived(_), OutputMode::Batches) => {
+                return Err(self.instance.protocol(
+                    "process",
+                    "returned a derivation but declared whole-batch output at open",
+                ));
+            }
+        };
+        Ok(Processed { batches, rejected })
+    }
+
+    /// Ends the input: returns what the plugin still holds.
+    pub fn finish(&mut self) -> Result<Vec<RecordBatch>, PluginError> {
+        if self.opened.is_none() {
+            return Err(not_opened(&self.instance.node, "finish"));
+        }
+        let list = self
+            .instance
+            .call("finish", |b, s| b.weir_plugin_transform().call_finish(s))?;
+        let opened = self.opened.as_mut().expect("checked above");
+        if !list.is_empty() && !matches!(opened.mode, OutputMode::Batches) {
+            return Err(self.instance.protocol(
+                "finish",
+                "returned batches but declared derived output at open",
+            ));
+        }
+        list.into_iter()
+            .map(|bytes| decode(&self.instance, &mut opened.decoder, "finish", bytes))
+            .collect()
+    }
+
+    /// The plugin's state (`None` for a stateless plugin).
+    pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
+        self.instance.call("snapshot", |b, s| {
+            b.weir_plugin_transform().call_snapshot(s)
+        })
+    }
+
+    /// Restores state taken by [`TransformInstance::snapshot`].
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
+        self.instance.call("restore", |b, s| {
+            b.weir_plugin_transform().call_restore(s, state)
+        })
+    }
+
+    /// Metrics the plugin reported through the host interface.
+    pub fn metrics(&self) -> &PluginMetrics {
+        self.instance.metrics()
+    }
+
+    fn check_reads(&self, input: &Schema, reads: Vec<u32>) -> Result<Vec<usize>, PluginError> {
+        let reads: Vec<usize> = reads.into_iter().map(|i| i as usize).collect();
+        let ascending = reads.windows(2).all(|w| w[0] < w[1]);
+        let in_range = reads.iter().all(|&i| i < input.fields().len());
+        if !ascending || !in_range {
+            return Err(self.instance.protocol(
+                "open",
+                format!(
+                    "reads {reads:?} must be ascending indices below {}",
+                    input.fields().len()
+                ),
+            ));
+        }
+        Ok(reads)
+    }
+
+    /// Validates a derived layout against the schemas, and returns the mode
+    /// and the schema of the appended columns.
+    fn check_layout(
+        &self,
+        input: &Schema,
+        output: &Schema,
+        layout: Vec<wit::ColumnSource>,
+    ) -> Result<(OutputMode, SchemaRef), PluginError> {
+        let bad = |message: String| self.instance.protocol("open", message);
+        if layout.len() != output.fields().len() {
+            return Err(bad(format!(
+                "the derived layout has {} entries but the output schema has {} fields",
+                layout.len(),
+                output.fields().len()
+            )));
+        }
+        let mut appended = Vec::new();
+        let mut passthrough = Vec::new();
+        let layout = layout
+            .into_iter()
+            .zip(output.fields())
+            .map(|(source, field)| match source {
+                wit::ColumnSource::Input(i) => {
+                    let i = i as usize;
+                    let Some(input_field) = input.fields().get(i) else {
+                        return Err(bad(format!("output field {:?} takes input column {i}, which does not exist", field.name())));
+                    };
+                    if input_field.data_type() != field.data_type() {
+                        return Err(bad(format!(
+                            "output field {:?} takes input column {:?} of type {} but is declared {}",
+                            field.name(),
+                            input_field.name(),
+                            input_field.data_type(),
+                            field.data_type()
+                        )));
+                    }
+                    let position = passthrough.iter().position(|&p| p == i).unwrap_or_else(|| {
+                        passthrough.push(i);
+                        passthrough.len() - 1
+                    });
+                    Ok(ColumnSource::Input(position))
+                }
+                wit::ColumnSource::Appended(j) => {
+                    appended.push((j as usize, field.clone()));
+                    Ok(ColumnSource::Appended(j as usize))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        appended.sort_by_key(|(j, _)| *j);
+        if appended.iter().enumerate().any(|(n, (j, _))| n != *j) {
+            return Err(bad(format!(
+                "appended column indices must be 0..{} each used once",
+                appended.len()
+            )));
+        }
+        let appended_schema = Arc::new(Schema::new(
+            appended.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        ));
+        Ok((
+            OutputMode::Derived {
+                layout,
+                passthrough,
+            },
+            appended_schema,
+        ))
+    }
+}
+
+fn not_opened(node: &str, call: &'static str) -> PluginError {
+    PluginError::Protocol {
+        plugin: node.to_string(),
+        call,
+        message: "called before a successful open".into(),
+    }
+}
+
+/// Decodes one output batch and checks it has the announced schema.
+pub(crate) fn decode<B>(
+    instance: &Instance<B>,
+    decoder: &mut BatchDecoder,
+    call: &'static str,
+    bytes: Vec<u8>,
+) -> Result<RecordBatch, PluginError> {
+    decoder
+        .decode(bytes)
+        .map_err(|source| PluginError::MalformedIpc {
+            plugin: instance.node.clone(),
+            call,
+            source,
+        })
+}
+
+fn check_rejected<B>(
+    instance: &Instance<B>,
+    rows: usize,
+    rejected: Vec<wit::RejectedRow>,
+) -> Result<Vec<RejectedRow>, PluginError> {
+    rejected
+        .into_iter()
+        .map(|r| match (r.row as usize) < rows {
+            true => Ok(RejectedRow {
+                row: r.row as usize,
+                message: r.message,
+            }),
+            false => Err(instance.protocol(
+                "process",
+                format!("rejected row {} of a {rows}-row batch", r.row),
+            )),
+        })
+        .collect()
+}
+
+/// Builds the output of a derived answer: the kept rows of the passthrough
+/// columns, with the appended columns laid out between them.
+fn derive<B>(
+    instance: &Instance<B>,
+    decoder: &mut BatchDecoder,
+    output_schema: &SchemaRef,
+    layout: &[ColumnSource],
+    passthrough: &[usize],
+    input: &RecordBatch,
+    derivation: wit::Derivation,
+) -> Result<RecordBatch, PluginError> {
+    let rows = input.num_rows();
+    let mut kept = input
+        .project(passthrough)
+        .map_err(|e| instance.protocol("process", e.to_string()))?;
+    if let Some(bits) = derivation.selection {
+        if bits.len() < rows.div_ceil(8) {
+            return Err(instance.protocol(
+                "process",
+                format!(
+                    "selection has {} bytes for {rows} rows; expected {}",
+                    bits.len(),
+                    rows.div_ceil(8)
+                ),
+            ));
+        }
+        let mask = BooleanArray::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, rows), None);
+        if mask.true_count() < rows {
+            kept = filter_record_batch(&kept, &mask)
+                .map_err(|e| instance.protocol("process", e.to_string()))?;
+        }
+    }
+    let appended = match derivation.appended {
+        Some(bytes) => Some(decode(instance, decoder, "process", bytes)?),
+        None => None,
+    };
+    let appended_columns = appended.as_ref().map_or(0, |a| a.num_columns());
+    if appended_columns != decoder.schema().fields().len() {
+        return Err(instance.protocol(
+            "process",
+            format!(
+                "returned {appended_columns} appended columns; the layout declares {}",
+                decoder.schema().fields().len()
+            ),
+        ));
+    }
+    if let Some(appended) = &appended
+        && appended.num_rows() != kept.num_rows()
+    {
+        return Err(instance.protocol(
+            "process",
+            format!(
+                "appended columns have {} rows but the selection keeps {}",
+                appended.num_rows(),
+                kept.num_rows()
+            ),
+        ));
+    }
+    let columns: Vec<ArrayRef> = layout
+        .iter()
+        .map(|source| match source {
+            ColumnSource::Input(i) => kept.column(*i).clone(),
+            ColumnSource::Appended(j) => {
+                appended.as_ref().expect("checked above").column(*j).clone()
+            }
+        })
+        .collect();
+    let options = RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
+    RecordBatch::try_new_with_options(output_schema.clone(), columns, &options).map_err(|e| {
+        instance.protocol(
+            "process",
+            format!("output does not match the announced schema: {e}"),
+        )
+    })
+}

@@ -1,0 +1,35 @@
+#![doc = include_str!("../README.md")]
+
+pub mod bindings;
+pub mod config;
+mod error;
+pub mod host;
+pub mod sink;
+pub mod source;
+pub mod transform;
+
+pub use error::{Error, ErrorKind, Result};
+pub use sink::Sink;
+pub use source::{Poll, Source};
+pub use transform::{ColumnSource, Layout, Output, Plan, Transform};
+
+/// The Arrow crates the SDK is built on, so plugins use the same versions.
+pub mod arrow {
+    pub use arrow_array as array;
+    pub use arrow_buffer as buffer;
+    pub use arrow_schema as schema;
+}
+
+/// The plugin's `about` answer from its Cargo package (used by the export
+/// macros). A `weir-plugin-` prefix is dropped from the name.
+#[doc(hidden)]
+pub fn about(package: &str, version: &str, description: &str) -> bindings::types::PluginInfo {
+    bindings::types::PluginInfo {
+        name: package
+            .strip_prefix("weir-plugin-")
+            .unwrap_or(package)
+            .to_string(),
+        version: version.to_string(),
+        description: description.to_string(),
+    }
+}

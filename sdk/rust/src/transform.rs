@@ -1,0 +1,544 @@
+//! Transforms: the [`Transform`] trait, the [`Plan`] a transform answers at
+//! open, and the [`Output`] it answers per batch.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow_buffer::BooleanBuffer;
+use arrow_schema::{FieldRef, Schema, SchemaRef};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// A transform: turns record batches into record batches.
+///
+/// The host calls [`Transform::open`] once with the parsed configuration and
+/// the input schema, then [`Transform::process`] for every batch, then
+/// [`Transform::finish`] at the end of bounded input. Export the type with
+/// [`export_transform!`](crate::export_transform).
+pub trait Transform: Sized + 'static {
+    /// The configuration, parsed from the pipeline's `config` (JSON). Use
+    /// `#[serde(deny_unknown_fields)]` so typos are reported.
+    type Config: DeserializeOwned;
+
+    /// Checks the configuration against the input schema and returns the
+    /// transform and its [`Plan`]: output schema, columns read, output mode.
+    fn open(config: Self::Config, input: &SchemaRef) -> Result<(Self, Plan)>;
+
+    /// Processes one batch. It holds the columns the plan reads (all of them
+    /// unless [`Plan::reading`] was used), under their input names.
+    fn process(&mut self, batch: RecordBatch) -> Result<Output>;
+
+    /// Emits what the transform still holds at the end of bounded input.
+    fn finish(&mut self) -> Result<Vec<RecordBatch>> {
+        Ok(Vec::new())
+    }
+
+    /// The transform's state, for checkpoints and hot reload; `None` (the
+    /// default) for a stateless transform.
+    fn snapshot(&self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// Restores state returned by [`Transform::snapshot`], right after open.
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let _ = state;
+        Err(Error::invalid_state(
+            "this transform is stateless and cannot restore state",
+        ))
+    }
+}
+
+/// Where one output column comes from in derived output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnSource {
+    /// Input column `n`, passed through by the host without crossing the
+    /// boundary.
+    Input(usize),
+    /// Appended column `n`, returned by the transform.
+    Appended(usize),
+}
+
+/// The columns of derived output: input columns the host passes through
+/// (possibly renamed) and columns the transform appends, in output order.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    input: SchemaRef,
+    fields: Vec<FieldRef>,
+    sources: Vec<ColumnSource>,
+    appended: usize,
+}
+
+impl Layout {
+    /// An empty layout over `input`: add columns with the other methods.
+    pub fn new(input: &SchemaRef) -> Self {
+        Self {
+            input: input.clone(),
+            fields: Vec::new(),
+            sources: Vec::new(),
+            appended: 0,
+        }
+    }
+
+    /// Every input column, passed through unchanged.
+    pub fn all(input: &SchemaRef) -> Self {
+        (0..input.fields().len()).fold(Self::new(input), Self::input)
+    }
+
+    /// Adds input column `index` under its own name.
+    pub fn input(self, index: usize) -> Self {
+        let field = self.input.field(index).clone();
+        self.push(Arc::new(field), ColumnSource::Input(index))
+    }
+
+    /// Adds input column `index` renamed to `name`.
+    pub fn input_as(self, index: usize, name: &str) -> Self {
+        let field = self.input.field(index).clone().with_name(name);
+        self.push(Arc::new(field), ColumnSource::Input(index))
+    }
+
+    /// Adds a column the transform appends (in [`Output::with_appended`], in
+    /// the order of the `append` and `replace` calls).
+    pub fn append(mut self, field: impl Into<FieldRef>) -> Self {
+        let source = ColumnSource::Appended(self.appended);
+        self.appended += 1;
+        self.push(field.into(), source)
+    }
+
+    /// Replaces the output column at `position` with an appended one.
+    pub fn replace(mut self, position: usize, field: impl Into<FieldRef>) -> Self {
+        self.fields[position] = field.into();
+        self.sources[position] = ColumnSource::Appended(self.appended);
+        self.appended += 1;
+        self
+    }
+
+    /// The output schema this layout produces.
+    pub fn output_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(self.fields.clone()))
+    }
+
+    /// The schema of the appended columns, in appended order.
+    pub fn appended_schema(&self) -> SchemaRef {
+        let mut appended: Vec<(usize, FieldRef)> = self
+            .sources
+            .iter()
+            .zip(&self.fields)
+            .filter_map(|(source, field)| match source {
+                ColumnSource::Appended(n) => Some((*n, field.clone())),
+                ColumnSource::Input(_) => None,
+            })
+            .collect();
+        appended.sort_by_key(|(n, _)| *n);
+        Arc::new(Schema::new(
+            appended.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        ))
+    }
+
+    /// Where each output column comes from.
+    pub fn sources(&self) -> &[ColumnSource] {
+        &self.sources
+    }
+
+    fn push(mut self, field: FieldRef, source: ColumnSource) -> Self {
+        self.fields.push(field);
+        self.sources.push(source);
+        self
+    }
+}
+
+/// What a transform answers at open.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    output_schema: SchemaRef,
+    reads: Option<Vec<usize>>,
+    layout: Option<Layout>,
+}
+
+impl Plan {
+    /// The transform returns whole batches in `output_schema`
+    /// ([`Output::batches`]).
+    pub fn batches(output_schema: SchemaRef) -> Self {
+        Self {
+            output_schema,
+            reads: None,
+            layout: None,
+        }
+    }
+
+    /// The transform returns selections and appended columns
+    /// ([`Output::select`], [`Output::with_appended`]); the host lays out the
+    /// output as `layout` says. Input columns never cross the boundary twice.
+    pub fn derived(layout: Layout) -> Self {
+        Self {
+            output_schema: layout.output_schema(),
+            reads: None,
+            layout: Some(layout),
+        }
+    }
+
+    /// Only these input columns (by index) are sent to `process`. The
+    /// fewer, the faster.
+    pub fn reading(mut self, columns: impl IntoIterator<Item = usize>) -> Self {
+        let mut columns: Vec<usize> = columns.into_iter().collect();
+        columns.sort_unstable();
+        columns.dedup();
+        self.reads = Some(columns);
+        self
+    }
+
+    /// The output schema.
+    pub fn output_schema(&self) -> &SchemaRef {
+        &self.output_schema
+    }
+
+    /// The input columns read, `None` for all.
+    pub fn reads(&self) -> Option<&[usize]> {
+        self.reads.as_deref()
+    }
+
+    /// The derived layout, `None` for whole-batch output.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.layout.as_ref()
+    }
+}
+
+/// What a transform answers for one batch.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub(crate) data: Data,
+    pub(crate) rejected: Vec<(usize, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Data {
+    Batches(Vec<RecordBatch>),
+    Derived {
+        selection: Option<BooleanBuffer>,
+        appended: Vec<ArrayRef>,
+    },
+}
+
+impl Output {
+    /// Whole batches in the output schema (whole-batch plans).
+    pub fn batches(batches: Vec<RecordBatch>) -> Self {
+        Self::from_data(Data::Batches(batches))
+    }
+
+    /// One whole batch (whole-batch plans).
+    pub fn batch(batch: RecordBatch) -> Self {
+        Self::batches(vec![batch])
+    }
+
+    /// Nothing for now (whole-batch plans that buffer).
+    pub fn nothing() -> Self {
+        Self::batches(Vec::new())
+    }
+
+    /// Keeps every input row (derived plans).
+    pub fn keep_all() -> Self {
+        Self::from_data(Data::Derived {
+            selection: None,
+            appended: Vec::new(),
+        })
+    }
+
+    /// Keeps the rows where `mask` is true; null counts as false (derived
+    /// plans).
+    pub fn select(mask: &BooleanArray) -> Self {
+        let bits = match mask.nulls() {
+            Some(nulls) => mask.values() & nulls.inner(),
+            None => mask.values().clone(),
+        };
+        Self::from_data(Data::Derived {
+            selection: Some(bits),
+            appended: Vec::new(),
+        })
+    }
+
+    /// Sets the appended columns (derived plans): one array per appended
+    /// field of the layout, each with one row per kept row.
+    pub fn with_appended(mut self, columns: Vec<ArrayRef>) -> Self {
+        match &mut self.data {
+            Data::Derived { appended, .. } => *appended = columns,
+            Data::Batches(_) => {
+                self.data = Data::Derived {
+                    selection: None,
+                    appended: columns,
+                }
+            }
+        }
+        self
+    }
+
+    /// Reports input row `row` as rejected with `message`; the host sends it
+    /// to the node's dead letters. The row must not appear in the output.
+    pub fn reject(mut self, row: usize, message: impl Into<String>) -> Self {
+        self.rejected.push((row, message.into()));
+        self
+    }
+
+    /// Reports several rejected rows at once.
+    pub fn reject_all(mut self, rows: impl IntoIterator<Item = (usize, String)>) -> Self {
+        self.rejected.extend(rows);
+        self
+    }
+
+    fn from_data(data: Data) -> Self {
+        Self {
+            data,
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// Glue between the generated bindings and a [`Transform`]; used by
+/// [`export_transform!`](crate::export_transform).
+#[doc(hidden)]
+pub mod glue {
+    use super::*;
+    use crate::bindings::transform::exports::weir::plugin::transform as wit;
+    use crate::bindings::types;
+    use weir_ipc::{BatchDecoder, BatchEncoder, schema_from_bytes, schema_to_bytes};
+
+    pub use crate::bindings::transform::exports::weir::plugin::transform::{
+        Guest, Plan as WitPlan, Processed,
+    };
+    pub use crate::bindings::types::{Error as WitError, PluginInfo};
+
+    /// An opened transform and its codecs.
+    pub struct State<T> {
+        plugin: T,
+        decoder: BatchDecoder,
+        output_schema: SchemaRef,
+        /// Encodes whole batches, or the appended columns.
+        encoder: BatchEncoder,
+        appended_schema: Option<SchemaRef>,
+    }
+
+    type WitResult<T> = std::result::Result<T, types::Error>;
+
+    fn opened<T>(state: &mut Option<State<T>>) -> Result<&mut State<T>> {
+        state
+            .as_mut()
+            .ok_or_else(|| Error::internal("called before a successful open"))
+    }
+
+    pub fn open<T: Transform>(
+        state: &mut Option<State<T>>,
+        config: String,
+        schema: Vec<u8>,
+    ) -> WitResult<WitPlan> {
+        let result: Result<_> = (|| {
+            let config = crate::config::parse::<T::Config>(&config)?;
+            let input = schema_from_bytes(&schema)
+                .map_err(|e| Error::internal(format!("input schema: {e}")))?;
+            let (plugin, plan) = T::open(config, &input)?;
+            let read_schema = match plan.reads() {
+                Some(reads) => Arc::new(input.project(reads)?),
+                None => input.clone(),
+            };
+            let encoded_schema = match plan.layout() {
+                Some(layout) => layout.appended_schema(),
+                None => plan.output_schema().clone(),
+            };
+            let wit_plan = WitPlan {
+                output_schema: schema_to_bytes(plan.output_schema()).map_err(Error::internal)?,
+                reads: plan.reads().map(|r| r.iter().map(|&i| i as u32).collect()),
+                mode: match plan.layout() {
+                    None => wit::OutputMode::Batches,
+                    Some(layout) => wit::OutputMode::Derived(
+                        layout
+                            .sources()
+                            .iter()
+                            .map(|s| match *s {
+                                ColumnSource::Input(i) => wit::ColumnSource::Input(i as u32),
+                                ColumnSource::Appended(i) => wit::ColumnSource::Appended(i as u32),
+                            })
+                            .collect(),
+                    ),
+                },
+            };
+            *state = Some(State {
+                plugin,
+                decoder: BatchDecoder::new(
+                    &schema_to_bytes(&read_schema).map_err(Error::internal)?,
+                )
+                .map_err(Error::internal)?,
+                output_schema: plan.output_schema().clone(),
+                encoder: BatchEncoder::new(&encoded_schema).map_err(Error::internal)?,
+                appended_schema: plan.layout().map(|_| encoded_schema),
+            });
+            Ok(wit_plan)
+        })();
+        result.map_err(Into::into)
+    }
+
+    pub fn process<T: Transform>(
+        state: &mut Option<State<T>>,
+        bytes: Vec<u8>,
+    ) -> WitResult<Processed> {
+        let result: Result<_> = (|| {
+            let state = opened(state)?;
+            let batch = state
+                .decoder
+                .decode(bytes)
+                .map_err(|e| Error::internal(format!("cannot decode the input batch: {e}")))?;
+            let output = state.plugin.process(batch)?;
+            let rejected = output
+                .rejected
+                .into_iter()
+                .map(|(row, message)| types::RejectedRow {
+                    row: row as u32,
+                    message,
+                })
+                .collect();
+            let output = match (output.data, &state.appended_schema) {
+                (Data::Batches(batches), None) => wit::Output::Batches(
+                    batches
+                        .iter()
+                        .map(|b| encode_output(&mut state.encoder, &state.output_schema, b))
+                        .collect::<Result<_>>()?,
+                ),
+                (
+                    Data::Derived {
+                        selection,
+                        appended,
+                    },
+                    Some(schema),
+                ) => wit::Output::Derived(derivation(
+                    &mut state.encoder,
+                    schema,
+                    selection,
+                    appended,
+                )?),
+                (Data::Batches(_), Some(_)) => {
+                    return Err(Error::internal(
+                        "process returned whole batches but the plan is derived",
+                    ));
+                }
+                (Data::Derived { .. }, None) => {
+                    return Err(Error::internal(
+                        "process returned a selection but the plan returns whole batches",
+                    ));
+                }
+            };
+            Ok(Processed { output, rejected })
+        })();
+        result.map_err(Into::into)
+    }
+
+    pub fn finish<T: Transform>(state: &mut Option<State<T>>) -> WitResult<Vec<Vec<u8>>> {
+        let result: Result<_> = (|| {
+            let state = opened(state)?;
+            let batches = state.plugin.finish()?;
+            batches
+                .iter()
+                .map(|b| encode_output(&mut state.encoder, &state.output_schema, b))
+                .collect()
+        })();
+        result.map_err(Into::into)
+    }
+
+    pub fn snapshot<T: Transform>(state: &mut Option<State<T>>) -> WitResult<Option<Vec<u8>>> {
+        opened(state)
+            .and_then(|s| s.plugin.snapshot())
+            .map_err(Into::into)
+    }
+
+    pub fn restore<T: Transform>(state: &mut Option<State<T>>, bytes: Vec<u8>) -> WitResult<()> {
+        opened(state)
+            .and_then(|s| s.plugin.restore(&bytes))
+            .map_err(Into::into)
+    }
+
+    /// Encodes a whole output batch, adopting the announced schema's names
+    /// and checking its types.
+    fn encode_output(
+        encoder: &mut BatchEncoder,
+        schema: &SchemaRef,
+        batch: &RecordBatch,
+    ) -> Result<Vec<u8>> {
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let batch =
+            RecordBatch::try_new_with_options(schema.clone(), batch.columns().to_vec(), &options)
+                .map_err(|e| {
+                Error::internal(format!(
+                    "output batch does not match the plan's output schema: {e}"
+                ))
+            })?;
+        Ok(encoder.encode(&batch).map_err(Error::internal)?.to_vec())
+    }
+
+    fn derivation(
+        encoder: &mut BatchEncoder,
+        schema: &SchemaRef,
+        selection: Option<BooleanBuffer>,
+        appended: Vec<ArrayRef>,
+    ) -> Result<wit::Derivation> {
+        let appended = match schema.fields().is_empty() {
+            true if appended.is_empty() => None,
+            _ => {
+                let rows = appended.first().map_or(0, |a| a.len());
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                let batch = RecordBatch::try_new_with_options(schema.clone(), appended, &options)
+                    .map_err(|e| {
+                    Error::internal(format!("appended columns do not match the layout: {e}"))
+                })?;
+                Some(encoder.encode(&batch).map_err(Error::internal)?.to_vec())
+            }
+        };
+        Ok(wit::Derivation {
+            selection: selection.map(|bits| bits.sliced().as_slice().to_vec()),
+            appended,
+        })
+    }
+}
+
+/// Exports a [`Transform`] implementation as the plugin's `transform`
+/// world. Use it once, at the crate root of a `cdylib` crate; the plugin's
+/// name, version and description come from its `Cargo.toml`.
+#[macro_export]
+macro_rules! export_transform {
+    ($plugin:ty) => {
+        // Exports exist only in the Wasm component; a native build (unit
+        // tests of the plugin's logic) has none.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::transform::glue;
+            ::std::thread_local! {
+                static STATE: ::std::cell::RefCell<::std::option::Option<glue::State<$plugin>>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+            struct Export;
+            impl glue::Guest for Export {
+                fn about() -> glue::PluginInfo {
+                    $crate::about(
+                        env!("CARGO_PKG_NAME"),
+                        env!("CARGO_PKG_VERSION"),
+                        env!("CARGO_PKG_DESCRIPTION"),
+                    )
+                }
+                fn open(
+                    config: String,
+                    input_schema: Vec<u8>,
+                ) -> Result<glue::WitPlan, glue::WitError> {
+                    STATE.with_borrow_mut(|s| glue::open::<$plugin>(s, config, input_schema))
+                }
+                fn process(batch: Vec<u8>) -> Result<glue::Processed, glue::WitError> {
+                    STATE.with_borrow_mut(|s| glue::process::<$plugin>(s, batch))
+                }
+                fn finish() -> Result<Vec<Vec<u8>>, glue::WitError> {
+                    STATE.with_borrow_mut(|s| glue::finish::<$plugin>(s))
+                }
+                fn snapshot() -> Result<Option<Vec<u8>>, glue::WitError> {
+                    STATE.with_borrow_mut(|s| glue::snapshot::<$plugin>(s))
+                }
+                fn restore(state: Vec<u8>) -> Result<(), glue::WitError> {
+                    STATE.with_borrow_mut(|s| glue::restore::<$plugin>(s, state))
+                }
+            }
+            $crate::bindings::transform::__export_transform_world!(Export);
+        };
+    };
+}
