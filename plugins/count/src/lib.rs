@@ -1,0 +1,63 @@
+//! `count`: a sink that counts rows and batches.
+//!
+//! It reads no column (only row counts cross the boundary), publishes the
+//! counters `rows` and `batches` as node metrics, and logs the totals at
+//! every flush. With `expect_rows`, a flush fails unless exactly that many
+//! rows arrived: a pipeline's own check of completeness.
+//!
+//! Configuration: `{"expect_rows": 1000}` (optional).
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use serde::Deserialize;
+use weir_sdk::{Error, Result, Sink, host};
+
+/// The sink's configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Fail the final flush unless exactly this many rows arrived.
+    pub expect_rows: Option<u64>,
+}
+
+/// The running sink.
+pub struct Count {
+    expect_rows: Option<u64>,
+    rows: u64,
+    batches: u64,
+}
+
+impl Sink for Count {
+    type Config = Config;
+
+    fn open(config: Config, _input: &SchemaRef) -> Result<(Self, Option<Vec<usize>>)> {
+        let sink = Count {
+            expect_rows: config.expect_rows,
+            rows: 0,
+            batches: 0,
+        };
+        Ok((sink, Some(Vec::new())))
+    }
+
+    fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.batches += 1;
+        host::counter_add("rows", batch.num_rows() as u64);
+        host::counter_add("batches", 1);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let (rows, batches) = (self.rows.to_string(), self.batches.to_string());
+        host::info("count", &[("rows", &rows), ("batches", &batches)]);
+        match self.expect_rows {
+            Some(expected) if expected != self.rows => Err(Error::invalid_input(format!(
+                "expected {expected} rows, received {}",
+                self.rows
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+weir_sdk::export_sink!(Count);

@@ -1,0 +1,118 @@
+//! Test fixture: a transform built on the raw WIT bindings (no SDK), so it
+//! can break the contract on purpose. Its config is one word:
+//!
+//! - `"pass"`: passes every batch through (whole-batch output);
+//! - `"malformed-ipc"`: returns bytes that are not Arrow IPC;
+//! - `"wrong-schema"`: announces `{id: Int64}` but returns `{name: Utf8, n: Float64}` batches;
+//! - `"short-selection"`: answers derived output with a too-short bitmap;
+//! - `"trap"`: panics in `process`;
+//! - `"reject-out-of-range"`: rejects a row index past the batch.
+#![allow(missing_docs)]
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use arrow_array::{Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+
+wit_bindgen::generate!({
+    world: "weir:plugin/transform-plugin",
+    path: "../../wit",
+});
+
+use exports::weir::plugin::transform::{ColumnSource, Derivation, Guest, Output, OutputMode, Plan, Processed};
+use weir::plugin::types::{Error, PluginInfo, RejectedRow};
+
+thread_local! {
+    static MODE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+struct Misbehave;
+
+fn mode() -> String {
+    MODE.with_borrow(|m| m.clone())
+}
+
+impl Guest for Misbehave {
+    fn about() -> PluginInfo {
+        PluginInfo {
+            name: "test-misbehave".into(),
+            version: "0.0.0".into(),
+            description: "misbehaves on purpose".into(),
+        }
+    }
+
+    fn open(config: String, input_schema: Vec<u8>) -> Result<Plan, Error> {
+        let mode = config.trim().trim_matches('"').to_string();
+        MODE.with_borrow_mut(|m| *m = mode.clone());
+        let schema = weir_ipc::schema_from_bytes(&input_schema).map_err(|e| Error::Internal(e.to_string()))?;
+        let (output_schema, mode) = match mode.as_str() {
+            "pass" | "malformed-ipc" | "trap" | "reject-out-of-range" => (input_schema, OutputMode::Batches),
+            "wrong-schema" => {
+                let announced = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
+                (weir_ipc::schema_to_bytes(&announced).unwrap(), OutputMode::Batches)
+            }
+            "short-selection" => {
+                let layout = (0..schema.fields().len() as u32).map(ColumnSource::Input).collect();
+                (input_schema, OutputMode::Derived(layout))
+            }
+            other => return Err(Error::InvalidConfig(format!("unknown mode {other:?}"))),
+        };
+        Ok(Plan {
+            output_schema,
+            reads: None,
+            mode,
+        })
+    }
+
+    fn process(batch: Vec<u8>) -> Result<Processed, Error> {
+        let output = match mode().as_str() {
+            "pass" | "reject-out-of-range" => Output::Batches(vec![batch]),
+            "malformed-ipc" => Output::Batches(vec![vec![0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0, 1, 2, 3]]),
+            "wrong-schema" => {
+                let schema = Arc::new(Schema::new(vec![
+                    Field::new("name", DataType::Utf8, true),
+                    Field::new("n", DataType::Float64, true),
+                ]));
+                let batch = RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(StringArray::from(vec!["x"; 3])), Arc::new(Float64Array::from(vec![1.0; 3]))],
+                )
+                .unwrap();
+                let bytes = weir_ipc::BatchEncoder::new(&schema).unwrap().encode(&batch).unwrap().to_vec();
+                Output::Batches(vec![bytes])
+            }
+            "short-selection" => Output::Derived(Derivation {
+                selection: Some(vec![]),
+                appended: None,
+            }),
+            "trap" => panic!("this plugin traps on purpose"),
+            other => return Err(Error::Internal(format!("unknown mode {other:?}"))),
+        };
+        let rejected = match mode().as_str() {
+            "reject-out-of-range" => vec![RejectedRow {
+                row: u32::MAX,
+                message: "no such row".into(),
+            }],
+            _ => Vec::new(),
+        };
+        Ok(Processed { output, rejected })
+    }
+
+    fn finish() -> Result<Vec<Vec<u8>>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn snapshot() -> Result<Option<Vec<u8>>, Error> {
+        Ok(None)
+    }
+
+    fn restore(_state: Vec<u8>) -> Result<(), Error> {
+        Err(Error::InvalidState("stateless".into()))
+    }
+}
+
+// Exports exist only in the component; a native build of the workspace links none.
+#[cfg(target_arch = "wasm32")]
+export!(Misbehave);
