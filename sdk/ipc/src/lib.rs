@@ -14,18 +14,24 @@ use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 /// Encodes a schema as one IPC schema message.
 pub fn schema_to_bytes(schema: &Schema) -> Result<Vec<u8>, ArrowError> {
-    StreamWriter::try_new(Vec::new(), schema)?.into_inner()
+    // Not `into_inner`: that finishes the stream with an end-of-stream marker.
+    Ok(StreamWriter::try_new(Vec::new(), schema)?.get_ref().clone())
 }
+
+/// The IPC end-of-stream marker. arrow's `StreamDecoder` handles a message
+/// whose body ends its input only when more bytes follow, so after each unit
+/// we feed this marker to complete it.
+const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
 
 /// Decodes one IPC schema message.
 pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
     let mut decoder = StreamDecoder::new();
     let mut buffer = Buffer::from(bytes);
-    if decoder.decode(&mut buffer)?.is_some() || !buffer.is_empty() {
-        return Err(ArrowError::IpcError(
-            "expected exactly one IPC schema message".into(),
-        ));
+    let batch = decoder.decode(&mut buffer)?;
+    if batch.is_some() || !buffer.is_empty() {
+        return Err(ArrowError::IpcError("expected exactly one IPC schema message".into()));
     }
+    decoder.decode(&mut Buffer::from(END_OF_STREAM.as_slice()))?;
     decoder
         .schema()
         .ok_or_else(|| ArrowError::IpcError("incomplete IPC schema message".into()))
@@ -98,22 +104,21 @@ impl BatchDecoder {
 
     fn decode_one(&mut self, bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
         let mut buffer = Buffer::from_vec(bytes);
-        loop {
-            if let Some(batch) = self.decoder.decode(&mut buffer)? {
-                if !buffer.is_empty() {
-                    return Err(ArrowError::IpcError(format!(
-                        "{} unexpected bytes after the record batch",
-                        buffer.len()
-                    )));
-                }
-                return Ok(batch);
-            }
-            if buffer.is_empty() {
-                return Err(ArrowError::IpcError(
-                    "no record batch message in the bytes".into(),
-                ));
-            }
+        let batch = match self.decoder.decode(&mut buffer)? {
+            Some(batch) => batch,
+            // A message without body (a batch with no columns) is still pending.
+            None => self
+                .decoder
+                .decode(&mut Buffer::from(END_OF_STREAM.as_slice()))?
+                .ok_or_else(|| ArrowError::IpcError("no complete record batch message in the bytes".into()))?,
+        };
+        if !buffer.is_empty() {
+            return Err(ArrowError::IpcError(format!(
+                "{} unexpected bytes after the record batch",
+                buffer.len()
+            )));
         }
+        Ok(batch)
     }
 }
 
@@ -147,6 +152,17 @@ mod tests {
             assert_eq!(decoder.decode(bytes).unwrap(), batch);
         }
         assert_eq!(schema_from_bytes(&schema_bytes).unwrap(), batch.schema());
+    }
+
+    #[test]
+    fn batches_without_columns_keep_their_row_count() {
+        let batch = sample().project(&[]).unwrap();
+        let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
+        let mut decoder = BatchDecoder::new(&schema_to_bytes(&batch.schema()).unwrap()).unwrap();
+        for _ in 0..2 {
+            let decoded = decoder.decode(encoder.encode(&batch).unwrap().to_vec()).unwrap();
+            assert_eq!(decoded.num_rows(), 3);
+        }
     }
 
     #[test]
