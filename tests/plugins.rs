@@ -4,9 +4,14 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use arrow::array::RecordBatch;
 use common::*;
-use weir::plugin::{GuestErrorKind, Limits, OutputMode, PluginError, Poll, SinkInstance, SourceInstance, TransformInstance};
+use weir::plugin::{
+    GuestErrorKind, Limits, OutputMode, PluginError, Poll, SinkInstance, SourceInstance,
+    TransformInstance,
+};
 
 macro_rules! assert_test_exists {
     ($name:ident) => {
@@ -16,7 +21,11 @@ macro_rules! assert_test_exists {
 }
 weir_plugin_artifacts::foreach_plugin!(assert_test_exists);
 
-fn transform(path: &str, config: &str, input: &RecordBatch) -> Result<TransformInstance, PluginError> {
+fn transform(
+    path: &str,
+    config: &str,
+    input: &RecordBatch,
+) -> Result<TransformInstance, PluginError> {
     let plugin = load(path);
     let mut instance = TransformInstance::new(engine(), &plugin, "test-node", &Limits::default())?;
     instance.open(config, &input.schema())?;
@@ -37,7 +46,12 @@ mod filter {
     #[test]
     fn keeps_matching_rows_with_sql_null_semantics() {
         let input = mixed_batch();
-        let mut f = transform(FILTER, r#"{"predicate": "amount > 0 and name != 'eve' or id is null"}"#, &input).unwrap();
+        let mut f = transform(
+            FILTER,
+            r#"{"predicate": "amount > 0 and name != 'eve' or id is null"}"#,
+            &input,
+        )
+        .unwrap();
         let out = run(&mut f, &input);
         // Row 2 (amount null) is dropped: null > 0 is null, not true.
         assert_eq!(ints(&out, "id"), [Some(1), None]);
@@ -47,7 +61,12 @@ mod filter {
     #[test]
     fn answers_its_output_schema_and_mode_before_data() {
         let input = mixed_batch();
-        let f = transform(FILTER, r#"{"predicate": "vip", "columns": ["name", "id"]}"#, &input).unwrap();
+        let f = transform(
+            FILTER,
+            r#"{"predicate": "vip", "columns": ["name", "id"]}"#,
+            &input,
+        )
+        .unwrap();
         let schema = f.output_schema().unwrap();
         let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["name", "id"]);
@@ -59,11 +78,19 @@ mod filter {
         let input = mixed_batch();
         let predicate = r#""predicate": "name in ['ann', 'cid', 'fay'] and not vip is null", "columns": ["id", "name", "at"]"#;
         let mut selection = transform(FILTER, &format!("{{{predicate}}}"), &input).unwrap();
-        let mut batches = transform(FILTER, &format!(r#"{{{predicate}, "output": "batches"}}"#), &input).unwrap();
+        let mut batches = transform(
+            FILTER,
+            &format!(r#"{{{predicate}, "output": "batches"}}"#),
+            &input,
+        )
+        .unwrap();
         assert!(matches!(batches.output_mode(), Some(OutputMode::Batches)));
         let (a, b) = (run(&mut selection, &input), run(&mut batches, &input));
         assert_eq!(a, b);
-        assert_eq!(strings(&a, "name"), [Some("ann".into()), Some("cid".into()), Some("fay".into())]);
+        assert_eq!(
+            strings(&a, "name"),
+            [Some("ann".into()), Some("cid".into()), Some("fay".into())]
+        );
     }
 
     #[test]
@@ -78,17 +105,30 @@ mod filter {
     fn bad_config_is_invalid_config_that_says_where() {
         let input = mixed_batch();
         for (config, expected) in [
-            (r#"{"predicate": "amount > 3 and nme = 'x'"}"#, "unknown column \"nme\""),
+            (
+                r#"{"predicate": "amount > 3 and nme = 'x'"}"#,
+                "unknown column \"nme\"",
+            ),
             (r#"{"predicate": "amount > "}"#, "offset 9"),
             (r#"{"predicate": "id > 'abc'"}"#, "cannot be compared"),
-            (r#"{"predicate": "vip", "columns": ["nope"]}"#, "field \"columns\""),
+            (
+                r#"{"predicate": "vip", "columns": ["nope"]}"#,
+                "field \"columns\"",
+            ),
             (r#"{"predicate": "vip", "colums": []}"#, "colums"),
             (r#"{}"#, "predicate"),
         ] {
             let err = transform(FILTER, config, &input).err().expect(config);
-            assert_eq!(err.guest_kind(), Some(GuestErrorKind::InvalidConfig), "{config}: {err}");
+            assert_eq!(
+                err.guest_kind(),
+                Some(GuestErrorKind::InvalidConfig),
+                "{config}: {err}"
+            );
             assert!(err.to_string().contains(expected), "{config}: {err}");
-            assert!(err.to_string().contains("test-node"), "the error names the node: {err}");
+            assert!(
+                err.to_string().contains("test-node"),
+                "the error names the node: {err}"
+            );
         }
     }
 }
@@ -129,18 +169,25 @@ mod generate {
     fn restore_resumes_at_the_snapshot_position() {
         let config = r#"{"rows": 1000}"#;
         let mut first = open(config);
-        let Poll::Batch(head) = first.next(300).unwrap() else { panic!() };
+        let Poll::Batch(head) = first.next(300).unwrap() else {
+            panic!()
+        };
         let position = first.snapshot().unwrap().expect("generate has a position");
         let mut resumed = open(config);
         resumed.restore(&position).unwrap();
         let tail = concat(&drain(&mut resumed, 1000));
-        assert_eq!(concat(&[head, tail]), concat(&drain(&mut open(config), 1000)));
+        assert_eq!(
+            concat(&[head, tail]),
+            concat(&drain(&mut open(config), 1000))
+        );
     }
 
     #[test]
     fn a_rate_makes_it_wait() {
         let mut source = open(r#"{"rate": 10}"#);
-        let Poll::Batch(batch) = source.next(1000).unwrap() else { panic!() };
+        let Poll::Batch(batch) = source.next(1000).unwrap() else {
+            panic!()
+        };
         assert!(batch.num_rows() <= 2);
         assert!(matches!(source.next(1000).unwrap(), Poll::Wait(_)));
     }
@@ -184,7 +231,363 @@ mod count {
         sink.write(&input).unwrap();
         let err = sink.flush().unwrap_err();
         assert_eq!(err.guest_kind(), Some(GuestErrorKind::InvalidInput));
-        assert!(err.to_string().contains("expected 7 rows, received 6"), "{err}");
+        assert!(
+            err.to_string().contains("expected 7 rows, received 6"),
+            "{err}"
+        );
+    }
+}
+
+mod select {
+    use super::*;
+
+    const SELECT: &str = weir_plugin_artifacts::SELECT;
+
+    #[test]
+    fn projects_renames_casts_and_computes() {
+        let input = mixed_batch();
+        let config = r#"{"columns": [
+            {"name": "who", "from": "name"},
+            {"name": "id"},
+            {"name": "amount_int", "from": "amount", "cast": "int64"},
+            {"name": "source", "value": "web"},
+            {"name": "score", "expr": "id * 2 + amount / 10"}
+        ]}"#;
+        let mut t = transform(SELECT, config, &input).unwrap();
+        let out = run(&mut t, &input);
+        let names: Vec<_> = out
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["who", "id", "amount_int", "source", "score"]);
+        assert_eq!(strings(&out, "who"), strings(&input, "name"));
+        assert_eq!(
+            ints(&out, "amount_int"),
+            [Some(10), None, Some(30), Some(-4), Some(50), Some(0)]
+        );
+        assert_eq!(strings(&out, "source"), vec![Some("web".to_string()); 6]);
+        assert_eq!(
+            floats(&out, "score"),
+            [Some(3.0), None, None, Some(7.6), Some(15.0), Some(12.0)]
+        );
+        assert_eq!(run(&mut t, &input.slice(0, 0)).num_rows(), 0);
+    }
+
+    #[test]
+    fn bad_config_names_the_column_entry() {
+        let input = mixed_batch();
+        for (config, expected) in [
+            (r#"{"columns": [{"name": "nope"}]}"#, "columns[0]"),
+            (
+                r#"{"columns": [{"name": "x", "expr": "name * 2"}]}"#,
+                "not a number",
+            ),
+            (
+                r#"{"columns": [{"name": "x", "from": "id", "cast": "int65"}]}"#,
+                "int65",
+            ),
+            (r#"{"columns": []}"#, "at least one"),
+        ] {
+            let err = transform(SELECT, config, &input).err().expect(config);
+            assert_eq!(
+                err.guest_kind(),
+                Some(GuestErrorKind::InvalidConfig),
+                "{config}: {err}"
+            );
+            assert!(err.to_string().contains(expected), "{config}: {err}");
+        }
+    }
+}
+
+mod mask {
+    use super::*;
+
+    #[test]
+    fn redacts_hashes_and_partially_masks_in_place() {
+        let input = mixed_batch();
+        let config = r#"{"columns": {
+            "name": {"method": "partial", "keep_last": 1},
+            "id": {"method": "hash", "salt": "pepper"},
+            "amount": {"method": "redact"}
+        }}"#;
+        let mut t = transform(weir_plugin_artifacts::MASK, config, &input).unwrap();
+        let out = run(&mut t, &input);
+        let names: Vec<_> = out
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["id", "amount", "name", "at", "vip"]);
+        assert_eq!(
+            strings(&out, "name"),
+            [
+                Some("**n".into()),
+                Some("**b".into()),
+                Some("**d".into()),
+                None,
+                Some("**e".into()),
+                Some("**y".into())
+            ]
+        );
+        assert_eq!(strings(&out, "amount")[0].as_deref(), Some("****"));
+        assert_eq!(strings(&out, "amount")[1], None, "nulls stay null");
+        let hashes = strings(&out, "id");
+        assert_eq!(
+            hashes[0].as_deref(),
+            Some(weir::plugin::sha256_hex(b"pepper1").as_str()),
+            "salted SHA-256 of the value"
+        );
+        assert_eq!(hashes[2], None);
+        assert_eq!(
+            out.column(3),
+            input.column(3),
+            "unmasked columns pass through"
+        );
+    }
+
+    #[test]
+    fn hash_needs_a_salt_and_columns_must_exist() {
+        let input = mixed_batch();
+        let err = transform(
+            weir_plugin_artifacts::MASK,
+            r#"{"columns": {"name": {"method": "hash"}}}"#,
+            &input,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("salt"), "{err}");
+        let err = transform(
+            weir_plugin_artifacts::MASK,
+            r#"{"columns": {"mail": {"method": "redact"}}}"#,
+            &input,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("columns.mail"), "{err}");
+    }
+}
+
+mod json_parse {
+    use super::*;
+    use arrow::array::{ArrayRef, StringArray};
+
+    fn payloads(rows: &[Option<&str>]) -> RecordBatch {
+        let id: ArrayRef = Arc::new(arrow::array::Int64Array::from_iter_values(
+            0..rows.len() as i64,
+        ));
+        let payload: ArrayRef = Arc::new(StringArray::from(rows.to_vec()));
+        RecordBatch::try_from_iter([("id", id), ("payload", payload)]).unwrap()
+    }
+
+    const CONFIG: &str = r#"{"column": "payload", "fields": [
+        {"name": "user", "type": "int64", "required": true},
+        {"name": "page", "type": "utf8"},
+        {"name": "price", "type": "float64", "path": "cart.price"},
+        {"name": "at", "type": "timestamp[ms]"}
+    ]}"#;
+
+    #[test]
+    fn parses_typed_columns_and_rejects_bad_rows_with_reasons() {
+        let input = payloads(&[
+            Some(
+                r#"{"user": 1, "page": "/", "cart": {"price": 9.5}, "at": "2026-11-25T10:00:00Z"}"#,
+            ),
+            Some(r#"{"user": "x"}"#),
+            Some("not json"),
+            None,
+            Some(r#"{"page": "/help"}"#),
+            Some(r#"{"user": 6, "page": null, "at": 1000}"#),
+            Some("[1, 2]"),
+        ]);
+        let mut t = transform(weir_plugin_artifacts::JSON_PARSE, CONFIG, &input).unwrap();
+        let processed = t.process(&input).unwrap();
+        let out = concat(&processed.batches);
+        assert_eq!(ints(&out, "id"), [Some(0), Some(5)]);
+        assert_eq!(ints(&out, "user"), [Some(1), Some(6)]);
+        assert_eq!(strings(&out, "page"), [Some("/".into()), None]);
+        assert_eq!(floats(&out, "price"), [Some(9.5), None]);
+        assert!(out.column_by_name("payload").is_none());
+        let rejected: Vec<(usize, &str)> = processed
+            .rejected
+            .iter()
+            .map(|r| (r.row, r.message.as_str()))
+            .collect();
+        assert_eq!(
+            rejected.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 6]
+        );
+        assert!(
+            rejected[0]
+                .1
+                .contains("\"user\": expected Int64, found text"),
+            "{rejected:?}"
+        );
+        assert!(rejected[1].1.contains("not JSON"), "{rejected:?}");
+        assert!(rejected[2].1.contains("null"), "{rejected:?}");
+        assert!(
+            rejected[3].1.contains("required but missing"),
+            "{rejected:?}"
+        );
+        assert!(rejected[4].1.contains("an array"), "{rejected:?}");
+        // Every input row is accounted for: output + rejected.
+        assert_eq!(out.num_rows() + processed.rejected.len(), input.num_rows());
+    }
+
+    #[test]
+    fn the_column_must_be_text() {
+        let input = payloads(&[]);
+        let err = transform(
+            weir_plugin_artifacts::JSON_PARSE,
+            r#"{"column": "id", "fields": [{"name": "a", "type": "utf8"}]}"#,
+            &input,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("not text"), "{err}");
+    }
+}
+
+mod window_aggregate {
+    use super::*;
+
+    const CONFIG: &str = r#"{"time_column": "event_time", "window": "1m", "keys": ["page"],
+        "aggregates": [{"op": "count"}, {"op": "sum", "column": "price", "as": "revenue"}, {"op": "max", "column": "price"}]}"#;
+
+    fn clicks(rows: u64) -> RecordBatch {
+        let plugin = load(weir_plugin_artifacts::GENERATE);
+        let mut source = SourceInstance::new(engine(), &plugin, "gen", &Limits::default()).unwrap();
+        source
+            .open(&format!(r#"{{"rows": {rows}, "step_ms": 250}}"#))
+            .unwrap();
+        let mut batches = Vec::new();
+        while let Poll::Batch(b) = source.next(10_000).unwrap() {
+            batches.push(b);
+        }
+        concat(&batches)
+    }
+
+    /// Totals per (window, page) computed in plain Rust.
+    fn reference(input: &RecordBatch) -> std::collections::BTreeMap<(i64, String), (i64, f64)> {
+        let times = input
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMillisecondArray>()
+            .unwrap();
+        let pages = strings(input, "page");
+        let prices = floats(input, "price");
+        let mut totals = std::collections::BTreeMap::new();
+        for row in 0..input.num_rows() {
+            let entry = totals
+                .entry((
+                    times.value(row) / 60_000 * 60_000,
+                    pages[row].clone().unwrap(),
+                ))
+                .or_insert((0, 0.0));
+            entry.0 += 1;
+            entry.1 += prices[row].unwrap_or(0.0);
+        }
+        totals
+    }
+
+    fn totals(batches: &[RecordBatch]) -> std::collections::BTreeMap<(i64, String), (i64, f64)> {
+        let out = concat(batches);
+        let starts = out
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMillisecondArray>()
+            .unwrap();
+        let (pages, counts, revenue) = (
+            strings(&out, "page"),
+            ints(&out, "count"),
+            floats(&out, "revenue"),
+        );
+        (0..out.num_rows())
+            .map(|r| {
+                (
+                    (starts.value(r), pages[r].clone().unwrap()),
+                    (counts[r].unwrap(), revenue[r].unwrap_or(0.0)),
+                )
+            })
+            .collect()
+    }
+
+    fn assert_same(
+        a: &std::collections::BTreeMap<(i64, String), (i64, f64)>,
+        b: &std::collections::BTreeMap<(i64, String), (i64, f64)>,
+    ) {
+        assert_eq!(a.len(), b.len());
+        for ((k, (ca, ra)), (kb, (cb, rb))) in a.iter().zip(b) {
+            assert_eq!((k, ca), (kb, cb));
+            assert!((ra - rb).abs() < 1e-6, "{k:?}: {ra} vs {rb}");
+        }
+    }
+
+    #[test]
+    fn closed_windows_match_a_reference_and_emit_before_the_end() {
+        let input = clicks(2000);
+        let mut t = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, CONFIG, &input).unwrap();
+        let mut out = Vec::new();
+        for start in (0..input.num_rows()).step_by(300) {
+            out.extend(run_batches(
+                &mut t,
+                &input.slice(start, 300.min(input.num_rows() - start)),
+            ));
+        }
+        assert!(!out.is_empty(), "windows close while data flows");
+        out.extend(t.finish().unwrap());
+        assert_same(&totals(&out), &reference(&input));
+    }
+
+    fn run_batches(t: &mut TransformInstance, batch: &RecordBatch) -> Vec<RecordBatch> {
+        let processed = t.process(batch).unwrap();
+        assert!(processed.rejected.is_empty());
+        processed.batches
+    }
+
+    #[test]
+    fn state_moves_to_a_new_instance_mid_window() {
+        let input = clicks(2000);
+        let mut first = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, CONFIG, &input).unwrap();
+        let mut out = run_batches(&mut first, &input.slice(0, 1111));
+        let state = first.snapshot().unwrap().expect("stateful");
+        let mut second =
+            transform(weir_plugin_artifacts::WINDOW_AGGREGATE, CONFIG, &input).unwrap();
+        second.restore(&state).unwrap();
+        out.extend(run_batches(&mut second, &input.slice(1111, 889)));
+        out.extend(second.finish().unwrap());
+        assert_same(&totals(&out), &reference(&input));
+    }
+
+    #[test]
+    fn late_events_are_rejected_not_dropped() {
+        let input = clicks(1000);
+        let mut t = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, CONFIG, &input).unwrap();
+        run_batches(&mut t, &input.slice(500, 500));
+        let processed = t.process(&input.slice(0, 10)).unwrap();
+        assert_eq!(processed.rejected.len(), 10);
+        assert!(
+            processed.rejected[0].message.contains("late event"),
+            "{:?}",
+            processed.rejected[0]
+        );
+    }
+
+    #[test]
+    fn bad_config_says_which_field() {
+        let input = clicks(1);
+        let config = r#"{"time_column": "page", "window": "1m", "aggregates": [{"op": "count"}]}"#;
+        let err = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not a timestamp"), "{err}");
+        let config = r#"{"time_column": "event_time", "window": "1 fortnight", "aggregates": [{"op": "count"}]}"#;
+        let err = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("field \"window\""), "{err}");
     }
 }
 
@@ -206,7 +609,16 @@ mod test_misbehave {
         let mut t = transform(MISBEHAVE, "malformed-ipc", &input).unwrap();
         for _ in 0..2 {
             let err = t.process(&input).unwrap_err();
-            assert!(matches!(err, PluginError::MalformedIpc { call: "process", .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    PluginError::MalformedIpc {
+                        call: "process",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
             assert!(err.to_string().contains("test-node"), "{err}");
         }
     }
@@ -226,7 +638,10 @@ mod test_misbehave {
         let mut t = transform(MISBEHAVE, "short-selection", &input).unwrap();
         let err = t.process(&input).unwrap_err();
         assert!(matches!(err, PluginError::Protocol { .. }), "{err}");
-        assert!(err.to_string().contains("selection has 0 bytes for 6 rows"), "{err}");
+        assert!(
+            err.to_string().contains("selection has 0 bytes for 6 rows"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -234,7 +649,11 @@ mod test_misbehave {
         let input = mixed_batch();
         let mut t = transform(MISBEHAVE, "reject-out-of-range", &input).unwrap();
         let err = t.process(&input).unwrap_err();
-        assert!(err.to_string().contains("rejected row 4294967295 of a 6-row batch"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("rejected row 4294967295 of a 6-row batch"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -242,9 +661,20 @@ mod test_misbehave {
         let input = mixed_batch();
         let mut t = transform(MISBEHAVE, "trap", &input).unwrap();
         let err = t.process(&input).unwrap_err();
-        assert!(matches!(err, PluginError::Trap { call: "process", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                PluginError::Trap {
+                    call: "process",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let again = t.process(&input).unwrap_err();
-        let cause = std::error::Error::source(&again).expect("a cause").to_string();
+        let cause = std::error::Error::source(&again)
+            .expect("a cause")
+            .to_string();
         assert!(cause.contains("trapped earlier"), "{cause}");
         // Another instance of the same component is unaffected.
         let mut other = transform(MISBEHAVE, "pass", &input).unwrap();
@@ -257,11 +687,20 @@ mod test_not_a_plugin {
 
     #[test]
     fn a_component_of_another_world_is_refused_with_what_was_found() {
-        let err = common::engine().load_file(weir_plugin_artifacts::TEST_NOT_A_PLUGIN.as_ref()).err().unwrap();
+        let err = common::engine()
+            .load_file(weir_plugin_artifacts::TEST_NOT_A_PLUGIN.as_ref())
+            .err()
+            .unwrap();
         assert!(matches!(err, PluginError::WrongWorld { .. }), "{err}");
         let message = err.to_string();
-        assert!(message.contains("wasi:cli/run"), "says what it found: {message}");
-        assert!(message.contains("weir:plugin/transform@0.1.0"), "says what it expected: {message}");
+        assert!(
+            message.contains("wasi:cli/run"),
+            "says what it found: {message}"
+        );
+        assert!(
+            message.contains("weir:plugin/transform@0.1.0"),
+            "says what it expected: {message}"
+        );
     }
 }
 
@@ -273,33 +712,53 @@ mod loading {
         let core_module = b"\0asm\x01\0\0\0";
         let err = engine().load_bytes("core.wasm", core_module).err().unwrap();
         assert!(matches!(err, PluginError::CoreModule { .. }), "{err}");
-        assert!(err.to_string().contains("core WebAssembly module, not a component"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("core WebAssembly module, not a component"),
+            "{err}"
+        );
     }
 
     #[test]
     fn random_bytes_are_refused() {
-        let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let bytes: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         let err = engine().load_bytes("random.bin", &bytes).err().unwrap();
         assert!(matches!(err, PluginError::NotWasm { .. }), "{err}");
         assert!(err.to_string().contains("random.bin"), "{err}");
         let truncated = std::fs::read(weir_plugin_artifacts::COUNT).unwrap()[..1000].to_vec();
-        let err = engine().load_bytes("truncated.wasm", &truncated).err().unwrap();
+        let err = engine()
+            .load_bytes("truncated.wasm", &truncated)
+            .err()
+            .unwrap();
         assert!(matches!(err, PluginError::Compile { .. }), "{err}");
     }
 
     #[test]
     fn a_plugin_used_as_the_wrong_kind_is_refused() {
         let sink = load(weir_plugin_artifacts::COUNT);
-        let err = TransformInstance::new(engine(), &sink, "node-x", &Limits::default()).err().unwrap();
+        let err = TransformInstance::new(engine(), &sink, "node-x", &Limits::default())
+            .err()
+            .unwrap();
         let message = err.to_string();
-        assert!(message.contains("node-x") && message.contains("a transform plugin"), "{message}");
+        assert!(
+            message.contains("node-x") && message.contains("a transform plugin"),
+            "{message}"
+        );
         assert!(message.contains("weir:plugin/sink@0.1.0"), "{message}");
     }
 
     #[test]
     fn a_missing_file_names_the_path() {
-        let err = engine().load_file("/nonexistent/plugin.wasm".as_ref()).err().unwrap();
-        assert!(err.to_string().contains("/nonexistent/plugin.wasm"), "{err}");
+        let err = engine()
+            .load_file("/nonexistent/plugin.wasm".as_ref())
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("/nonexistent/plugin.wasm"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -311,13 +770,27 @@ mod loading {
         };
         // Two engines stand for two processes: nothing is shared in memory.
         let first = weir::plugin::PluginEngine::new(&options).unwrap();
-        let compiled = first.load_file(weir_plugin_artifacts::GENERATE.as_ref()).unwrap();
+        let compiled = first
+            .load_file(weir_plugin_artifacts::GENERATE.as_ref())
+            .unwrap();
         assert_eq!(compiled.origin(), weir::plugin::Origin::Compiled);
         let second = weir::plugin::PluginEngine::new(&options).unwrap();
-        let cached = second.load_file(weir_plugin_artifacts::GENERATE.as_ref()).unwrap();
+        let cached = second
+            .load_file(weir_plugin_artifacts::GENERATE.as_ref())
+            .unwrap();
         assert_eq!(cached.origin(), weir::plugin::Origin::DiskCache);
-        assert_eq!(second.load_file(weir_plugin_artifacts::GENERATE.as_ref()).unwrap().origin(), weir::plugin::Origin::Memory);
-        eprintln!("compile: {:?}, from the disk cache: {:?}", compiled.load_time(), cached.load_time());
+        assert_eq!(
+            second
+                .load_file(weir_plugin_artifacts::GENERATE.as_ref())
+                .unwrap()
+                .origin(),
+            weir::plugin::Origin::Memory
+        );
+        eprintln!(
+            "compile: {:?}, from the disk cache: {:?}",
+            compiled.load_time(),
+            cached.load_time()
+        );
         // The cached component works.
         let mut source = SourceInstance::new(&second, &cached, "gen", &Limits::default()).unwrap();
         let schema = source.open(r#"{"rows": 3}"#).unwrap();
@@ -331,12 +804,17 @@ mod loading {
             cache_dir: Some(dir.path().to_path_buf()),
             pooling: false,
         };
-        weir::plugin::PluginEngine::new(&options).unwrap().load_file(weir_plugin_artifacts::COUNT.as_ref()).unwrap();
+        weir::plugin::PluginEngine::new(&options)
+            .unwrap()
+            .load_file(weir_plugin_artifacts::COUNT.as_ref())
+            .unwrap();
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
         }
-        let reloaded = weir::plugin::PluginEngine::new(&options).unwrap().load_file(weir_plugin_artifacts::COUNT.as_ref()).unwrap();
+        let reloaded = weir::plugin::PluginEngine::new(&options)
+            .unwrap()
+            .load_file(weir_plugin_artifacts::COUNT.as_ref())
+            .unwrap();
         assert_eq!(reloaded.origin(), weir::plugin::Origin::Compiled);
     }
 }
-

@@ -69,7 +69,11 @@ fn main() {
             false => format!("{}.wasm", c.package.replace('-', "_")),
         };
         let path = release.join(file);
-        assert!(path.is_file(), "expected {} after the plugin build", path.display());
+        assert!(
+            path.is_file(),
+            "expected {} after the plugin build",
+            path.display()
+        );
         let ident = c.dir.replace('-', "_");
         writeln!(
             generated,
@@ -98,7 +102,10 @@ fn main() {
         "/// Calls `$m!(name)` for every plugin; `foreach_plugin!(assert_test_exists)`\n\
          /// makes a plugin without a test module a compile error.\n\
          #[macro_export]\nmacro_rules! foreach_plugin {{\n    ($m:ident) => {{\n{}    }};\n}}",
-        names.iter().map(|n| format!("        $m!({n});\n")).collect::<String>()
+        names
+            .iter()
+            .map(|n| format!("        $m!({n});\n"))
+            .collect::<String>()
     )
     .unwrap();
     fs::write(out_dir.join("plugins.rs"), generated).unwrap();
@@ -115,11 +122,18 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
             if dir == "artifacts" {
                 return None;
             }
-            let package = manifest
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("name = \"")?.strip_suffix('"').map(str::to_string))?;
+            let package = manifest.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = \"")?
+                    .strip_suffix('"')
+                    .map(str::to_string)
+            })?;
             let is_bin = path.join("src/main.rs").is_file();
-            Some(PluginCrate { dir, package, is_bin })
+            Some(PluginCrate {
+                dir,
+                package,
+                is_bin,
+            })
         })
         .collect();
     crates.sort_by(|a, b| a.dir.cmp(&b.dir));

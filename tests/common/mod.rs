@@ -5,7 +5,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use weir::plugin::{EngineOptions, Plugin, PluginEngine};
 
 /// The engine shared by the tests of one binary.
@@ -28,30 +31,90 @@ pub fn load(path: &str) -> Plugin {
 /// A batch with every column type the tests use, including nulls:
 /// id i64, amount f64, name utf8, at timestamp(ms), vip bool.
 pub fn mixed_batch() -> RecordBatch {
-    let id: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(2), None, Some(4), Some(5), Some(6)]));
-    let amount: ArrayRef = Arc::new(Float64Array::from(vec![Some(10.0), None, Some(30.0), Some(-4.0), Some(50.0), Some(0.0)]));
-    let name: ArrayRef = Arc::new(StringArray::from(vec![Some("ann"), Some("bob"), Some("cid"), None, Some("eve"), Some("fay")]));
-    let at: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![1000, 2000, 3000, 4000, 5000, 6000]).with_timezone("UTC"));
-    let vip: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), Some(false), Some(true), None, Some(false), Some(true)]));
-    RecordBatch::try_from_iter([("id", id), ("amount", amount), ("name", name), ("at", at), ("vip", vip)]).unwrap()
+    let id: ArrayRef = Arc::new(Int64Array::from(vec![
+        Some(1),
+        Some(2),
+        None,
+        Some(4),
+        Some(5),
+        Some(6),
+    ]));
+    let amount: ArrayRef = Arc::new(Float64Array::from(vec![
+        Some(10.0),
+        None,
+        Some(30.0),
+        Some(-4.0),
+        Some(50.0),
+        Some(0.0),
+    ]));
+    let name: ArrayRef = Arc::new(StringArray::from(vec![
+        Some("ann"),
+        Some("bob"),
+        Some("cid"),
+        None,
+        Some("eve"),
+        Some("fay"),
+    ]));
+    let at: ArrayRef = Arc::new(
+        TimestampMillisecondArray::from(vec![1000, 2000, 3000, 4000, 5000, 6000])
+            .with_timezone("UTC"),
+    );
+    let vip: ArrayRef = Arc::new(BooleanArray::from(vec![
+        Some(true),
+        Some(false),
+        Some(true),
+        None,
+        Some(false),
+        Some(true),
+    ]));
+    RecordBatch::try_from_iter([
+        ("id", id),
+        ("amount", amount),
+        ("name", name),
+        ("at", at),
+        ("vip", vip),
+    ])
+    .unwrap()
 }
 
 /// Values of an Int64 column, by name.
 pub fn ints(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
-    let array = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
-    array.as_any().downcast_ref::<Int64Array>().expect("Int64").iter().collect()
+    let array = batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    array
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("Int64")
+        .iter()
+        .collect()
 }
 
 /// Values of a Utf8 column, by name.
 pub fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
-    let array = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
-    array.as_any().downcast_ref::<StringArray>().expect("Utf8").iter().map(|s| s.map(str::to_string)).collect()
+    let array = batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    array
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("Utf8")
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect()
 }
 
 /// Values of a Float64 column, by name.
 pub fn floats(batch: &RecordBatch, column: &str) -> Vec<Option<f64>> {
-    let array = batch.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
-    array.as_any().downcast_ref::<Float64Array>().expect("Float64").iter().collect()
+    let array = batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    array
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("Float64")
+        .iter()
+        .collect()
 }
 
 /// Concatenates batches of one schema.

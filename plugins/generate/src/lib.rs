@@ -21,7 +21,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder};
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
@@ -82,7 +84,16 @@ pub enum Dataset {
     Iot,
 }
 
-const PAGES: [&str; 8] = ["/", "/search", "/product/1", "/product/2", "/product/3", "/cart", "/checkout", "/help"];
+const PAGES: [&str; 8] = [
+    "/",
+    "/search",
+    "/product/1",
+    "/product/2",
+    "/product/3",
+    "/cart",
+    "/checkout",
+    "/help",
+];
 const ACTIONS: [&str; 4] = ["view", "click", "add_to_cart", "purchase"];
 const COUNTRIES: [&str; 6] = ["DE", "FR", "US", "GB", "JP", "BR"];
 const REFERRERS: [&str; 3] = ["google", "newsletter", "partner"];
@@ -90,7 +101,8 @@ const SENSORS: [&str; 3] = ["temperature", "humidity", "pressure"];
 
 /// SplitMix64: a tiny, well-mixed hash of (seed, row, stream).
 fn mix(seed: u64, row: u64, stream: u64) -> u64 {
-    let mut z = seed ^ row.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z =
+        seed ^ row.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -102,7 +114,11 @@ fn unit(seed: u64, row: u64, stream: u64) -> f64 {
 
 /// The schema of a data set.
 pub fn schema(dataset: Dataset) -> SchemaRef {
-    let time = Field::new("event_time", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false);
+    let time = Field::new(
+        "event_time",
+        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        false,
+    );
     Arc::new(Schema::new(match dataset {
         Dataset::Clickstream => vec![
             time,
@@ -130,8 +146,13 @@ pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
     let mut time = TimestampMillisecondBuilder::with_capacity(count).with_timezone("UTC");
     let columns: Vec<ArrayRef> = match config.dataset {
         Dataset::Clickstream => {
-            let (mut user, mut session) = (Int64Builder::with_capacity(count), StringBuilder::new());
-            let (mut page, mut action, mut price) = (StringBuilder::new(), StringBuilder::new(), Float64Builder::new());
+            let (mut user, mut session) =
+                (Int64Builder::with_capacity(count), StringBuilder::new());
+            let (mut page, mut action, mut price) = (
+                StringBuilder::new(),
+                StringBuilder::new(),
+                Float64Builder::new(),
+            );
             let (mut country, mut referrer) = (StringBuilder::new(), StringBuilder::new());
             for row in first..first + count as u64 {
                 time.append_value(config.start_ms + row as i64 * config.step_ms);
@@ -151,7 +172,9 @@ pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
                     3 => price.append_value((unit(seed, row, 4) * 20000.0).round() / 100.0),
                     _ => price.append_null(),
                 }
-                country.append_value(COUNTRIES[(mix(seed, user_id, 5) % COUNTRIES.len() as u64) as usize]);
+                country.append_value(
+                    COUNTRIES[(mix(seed, user_id, 5) % COUNTRIES.len() as u64) as usize],
+                );
                 match mix(seed, row, 6) % 4 {
                     3 => referrer.append_null(),
                     r => referrer.append_value(REFERRERS[r as usize]),
@@ -170,7 +193,10 @@ pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
         }
         Dataset::Iot => {
             let (mut device, mut sensor) = (StringBuilder::new(), StringBuilder::new());
-            let (mut value, mut battery) = (Float64Builder::with_capacity(count), Float64Builder::with_capacity(count));
+            let (mut value, mut battery) = (
+                Float64Builder::with_capacity(count),
+                Float64Builder::with_capacity(count),
+            );
             for row in first..first + count as u64 {
                 time.append_value(config.start_ms + row as i64 * config.step_ms);
                 let d = mix(seed, row, 1) % config.devices.max(1);
@@ -179,10 +205,14 @@ pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
                 sensor.append_value(SENSORS[s]);
                 let base = [20.0, 50.0, 1013.0][s];
                 let spread = [10.0, 30.0, 20.0][s];
-                value.append_value(((base + (unit(seed, row, 3) - 0.5) * spread) * 100.0).round() / 100.0);
+                value.append_value(
+                    ((base + (unit(seed, row, 3) - 0.5) * spread) * 100.0).round() / 100.0,
+                );
                 match unit(seed, row, 4) {
                     x if x < 0.05 => battery.append_null(),
-                    _ => battery.append_value((100.0 - (row % 10_000) as f64 / 100.0 - (d % 10) as f64).max(0.0)),
+                    _ => battery.append_value(
+                        (100.0 - (row % 10_000) as f64 / 100.0 - (d % 10) as f64).max(0.0),
+                    ),
                 }
             }
             vec![
@@ -212,10 +242,14 @@ impl Source for Generate {
         if let Some(rate) = config.rate
             && !(rate > 0.0 && rate.is_finite())
         {
-            return Err(Error::invalid_config(format!("field \"rate\": must be a positive number of rows per second, got {rate}")));
+            return Err(Error::invalid_config(format!(
+                "field \"rate\": must be a positive number of rows per second, got {rate}"
+            )));
         }
         if config.step_ms < 0 {
-            return Err(Error::invalid_config("field \"step_ms\": must not be negative"));
+            return Err(Error::invalid_config(
+                "field \"step_ms\": must not be negative",
+            ));
         }
         let schema = schema(config.dataset);
         let generator = Generate {
@@ -228,7 +262,10 @@ impl Source for Generate {
     }
 
     fn next(&mut self, max_rows: usize) -> Result<Poll> {
-        let remaining = self.config.rows.map_or(u64::MAX, |total| total.saturating_sub(self.next_row));
+        let remaining = self
+            .config
+            .rows
+            .map_or(u64::MAX, |total| total.saturating_sub(self.next_row));
         if remaining == 0 {
             return Ok(Poll::Done);
         }
@@ -255,9 +292,12 @@ impl Source for Generate {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<()> {
-        let bytes: [u8; 8] = state
-            .try_into()
-            .map_err(|_| Error::invalid_state(format!("expected an 8-byte row position, got {} bytes", state.len())))?;
+        let bytes: [u8; 8] = state.try_into().map_err(|_| {
+            Error::invalid_state(format!(
+                "expected an 8-byte row position, got {} bytes",
+                state.len()
+            ))
+        })?;
         self.next_row = u64::from_le_bytes(bytes);
         Ok(())
     }
@@ -270,7 +310,15 @@ mod tests {
     use super::*;
 
     fn config(dataset: Dataset) -> Config {
-        weir_sdk::config::parse(&format!("{{\"dataset\": \"{}\"}}", if dataset == Dataset::Iot { "iot" } else { "clickstream" })).unwrap()
+        weir_sdk::config::parse(&format!(
+            "{{\"dataset\": \"{}\"}}",
+            if dataset == Dataset::Iot {
+                "iot"
+            } else {
+                "clickstream"
+            }
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -280,7 +328,10 @@ mod tests {
             let whole = rows(&c, 0, 100).unwrap();
             let tail = rows(&c, 60, 40).unwrap();
             assert_eq!(whole.slice(60, 40), tail);
-            let other = Config { seed: 1, ..c.clone() };
+            let other = Config {
+                seed: 1,
+                ..c.clone()
+            };
             assert_ne!(rows(&other, 0, 100).unwrap(), whole);
         }
     }

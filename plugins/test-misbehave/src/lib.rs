@@ -21,7 +21,9 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use exports::weir::plugin::transform::{ColumnSource, Derivation, Guest, Output, OutputMode, Plan, Processed};
+use exports::weir::plugin::transform::{
+    ColumnSource, Derivation, Guest, Output, OutputMode, Plan, Processed,
+};
 use weir::plugin::types::{Error, PluginInfo, RejectedRow};
 
 thread_local! {
@@ -46,15 +48,23 @@ impl Guest for Misbehave {
     fn open(config: String, input_schema: Vec<u8>) -> Result<Plan, Error> {
         let mode = config.trim().trim_matches('"').to_string();
         MODE.with_borrow_mut(|m| *m = mode.clone());
-        let schema = weir_ipc::schema_from_bytes(&input_schema).map_err(|e| Error::Internal(e.to_string()))?;
+        let schema = weir_ipc::schema_from_bytes(&input_schema)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let (output_schema, mode) = match mode.as_str() {
-            "pass" | "malformed-ipc" | "trap" | "reject-out-of-range" => (input_schema, OutputMode::Batches),
+            "pass" | "malformed-ipc" | "trap" | "reject-out-of-range" => {
+                (input_schema, OutputMode::Batches)
+            }
             "wrong-schema" => {
                 let announced = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
-                (weir_ipc::schema_to_bytes(&announced).unwrap(), OutputMode::Batches)
+                (
+                    weir_ipc::schema_to_bytes(&announced).unwrap(),
+                    OutputMode::Batches,
+                )
             }
             "short-selection" => {
-                let layout = (0..schema.fields().len() as u32).map(ColumnSource::Input).collect();
+                let layout = (0..schema.fields().len() as u32)
+                    .map(ColumnSource::Input)
+                    .collect();
                 (input_schema, OutputMode::Derived(layout))
             }
             other => return Err(Error::InvalidConfig(format!("unknown mode {other:?}"))),
@@ -69,7 +79,9 @@ impl Guest for Misbehave {
     fn process(batch: Vec<u8>) -> Result<Processed, Error> {
         let output = match mode().as_str() {
             "pass" | "reject-out-of-range" => Output::Batches(vec![batch]),
-            "malformed-ipc" => Output::Batches(vec![vec![0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0, 1, 2, 3]]),
+            "malformed-ipc" => {
+                Output::Batches(vec![vec![0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0, 1, 2, 3]])
+            }
             "wrong-schema" => {
                 let schema = Arc::new(Schema::new(vec![
                     Field::new("name", DataType::Utf8, true),
@@ -77,10 +89,17 @@ impl Guest for Misbehave {
                 ]));
                 let batch = RecordBatch::try_new(
                     schema.clone(),
-                    vec![Arc::new(StringArray::from(vec!["x"; 3])), Arc::new(Float64Array::from(vec![1.0; 3]))],
+                    vec![
+                        Arc::new(StringArray::from(vec!["x"; 3])),
+                        Arc::new(Float64Array::from(vec![1.0; 3])),
+                    ],
                 )
                 .unwrap();
-                let bytes = weir_ipc::BatchEncoder::new(&schema).unwrap().encode(&batch).unwrap().to_vec();
+                let bytes = weir_ipc::BatchEncoder::new(&schema)
+                    .unwrap()
+                    .encode(&batch)
+                    .unwrap()
+                    .to_vec();
                 Output::Batches(vec![bytes])
             }
             "short-selection" => Output::Derived(Derivation {

@@ -29,7 +29,9 @@ pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
     let mut buffer = Buffer::from(bytes);
     let batch = decoder.decode(&mut buffer)?;
     if batch.is_some() || !buffer.is_empty() {
-        return Err(ArrowError::IpcError("expected exactly one IPC schema message".into()));
+        return Err(ArrowError::IpcError(
+            "expected exactly one IPC schema message".into(),
+        ));
     }
     decoder.decode(&mut Buffer::from(END_OF_STREAM.as_slice()))?;
     decoder
@@ -110,7 +112,9 @@ impl BatchDecoder {
             None => self
                 .decoder
                 .decode(&mut Buffer::from(END_OF_STREAM.as_slice()))?
-                .ok_or_else(|| ArrowError::IpcError("no complete record batch message in the bytes".into()))?,
+                .ok_or_else(|| {
+                    ArrowError::IpcError("no complete record batch message in the bytes".into())
+                })?,
         };
         if !buffer.is_empty() {
             return Err(ArrowError::IpcError(format!(
@@ -160,7 +164,9 @@ mod tests {
         let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
         let mut decoder = BatchDecoder::new(&schema_to_bytes(&batch.schema()).unwrap()).unwrap();
         for _ in 0..2 {
-            let decoded = decoder.decode(encoder.encode(&batch).unwrap().to_vec()).unwrap();
+            let decoded = decoder
+                .decode(encoder.encode(&batch).unwrap().to_vec())
+                .unwrap();
             assert_eq!(decoded.num_rows(), 3);
         }
     }

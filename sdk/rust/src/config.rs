@@ -1,5 +1,6 @@
 //! Parsing a plugin's configuration with errors that name the field.
 
+use arrow_schema::DataType;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
@@ -15,6 +16,39 @@ pub fn parse<C: DeserializeOwned>(text: &str) -> Result<C> {
         match path.as_str() {
             "." => Error::invalid_config(inner),
             _ => Error::invalid_config(format!("field \"{path}\": {inner}")),
+        }
+    })
+}
+
+/// Parses the type names used in plugin configurations: `bool`, `int8` ..
+/// `int64`, `uint8` .. `uint64`, `float32`, `float64`, `utf8` (or `string`),
+/// `binary`, `date32`, and `timestamp[s|ms|us|ns]` (UTC).
+pub fn data_type(name: &str) -> Result<DataType> {
+    use arrow_schema::TimeUnit;
+    let timestamp = |unit| DataType::Timestamp(unit, Some("UTC".into()));
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "bool" | "boolean" => DataType::Boolean,
+        "int8" => DataType::Int8,
+        "int16" => DataType::Int16,
+        "int32" => DataType::Int32,
+        "int64" => DataType::Int64,
+        "uint8" => DataType::UInt8,
+        "uint16" => DataType::UInt16,
+        "uint32" => DataType::UInt32,
+        "uint64" => DataType::UInt64,
+        "float32" => DataType::Float32,
+        "float64" | "double" => DataType::Float64,
+        "utf8" | "string" => DataType::Utf8,
+        "binary" => DataType::Binary,
+        "date32" | "date" => DataType::Date32,
+        "timestamp[s]" => timestamp(TimeUnit::Second),
+        "timestamp[ms]" | "timestamp" => timestamp(TimeUnit::Millisecond),
+        "timestamp[us]" => timestamp(TimeUnit::Microsecond),
+        "timestamp[ns]" => timestamp(TimeUnit::Nanosecond),
+        other => {
+            return Err(Error::invalid_config(format!(
+                "unknown type {other:?}; expected bool, int8..int64, uint8..uint64, float32, float64, utf8, binary, date32 or timestamp[s|ms|us|ns]"
+            )));
         }
     })
 }
@@ -45,5 +79,15 @@ mod tests {
         let err = parse::<Config>(r#"{"limit": 1, "typo": 2}"#).unwrap_err();
         assert!(err.message().contains("typo"), "{err}");
         assert!(parse::<Config>("").unwrap_err().message().contains("limit"));
+    }
+
+    #[test]
+    fn type_names() {
+        assert_eq!(data_type("Int64").unwrap(), DataType::Int64);
+        assert!(matches!(
+            data_type("timestamp[us]").unwrap(),
+            DataType::Timestamp(..)
+        ));
+        assert!(data_type("int65").unwrap_err().message().contains("int65"));
     }
 }

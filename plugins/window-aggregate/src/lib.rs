@@ -1,0 +1,501 @@
+//! `window-aggregate`: tumbling event-time windows with aggregates per key.
+//!
+//! Configuration:
+//!
+//! | field | meaning | example |
+//! | --- | --- | --- |
+//! | `time_column` | a timestamp column: the event time | `"event_time"` |
+//! | `window` | window length: a number with `ms`, `s`, `m` or `h` | `"1m"` |
+//! | `keys` | group by these columns (utf8, integer or bool); may be empty | `["page"]` |
+//! | `aggregates` | `op` (`count`, `sum`, `min`, `max`, `avg`), `column` (not needed for `count`), `as` (output name; default `op` or `op_column`) | `[{"op": "count"}, {"op": "sum", "column": "price", "as": "revenue"}]` |
+//! | `lateness` | how long after the newest event a window stays open for late events | `"5s"` (default `"0s"`) |
+//!
+//! Output, one row per window and key: `window_start`, `window_end`
+//! (timestamp\[ms\], UTC), the key columns, then the aggregates (`count` is
+//! int64, the others float64; nulls are ignored as in SQL). A window is
+//! emitted once the watermark (newest event time minus `lateness`) passes its
+//! end; the rest at the end of input. An event for a window already emitted
+//! is rejected to the dead letters, never silently dropped. The open windows
+//! are the plugin's state: `snapshot`/`restore` carry them across restarts
+//! and hot reloads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_cast::cast;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde::{Deserialize, Serialize};
+use weir_sdk::{Error, Output, Plan, Result, Transform};
+
+/// The configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The event-time column.
+    pub time_column: String,
+    /// Window length, e.g. `"1m"`.
+    pub window: String,
+    /// Group-by columns.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// The aggregates.
+    pub aggregates: Vec<AggregateSpec>,
+    /// Allowed lateness, e.g. `"5s"`.
+    #[serde(default)]
+    pub lateness: Option<String>,
+}
+
+/// One aggregate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// The function.
+    pub op: Op,
+    /// The input column (not for `count`).
+    pub column: Option<String>,
+    /// The output name.
+    #[serde(rename = "as")]
+    pub name: Option<String>,
+}
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// Rows (or non-null values of `column`).
+    Count,
+    /// Sum.
+    Sum,
+    /// Minimum.
+    Min,
+    /// Maximum.
+    Max,
+    /// Mean.
+    Avg,
+}
+
+/// Parses `500ms`, `10s`, `1m`, `2h` into milliseconds.
+pub fn duration_ms(text: &str) -> std::result::Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s, 1m or 2h"))?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?}; use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(number * factor)
+}
+
+/// A group-by key value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Key {
+    /// Null.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+/// Running state of one aggregate. Floats are kept as bits so the snapshot
+/// is exact (JSON has no NaN).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Acc {
+    count: u64,
+    sum: u64,
+    min: u64,
+    max: u64,
+}
+
+impl Acc {
+    fn add(&mut self, value: Option<f64>) {
+        let Some(v) = value else { return };
+        let (sum, min, max) = (
+            f64::from_bits(self.sum),
+            f64::from_bits(self.min),
+            f64::from_bits(self.max),
+        );
+        let first = self.count == 0;
+        self.count += 1;
+        self.sum = (sum + v).to_bits();
+        self.min = if first || v < min { v } else { min }.to_bits();
+        self.max = if first || v > max { v } else { max }.to_bits();
+    }
+
+    fn result(&self, op: Op) -> Option<f64> {
+        (self.count > 0).then(|| match op {
+            Op::Sum => f64::from_bits(self.sum),
+            Op::Min => f64::from_bits(self.min),
+            Op::Max => f64::from_bits(self.max),
+            Op::Avg => f64::from_bits(self.sum) / self.count as f64,
+            Op::Count => self.count as f64,
+        })
+    }
+}
+
+/// Open windows: start → key → one accumulator per aggregate.
+type Windows = BTreeMap<i64, BTreeMap<Vec<Key>, Vec<Acc>>>;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    windows: Vec<(i64, Vec<(Vec<Key>, Vec<Acc>)>)>,
+    newest: Option<i64>,
+    /// Windows starting before this were emitted.
+    closed_before: i64,
+}
+
+/// The running transform.
+pub struct WindowAggregate {
+    size: i64,
+    lateness: i64,
+    /// Received-batch indices: time, keys, aggregate inputs (`None` for count(*)).
+    time: usize,
+    keys: Vec<(usize, DataType)>,
+    aggregates: Vec<(Op, Option<usize>)>,
+    output: SchemaRef,
+    windows: Windows,
+    newest: Option<i64>,
+    closed_before: i64,
+}
+
+impl Transform for WindowAggregate {
+    type Config = Config;
+
+    fn open(config: Config, input: &SchemaRef) -> Result<(Self, Plan)> {
+        let size = duration_ms(&config.window)
+            .map_err(|e| Error::invalid_config(format!("field \"window\": {e}")))?;
+        if size <= 0 {
+            return Err(Error::invalid_config(
+                "field \"window\": must be longer than 0",
+            ));
+        }
+        let lateness = match &config.lateness {
+            Some(l) => duration_ms(l)
+                .map_err(|e| Error::invalid_config(format!("field \"lateness\": {e}")))?,
+            None => 0,
+        };
+        let index = |name: &str, at: &str| {
+            input.index_of(name).map_err(|_| {
+                Error::invalid_config(format!("field \"{at}\": unknown input column {name:?}"))
+            })
+        };
+        let time = index(&config.time_column, "time_column")?;
+        if !matches!(input.field(time).data_type(), DataType::Timestamp(..)) {
+            return Err(Error::invalid_config(format!(
+                "field \"time_column\": {:?} is {}, not a timestamp",
+                config.time_column,
+                input.field(time).data_type()
+            )));
+        }
+        if config.aggregates.is_empty() {
+            return Err(Error::invalid_config(
+                "field \"aggregates\": declare at least one aggregate",
+            ));
+        }
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let mut fields = vec![
+            Field::new("window_start", ts.clone(), false),
+            Field::new("window_end", ts, false),
+        ];
+        let mut reads = vec![time];
+        let mut keys = Vec::new();
+        for (n, name) in config.keys.iter().enumerate() {
+            let i = index(name, &format!("keys[{n}]"))?;
+            let key_type = match input.field(i).data_type() {
+                t if t.is_integer() => DataType::Int64,
+                DataType::Boolean => DataType::Boolean,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+                other => {
+                    return Err(Error::invalid_config(format!(
+                        "field \"keys[{n}]\": cannot group by a {other} column"
+                    )));
+                }
+            };
+            fields.push(Field::new(name, key_type.clone(), true));
+            reads.push(i);
+            keys.push((i, key_type));
+        }
+        let mut aggregates = Vec::new();
+        for (n, spec) in config.aggregates.iter().enumerate() {
+            let column = match (&spec.column, spec.op) {
+                (None, Op::Count) => None,
+                (None, op) => {
+                    return Err(Error::invalid_config(format!(
+                        "field \"aggregates[{n}]\": {op:?} needs a \"column\""
+                    )));
+                }
+                (Some(name), _) => {
+                    let i = index(name, &format!("aggregates[{n}].column"))?;
+                    if spec.op != Op::Count && !input.field(i).data_type().is_numeric() {
+                        return Err(Error::invalid_config(format!(
+                            "field \"aggregates[{n}].column\": {name:?} is {}, not a number",
+                            input.field(i).data_type()
+                        )));
+                    }
+                    reads.push(i);
+                    Some(i)
+                }
+            };
+            let op_name = format!("{:?}", spec.op).to_lowercase();
+            let name = spec.name.clone().unwrap_or_else(|| match &spec.column {
+                Some(c) => format!("{op_name}_{c}"),
+                None => op_name,
+            });
+            let data_type = if spec.op == Op::Count {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            fields.push(Field::new(name, data_type, spec.op != Op::Count));
+            aggregates.push((spec.op, column));
+        }
+        reads.sort_unstable();
+        reads.dedup();
+        let at = |i: usize| reads.binary_search(&i).expect("read");
+        let output: SchemaRef = Arc::new(Schema::new(fields));
+        let transform = WindowAggregate {
+            size,
+            lateness,
+            time: at(time),
+            keys: keys.into_iter().map(|(i, t)| (at(i), t)).collect(),
+            aggregates: aggregates
+                .into_iter()
+                .map(|(op, c)| (op, c.map(at)))
+                .collect(),
+            output: output.clone(),
+            windows: Windows::new(),
+            newest: None,
+            closed_before: i64::MIN,
+        };
+        Ok((transform, Plan::batches(output).reading(reads)))
+    }
+
+    fn process(&mut self, batch: RecordBatch) -> Result<Output> {
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
+        let times = cast(&cast(batch.column(self.time), &ts)?, &DataType::Int64)?;
+        let times = times.as_any().downcast_ref::<Int64Array>().expect("int64");
+        let keys = self
+            .keys
+            .iter()
+            .map(|(i, t)| cast(batch.column(*i), t))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let values = self
+            .aggregates
+            .iter()
+            .map(|(_, c)| {
+                c.map(|i| cast(batch.column(i), &DataType::Float64))
+                    .transpose()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let values: Vec<Option<&Float64Array>> = values
+            .iter()
+            .map(|v| {
+                v.as_ref()
+                    .map(|a| a.as_any().downcast_ref::<Float64Array>().expect("f64"))
+            })
+            .collect();
+
+        let mut rejected: Vec<(usize, String)> = Vec::new();
+        for row in 0..batch.num_rows() {
+            if times.is_null(row) {
+                rejected.push((row, "the event time is null".into()));
+                continue;
+            }
+            let time = times.value(row);
+            let start = time.div_euclid(self.size) * self.size;
+            if start < self.closed_before {
+                rejected.push((row, format!("late event at {time} ms: its window starting at {start} ms was already emitted")));
+                continue;
+            }
+            let key: Vec<Key> = keys.iter().map(|k| key_value(k, row)).collect();
+            let accs = self
+                .windows
+                .entry(start)
+                .or_default()
+                .entry(key)
+                .or_insert_with(|| vec![Acc::default(); self.aggregates.len()]);
+            for ((acc, (op, _)), column) in accs.iter_mut().zip(&self.aggregates).zip(&values) {
+                match column {
+                    None => acc.add(Some(0.0)),
+                    Some(c) => acc.add(
+                        c.is_valid(row)
+                            .then(|| if *op == Op::Count { 0.0 } else { c.value(row) }),
+                    ),
+                }
+            }
+            self.newest = Some(self.newest.map_or(time, |n| n.max(time)));
+        }
+        // Windows whose end is at or before the watermark are complete.
+        let closed = match self.newest {
+            Some(newest) => {
+                let watermark = newest - self.lateness;
+                self.emit(|start, size| start + size <= watermark)?
+            }
+            None => Vec::new(),
+        };
+        Ok(Output::batches(closed).reject_all(rejected))
+    }
+
+    fn finish(&mut self) -> Result<Vec<RecordBatch>> {
+        self.emit(|_, _| true)
+    }
+
+    fn snapshot(&self) -> Result<Option<Vec<u8>>> {
+        let state = State {
+            windows: self
+                .windows
+                .iter()
+                .map(|(s, k)| (*s, k.iter().map(|(k, a)| (k.clone(), a.clone())).collect()))
+                .collect(),
+            newest: self.newest,
+            closed_before: self.closed_before,
+        };
+        Ok(Some(serde_json::to_vec(&state).map_err(Error::internal)?))
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<()> {
+        let state: State = serde_json::from_slice(bytes)
+            .map_err(|e| Error::invalid_state(format!("window state: {e}")))?;
+        if state
+            .windows
+            .iter()
+            .flat_map(|(_, k)| k)
+            .any(|(_, a)| a.len() != self.aggregates.len())
+        {
+            return Err(Error::invalid_state(
+                "the state was taken with a different list of aggregates",
+            ));
+        }
+        self.windows = state
+            .windows
+            .into_iter()
+            .map(|(s, k)| (s, k.into_iter().collect()))
+            .collect();
+        self.newest = state.newest;
+        self.closed_before = state.closed_before;
+        Ok(())
+    }
+}
+
+fn key_value(column: &ArrayRef, row: usize) -> Key {
+    if column.is_null(row) {
+        return Key::Null;
+    }
+    let any = column.as_any();
+    if let Some(a) = any.downcast_ref::<Int64Array>() {
+        Key::Int(a.value(row))
+    } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+        Key::Bool(a.value(row))
+    } else {
+        Key::Text(
+            any.downcast_ref::<StringArray>()
+                .expect("utf8 key")
+                .value(row)
+                .to_string(),
+        )
+    }
+}
+
+impl WindowAggregate {
+    /// Removes and returns the windows `done(start, size)` says are complete.
+    fn emit(&mut self, done: impl Fn(i64, i64) -> bool) -> Result<Vec<RecordBatch>> {
+        let starts: Vec<i64> = self
+            .windows
+            .keys()
+            .copied()
+            .filter(|s| done(*s, self.size))
+            .collect();
+        if starts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut start_col = TimestampMillisecondBuilder::new().with_timezone("UTC");
+        let mut end_col = TimestampMillisecondBuilder::new().with_timezone("UTC");
+        let mut key_cols: Vec<Vec<Key>> = vec![Vec::new(); self.keys.len()];
+        let mut agg_cols: Vec<Vec<Option<f64>>> = vec![Vec::new(); self.aggregates.len()];
+        for start in starts {
+            let groups = self.windows.remove(&start).expect("listed");
+            self.closed_before = self.closed_before.max(start + self.size);
+            for (key, accs) in groups {
+                start_col.append_value(start);
+                end_col.append_value(start + self.size);
+                key_cols.iter_mut().zip(key).for_each(|(c, k)| c.push(k));
+                for ((col, acc), (op, _)) in agg_cols.iter_mut().zip(&accs).zip(&self.aggregates) {
+                    col.push(
+                        acc.result(*op)
+                            .or(if *op == Op::Count { Some(0.0) } else { None }),
+                    );
+                }
+            }
+        }
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(start_col.finish()), Arc::new(end_col.finish())];
+        for ((_, t), keys) in self.keys.iter().zip(key_cols) {
+            columns.push(match t {
+                DataType::Int64 => {
+                    let mut b = Int64Builder::new();
+                    keys.iter().for_each(|k| {
+                        b.append_option(if let Key::Int(v) = k { Some(*v) } else { None })
+                    });
+                    Arc::new(b.finish())
+                }
+                DataType::Boolean => {
+                    let mut b = BooleanBuilder::new();
+                    keys.iter().for_each(|k| {
+                        b.append_option(if let Key::Bool(v) = k { Some(*v) } else { None })
+                    });
+                    Arc::new(b.finish())
+                }
+                _ => {
+                    let mut b = StringBuilder::new();
+                    keys.iter().for_each(|k| {
+                        b.append_option(if let Key::Text(v) = k { Some(v) } else { None })
+                    });
+                    Arc::new(b.finish())
+                }
+            });
+        }
+        for ((op, _), values) in self.aggregates.iter().zip(agg_cols) {
+            columns.push(match op {
+                Op::Count => Arc::new(Int64Array::from_iter(
+                    values.iter().map(|v| v.map(|v| v as i64)),
+                )),
+                _ => Arc::new(Float64Array::from(values)),
+            });
+        }
+        Ok(vec![RecordBatch::try_new(self.output.clone(), columns)?])
+    }
+}
+
+weir_sdk::export_transform!(WindowAggregate);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ms("1m"), Ok(60_000));
+        assert_eq!(duration_ms("250ms"), Ok(250));
+        assert!(duration_ms("1 fortnight").is_err());
+    }
+}
