@@ -50,7 +50,11 @@ fn main() {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET");
+        .env_remove("CARGO_BUILD_TARGET")
+        // `cargo clippy` lints the plugin crates natively; the guest build
+        // must not change with it, or it would rebuild every time.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS");
     for c in &crates {
         cmd.args(["--package", &c.package]);
     }

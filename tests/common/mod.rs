@@ -57,7 +57,7 @@ pub fn mixed_batch() -> RecordBatch {
     ]));
     let at: ArrayRef = Arc::new(
         TimestampMillisecondArray::from(vec![1000, 2000, 3000, 4000, 5000, 6000])
-            .with_timezone("UTC"),
+            .with_timezone("+00:00"),
     );
     let vip: ArrayRef = Arc::new(BooleanArray::from(vec![
         Some(true),

@@ -116,7 +116,7 @@ fn unit(seed: u64, row: u64, stream: u64) -> f64 {
 pub fn schema(dataset: Dataset) -> SchemaRef {
     let time = Field::new(
         "event_time",
-        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
         false,
     );
     Arc::new(Schema::new(match dataset {
@@ -143,7 +143,7 @@ pub fn schema(dataset: Dataset) -> SchemaRef {
 /// Generates rows `first..first + count` of the configured data set.
 pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
     let seed = config.seed;
-    let mut time = TimestampMillisecondBuilder::with_capacity(count).with_timezone("UTC");
+    let mut time = TimestampMillisecondBuilder::with_capacity(count).with_timezone("+00:00");
     let columns: Vec<ArrayRef> = match config.dataset {
         Dataset::Clickstream => {
             let (mut user, mut session) =

@@ -156,9 +156,12 @@ impl Acc {
 /// Open windows: start → key → one accumulator per aggregate.
 type Windows = BTreeMap<i64, BTreeMap<Vec<Key>, Vec<Acc>>>;
 
+/// The groups of one window, as stored in a snapshot.
+type SavedGroups = Vec<(Vec<Key>, Vec<Acc>)>;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
-    windows: Vec<(i64, Vec<(Vec<Key>, Vec<Acc>)>)>,
+    windows: Vec<(i64, SavedGroups)>,
     newest: Option<i64>,
     /// Windows starting before this were emitted.
     closed_before: i64,
@@ -212,7 +215,7 @@ impl Transform for WindowAggregate {
                 "field \"aggregates\": declare at least one aggregate",
             ));
         }
-        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let ts = DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()));
         let mut fields = vec![
             Field::new("window_start", ts.clone(), false),
             Field::new("window_end", ts, false),
@@ -428,8 +431,8 @@ impl WindowAggregate {
         if starts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut start_col = TimestampMillisecondBuilder::new().with_timezone("UTC");
-        let mut end_col = TimestampMillisecondBuilder::new().with_timezone("UTC");
+        let mut start_col = TimestampMillisecondBuilder::new().with_timezone("+00:00");
+        let mut end_col = TimestampMillisecondBuilder::new().with_timezone("+00:00");
         let mut key_cols: Vec<Vec<Key>> = vec![Vec::new(); self.keys.len()];
         let mut agg_cols: Vec<Vec<Option<f64>>> = vec![Vec::new(); self.aggregates.len()];
         for start in starts {

@@ -25,7 +25,7 @@ pub fn parse<C: DeserializeOwned>(text: &str) -> Result<C> {
 /// `binary`, `date32`, and `timestamp[s|ms|us|ns]` (UTC).
 pub fn data_type(name: &str) -> Result<DataType> {
     use arrow_schema::TimeUnit;
-    let timestamp = |unit| DataType::Timestamp(unit, Some("UTC".into()));
+    let timestamp = |unit| DataType::Timestamp(unit, Some("+00:00".into()));
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "bool" | "boolean" => DataType::Boolean,
         "int8" => DataType::Int8,
