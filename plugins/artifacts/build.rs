@@ -61,7 +61,8 @@ fn main() {
     let status = cmd.status().expect("run cargo to build the plugins");
     assert!(
         status.success(),
-        "building the plugins for {TARGET} failed (is the target installed? `rustup target add {TARGET}`)"
+        "building the plugins for {TARGET} failed: see the compiler's messages above \
+         (a missing target is installed by `rustup target add {TARGET}`)"
     );
 
     let release = target_dir.join(TARGET).join("release");

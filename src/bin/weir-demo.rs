@@ -28,7 +28,7 @@ fn main() -> Result<()> {
     let engine = PluginEngine::new(&EngineOptions::default())?;
 
     println!("== First-party plugins (weir plugin inspect)\n");
-    for (name, path) in weir_plugin_artifacts::ALL.iter().filter(|(n, _)| !n.starts_with("test-")) {
+    for (name, path) in weir_plugin_artifacts::ALL.iter().filter(|(n, _)| !n.starts_with("test-") && !n.starts_with("bench-")) {
         let plugin = engine.load_file(path.as_ref()).with_context(|| format!("loading {name}"))?;
         let report = inspect(&engine, &plugin)?;
         println!(
