@@ -22,7 +22,10 @@ mod per_record;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::gt;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -41,15 +44,37 @@ fn batch() -> RecordBatch {
         x
     };
     let ids: Vec<i64> = (0..ROWS).map(|_| (next() % 1000) as i64).collect();
-    let amount: ArrayRef = Arc::new(Float64Array::from_iter_values((0..ROWS).map(|_| (next() % 100_000) as f64 / 100.0)));
-    let name: ArrayRef = Arc::new(StringArray::from_iter_values((0..ROWS).map(|_| format!("user-{:06}", next() % 1_000_000))));
-    let at: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values((0..ROWS).map(|i| 1_795_564_800_000 + i as i64)).with_timezone("+00:00"));
-    let vip: ArrayRef = Arc::new(BooleanArray::from_iter((0..ROWS).map(|_| Some(next() % 2 == 0))));
-    RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from(ids)) as ArrayRef), ("amount", amount), ("name", name), ("at", at), ("vip", vip)]).unwrap()
+    let amount: ArrayRef = Arc::new(Float64Array::from_iter_values(
+        (0..ROWS).map(|_| (next() % 100_000) as f64 / 100.0),
+    ));
+    let name: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..ROWS).map(|_| format!("user-{:06}", next() % 1_000_000)),
+    ));
+    let at: ArrayRef = Arc::new(
+        TimestampMillisecondArray::from_iter_values(
+            (0..ROWS).map(|i| 1_795_564_800_000 + i as i64),
+        )
+        .with_timezone("+00:00"),
+    );
+    let vip: ArrayRef = Arc::new(BooleanArray::from_iter(
+        (0..ROWS).map(|_| Some(next() % 2 == 0)),
+    ));
+    RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+        ("amount", amount),
+        ("name", name),
+        ("at", at),
+        ("vip", vip),
+    ])
+    .unwrap()
 }
 
 fn native(batch: &RecordBatch) -> RecordBatch {
-    let id = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let id = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
     let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
     filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask).unwrap()
 }
@@ -58,17 +83,25 @@ fn json_records(batch: &RecordBatch) -> Vec<String> {
     let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
     writer.write(batch).unwrap();
     writer.finish().unwrap();
-    String::from_utf8(writer.into_inner()).unwrap().lines().map(str::to_string).collect()
+    String::from_utf8(writer.into_inner())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn filter_config(output: &str) -> String {
-    format!(r#"{{"predicate": "id > {THRESHOLD}", "columns": ["id", "amount", "name", "at"], "output": "{output}"}}"#)
+    format!(
+        r#"{{"predicate": "id > {THRESHOLD}", "columns": ["id", "amount", "name", "at"], "output": "{output}"}}"#
+    )
 }
 
 fn benches(c: &mut Criterion) {
     let input = batch();
     let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
-    let plugin = engine.load_file(weir_plugin_artifacts::FILTER.as_ref()).unwrap();
+    let plugin = engine
+        .load_file(weir_plugin_artifacts::FILTER.as_ref())
+        .unwrap();
     let open = |output: &str| {
         let mut t = TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap();
         t.open(&filter_config(output), &input.schema()).unwrap();
@@ -77,40 +110,77 @@ fn benches(c: &mut Criterion) {
     let (mut selection, mut whole) = (open("selection"), open("batches"));
     // All paths must agree before they are timed.
     let expected = native(&input);
-    assert_eq!(selection.process(&input).unwrap().batches, vec![expected.clone()]);
-    assert_eq!(whole.process(&input).unwrap().batches, vec![expected.clone()]);
+    assert_eq!(
+        selection.process(&input).unwrap().batches,
+        vec![expected.clone()]
+    );
+    assert_eq!(
+        whole.process(&input).unwrap().batches,
+        vec![expected.clone()]
+    );
 
     let mut group = c.benchmark_group("filter_8192x5");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.bench_function("native", |b| b.iter(|| native(black_box(&input))));
-    group.bench_function("wasm_selection", |b| b.iter(|| selection.process(black_box(&input)).unwrap()));
-    group.bench_function("wasm_batches", |b| b.iter(|| whole.process(black_box(&input)).unwrap()));
+    group.bench_function("wasm_selection", |b| {
+        b.iter(|| selection.process(black_box(&input)).unwrap())
+    });
+    group.bench_function("wasm_batches", |b| {
+        b.iter(|| whole.process(black_box(&input)).unwrap())
+    });
 
     let records = json_records(&input);
     let columns: Vec<String> = OUTPUT.iter().map(|s| s.to_string()).collect();
-    let mut per_record = per_record::PerRecordFilter::new(weir_plugin_artifacts::BENCH_PER_RECORD, THRESHOLD, &columns);
+    let mut per_record = per_record::PerRecordFilter::new(
+        weir_plugin_artifacts::BENCH_PER_RECORD,
+        THRESHOLD,
+        &columns,
+    );
     let kept = records.iter().filter_map(|r| per_record.filter(r)).count();
     assert_eq!(kept, expected.num_rows());
     group.bench_function("wasm_per_record_json", |b| {
-        b.iter(|| records.iter().filter_map(|r| per_record.filter(black_box(r))).count())
+        b.iter(|| {
+            records
+                .iter()
+                .filter_map(|r| per_record.filter(black_box(r)))
+                .count()
+        })
     });
 
     // The parts of the selection path that run on the host.
     let id_only = input.project(&[0]).unwrap();
     let mut encoder = weir_ipc::BatchEncoder::new(&id_only.schema()).unwrap();
-    group.bench_function("part_encode_id_column", |b| b.iter(|| encoder.encode(black_box(&id_only)).unwrap().len()));
-    let id = input.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    group.bench_function("part_encode_id_column", |b| {
+        b.iter(|| encoder.encode(black_box(&id_only)).unwrap().len())
+    });
+    let id = input
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
     let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
     let projected = input.project(&[0, 1, 2, 3]).unwrap();
-    group.bench_function("part_apply_selection", |b| b.iter(|| filter_record_batch(black_box(&projected), &mask).unwrap()));
+    group.bench_function("part_apply_selection", |b| {
+        b.iter(|| filter_record_batch(black_box(&projected), &mask).unwrap())
+    });
     group.finish();
 
     let mut group = c.benchmark_group("instantiate");
     for pooling in [true, false] {
-        let engine = PluginEngine::new(&EngineOptions { pooling, ..EngineOptions::default() }).unwrap();
-        let plugin = engine.load_file(weir_plugin_artifacts::FILTER.as_ref()).unwrap();
+        let engine = PluginEngine::new(&EngineOptions {
+            pooling,
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let plugin = engine
+            .load_file(weir_plugin_artifacts::FILTER.as_ref())
+            .unwrap();
         let name = if pooling { "pooling" } else { "on_demand" };
-        group.bench_function(name, |b| b.iter(|| TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap()));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap()
+            })
+        });
     }
     group.finish();
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use weir::plugin::inspect::inspect;
-use weir::plugin::{EngineOptions, Limits, PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance};
+use weir::plugin::{
+    EngineOptions, Limits, PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance,
+};
 
 const ROWS: u64 = 500_000;
 const BATCH_ROWS: u32 = 8192;
@@ -28,8 +30,13 @@ fn main() -> Result<()> {
     let engine = PluginEngine::new(&EngineOptions::default())?;
 
     println!("== First-party plugins (weir plugin inspect)\n");
-    for (name, path) in weir_plugin_artifacts::ALL.iter().filter(|(n, _)| !n.starts_with("test-") && !n.starts_with("bench-")) {
-        let plugin = engine.load_file(path.as_ref()).with_context(|| format!("loading {name}"))?;
+    for (name, path) in weir_plugin_artifacts::ALL
+        .iter()
+        .filter(|(n, _)| !n.starts_with("test-") && !n.starts_with("bench-"))
+    {
+        let plugin = engine
+            .load_file(path.as_ref())
+            .with_context(|| format!("loading {name}"))?;
         let report = inspect(&engine, &plugin)?;
         println!(
             "{:<17} {:<9} {} {:<10} loaded in {:>8.1?} ({:?})",
@@ -43,25 +50,53 @@ fn main() -> Result<()> {
         println!("{:<17} {}", "", report.about.description);
     }
 
-    println!("\n== Pipeline: generate → filter → mask → window-aggregate → count ({ROWS} clickstream events)\n");
+    println!(
+        "\n== Pipeline: generate → filter → mask → window-aggregate → count ({ROWS} clickstream events)\n"
+    );
     let limits = Limits::default();
     let load = |path: &str| engine.load_file(path.as_ref());
-    let mut source = SourceInstance::new(&engine, &load(weir_plugin_artifacts::GENERATE)?, "clicks", &limits)?;
-    let schema = source.open(&format!(r#"{{"dataset": "clickstream", "rows": {ROWS}, "seed": 7}}"#))?;
+    let mut source = SourceInstance::new(
+        &engine,
+        &load(weir_plugin_artifacts::GENERATE)?,
+        "clicks",
+        &limits,
+    )?;
+    let schema = source.open(&format!(
+        r#"{{"dataset": "clickstream", "rows": {ROWS}, "seed": 7}}"#
+    ))?;
 
     let chain = [
-        ("purchases", weir_plugin_artifacts::FILTER, r#"{"predicate": "action in ['add_to_cart', 'purchase'] and country != 'JP'"}"#),
-        ("pseudonymize", weir_plugin_artifacts::MASK, r#"{"columns": {"session_id": {"method": "hash", "salt": "demo-salt"}, "user_id": {"method": "redact"}}}"#),
-        ("per_minute", weir_plugin_artifacts::WINDOW_AGGREGATE, r#"{"time_column": "event_time", "window": "1m", "keys": ["page"], "aggregates": [{"op": "count", "as": "events"}, {"op": "sum", "column": "price", "as": "revenue"}]}"#),
+        (
+            "purchases",
+            weir_plugin_artifacts::FILTER,
+            r#"{"predicate": "action in ['add_to_cart', 'purchase'] and country != 'JP'"}"#,
+        ),
+        (
+            "pseudonymize",
+            weir_plugin_artifacts::MASK,
+            r#"{"columns": {"session_id": {"method": "hash", "salt": "demo-salt"}, "user_id": {"method": "redact"}}}"#,
+        ),
+        (
+            "per_minute",
+            weir_plugin_artifacts::WINDOW_AGGREGATE,
+            r#"{"time_column": "event_time", "window": "1m", "keys": ["page"], "aggregates": [{"op": "count", "as": "events"}, {"op": "sum", "column": "price", "as": "revenue"}]}"#,
+        ),
     ];
     let mut transforms = Vec::new();
     let mut input = schema;
     for (node, path, config) in chain {
         let mut t = TransformInstance::new(&engine, &load(path)?, node, &limits)?;
-        input = t.open(config, &input).with_context(|| format!("opening {node}"))?;
+        input = t
+            .open(config, &input)
+            .with_context(|| format!("opening {node}"))?;
         transforms.push((node, t, Stage::default()));
     }
-    let mut sink = SinkInstance::new(&engine, &load(weir_plugin_artifacts::COUNT)?, "count", &limits)?;
+    let mut sink = SinkInstance::new(
+        &engine,
+        &load(weir_plugin_artifacts::COUNT)?,
+        "count",
+        &limits,
+    )?;
     sink.open("{}", &input)?;
 
     let started = Instant::now();
@@ -90,8 +125,14 @@ fn main() -> Result<()> {
     sink.flush()?;
     let elapsed = started.elapsed();
 
-    println!("{:<14} {:>10} {:>10} {:>9} {:>10}", "node", "rows in", "rows out", "rejected", "busy");
-    println!("{:<14} {:>10} {:>10} {:>9} {:>10}", "clicks", "-", generated, 0, "-");
+    println!(
+        "{:<14} {:>10} {:>10} {:>9} {:>10}",
+        "node", "rows in", "rows out", "rejected", "busy"
+    );
+    println!(
+        "{:<14} {:>10} {:>10} {:>9} {:>10}",
+        "clicks", "-", generated, 0, "-"
+    );
     for (node, _, stage) in &transforms {
         println!(
             "{:<14} {:>10} {:>10} {:>9} {:>10.1?}",
@@ -112,7 +153,11 @@ fn main() -> Result<()> {
         generated as f64 / elapsed.as_secs_f64() / 1e6
     );
     println!("First windows (revenue per page and minute):");
-    let first: Vec<RecordBatch> = results.iter().take(1).map(|b: &RecordBatch| b.slice(0, b.num_rows().min(8))).collect();
+    let first: Vec<RecordBatch> = results
+        .iter()
+        .take(1)
+        .map(|b: &RecordBatch| b.slice(0, b.num_rows().min(8)))
+        .collect();
     println!("{}", arrow::util::pretty::pretty_format_batches(&first)?);
     Ok(())
 }
@@ -131,7 +176,11 @@ fn push(
             stage.busy += started.elapsed();
             stage.rows_in += batch.num_rows();
             stage.rejected += processed.rejected.len();
-            stage.rows_out += processed.batches.iter().map(RecordBatch::num_rows).sum::<usize>();
+            stage.rows_out += processed
+                .batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .sum::<usize>();
             next.extend(processed.batches);
         }
         batches = next;
@@ -139,7 +188,11 @@ fn push(
     Ok(batches)
 }
 
-fn write(sink: &mut SinkInstance, batches: &[RecordBatch], results: &mut Vec<RecordBatch>) -> Result<()> {
+fn write(
+    sink: &mut SinkInstance,
+    batches: &[RecordBatch],
+    results: &mut Vec<RecordBatch>,
+) -> Result<()> {
     for batch in batches.iter().filter(|b| b.num_rows() > 0) {
         sink.write(batch)?;
         results.push(batch.clone());

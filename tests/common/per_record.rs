@@ -35,7 +35,8 @@ impl PerRecordFilter {
     /// and output `columns`.
     pub fn new(path: &str, threshold: i64, columns: &[String]) -> Self {
         let engine = Engine::default();
-        let component = Component::from_file(&engine, path).expect("compile the per-record component");
+        let component =
+            Component::from_file(&engine, path).expect("compile the per-record component");
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("link WASI");
         let state = State {
@@ -43,13 +44,18 @@ impl PerRecordFilter {
             table: ResourceTable::new(),
         };
         let mut store = Store::new(&engine, state);
-        let bindings = PerRecord::instantiate(&mut store, &component, &linker).expect("instantiate");
-        bindings.call_configure(&mut store, threshold, columns).expect("configure");
+        let bindings =
+            PerRecord::instantiate(&mut store, &component, &linker).expect("instantiate");
+        bindings
+            .call_configure(&mut store, threshold, columns)
+            .expect("configure");
         Self { store, bindings }
     }
 
     /// Filters one record.
     pub fn filter(&mut self, record: &str) -> Option<String> {
-        self.bindings.call_filter_record(&mut self.store, record).expect("call")
+        self.bindings
+            .call_filter_record(&mut self.store, record)
+            .expect("call")
     }
 }

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_cast::cast;
 use arrow_schema::{DataType, Field, SchemaRef};
@@ -74,33 +75,41 @@ fn default_mask_char() -> char {
 impl Method {
     /// Masks one value.
     pub fn apply(&self, value: &str) -> String {
+        let mut out = String::new();
+        self.apply_into(value, &mut out);
+        out
+    }
+
+    /// Masks one value into `out` (cleared first), so a batch reuses one buffer.
+    fn apply_into(&self, value: &str, out: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.clear();
         match self {
-            Method::Redact { replacement } => replacement.clone(),
+            Method::Redact { replacement } => out.push_str(replacement),
             Method::Hash { salt } => {
                 let digest = Sha256::new()
                     .chain_update(salt.as_bytes())
                     .chain_update(value.as_bytes())
                     .finalize();
-                digest.iter().map(|b| format!("{b:02x}")).collect()
+                for b in digest {
+                    out.push(HEX[usize::from(b >> 4)] as char);
+                    out.push(HEX[usize::from(b & 0xf)] as char);
+                }
             }
             Method::Partial {
                 keep_last,
                 keep_first,
                 mask_char,
             } => {
-                let chars: Vec<char> = value.chars().collect();
-                let n = chars.len();
-                chars
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        if i < *keep_first || i + keep_last >= n {
-                            *c
-                        } else {
-                            *mask_char
-                        }
-                    })
-                    .collect()
+                let n = value.chars().count();
+                let masked = |(i, c)| {
+                    if i < *keep_first || i + keep_last >= n {
+                        c
+                    } else {
+                        *mask_char
+                    }
+                };
+                out.extend(value.chars().enumerate().map(masked));
             }
         }
     }
@@ -171,8 +180,18 @@ impl Transform for Mask {
                     .as_any()
                     .downcast_ref::<StringArray>()
                     .expect("cast to utf8");
-                let masked: StringArray = text.iter().map(|v| v.map(|v| method.apply(v))).collect();
-                Ok(Arc::new(masked) as ArrayRef)
+                let mut masked = StringBuilder::with_capacity(text.len(), text.value_data().len());
+                let mut buffer = String::new();
+                for value in text.iter() {
+                    match value {
+                        Some(value) => {
+                            method.apply_into(value, &mut buffer);
+                            masked.append_value(&buffer);
+                        }
+                        None => masked.append_null(),
+                    }
+                }
+                Ok(Arc::new(masked.finish()) as ArrayRef)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Output::keep_all().with_appended(columns))
