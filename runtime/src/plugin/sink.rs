@@ -13,6 +13,7 @@ use super::error::PluginError;
 use super::host::PluginMetrics;
 use super::instance::Instance;
 use super::limits::Limits;
+use super::transform::encode_input;
 use super::world::World;
 use weir_ipc::{BatchEncoder, schema_to_bytes};
 
@@ -89,25 +90,20 @@ impl SinkInstance {
 
     /// Writes one batch in the input schema given to `open`.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), PluginError> {
-        let node = self.instance.node.clone();
         let Some(opened) = self.opened.as_mut() else {
             return Err(self
                 .instance
                 .protocol("write", "called before a successful open"));
         };
-        let sent = match &opened.reads {
-            Some(indices) => batch.project(indices),
-            None => Ok(batch.clone()),
-        };
-        let bytes = sent
-            .and_then(|sent| opened.encoder.encode(&sent).map(<[u8]>::to_vec))
-            .map_err(|source| PluginError::Encode {
-                plugin: node,
-                call: "write",
-                source,
-            })?;
+        let bytes = encode_input(
+            &mut opened.encoder,
+            opened.reads.as_deref(),
+            batch,
+            &self.instance.node,
+            "write",
+        )?;
         self.instance
-            .call("write", |b, s| b.weir_plugin_sink().call_write(s, &bytes))
+            .call("write", |b, s| b.weir_plugin_sink().call_write(s, bytes))
     }
 
     /// Makes everything written so far durable.

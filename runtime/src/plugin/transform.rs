@@ -161,20 +161,15 @@ impl TransformInstance {
             .opened
             .as_mut()
             .ok_or_else(|| not_opened(&self.instance.node, "process"))?;
-        let node = &self.instance.node;
-        let sent = match &opened.reads {
-            Some(indices) => batch.project(indices),
-            None => Ok(batch.clone()),
-        };
-        let bytes = sent
-            .and_then(|sent| opened.encoder.encode(&sent).map(<[u8]>::to_vec))
-            .map_err(|source| PluginError::Encode {
-                plugin: node.clone(),
-                call: "process",
-                source,
-            })?;
+        let bytes = encode_input(
+            &mut opened.encoder,
+            opened.reads.as_deref(),
+            batch,
+            &self.instance.node,
+            "process",
+        )?;
         let processed = self.instance.call("process", |b, s| {
-            b.weir_plugin_transform().call_process(s, &bytes)
+            b.weir_plugin_transform().call_process(s, bytes)
         })?;
 
         let opened = self.opened.as_mut().expect("opened above");
@@ -347,6 +342,27 @@ fn not_opened(node: &str, call: &'static str) -> PluginError {
         call,
         message: "called before a successful open".into(),
     }
+}
+
+/// Encodes the columns a plugin reads from `batch`. The bytes stay in the
+/// encoder's buffer (no copy) until the next call.
+pub(crate) fn encode_input<'a>(
+    encoder: &'a mut BatchEncoder,
+    reads: Option<&[usize]>,
+    batch: &RecordBatch,
+    node: &str,
+    call: &'static str,
+) -> Result<&'a Vec<u8>, PluginError> {
+    let sent = match reads {
+        Some(indices) => batch.project(indices),
+        None => Ok(batch.clone()),
+    };
+    sent.and_then(|sent| encoder.encode(&sent))
+        .map_err(|source| PluginError::Encode {
+            plugin: node.to_string(),
+            call,
+            source,
+        })
 }
 
 /// Decodes one output batch and checks it has the announced schema.

@@ -53,8 +53,9 @@ impl BatchEncoder {
     }
 
     /// Encodes `batch` (its dictionaries, then the record batch message) and
-    /// returns the bytes, valid until the next call.
-    pub fn encode(&mut self, batch: &RecordBatch) -> Result<&[u8], ArrowError> {
+    /// returns the bytes, valid until the next call. A `Vec` so it can be
+    /// passed without a copy where generated bindings take `&Vec<u8>`.
+    pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
         self.writer.get_mut().clear();
         self.writer.write(batch)?;
         Ok(self.writer.get_ref())
