@@ -33,3 +33,29 @@ pub fn about(package: &str, version: &str, description: &str) -> bindings::types
         description: description.to_string(),
     }
 }
+
+/// The export macros' per-instance state: the opened plugin of an instance
+/// (a component instance is single-threaded, so a thread-local is exact).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_state {
+    ($plugin:ty) => {
+        ::std::thread_local! {
+            static STATE: ::std::cell::RefCell<::std::option::Option<glue::State<$plugin>>> =
+                const { ::std::cell::RefCell::new(::std::option::Option::None) };
+        }
+    };
+}
+
+/// The `about` answer from the calling crate's Cargo package.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __about {
+    () => {
+        $crate::about(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_DESCRIPTION"),
+        )
+    };
+}

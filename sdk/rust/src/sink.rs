@@ -111,18 +111,11 @@ macro_rules! export_sink {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::sink::glue;
-            ::std::thread_local! {
-                static STATE: ::std::cell::RefCell<::std::option::Option<glue::State<$plugin>>> =
-                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
-            }
+            $crate::__plugin_state!($plugin);
             struct Export;
             impl glue::Guest for Export {
                 fn about() -> glue::PluginInfo {
-                    $crate::about(
-                        env!("CARGO_PKG_NAME"),
-                        env!("CARGO_PKG_VERSION"),
-                        env!("CARGO_PKG_DESCRIPTION"),
-                    )
+                    $crate::__about!()
                 }
                 fn open(
                     config: String,

@@ -147,18 +147,11 @@ macro_rules! export_source {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             use $crate::source::glue;
-            ::std::thread_local! {
-                static STATE: ::std::cell::RefCell<::std::option::Option<glue::State<$plugin>>> =
-                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
-            }
+            $crate::__plugin_state!($plugin);
             struct Export;
             impl glue::Guest for Export {
                 fn about() -> glue::PluginInfo {
-                    $crate::about(
-                        env!("CARGO_PKG_NAME"),
-                        env!("CARGO_PKG_VERSION"),
-                        env!("CARGO_PKG_DESCRIPTION"),
-                    )
+                    $crate::__about!()
                 }
                 fn open(config: String) -> Result<glue::WitPlan, glue::WitError> {
                     STATE.with_borrow_mut(|s| glue::open::<$plugin>(s, config))
