@@ -227,6 +227,44 @@ mod count {
     }
 
     #[test]
+    fn plugin_logs_reach_the_host_log_with_the_node_name() {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let input = mixed_batch();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut sink = open("{}", &input);
+            sink.write(&input).unwrap();
+            sink.flush().unwrap();
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains(" weir::plugin: "))
+            .unwrap_or_else(|| panic!("no plugin log in:\n{log}"));
+        assert!(line.contains("INFO") && line.contains("count"), "{line}");
+        assert!(line.contains("node=\"sink\""), "{line}");
+        assert!(
+            line.contains("rows=6") && line.contains("batches=1"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn expect_rows_fails_the_flush_on_a_mismatch() {
         let input = mixed_batch();
         let mut sink = open(r#"{"expect_rows": 7}"#, &input);

@@ -63,6 +63,29 @@ impl WasiView for HostState {
 /// the log with one record.
 const MAX_LOG_TEXT: usize = 4096;
 
+/// Most distinct counters (and gauges) one instance may define, so a plugin
+/// inventing names cannot grow the host's memory without bound.
+pub const MAX_METRICS: usize = 256;
+
+/// The metric `name`, created unless the map is `full` (then the update is
+/// dropped with a warning).
+fn bounded_entry<'a, V: Default>(
+    map: &'a mut BTreeMap<String, V>,
+    name: String,
+    full: bool,
+    node: &str,
+) -> Option<&'a mut V> {
+    if full && !map.contains_key(&name) {
+        tracing::warn!(
+            node,
+            metric = clip(&name),
+            "plugin defines more than {MAX_METRICS} metrics; ignoring new ones"
+        );
+        return None;
+    }
+    Some(map.entry(name).or_default())
+}
+
 fn clip(text: &str) -> &str {
     if text.len() <= MAX_LOG_TEXT {
         return text;
@@ -92,13 +115,44 @@ impl host::Host for HostState {
     }
 
     fn counter_add(&mut self, name: String, delta: u64) {
-        let counter = self.metrics.counters.entry(name).or_default();
-        *counter = counter.saturating_add(delta);
+        let full = self.metrics.counters.len() >= MAX_METRICS;
+        if let Some(counter) = bounded_entry(&mut self.metrics.counters, name, full, &self.node) {
+            *counter = counter.saturating_add(delta);
+        }
     }
 
     fn gauge_set(&mut self, name: String, value: f64) {
-        self.metrics.gauges.insert(name, value);
+        let full = self.metrics.gauges.len() >= MAX_METRICS;
+        if let Some(gauge) = bounded_entry(&mut self.metrics.gauges, name, full, &self.node) {
+            *gauge = value;
+        }
     }
 }
 
 impl super::bindings::types::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::bindings::host::Host;
+
+    #[test]
+    fn metric_names_are_bounded_and_counters_saturate() {
+        let mut state = HostState::new("node", &Limits::default());
+        for i in 0..MAX_METRICS + 10 {
+            state.counter_add(format!("c{i}"), 1);
+            state.gauge_set(format!("g{i}"), 1.0);
+        }
+        assert_eq!(state.metrics.counters.len(), MAX_METRICS);
+        assert_eq!(state.metrics.gauges.len(), MAX_METRICS);
+        state.counter_add("c0".into(), u64::MAX);
+        assert_eq!(state.metrics.counters["c0"], u64::MAX);
+    }
+
+    #[test]
+    fn long_log_text_is_clipped_on_a_char_boundary() {
+        let text = "é".repeat(MAX_LOG_TEXT);
+        let clipped = clip(&text);
+        assert!(clipped.len() <= MAX_LOG_TEXT && clipped.chars().all(|c| c == 'é'));
+    }
+}
