@@ -510,13 +510,12 @@ mod window_aggregate {
         concat(&batches)
     }
 
+    /// Event count and revenue per (window start, page).
+    type Totals = std::collections::BTreeMap<(i64, String), (i64, f64)>;
+
     /// Totals per (window, page) computed in plain Rust.
-    fn reference(input: &RecordBatch) -> std::collections::BTreeMap<(i64, String), (i64, f64)> {
-        let times = input
-            .column(0)
-            .as_any()
-            .downcast_ref::<arrow::array::TimestampMillisecondArray>()
-            .unwrap();
+    fn reference(input: &RecordBatch) -> Totals {
+        let times = column::<arrow::array::TimestampMillisecondArray>(input, "event_time");
         let pages = strings(input, "page");
         let prices = floats(input, "price");
         let mut totals = std::collections::BTreeMap::new();
@@ -533,13 +532,9 @@ mod window_aggregate {
         totals
     }
 
-    fn totals(batches: &[RecordBatch]) -> std::collections::BTreeMap<(i64, String), (i64, f64)> {
+    fn totals(batches: &[RecordBatch]) -> Totals {
         let out = concat(batches);
-        let starts = out
-            .column(0)
-            .as_any()
-            .downcast_ref::<arrow::array::TimestampMillisecondArray>()
-            .unwrap();
+        let starts = column::<arrow::array::TimestampMillisecondArray>(&out, "window_start");
         let (pages, counts, revenue) = (
             strings(&out, "page"),
             ints(&out, "count"),
@@ -555,10 +550,7 @@ mod window_aggregate {
             .collect()
     }
 
-    fn assert_same(
-        a: &std::collections::BTreeMap<(i64, String), (i64, f64)>,
-        b: &std::collections::BTreeMap<(i64, String), (i64, f64)>,
-    ) {
+    fn assert_same(a: &Totals, b: &Totals) {
         assert_eq!(a.len(), b.len());
         for ((k, (ca, ra)), (kb, (cb, rb))) in a.iter().zip(b) {
             assert_eq!((k, ca), (kb, cb));

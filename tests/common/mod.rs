@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMillisecondArray,
 };
 use weir::plugin::{EngineOptions, Plugin, PluginEngine};
@@ -77,44 +77,33 @@ pub fn mixed_batch() -> RecordBatch {
     .unwrap()
 }
 
-/// Values of an Int64 column, by name.
-pub fn ints(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
+/// The column `column` of `batch` as array type `A`; panics naming what is wrong.
+pub fn column<'a, A: Array + 'static>(batch: &'a RecordBatch, column: &str) -> &'a A {
     let array = batch
         .column_by_name(column)
         .unwrap_or_else(|| panic!("no column {column}"));
     array
         .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("Int64")
-        .iter()
-        .collect()
+        .downcast_ref::<A>()
+        .unwrap_or_else(|| panic!("column {column} is {}", array.data_type()))
+}
+
+/// Values of an Int64 column, by name.
+pub fn ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    column::<Int64Array>(batch, name).iter().collect()
 }
 
 /// Values of a Utf8 column, by name.
-pub fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
-    let array = batch
-        .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
-    array
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("Utf8")
+pub fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    column::<StringArray>(batch, name)
         .iter()
         .map(|s| s.map(str::to_string))
         .collect()
 }
 
 /// Values of a Float64 column, by name.
-pub fn floats(batch: &RecordBatch, column: &str) -> Vec<Option<f64>> {
-    let array = batch
-        .column_by_name(column)
-        .unwrap_or_else(|| panic!("no column {column}"));
-    array
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .expect("Float64")
-        .iter()
-        .collect()
+pub fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    column::<Float64Array>(batch, name).iter().collect()
 }
 
 /// Concatenates batches of one schema.

@@ -65,11 +65,7 @@ impl Transform for Filter {
             None => (0..input.fields().len()).collect::<Vec<_>>(),
             Some(names) => names
                 .iter()
-                .map(|name| {
-                    input.index_of(name).map_err(|_| {
-                        Error::invalid_config(format!("field \"columns\": unknown column {name:?}"))
-                    })
-                })
+                .map(|name| weir_sdk::config::column(input, name, "columns"))
                 .collect::<Result<_>>()?,
         };
         let mut reads: Vec<usize> = parsed

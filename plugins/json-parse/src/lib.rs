@@ -223,12 +223,7 @@ impl Transform for JsonParse {
     type Config = Config;
 
     fn open(config: Config, input: &SchemaRef) -> Result<(Self, Plan)> {
-        let source = input.index_of(&config.column).map_err(|_| {
-            Error::invalid_config(format!(
-                "field \"column\": unknown input column {:?}",
-                config.column
-            ))
-        })?;
+        let source = weir_sdk::config::column(input, &config.column, "column")?;
         if !matches!(
             input.field(source).data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View

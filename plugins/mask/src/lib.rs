@@ -132,11 +132,7 @@ impl Transform for Mask {
         }
         let mut targets = Vec::new();
         for (name, method) in &config.columns {
-            let index = input.index_of(name).map_err(|_| {
-                Error::invalid_config(format!(
-                    "field \"columns.{name}\": unknown input column {name:?}"
-                ))
-            })?;
+            let index = weir_sdk::config::column(input, name, &format!("columns.{name}"))?;
             let data_type = input.field(index).data_type();
             if !arrow_cast::can_cast_types(data_type, &DataType::Utf8) {
                 return Err(Error::invalid_config(format!(

@@ -88,11 +88,8 @@ impl Transform for Select {
                 "field \"columns\": list at least one column",
             ));
         }
-        let index = |name: &str, at: &str| {
-            input
-                .index_of(name)
-                .map_err(|_| Error::invalid_config(format!("{at}: unknown input column {name:?}")))
-        };
+        let index =
+            |name: &str, n: usize| weir_sdk::config::column(input, name, &format!("columns[{n}]"));
         let mut layout = Layout::new(input);
         let mut reads = Vec::new();
         // (kind, output field) of each appended column; indices into the
@@ -138,13 +135,13 @@ impl Transform for Select {
                     .check(input)
                     .map_err(|e| Error::invalid_config(format!("{at}: \"expr\" {e}")))?;
                 for column in expr.columns() {
-                    reads.push(index(column, &at)?);
+                    reads.push(index(column, n)?);
                 }
                 let field = Field::new(&spec.name, data_type, true);
                 layout = layout.append(field.clone());
                 pending.push((Computed::Expr(expr), field));
             } else {
-                let source = index(spec.from.as_deref().unwrap_or(&spec.name), &at)?;
+                let source = index(spec.from.as_deref().unwrap_or(&spec.name), n)?;
                 match cast_to {
                     None => layout = layout.input_as(source, &spec.name),
                     Some(to) => {

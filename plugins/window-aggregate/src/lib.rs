@@ -197,11 +197,7 @@ impl Transform for WindowAggregate {
                 .map_err(|e| Error::invalid_config(format!("field \"lateness\": {e}")))?,
             None => 0,
         };
-        let index = |name: &str, at: &str| {
-            input.index_of(name).map_err(|_| {
-                Error::invalid_config(format!("field \"{at}\": unknown input column {name:?}"))
-            })
-        };
+        let index = |name: &str, field: &str| weir_sdk::config::column(input, name, field);
         let time = index(&config.time_column, "time_column")?;
         if !matches!(input.field(time).data_type(), DataType::Timestamp(..)) {
             return Err(Error::invalid_config(format!(

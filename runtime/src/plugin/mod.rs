@@ -12,6 +12,7 @@ mod cache;
 mod engine;
 mod error;
 mod host;
+mod input;
 pub mod inspect;
 mod instance;
 mod limits;

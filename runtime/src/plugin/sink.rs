@@ -1,8 +1,6 @@
 //! A running sink plugin: opens it with its input schema and writes batches
 //! (only the columns it reads).
 
-use std::sync::Arc;
-
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
@@ -11,21 +9,16 @@ use super::bindings::types::PluginInfo;
 use super::engine::{Plugin, PluginEngine, TypedPre};
 use super::error::PluginError;
 use super::host::PluginMetrics;
+use super::input::InputEncoder;
 use super::instance::Instance;
 use super::limits::Limits;
-use super::transform::encode_input;
 use super::world::World;
-use weir_ipc::{BatchEncoder, schema_to_bytes};
-
-struct Opened {
-    reads: Option<Vec<usize>>,
-    encoder: BatchEncoder,
-}
+use weir_ipc::schema_to_bytes;
 
 /// One instance of a sink plugin.
 pub struct SinkInstance {
     instance: Instance<SinkPlugin>,
-    opened: Option<Opened>,
+    opened: Option<InputEncoder>,
 }
 
 impl SinkInstance {
@@ -54,37 +47,15 @@ impl SinkInstance {
 
     /// Opens the sink with `config` (JSON) for batches of `input`.
     pub fn open(&mut self, config: &str, input: &SchemaRef) -> Result<(), PluginError> {
-        let node = self.instance.node.clone();
-        let encode_error = |source| PluginError::Encode {
-            plugin: node.clone(),
+        let schema_bytes = schema_to_bytes(input).map_err(|source| PluginError::Encode {
+            plugin: self.instance.node.clone(),
             call: "open",
             source,
-        };
-        let schema_bytes = schema_to_bytes(input).map_err(encode_error)?;
+        })?;
         let plan = self.instance.call("open", |b, s| {
             b.weir_plugin_sink().call_open(s, config, &schema_bytes)
         })?;
-        let reads: Option<Vec<usize>> = plan
-            .reads
-            .map(|r| r.into_iter().map(|i| i as usize).collect());
-        if let Some(reads) = &reads
-            && (!reads.windows(2).all(|w| w[0] < w[1])
-                || reads.iter().any(|&i| i >= input.fields().len()))
-        {
-            return Err(self.instance.protocol(
-                "open",
-                format!(
-                    "reads {reads:?} must be ascending indices below {}",
-                    input.fields().len()
-                ),
-            ));
-        }
-        let read_schema = match &reads {
-            Some(indices) => Arc::new(input.project(indices).map_err(encode_error)?),
-            None => input.clone(),
-        };
-        let encoder = BatchEncoder::new(&read_schema).map_err(encode_error)?;
-        self.opened = Some(Opened { reads, encoder });
+        self.opened = Some(InputEncoder::new(&self.instance, input, plan.reads)?);
         Ok(())
     }
 
@@ -95,13 +66,7 @@ impl SinkInstance {
                 .instance
                 .protocol("write", "called before a successful open"));
         };
-        let bytes = encode_input(
-            &mut opened.encoder,
-            opened.reads.as_deref(),
-            batch,
-            &self.instance.node,
-            "write",
-        )?;
+        let bytes = opened.encode(batch, &self.instance.node, "write")?;
         self.instance
             .call("write", |b, s| b.weir_plugin_sink().call_write(s, bytes))
     }

@@ -15,10 +15,11 @@ use super::bindings::types::PluginInfo;
 use super::engine::{Plugin, PluginEngine, TypedPre};
 use super::error::PluginError;
 use super::host::PluginMetrics;
+use super::input::InputEncoder;
 use super::instance::Instance;
 use super::limits::Limits;
 use super::world::World;
-use weir_ipc::{BatchDecoder, BatchEncoder, schema_from_bytes, schema_to_bytes};
+use weir_ipc::{BatchDecoder, schema_from_bytes, schema_to_bytes};
 
 /// A row a transform could not process; it goes to dead letters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +64,8 @@ pub enum OutputMode {
 
 struct Opened {
     output_schema: SchemaRef,
-    reads: Option<Vec<usize>>,
     mode: OutputMode,
-    encoder: BatchEncoder,
+    input: InputEncoder,
     /// Decodes whole output batches, or the appended columns.
     decoder: BatchDecoder,
 }
@@ -121,14 +121,7 @@ impl TransformInstance {
             source,
         };
         let output_schema = schema_from_bytes(&plan.output_schema).map_err(malformed)?;
-        let reads = match plan.reads {
-            None => None,
-            Some(reads) => Some(self.check_reads(input, reads)?),
-        };
-        let read_schema = match &reads {
-            Some(indices) => Arc::new(input.project(indices).map_err(encode_error)?),
-            None => input.clone(),
-        };
+        let input_encoder = InputEncoder::new(&self.instance, input, plan.reads)?;
         let (mode, decoded_schema) = match plan.mode {
             wit::OutputMode::Batches => (OutputMode::Batches, output_schema.clone()),
             wit::OutputMode::Derived(layout) => self.check_layout(input, &output_schema, layout)?,
@@ -137,9 +130,8 @@ impl TransformInstance {
             .map_err(encode_error)?;
         self.opened = Some(Opened {
             output_schema: output_schema.clone(),
-            reads,
             mode,
-            encoder: BatchEncoder::new(&read_schema).map_err(encode_error)?,
+            input: input_encoder,
             decoder,
         });
         Ok(output_schema)
@@ -161,13 +153,7 @@ impl TransformInstance {
             .opened
             .as_mut()
             .ok_or_else(|| not_opened(&self.instance.node, "process"))?;
-        let bytes = encode_input(
-            &mut opened.encoder,
-            opened.reads.as_deref(),
-            batch,
-            &self.instance.node,
-            "process",
-        )?;
+        let bytes = opened.input.encode(batch, &self.instance.node, "process")?;
         let processed = self.instance.call("process", |b, s| {
             b.weir_plugin_transform().call_process(s, bytes)
         })?;
@@ -252,22 +238,6 @@ impl TransformInstance {
         self.instance.metrics()
     }
 
-    fn check_reads(&self, input: &Schema, reads: Vec<u32>) -> Result<Vec<usize>, PluginError> {
-        let reads: Vec<usize> = reads.into_iter().map(|i| i as usize).collect();
-        let ascending = reads.windows(2).all(|w| w[0] < w[1]);
-        let in_range = reads.iter().all(|&i| i < input.fields().len());
-        if !ascending || !in_range {
-            return Err(self.instance.protocol(
-                "open",
-                format!(
-                    "reads {reads:?} must be ascending indices below {}",
-                    input.fields().len()
-                ),
-            ));
-        }
-        Ok(reads)
-    }
-
     /// Validates a derived layout against the schemas, and returns the mode
     /// and the schema of the appended columns.
     fn check_layout(
@@ -342,27 +312,6 @@ fn not_opened(node: &str, call: &'static str) -> PluginError {
         call,
         message: "called before a successful open".into(),
     }
-}
-
-/// Encodes the columns a plugin reads from `batch`. The bytes stay in the
-/// encoder's buffer (no copy) until the next call.
-pub(crate) fn encode_input<'a>(
-    encoder: &'a mut BatchEncoder,
-    reads: Option<&[usize]>,
-    batch: &RecordBatch,
-    node: &str,
-    call: &'static str,
-) -> Result<&'a Vec<u8>, PluginError> {
-    let sent = match reads {
-        Some(indices) => batch.project(indices),
-        None => Ok(batch.clone()),
-    };
-    sent.and_then(|sent| encoder.encode(&sent))
-        .map_err(|source| PluginError::Encode {
-            plugin: node.to_string(),
-            call,
-            source,
-        })
 }
 
 /// Decodes one output batch and checks it has the announced schema.

@@ -20,6 +20,18 @@ pub fn parse<C: DeserializeOwned>(text: &str) -> Result<C> {
     })
 }
 
+/// The index of input column `name`, named by configuration field `field`
+/// (e.g. `keys[0]`). The error names the field and lists the input's columns.
+pub fn column(input: &arrow_schema::Schema, name: &str, field: &str) -> Result<usize> {
+    input.index_of(name).map_err(|_| {
+        let names: Vec<&str> = input.fields().iter().map(|f| f.name().as_str()).collect();
+        Error::invalid_config(format!(
+            "field \"{field}\": unknown input column {name:?}; the input has {}",
+            names.join(", ")
+        ))
+    })
+}
+
 /// Parses the type names used in plugin configurations: `bool`, `int8` ..
 /// `int64`, `uint8` .. `uint64`, `float32`, `float64`, `utf8` (or `string`),
 /// `binary`, `date32`, and `timestamp[s|ms|us|ns]` (UTC).
@@ -79,6 +91,18 @@ mod tests {
         let err = parse::<Config>(r#"{"limit": 1, "typo": 2}"#).unwrap_err();
         assert!(err.message().contains("typo"), "{err}");
         assert!(parse::<Config>("").unwrap_err().message().contains("limit"));
+    }
+
+    #[test]
+    fn unknown_columns_name_the_field_and_the_choices() {
+        let schema =
+            arrow_schema::Schema::new(vec![arrow_schema::Field::new("a", DataType::Int64, true)]);
+        assert_eq!(column(&schema, "a", "x").unwrap(), 0);
+        let err = column(&schema, "b", "keys[1]").unwrap_err();
+        assert_eq!(
+            err.message(),
+            "field \"keys[1]\": unknown input column \"b\"; the input has a"
+        );
     }
 
     #[test]
