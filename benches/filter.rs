@@ -175,12 +175,24 @@ fn benches(c: &mut Criterion) {
         let plugin = engine
             .load_file(weir_plugin_artifacts::FILTER.as_ref())
             .unwrap();
-        let name = if pooling { "pooling" } else { "on_demand" };
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap()
+        let allocator = if pooling { "pooling" } else { "on_demand" };
+        let instantiate =
+            || TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap();
+        // Instantiation alone (the instance is dropped outside the timing),
+        // then the whole cycle with the drop that returns its memory.
+        group.bench_function(allocator, |b| {
+            b.iter_custom(|iterations| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iterations {
+                    let started = std::time::Instant::now();
+                    let instance = black_box(instantiate());
+                    total += started.elapsed();
+                    drop(instance);
+                }
+                total
             })
         });
+        group.bench_function(format!("{allocator}_with_drop"), |b| b.iter(instantiate));
     }
     group.finish();
 }

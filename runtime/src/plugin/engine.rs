@@ -41,6 +41,12 @@ impl Default for EngineOptions {
 /// address space, not memory.
 const POOL_INSTANCES: u32 = 256;
 
+/// Bytes of each pooled memory and table reset with `memset` instead of
+/// `madvise` when an instance ends, so its pages stay resident for the next
+/// one. Measured on the filter plugin: 64 KiB takes pooled instantiation from
+/// 11.4 to 9.2 µs; 256 KiB and more cost more in `memset` than they save.
+const KEEP_RESIDENT: usize = 64 << 10;
+
 /// A loaded, type-checked component, ready to instantiate.
 #[derive(Clone)]
 pub struct Plugin {
@@ -260,7 +266,9 @@ fn config(pooling: bool) -> Config {
             .total_memories(POOL_INSTANCES * 4)
             .total_tables(POOL_INSTANCES * 8)
             .total_stacks(POOL_INSTANCES)
-            .max_memory_size(super::limits::Limits::default().max_memory_bytes);
+            .max_memory_size(super::limits::Limits::default().max_memory_bytes)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config

@@ -8,8 +8,10 @@
 
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
-use arrow_ipc::reader::StreamDecoder;
+use arrow_ipc::convert::fb_to_schema;
+use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::StreamWriter;
+use arrow_ipc::{Block, Message, MessageHeader, MetadataVersion, root_as_message};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 /// Encodes a schema as one IPC schema message.
@@ -18,25 +20,19 @@ pub fn schema_to_bytes(schema: &Schema) -> Result<Vec<u8>, ArrowError> {
     Ok(StreamWriter::try_new(Vec::new(), schema)?.get_ref().clone())
 }
 
-/// The IPC end-of-stream marker. arrow's `StreamDecoder` handles a message
-/// whose body ends its input only when more bytes follow, so after each unit
-/// we feed this marker to complete it.
-const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
-
 /// Decodes one IPC schema message.
 pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
-    let mut decoder = StreamDecoder::new();
-    let mut buffer = Buffer::from(bytes);
-    let batch = decoder.decode(&mut buffer)?;
-    if batch.is_some() || !buffer.is_empty() {
+    let frame = Frame::read(bytes, 0)?;
+    if frame.end() != bytes.len() {
         return Err(ArrowError::IpcError(
             "expected exactly one IPC schema message".into(),
         ));
     }
-    decoder.decode(&mut Buffer::from(END_OF_STREAM.as_slice()))?;
-    decoder
-        .schema()
-        .ok_or_else(|| ArrowError::IpcError("incomplete IPC schema message".into()))
+    let message = frame.message(bytes)?;
+    let schema = message
+        .header_as_schema()
+        .ok_or_else(|| ArrowError::IpcError("expected an IPC schema message".into()))?;
+    Ok(std::sync::Arc::new(fb_to_schema(schema)))
 }
 
 /// Encodes the batches of one stream, schema excluded, reusing its buffer.
@@ -60,34 +56,52 @@ impl BatchEncoder {
         self.writer.write(batch)?;
         Ok(self.writer.get_ref())
     }
+
+    /// Like [`BatchEncoder::encode`], but hands the bytes over instead of
+    /// lending them (the next call allocates a new buffer).
+    pub fn encode_owned(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+        self.encode(batch)?;
+        Ok(std::mem::take(self.writer.get_mut()))
+    }
 }
 
 /// Decodes the batches of one stream whose schema was agreed beforehand.
+///
+/// Each call takes the messages of exactly one record batch: its
+/// dictionary batches, then the record batch. Every length and buffer range
+/// in the messages is checked against the bytes before arrow reads them, so
+/// hostile bytes are an error, never a panic.
 pub struct BatchDecoder {
-    decoder: StreamDecoder,
+    decoder: FileDecoder,
     schema: SchemaRef,
-    schema_bytes: Vec<u8>,
 }
 
 impl BatchDecoder {
-    /// A decoder for batches of the schema encoded in `schema_bytes`.
+    /// A decoder for batches of the schema encoded in `schema_bytes`, which
+    /// validates every array it decodes.
     pub fn new(schema_bytes: &[u8]) -> Result<Self, ArrowError> {
         let schema = schema_from_bytes(schema_bytes)?;
-        let mut decoder = Self {
-            decoder: StreamDecoder::new(),
+        Ok(Self {
+            decoder: FileDecoder::new(schema.clone(), MetadataVersion::V5),
             schema,
-            schema_bytes: schema_bytes.to_vec(),
-        };
-        decoder.reset()?;
-        Ok(decoder)
+        })
     }
 
-    /// Starts a fresh stream after an error left the decoder mid-message.
-    fn reset(&mut self) -> Result<(), ArrowError> {
-        self.decoder = StreamDecoder::new();
-        self.decoder
-            .decode(&mut Buffer::from(self.schema_bytes.as_slice()))?;
-        Ok(())
+    /// A decoder that does not validate array contents (UTF-8, offsets,
+    /// dictionary keys); framing and buffer ranges are still checked.
+    ///
+    /// # Safety
+    ///
+    /// Only for bytes written by a trusted [`BatchEncoder`] from valid arrays,
+    /// such as a plugin reading what the host sends: invalid contents would be
+    /// undefined behaviour in the reader.
+    pub unsafe fn trusted(schema_bytes: &[u8]) -> Result<Self, ArrowError> {
+        let mut decoder = Self::new(schema_bytes)?;
+        // SAFETY: the caller guarantees the bytes come from a trusted encoder.
+        decoder.decoder = unsafe {
+            FileDecoder::new(decoder.schema.clone(), MetadataVersion::V5).with_skip_validation(true)
+        };
+        Ok(decoder)
     }
 
     /// The schema every decoded batch has.
@@ -98,32 +112,127 @@ impl BatchDecoder {
     /// Decodes the messages of exactly one record batch. Takes ownership of
     /// the bytes so the arrays can point into them without a copy.
     pub fn decode(&mut self, bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
-        let result = self.decode_one(bytes);
-        if result.is_err() {
-            self.reset()?;
+        let bytes = Buffer::from_vec(bytes);
+        let mut start = 0;
+        loop {
+            let frame = Frame::read(&bytes, start)?;
+            let message = frame.message(&bytes)?;
+            let unit = bytes.slice_with_length(start, frame.end() - start);
+            let block = Block::new(0, frame.metadata_len, frame.body_len as i64);
+            match message.header_type() {
+                MessageHeader::DictionaryBatch => {
+                    let data = message.header_as_dictionary_batch().and_then(|d| d.data());
+                    frame.check_buffers(data)?;
+                    self.decoder.read_dictionary(&block, &unit)?;
+                }
+                MessageHeader::RecordBatch => {
+                    frame.check_buffers(message.header_as_record_batch())?;
+                    let batch = self.decoder.read_record_batch(&block, &unit)?;
+                    if frame.end() != bytes.len() {
+                        return Err(ArrowError::IpcError(format!(
+                            "{} unexpected bytes after the record batch",
+                            bytes.len() - frame.end()
+                        )));
+                    }
+                    return batch
+                        .ok_or_else(|| ArrowError::IpcError("empty record batch message".into()));
+                }
+                other => {
+                    return Err(ArrowError::IpcError(format!(
+                        "expected a record batch or dictionary message, found {other:?}"
+                    )));
+                }
+            }
+            start = frame.end();
         }
-        result
     }
+}
 
-    fn decode_one(&mut self, bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
-        let mut buffer = Buffer::from_vec(bytes);
-        let batch = match self.decoder.decode(&mut buffer)? {
-            Some(batch) => batch,
-            // A message without body (a batch with no columns) is still pending.
-            None => self
-                .decoder
-                .decode(&mut Buffer::from(END_OF_STREAM.as_slice()))?
-                .ok_or_else(|| {
-                    ArrowError::IpcError("no complete record batch message in the bytes".into())
-                })?,
-        };
-        if !buffer.is_empty() {
+/// The IPC continuation marker that starts every encapsulated message.
+const CONTINUATION: [u8; 4] = [0xff; 4];
+
+/// One encapsulated IPC message inside a byte slice: where its metadata and
+/// body are, with every length checked against the slice.
+struct Frame {
+    start: usize,
+    /// Prefix (continuation marker and length) plus flatbuffer metadata.
+    metadata_len: i32,
+    body_len: usize,
+}
+
+impl Frame {
+    /// Reads the message framing at `start`; checks only lengths.
+    fn read(bytes: &[u8], start: usize) -> Result<Self, ArrowError> {
+        let truncated = || ArrowError::IpcError(format!("truncated IPC message at byte {start}"));
+        let prefix = bytes.get(start..start + 8).ok_or_else(truncated)?;
+        if prefix[..4] != CONTINUATION {
             return Err(ArrowError::IpcError(format!(
-                "{} unexpected bytes after the record batch",
-                buffer.len()
+                "no IPC continuation marker at byte {start}"
             )));
         }
-        Ok(batch)
+        let flatbuffer_len = i32::from_le_bytes(prefix[4..].try_into().expect("4 bytes"));
+        let metadata_len = flatbuffer_len
+            .checked_add(8)
+            .filter(|_| flatbuffer_len > 0)
+            .ok_or_else(|| {
+                ArrowError::IpcError(format!("invalid IPC metadata length {flatbuffer_len}"))
+            })?;
+        let mut frame = Self {
+            start,
+            metadata_len,
+            body_len: 0,
+        };
+        if bytes.len() < frame.end() {
+            return Err(truncated());
+        }
+        let body_len = frame.message(bytes)?.bodyLength();
+        frame.body_len = usize::try_from(body_len)
+            .map_err(|_| ArrowError::IpcError(format!("invalid IPC body length {body_len}")))?;
+        match frame
+            .start
+            .checked_add(frame.metadata_len as usize + frame.body_len)
+        {
+            Some(end) if end <= bytes.len() => Ok(frame),
+            _ => Err(truncated()),
+        }
+    }
+
+    /// The verified flatbuffer metadata.
+    fn message<'a>(&self, bytes: &'a [u8]) -> Result<Message<'a>, ArrowError> {
+        root_as_message(&bytes[self.start + 8..self.start + self.metadata_len as usize])
+            .map_err(|e| ArrowError::IpcError(format!("invalid IPC message metadata: {e}")))
+    }
+
+    /// Where the message ends (after its body).
+    fn end(&self) -> usize {
+        self.start + self.metadata_len as usize + self.body_len
+    }
+
+    /// Checks that every buffer of a record batch lies inside the body:
+    /// arrow's reader slices them without checking.
+    fn check_buffers(&self, batch: Option<arrow_ipc::RecordBatch<'_>>) -> Result<(), ArrowError> {
+        let batch =
+            batch.ok_or_else(|| ArrowError::IpcError("IPC message without record batch".into()))?;
+        if batch.compression().is_some() {
+            return Err(ArrowError::IpcError(
+                "compressed IPC batches are not part of the contract".into(),
+            ));
+        }
+        for buffer in batch.buffers().iter().flatten() {
+            let end = u64::try_from(buffer.offset())
+                .ok()
+                .zip(u64::try_from(buffer.length()).ok())
+                .and_then(|(offset, length)| offset.checked_add(length));
+            if end.is_none_or(|end| end > self.body_len as u64) {
+                return Err(ArrowError::IpcError(format!(
+                    "IPC buffer at offset {} of length {} lies outside the {}-byte body",
+                    buffer.offset(),
+                    buffer.length(),
+                    self.body_len
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +278,50 @@ mod tests {
                 .decode(encoder.encode(&batch).unwrap().to_vec())
                 .unwrap();
             assert_eq!(decoded.num_rows(), 3);
+        }
+    }
+
+    #[test]
+    fn a_buffer_outside_the_body_is_an_error_not_a_panic() {
+        let column = || Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([("a", column()), ("b", column())]).unwrap();
+        let mut bytes = BatchEncoder::new(&batch.schema())
+            .unwrap()
+            .encode(&batch)
+            .unwrap()
+            .clone();
+        // Two value buffers, each padded to half the body: the body length
+        // is a number no buffer offset or length has. Claim half of it and
+        // cut the bytes to match, so the second buffer points past the end.
+        let metadata_len = 8 + i32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        let body_len = (bytes.len() - metadata_len) as i64;
+        let at = bytes
+            .windows(8)
+            .position(|w| w == body_len.to_le_bytes())
+            .expect("body length in the metadata");
+        bytes[at..at + 8].copy_from_slice(&(body_len / 2).to_le_bytes());
+        bytes.truncate(bytes.len() - body_len as usize / 2);
+        let expected = format!("outside the {}-byte body", body_len / 2);
+
+        let mut decoder = BatchDecoder::new(&schema_to_bytes(&batch.schema()).unwrap()).unwrap();
+        let error = decoder.decode(bytes).unwrap_err().to_string();
+        assert!(error.contains(&expected), "{error}");
+    }
+
+    #[test]
+    fn trusted_decoders_read_what_the_encoder_writes() {
+        let batch = sample();
+        let schema_bytes = schema_to_bytes(&batch.schema()).unwrap();
+        // SAFETY: the bytes come from `BatchEncoder`.
+        let mut decoder = unsafe { BatchDecoder::trusted(&schema_bytes) }.unwrap();
+        let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                decoder
+                    .decode(encoder.encode_owned(&batch).unwrap())
+                    .unwrap(),
+                batch
+            );
         }
     }
 

@@ -32,8 +32,9 @@ pub trait Sink: Sized + 'static {
 pub mod glue {
     use super::*;
     use crate::bindings::types;
+    use crate::trusted_decoder;
     use std::sync::Arc;
-    use weir_ipc::{BatchDecoder, schema_from_bytes, schema_to_bytes};
+    use weir_ipc::{BatchDecoder, schema_from_bytes};
 
     pub use crate::bindings::sink::exports::weir::plugin::sink::{Guest, Plan as WitPlan};
     pub use crate::bindings::types::{Error as WitError, PluginInfo};
@@ -71,9 +72,7 @@ pub mod glue {
                 Some(reads) => Arc::new(input.project(reads)?),
                 None => input,
             };
-            let decoder =
-                BatchDecoder::new(&schema_to_bytes(&read_schema).map_err(Error::internal)?)
-                    .map_err(Error::internal)?;
+            let decoder = trusted_decoder(&read_schema)?;
             *state = Some(State { plugin, decoder });
             Ok(WitPlan {
                 reads: reads.map(|r| r.into_iter().map(|i| i as u32).collect()),

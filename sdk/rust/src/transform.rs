@@ -299,6 +299,7 @@ pub mod glue {
     use super::*;
     use crate::bindings::transform::exports::weir::plugin::transform as wit;
     use crate::bindings::types;
+    use crate::trusted_decoder;
     use weir_ipc::{BatchDecoder, BatchEncoder, schema_from_bytes, schema_to_bytes};
 
     pub use crate::bindings::transform::exports::weir::plugin::transform::{
@@ -361,10 +362,7 @@ pub mod glue {
             };
             *state = Some(State {
                 plugin,
-                decoder: BatchDecoder::new(
-                    &schema_to_bytes(&read_schema).map_err(Error::internal)?,
-                )
-                .map_err(Error::internal)?,
+                decoder: trusted_decoder(&read_schema)?,
                 output_schema: plan.output_schema().clone(),
                 encoder: BatchEncoder::new(&encoded_schema).map_err(Error::internal)?,
                 appended_schema: plan.layout().map(|_| encoded_schema),
@@ -467,7 +465,7 @@ pub mod glue {
                     "output batch does not match the plan's output schema: {e}"
                 ))
             })?;
-        Ok(encoder.encode(&batch).map_err(Error::internal)?.to_vec())
+        encoder.encode_owned(&batch).map_err(Error::internal)
     }
 
     fn derivation(
@@ -485,7 +483,7 @@ pub mod glue {
                     .map_err(|e| {
                     Error::internal(format!("appended columns do not match the layout: {e}"))
                 })?;
-                Some(encoder.encode(&batch).map_err(Error::internal)?.to_vec())
+                Some(encoder.encode_owned(&batch).map_err(Error::internal)?)
             }
         };
         Ok(wit::Derivation {
