@@ -3,6 +3,12 @@
 //! Sources, transforms and sinks are Wasm components implementing the WIT
 //! contract in `wit/` (package `weir:plugin`); record batches cross the
 //! boundary as Arrow IPC. [`plugin`] owns everything Wasm: the engine, the
-//! compiled-component cache, limits and running instances.
+//! compiled-component cache, limits and running instances. [`spec`] reads
+//! pipeline files, [`graph`] turns one into a checked, typed graph,
+//! [`exec`] runs it, and [`connectors`] are the native sources and sinks.
 
+pub mod connectors;
+pub mod exec;
+pub mod graph;
 pub mod plugin;
+pub mod spec;

@@ -4,7 +4,8 @@
 //! A schema crosses once, at open, as one IPC schema message; each batch then
 //! crosses as the IPC messages of one record batch without the schema (see
 //! `wit/types.wit`). Both sides therefore keep one encoder and one decoder per
-//! instance and per direction.
+//! instance and per direction. It also holds the type names that plugin
+//! configurations and pipeline files share.
 
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
@@ -12,7 +13,40 @@ use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::StreamWriter;
 use arrow_ipc::{Block, Message, MessageHeader, MetadataVersion, root_as_message};
-use arrow_schema::{ArrowError, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef, TimeUnit};
+
+/// Parses the type names that plugin configurations and pipeline files use:
+/// `bool`, `int8` .. `int64`, `uint8` .. `uint64`, `float32`, `float64`,
+/// `utf8` (or `string`), `binary`, `date32`, and `timestamp[s|ms|us|ns]`
+/// (UTC).
+pub fn data_type(name: &str) -> Result<DataType, String> {
+    let timestamp = |unit| DataType::Timestamp(unit, Some("+00:00".into()));
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "bool" | "boolean" => DataType::Boolean,
+        "int8" => DataType::Int8,
+        "int16" => DataType::Int16,
+        "int32" => DataType::Int32,
+        "int64" => DataType::Int64,
+        "uint8" => DataType::UInt8,
+        "uint16" => DataType::UInt16,
+        "uint32" => DataType::UInt32,
+        "uint64" => DataType::UInt64,
+        "float32" => DataType::Float32,
+        "float64" | "double" => DataType::Float64,
+        "utf8" | "string" => DataType::Utf8,
+        "binary" => DataType::Binary,
+        "date32" | "date" => DataType::Date32,
+        "timestamp[s]" => timestamp(TimeUnit::Second),
+        "timestamp[ms]" | "timestamp" => timestamp(TimeUnit::Millisecond),
+        "timestamp[us]" => timestamp(TimeUnit::Microsecond),
+        "timestamp[ns]" => timestamp(TimeUnit::Nanosecond),
+        other => {
+            return Err(format!(
+                "unknown type {other:?}; expected bool, int8..int64, uint8..uint64, float32, float64, utf8, binary, date32 or timestamp[s|ms|us|ns]"
+            ));
+        }
+    })
+}
 
 /// Encodes a schema as one IPC schema message.
 pub fn schema_to_bytes(schema: &Schema) -> Result<Vec<u8>, ArrowError> {

@@ -34,35 +34,10 @@ pub fn column(input: &arrow_schema::Schema, name: &str, field: &str) -> Result<u
 
 /// Parses the type names used in plugin configurations: `bool`, `int8` ..
 /// `int64`, `uint8` .. `uint64`, `float32`, `float64`, `utf8` (or `string`),
-/// `binary`, `date32`, and `timestamp[s|ms|us|ns]` (UTC).
+/// `binary`, `date32`, and `timestamp[s|ms|us|ns]` (UTC). The host's
+/// pipeline files use the same names.
 pub fn data_type(name: &str) -> Result<DataType> {
-    use arrow_schema::TimeUnit;
-    let timestamp = |unit| DataType::Timestamp(unit, Some("+00:00".into()));
-    Ok(match name.trim().to_ascii_lowercase().as_str() {
-        "bool" | "boolean" => DataType::Boolean,
-        "int8" => DataType::Int8,
-        "int16" => DataType::Int16,
-        "int32" => DataType::Int32,
-        "int64" => DataType::Int64,
-        "uint8" => DataType::UInt8,
-        "uint16" => DataType::UInt16,
-        "uint32" => DataType::UInt32,
-        "uint64" => DataType::UInt64,
-        "float32" => DataType::Float32,
-        "float64" | "double" => DataType::Float64,
-        "utf8" | "string" => DataType::Utf8,
-        "binary" => DataType::Binary,
-        "date32" | "date" => DataType::Date32,
-        "timestamp[s]" => timestamp(TimeUnit::Second),
-        "timestamp[ms]" | "timestamp" => timestamp(TimeUnit::Millisecond),
-        "timestamp[us]" => timestamp(TimeUnit::Microsecond),
-        "timestamp[ns]" => timestamp(TimeUnit::Nanosecond),
-        other => {
-            return Err(Error::invalid_config(format!(
-                "unknown type {other:?}; expected bool, int8..int64, uint8..uint64, float32, float64, utf8, binary, date32 or timestamp[s|ms|us|ns]"
-            )));
-        }
-    })
+    weir_ipc::data_type(name).map_err(Error::invalid_config)
 }
 
 #[cfg(test)]

@@ -1,0 +1,233 @@
+//! Native connectors: sources and sinks that run in the host (files, stdin,
+//! stdout), with configs checked field by field before anything runs.
+
+mod file_sink;
+mod file_source;
+mod stdout;
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+pub use file_sink::FileSink;
+pub use file_source::FileSource;
+pub use stdout::StdoutSink;
+
+/// Native source types.
+pub const SOURCE_TYPES: &[&str] = &["file", "stdin"];
+/// Native sink types.
+pub const SINK_TYPES: &[&str] = &["file", "stdout"];
+
+/// A connector that cannot be configured or fails while running.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// A config field is wrong.
+    #[error("config field `{field}`: {message}")]
+    Config {
+        /// The field's path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Data cannot be decoded or encoded.
+    #[error("{}: {source}", path.display())]
+    Arrow {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: arrow::error::ArrowError,
+    },
+    /// A Parquet file cannot be read or written.
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: parquet::errors::ParquetError,
+    },
+}
+
+/// A record a source could not parse: it goes to the dead letters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRecord {
+    /// The record as read (a line of text).
+    pub record: String,
+    /// Why it was refused, naming the file and line.
+    pub error: String,
+}
+
+/// What a native source yields.
+pub trait Source: Send {
+    /// The schema of every batch.
+    fn schema(&self) -> SchemaRef;
+    /// The next batch, or `None` at the end of a bounded input. Records that
+    /// do not parse are handed to `bad` and left out of the batch.
+    fn next_batch(
+        &mut self,
+        bad: &mut dyn FnMut(BadRecord),
+    ) -> Result<Option<RecordBatch>, ConnectorError>;
+}
+
+/// What a native sink does.
+pub trait Sink: Send {
+    /// Writes one batch.
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError>;
+    /// Flushes and closes every file; output is complete only after this.
+    fn close(self: Box<Self>) -> Result<(), ConnectorError>;
+}
+
+/// Data formats of files and standard streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// JSON lines: one object per line.
+    Json,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format a file name's extension implies.
+    pub fn from_extension(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "json" | "jsonl" | "ndjson" => Some(Self::Json),
+            "csv" => Some(Self::Csv),
+            "parquet" => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The file extension written for this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "jsonl",
+            Self::Csv => "csv",
+            Self::Parquet => "parquet",
+        }
+    }
+}
+
+/// A configured native connector, ready to open.
+#[derive(Debug, Clone)]
+pub enum Connector {
+    /// `type: file` as a source.
+    FileSource(file_source::Config),
+    /// `type: stdin`.
+    Stdin(file_source::StdinConfig),
+    /// `type: file` as a sink.
+    FileSink(file_sink::Config),
+    /// `type: stdout`.
+    Stdout(stdout::Config),
+}
+
+impl Connector {
+    /// A source connector of type `kind` with `config`; relative paths are
+    /// resolved against `base_dir`.
+    pub fn source(
+        kind: &str,
+        config: &serde_json::Value,
+        base_dir: &Path,
+    ) -> Result<Self, ConnectorError> {
+        match kind {
+            "file" => {
+                let mut config: file_source::Config = parse(config)?;
+                config.path = base_dir.join(&config.path);
+                Ok(Self::FileSource(config))
+            }
+            "stdin" => Ok(Self::Stdin(parse(config)?)),
+            other => Err(unknown_type(other, SOURCE_TYPES)),
+        }
+    }
+
+    /// A sink connector of type `kind` with `config`.
+    pub fn sink(
+        kind: &str,
+        config: &serde_json::Value,
+        base_dir: &Path,
+    ) -> Result<Self, ConnectorError> {
+        match kind {
+            "file" => {
+                let mut config: file_sink::Config = parse(config)?;
+                config.path = base_dir.join(&config.path);
+                Ok(Self::FileSink(config))
+            }
+            "stdout" => Ok(Self::Stdout(parse(config)?)),
+            other => Err(unknown_type(other, SINK_TYPES)),
+        }
+    }
+
+    /// Opens a source connector.
+    pub fn open_source(&self) -> Result<Box<dyn Source>, ConnectorError> {
+        match self {
+            Self::FileSource(config) => Ok(Box::new(FileSource::open(config)?)),
+            Self::Stdin(config) => Ok(Box::new(FileSource::stdin(config)?)),
+            _ => unreachable!("a sink connector opened as a source"),
+        }
+    }
+
+    /// Opens a sink connector for batches of `schema`.
+    pub fn open_sink(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
+        match self {
+            Self::FileSink(config) => Ok(Box::new(FileSink::open(config, schema)?)),
+            Self::Stdout(config) => Ok(Box::new(StdoutSink::new(config, schema))),
+            _ => unreachable!("a source connector opened as a sink"),
+        }
+    }
+
+    /// Checks that a sink accepts `schema` without writing anything.
+    pub fn check_sink(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        match self {
+            Self::FileSink(config) => file_sink::check(config, schema),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn unknown_type(kind: &str, known: &[&str]) -> ConnectorError {
+    ConnectorError::Config {
+        field: "type".into(),
+        message: format!(
+            "unknown connector {kind:?}; native connectors here: {}",
+            known.join(", ")
+        ),
+    }
+}
+
+/// Parses a connector config, naming the field that is wrong.
+fn parse<T: DeserializeOwned>(config: &serde_json::Value) -> Result<T, ConnectorError> {
+    serde_path_to_error::deserialize(config).map_err(|error| ConnectorError::Config {
+        field: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
+}
+
+/// A schema declared in a config as `{column: type}` pairs.
+fn declared_schema(
+    columns: &indexmap::IndexMap<String, String>,
+) -> Result<SchemaRef, ConnectorError> {
+    let fields = columns
+        .iter()
+        .map(|(name, type_name)| {
+            weir_ipc::data_type(type_name)
+                .map(|t| arrow::datatypes::Field::new(name, t, true))
+                .map_err(|message| ConnectorError::Config {
+                    field: format!("schema.{name}"),
+                    message,
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)))
+}

@@ -1,0 +1,150 @@
+//! The executor: runs a [`Graph`] with one thread per node instance and
+//! bounded channels between nodes, so a slow sink slows the source instead of
+//! growing memory. Fan-out hands every downstream node the same batch (arrays
+//! are shared, not copied); `parallelism: N` runs N instances of a transform
+//! on one input channel.
+//!
+//! Wasm calls are synchronous CPU work, so each instance owns a thread of its
+//! own and never blocks an async reactor; a stop flag (set on Ctrl-C) makes
+//! sources end early, after which everything in flight drains and every sink
+//! closes its files.
+
+mod dead_letters;
+mod node;
+mod stats;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::graph::Graph;
+use crate::plugin::PluginEngine;
+
+pub use dead_letters::DeadLetters;
+pub use stats::{NodeStats, NodeSummary, Summary};
+
+/// How to run a graph.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Batches buffered on each edge.
+    pub channel_capacity: usize,
+    /// Rows a plugin source is asked for per call.
+    pub source_batch_rows: u32,
+    /// Print a progress line to stderr every this long (`None`: never).
+    pub progress: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            channel_capacity: 4,
+            source_batch_rows: 8192,
+            progress: None,
+        }
+    }
+}
+
+/// A run that ended with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", errors.iter().map(|(node, message)| format!("node {node:?}: {message}")).collect::<Vec<_>>().join("\n"))]
+pub struct RunError {
+    /// Every node that failed, with why.
+    pub errors: Vec<(String, String)>,
+    /// What the run did before it stopped.
+    pub summary: Summary,
+}
+
+/// Runs `graph` to the end of its inputs (or until `stop` is set), then
+/// closes every sink. Returns the per-node summary.
+pub fn run(
+    graph: &Graph,
+    engine: &PluginEngine,
+    options: &RunOptions,
+    stop: &AtomicBool,
+) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let stats: Vec<Arc<NodeStats>> = graph.nodes.iter().map(|_| Arc::default()).collect();
+    let (senders, receivers): (Vec<Sender<RecordBatch>>, Vec<Receiver<RecordBatch>>) = graph
+        .nodes
+        .iter()
+        .map(|_| crossbeam_channel::bounded(options.channel_capacity))
+        .unzip();
+    let failures = std::sync::Mutex::new(Vec::new());
+    let failed = AtomicBool::new(false);
+    let finished = AtomicBool::new(false);
+
+    std::thread::scope(|scope| {
+        let mut threads = Vec::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let outputs: Vec<Sender<RecordBatch>> = graph
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.inputs.contains(&i))
+                .map(|(j, _)| senders[j].clone())
+                .collect();
+            let dead_letters = Arc::new(DeadLetters::new(
+                &graph.pipeline.dead_letter_dir,
+                &node.name,
+            ));
+            for instance in 0..node.spec.parallelism {
+                let context = node::Context {
+                    node,
+                    instance,
+                    engine,
+                    options,
+                    input: receivers[i].clone(),
+                    outputs: outputs.clone(),
+                    stats: stats[i].clone(),
+                    dead_letters: dead_letters.clone(),
+                    stop: &*stop,
+                    failed: &failed,
+                };
+                let failures = &failures;
+                let failed = &failed;
+                let thread = std::thread::Builder::new()
+                    .name(format!("weir-{}", node.name))
+                    .spawn_scoped(scope, move || {
+                        if let Err(message) = node::run(context) {
+                            failed.store(true, Ordering::SeqCst);
+                            failures
+                                .lock()
+                                .expect("failures lock")
+                                .push((node.name.clone(), message));
+                        }
+                    })
+                    .expect("spawn a node thread");
+                threads.push((node.name.clone(), thread));
+            }
+        }
+        // Only the node threads hold channel ends now, so channels close as
+        // upstream nodes finish.
+        drop(senders);
+        drop(receivers);
+        if let Some(every) = options.progress {
+            let stats = &stats;
+            let finished = &finished;
+            scope.spawn(move || stats::progress(graph, stats, every, started, finished));
+        }
+        for (node, thread) in threads {
+            if thread.join().is_err() {
+                failed.store(true, Ordering::SeqCst);
+                failures
+                    .lock()
+                    .expect("failures lock")
+                    .push((node, "the node's thread panicked".into()));
+            }
+        }
+        finished.store(true, Ordering::SeqCst);
+    });
+
+    let summary = Summary::new(graph, &stats, started.elapsed());
+    let errors = failures.into_inner().expect("failures lock");
+    match errors.is_empty() {
+        true => Ok(summary),
+        false => Err(RunError { errors, summary }),
+    }
+}

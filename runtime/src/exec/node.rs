@@ -1,0 +1,282 @@
+//! The loop of one node instance: pull from its input channel (or produce,
+//! for sources), call its plugin or connector, push downstream, and apply
+//! the node's error policy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use crossbeam_channel::{Receiver, Sender};
+
+use super::{DeadLetters, NodeStats, RunOptions};
+use crate::graph::{Implementation, Node};
+use crate::plugin::{PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance};
+use crate::spec::{OnError, Section};
+
+/// Everything one node instance needs.
+pub(crate) struct Context<'a> {
+    pub node: &'a Node,
+    pub instance: usize,
+    pub engine: &'a PluginEngine,
+    pub options: &'a RunOptions,
+    pub input: Receiver<RecordBatch>,
+    pub outputs: Vec<Sender<RecordBatch>>,
+    pub stats: Arc<NodeStats>,
+    pub dead_letters: Arc<DeadLetters>,
+    pub stop: &'a AtomicBool,
+    pub failed: &'a AtomicBool,
+}
+
+/// Longest a plugin source's `wait` answer is slept before the stop flag is
+/// checked again.
+const MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs the instance to the end of its input; `Err` stops the pipeline.
+pub(crate) fn run(context: Context<'_>) -> Result<(), String> {
+    let result = match (&context.node.implementation, context.node.section) {
+        (Implementation::Connector(_), Section::Sources) => connector_source(&context),
+        (Implementation::Plugin(_), Section::Sources) => plugin_source(&context),
+        (Implementation::Plugin(_), Section::Transforms) => plugin_transform(&context),
+        (Implementation::Connector(_), _) => connector_sink(&context),
+        (Implementation::Plugin(_), Section::Sinks) => plugin_sink(&context),
+    };
+    let flushed = context.dead_letters.flush().map_err(|e| {
+        format!(
+            "cannot write dead letters to {}: {e}",
+            context.dead_letters.path().display()
+        )
+    });
+    result.and(flushed)
+}
+
+impl Context<'_> {
+    /// Whether sources should stop producing: Ctrl-C, or another node failed.
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Sends `batch` to every downstream node; `false` when they are all gone.
+    fn emit(&self, batch: RecordBatch) -> bool {
+        if batch.num_rows() == 0 && batch.num_columns() > 0 {
+            return true;
+        }
+        NodeStats::add(&self.stats.rows_out, batch.num_rows());
+        NodeStats::add(&self.stats.batches_out, 1);
+        let mut delivered = false;
+        for output in &self.outputs {
+            delivered |= output.send(batch.clone()).is_ok();
+        }
+        delivered
+    }
+
+    /// Every batch of the input channel until all upstream nodes are done.
+    fn batches(&self) -> impl Iterator<Item = RecordBatch> + '_ {
+        self.input.iter().inspect(|batch| {
+            NodeStats::add(&self.stats.rows_in, batch.num_rows());
+            NodeStats::add(&self.stats.batches_in, 1);
+        })
+    }
+
+    /// Applies the node's error policy to `rows` of `batch` that failed.
+    fn failed_rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> Result<(), String> {
+        match self.node.spec.on_error {
+            OnError::DeadLetter => {
+                self.dead_letters
+                    .rows(batch, rows.iter().map(|(r, e)| (*r, e.as_str())))
+                    .map_err(|e| {
+                        format!(
+                            "cannot write dead letters to {}: {e}",
+                            self.dead_letters.path().display()
+                        )
+                    })?;
+                NodeStats::add(&self.stats.dead_letters, rows.len());
+                Ok(())
+            }
+            OnError::Skip => {
+                NodeStats::add(&self.stats.skipped, rows.len());
+                Ok(())
+            }
+            OnError::Stop => Err(match rows.first() {
+                Some((row, error)) => format!("row {row} failed (on_error: stop): {error}"),
+                None => "failed (on_error: stop)".into(),
+            }),
+        }
+    }
+
+    /// Applies the policy to a whole batch that failed with `error`.
+    fn failed_batch(&self, batch: &RecordBatch, error: &str) -> Result<(), String> {
+        if self.node.spec.on_error == OnError::Stop {
+            return Err(error.to_string());
+        }
+        tracing::warn!(node = %self.node.name, %error, rows = batch.num_rows(), "batch failed");
+        let rows: Vec<_> = (0..batch.num_rows())
+            .map(|r| (r, error.to_string()))
+            .collect();
+        self.failed_rows(batch, &rows)
+    }
+
+    fn config(&self) -> String {
+        self.node.spec.config.to_string()
+    }
+
+    fn plugin(&self) -> &crate::plugin::Plugin {
+        match &self.node.implementation {
+            Implementation::Plugin(plugin) => plugin,
+            Implementation::Connector(_) => unreachable!("called for plugin nodes"),
+        }
+    }
+
+    fn instance_name(&self) -> String {
+        match self.node.spec.parallelism {
+            1 => self.node.name.clone(),
+            _ => format!("{}#{}", self.node.name, self.instance),
+        }
+    }
+}
+
+fn connector_source(cx: &Context<'_>) -> Result<(), String> {
+    let Implementation::Connector(connector) = &cx.node.implementation else {
+        unreachable!()
+    };
+    let mut source = connector.open_source().map_err(|e| e.to_string())?;
+    let mut bad_error = None;
+    while !cx.stopping() {
+        let started = Instant::now();
+        let mut bad = |record: crate::connectors::BadRecord| {
+            NodeStats::add(&cx.stats.rows_in, 1);
+            let outcome = match cx.node.spec.on_error {
+                OnError::DeadLetter => cx
+                    .dead_letters
+                    .record(&record.record, &record.error)
+                    .map(|()| NodeStats::add(&cx.stats.dead_letters, 1))
+                    .map_err(|e| e.to_string()),
+                OnError::Skip => {
+                    NodeStats::add(&cx.stats.skipped, 1);
+                    Ok(())
+                }
+                OnError::Stop => Err(record.error),
+            };
+            if let Err(error) = outcome {
+                bad_error.get_or_insert(error);
+            }
+        };
+        let next = source.next_batch(&mut bad).map_err(|e| e.to_string())?;
+        cx.stats.busy(started);
+        if let Some(error) = bad_error.take() {
+            return Err(error);
+        }
+        let Some(batch) = next else { break };
+        NodeStats::add(&cx.stats.rows_in, batch.num_rows());
+        if !cx.emit(batch) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
+    let mut source =
+        SourceInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
+            .map_err(|e| e.to_string())?;
+    source.open(&cx.config()).map_err(|e| e.to_string())?;
+    while !cx.stopping() {
+        let started = Instant::now();
+        let poll = source
+            .next(cx.options.source_batch_rows)
+            .map_err(|e| e.to_string())?;
+        cx.stats.busy(started);
+        match poll {
+            Poll::Batch(batch) => {
+                NodeStats::add(&cx.stats.rows_in, batch.num_rows());
+                if !cx.emit(batch) {
+                    break;
+                }
+            }
+            Poll::Wait(wait) => std::thread::sleep(wait.min(MAX_WAIT)),
+            Poll::Done => break,
+        }
+    }
+    Ok(())
+}
+
+fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
+    let mut transform =
+        TransformInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
+            .map_err(|e| e.to_string())?;
+    let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
+    transform
+        .open(&cx.config(), input_schema)
+        .map_err(|e| e.to_string())?;
+    for batch in cx.batches() {
+        let started = Instant::now();
+        let result = transform.process(&batch);
+        cx.stats.busy(started);
+        match result {
+            Ok(processed) => {
+                if !processed.rejected.is_empty() {
+                    let rows: Vec<_> = processed
+                        .rejected
+                        .into_iter()
+                        .map(|r| (r.row, r.message))
+                        .collect();
+                    cx.failed_rows(&batch, &rows)?;
+                }
+                for output in processed.batches {
+                    if !cx.emit(output) {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(error) => cx.failed_batch(&batch, &error.to_string())?,
+        }
+    }
+    let started = Instant::now();
+    let rest = transform.finish().map_err(|e| e.to_string())?;
+    cx.stats.busy(started);
+    for output in rest {
+        cx.emit(output);
+    }
+    Ok(())
+}
+
+fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
+    let Implementation::Connector(connector) = &cx.node.implementation else {
+        unreachable!()
+    };
+    let schema = cx.node.input_schema.as_ref().expect("typed graph");
+    let mut sink = connector.open_sink(schema).map_err(|e| e.to_string())?;
+    for batch in cx.batches() {
+        let started = Instant::now();
+        let result = sink.write(&batch);
+        cx.stats.busy(started);
+        match result {
+            Ok(()) => {
+                NodeStats::add(&cx.stats.rows_out, batch.num_rows());
+                NodeStats::add(&cx.stats.batches_out, 1);
+            }
+            Err(error) => cx.failed_batch(&batch, &error.to_string())?,
+        }
+    }
+    sink.close().map_err(|e| e.to_string())
+}
+
+fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
+    let mut sink = SinkInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
+        .map_err(|e| e.to_string())?;
+    let schema = cx.node.input_schema.as_ref().expect("typed graph");
+    sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
+    for batch in cx.batches() {
+        let started = Instant::now();
+        let result = sink.write(&batch);
+        cx.stats.busy(started);
+        match result {
+            Ok(()) => {
+                NodeStats::add(&cx.stats.rows_out, batch.num_rows());
+                NodeStats::add(&cx.stats.batches_out, 1);
+            }
+            Err(error) => cx.failed_batch(&batch, &error.to_string())?,
+        }
+    }
+    sink.flush().map_err(|e| e.to_string())
+}

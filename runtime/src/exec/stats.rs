@@ -1,0 +1,181 @@
+//! Per-node counters, the live progress line and the end-of-run summary.
+
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::graph::Graph;
+use crate::spec::Section;
+
+/// Counters of one node, shared by its instances.
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    /// Rows received.
+    pub rows_in: AtomicU64,
+    /// Rows sent downstream (sinks: rows written).
+    pub rows_out: AtomicU64,
+    /// Batches received.
+    pub batches_in: AtomicU64,
+    /// Batches sent downstream (sinks: batches written).
+    pub batches_out: AtomicU64,
+    /// Rows or records sent to the dead letters.
+    pub dead_letters: AtomicU64,
+    /// Rows or records dropped because of errors (`on_error: skip`).
+    pub skipped: AtomicU64,
+    /// Nanoseconds spent working (not waiting on channels).
+    pub busy_nanos: AtomicU64,
+}
+
+impl NodeStats {
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn busy(&self, since: Instant) {
+        self.busy_nanos
+            .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// What one node did in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSummary {
+    /// The node.
+    pub name: String,
+    /// Its section.
+    pub section: Section,
+    /// Rows received (sources: rows read).
+    pub rows_in: u64,
+    /// Rows sent on (sinks: rows written).
+    pub rows_out: u64,
+    /// Batches received.
+    pub batches_in: u64,
+    /// Batches sent on or written.
+    pub batches_out: u64,
+    /// Rows or records in the dead letters.
+    pub dead_letters: u64,
+    /// Rows or records dropped on error.
+    pub skipped: u64,
+    /// Time spent working.
+    pub busy: Duration,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Per node, in topological order.
+    pub nodes: Vec<NodeSummary>,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    pub(crate) fn new(graph: &Graph, stats: &[Arc<NodeStats>], elapsed: Duration) -> Self {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Self {
+            nodes: graph
+                .nodes
+                .iter()
+                .zip(stats)
+                .map(|(node, s)| NodeSummary {
+                    name: node.name.clone(),
+                    section: node.section,
+                    rows_in: load(&s.rows_in),
+                    rows_out: load(&s.rows_out),
+                    batches_in: load(&s.batches_in),
+                    batches_out: load(&s.batches_out),
+                    dead_letters: load(&s.dead_letters),
+                    skipped: load(&s.skipped),
+                    busy: Duration::from_nanos(load(&s.busy_nanos)),
+                })
+                .collect(),
+            elapsed,
+        }
+    }
+
+    /// The summary of node `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeSummary> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<20} {:<10} {:>12} {:>12} {:>9} {:>12} {:>9} {:>10}",
+            "node", "kind", "rows in", "rows out", "batches", "dead letters", "skipped", "busy"
+        )?;
+        for n in &self.nodes {
+            writeln!(
+                f,
+                "{:<20} {:<10} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9.2}s",
+                n.name,
+                n.section.to_string().trim_end_matches('s'),
+                n.rows_in,
+                n.rows_out,
+                n.batches_out,
+                n.dead_letters,
+                n.skipped,
+                n.busy.as_secs_f64()
+            )?;
+        }
+        let read: u64 = self
+            .nodes
+            .iter()
+            .filter(|n| n.section == Section::Sources)
+            .map(|n| n.rows_out)
+            .sum();
+        let secs = self.elapsed.as_secs_f64();
+        write!(
+            f,
+            "{read} rows from sources in {secs:.2}s ({:.0} rows/s)",
+            read as f64 / secs.max(1e-9)
+        )
+    }
+}
+
+/// Prints rows/s and per-node counts to stderr every `every` until
+/// `finished`, on one rewritten line when stderr is a terminal.
+pub(crate) fn progress(
+    graph: &Graph,
+    stats: &[Arc<NodeStats>],
+    every: Duration,
+    started: Instant,
+    finished: &AtomicBool,
+) {
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    while !finished.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+        if last.elapsed() < every {
+            continue;
+        }
+        last = Instant::now();
+        let counts: Vec<String> = graph
+            .nodes
+            .iter()
+            .zip(stats)
+            .map(|(n, s)| format!("{} {}", n.name, s.rows_out.load(Ordering::Relaxed)))
+            .collect();
+        let read: u64 = graph
+            .nodes
+            .iter()
+            .zip(stats)
+            .filter(|(n, _)| n.section == Section::Sources)
+            .map(|(_, s)| s.rows_out.load(Ordering::Relaxed))
+            .sum();
+        let rate = read as f64 / started.elapsed().as_secs_f64();
+        let line = format!("{rate:>12.0} rows/s | {}", counts.join(" | "));
+        let mut stderr = std::io::stderr().lock();
+        let _ = match terminal {
+            true => write!(stderr, "\r\x1b[2K{line}"),
+            false => writeln!(stderr, "{line}"),
+        };
+    }
+    if terminal {
+        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+}

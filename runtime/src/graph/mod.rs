@@ -1,0 +1,421 @@
+//! The typed dataflow graph: a pipeline file resolved into nodes in
+//! topological order, every plugin loaded and opened with its upstream
+//! schema, and every edge typed. Errors are collected a class at a time
+//! (structure, then implementations, then schemas) and all of a class are
+//! reported together.
+
+mod render;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+
+use crate::connectors::Connector;
+use crate::plugin::{
+    Limits, Plugin, PluginEngine, SinkInstance, SourceInstance, TransformInstance, World,
+};
+use crate::spec::{NodeSpec, Pipeline, Section};
+
+pub use render::{dot, mermaid};
+
+/// A checked pipeline, ready to run.
+pub struct Graph {
+    /// The pipeline file it was built from.
+    pub pipeline: Pipeline,
+    /// Nodes in topological order (every node after its inputs).
+    pub nodes: Vec<Node>,
+}
+
+/// One node of the graph.
+pub struct Node {
+    /// Its name in the pipeline file.
+    pub name: String,
+    /// Source, transform or sink.
+    pub section: Section,
+    /// Its part of the pipeline file.
+    pub spec: NodeSpec,
+    /// What runs it.
+    pub implementation: Implementation,
+    /// Indices (into [`Graph::nodes`]) of its inputs.
+    pub inputs: Vec<usize>,
+    /// The schema it receives (not for sources).
+    pub input_schema: Option<SchemaRef>,
+    /// The schema it produces (not for sinks).
+    pub output_schema: Option<SchemaRef>,
+    /// Limits of its plugin instances.
+    pub limits: Limits,
+}
+
+/// What runs a node.
+#[derive(Clone)]
+pub enum Implementation {
+    /// A Wasm component.
+    Plugin(Plugin),
+    /// A native connector.
+    Connector(Connector),
+}
+
+/// The class of a graph error; only the first class found is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Inputs, cycles, dangling nodes.
+    Structure,
+    /// Connector types and configs, plugin files.
+    Implementation,
+    /// Plugins refusing their config or input, fan-in mismatches.
+    Schema,
+}
+
+/// A pipeline whose graph cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {} {} error(s):\n{}", path.display(), errors.len(), class.describe(), errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+pub struct GraphError {
+    /// The pipeline file.
+    pub path: PathBuf,
+    /// The class of every error listed.
+    pub class: ErrorClass,
+    /// One line per error, each naming its node.
+    pub errors: Vec<String>,
+}
+
+impl ErrorClass {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorClass::Structure => "graph",
+            ErrorClass::Implementation => "connector or plugin",
+            ErrorClass::Schema => "schema",
+        }
+    }
+}
+
+impl Graph {
+    /// Builds and checks the graph of `pipeline`, loading plugins into
+    /// `engine`.
+    pub fn build(pipeline: Pipeline, engine: &PluginEngine) -> Result<Self, GraphError> {
+        let fail = |class, errors: Vec<String>| GraphError {
+            path: pipeline.path.clone(),
+            class,
+            errors,
+        };
+        let order = structure(&pipeline).map_err(|e| fail(ErrorClass::Structure, e))?;
+
+        let mut errors = Vec::new();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (section, name, spec) in order {
+            let implementation = match implementation(&pipeline, engine, section, spec) {
+                Ok(implementation) => implementation,
+                Err(error) => {
+                    errors.push(format!("node {name:?}: {error}"));
+                    continue;
+                }
+            };
+            index.insert(name.to_string(), nodes.len());
+            nodes.push(Node {
+                name: name.to_string(),
+                section,
+                inputs: spec
+                    .inputs
+                    .iter()
+                    .filter_map(|i| index.get(i).copied())
+                    .collect(),
+                spec: spec.clone(),
+                implementation,
+                input_schema: None,
+                output_schema: None,
+                limits: limits(spec),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(fail(ErrorClass::Implementation, errors));
+        }
+
+        for i in 0..nodes.len() {
+            let upstream_failed = nodes[i]
+                .inputs
+                .iter()
+                .any(|&j| nodes[j].output_schema.is_none());
+            if upstream_failed {
+                continue; // Its input's error is reported already.
+            }
+            if let Err(error) = type_node(engine, &mut nodes, i) {
+                errors.push(format!("node {:?}: {error}", nodes[i].name));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(fail(ErrorClass::Schema, errors));
+        }
+        Ok(Self { pipeline, nodes })
+    }
+}
+
+/// Checks inputs, sections and cycles; returns the nodes in topological
+/// order.
+fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut sections: HashMap<&str, Section> = HashMap::new();
+    for (section, name, _) in pipeline.nodes() {
+        if let Some(first) = sections.insert(name, section) {
+            errors.push(format!("node {name:?} is defined in both {first} and {section}; names are unique across sections"));
+        }
+    }
+    let mut read: HashMap<&str, usize> = HashMap::new();
+    for (section, name, spec) in pipeline.nodes() {
+        match section {
+            Section::Sources if !spec.inputs.is_empty() => {
+                errors.push(format!(
+                    "source {name:?} has inputs; sources produce data and take none"
+                ));
+            }
+            Section::Transforms | Section::Sinks if spec.inputs.is_empty() => {
+                errors.push(format!(
+                    "{} {name:?} has no inputs; list upstream nodes in `inputs`",
+                    singular(section)
+                ));
+            }
+            _ => {}
+        }
+        for input in &spec.inputs {
+            match sections.get(input.as_str()) {
+                None => errors.push(format!(
+                    "node {name:?} reads {input:?}, which is not a node of this pipeline"
+                )),
+                Some(Section::Sinks) => errors.push(format!(
+                    "node {name:?} reads sink {input:?}; sinks produce nothing"
+                )),
+                Some(_) => *read.entry(input.as_str()).or_default() += 1,
+            }
+        }
+    }
+    for (section, name, _) in pipeline.nodes() {
+        if section != Section::Sinks && !read.contains_key(name) {
+            errors.push(format!(
+                "{} {name:?} is dangling: no node reads its output",
+                singular(section)
+            ));
+        }
+    }
+    if pipeline.sources.is_empty() {
+        errors.push("the pipeline has no sources".into());
+    }
+    if pipeline.sinks.is_empty() {
+        errors.push("the pipeline has no sinks".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // Kahn's algorithm, keeping file order among ready nodes.
+    let all: Vec<_> = pipeline.nodes().collect();
+    let mut placed: Vec<(Section, &str, &NodeSpec)> = Vec::new();
+    let mut done: std::collections::HashSet<&str> = Default::default();
+    while placed.len() < all.len() {
+        let ready: Vec<_> = all
+            .iter()
+            .filter(|(_, name, spec)| {
+                !done.contains(name) && spec.inputs.iter().all(|i| done.contains(i.as_str()))
+            })
+            .copied()
+            .collect();
+        if ready.is_empty() {
+            let stuck: Vec<_> = all
+                .iter()
+                .filter(|(_, n, _)| !done.contains(n))
+                .map(|(_, n, _)| format!("{n:?}"))
+                .collect();
+            return Err(vec![format!(
+                "the graph has a cycle through {}",
+                stuck.join(", ")
+            )]);
+        }
+        for node in ready {
+            done.insert(node.1);
+            placed.push(node);
+        }
+    }
+    Ok(placed)
+}
+
+fn singular(section: Section) -> &'static str {
+    match section {
+        Section::Sources => "source",
+        Section::Transforms => "transform",
+        Section::Sinks => "sink",
+    }
+}
+
+fn limits(spec: &NodeSpec) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(mib) = spec.limits.memory_mib {
+        limits.max_memory_bytes = mib << 20;
+    }
+    if let Some(ms) = spec.limits.call_timeout_ms {
+        limits.call_timeout = Duration::from_millis(ms);
+    }
+    limits
+}
+
+/// Loads a node's plugin or configures its connector.
+fn implementation(
+    pipeline: &Pipeline,
+    engine: &PluginEngine,
+    section: Section,
+    spec: &NodeSpec,
+) -> Result<Implementation, String> {
+    if !spec.capabilities.is_empty() {
+        return Err(format!(
+            "field `capabilities`: granting capabilities ({}) is not supported yet; plugins run with none",
+            spec.capabilities.join(", ")
+        ));
+    }
+    if let Some(kind) = &spec.connector {
+        let connector = match section {
+            Section::Sources => Connector::source(kind, &spec.config, &pipeline.base_dir),
+            Section::Sinks => Connector::sink(kind, &spec.config, &pipeline.base_dir),
+            Section::Transforms => {
+                return Err(format!(
+                    "field `type`: there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
+                ));
+            }
+        };
+        return connector
+            .map(Implementation::Connector)
+            .map_err(|e| e.to_string());
+    }
+    let reference = spec.plugin.as_deref().expect("checked by the spec");
+    let path = resolve_plugin(reference, &pipeline.base_dir)?;
+    let plugin = engine
+        .load_file(&path)
+        .map_err(|e| format!("field `plugin`: {e}"))?;
+    let expected = match section {
+        Section::Sources => World::Source,
+        Section::Transforms => World::Transform,
+        Section::Sinks => World::Sink,
+    };
+    if plugin.world() != expected {
+        return Err(format!(
+            "field `plugin`: {} is a {} plugin, but this node is one of the {section}",
+            path.display(),
+            plugin.world()
+        ));
+    }
+    Ok(Implementation::Plugin(plugin))
+}
+
+/// Where a `plugin:` reference points: a path (relative to the pipeline
+/// file) or a first-party plugin name looked up in `WEIR_PLUGIN_PATH`.
+pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf, String> {
+    if reference.contains('/') || reference.ends_with(".wasm") {
+        let path = base_dir.join(reference);
+        return match path.is_file() {
+            true => Ok(path),
+            false => Err(format!("field `plugin`: no file {}", path.display())),
+        };
+    }
+    let file_names = [
+        format!("{reference}.wasm"),
+        format!("weir_plugin_{}.wasm", reference.replace('-', "_")),
+    ];
+    let dirs = plugin_dirs();
+    dirs.iter()
+        .flat_map(|dir| file_names.iter().map(move |f| dir.join(f)))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "field `plugin`: no plugin named {reference:?} in {} (set WEIR_PLUGIN_PATH to the folders of your plugins, or give a path to a .wasm file)",
+                match dirs.is_empty() {
+                    true => "any plugin folder".to_string(),
+                    false => dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+                }
+            )
+        })
+}
+
+/// Folders searched for plugins by name: `WEIR_PLUGIN_PATH`, then `plugins/`
+/// next to the `weir` binary.
+fn plugin_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("WEIR_PLUGIN_PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("plugins")))
+    {
+        dirs.push(dir);
+    }
+    dirs
+}
+
+/// Learns node `i`'s schemas from its inputs and its plugin or connector.
+fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), String> {
+    let input_schema = match nodes[i].inputs.as_slice() {
+        [] => None,
+        [first, rest @ ..] => {
+            let schema = nodes[*first]
+                .output_schema
+                .clone()
+                .expect("inputs typed first");
+            for other in rest {
+                let theirs = nodes[*other]
+                    .output_schema
+                    .as_ref()
+                    .expect("inputs typed first");
+                if theirs.fields() != schema.fields() {
+                    return Err(format!(
+                        "inputs {:?} and {:?} have different schemas; fan-in needs equal schemas:\n      {:?}: {}\n      {:?}: {}",
+                        nodes[*first].name,
+                        nodes[*other].name,
+                        nodes[*first].name,
+                        render::schema_line(&schema),
+                        nodes[*other].name,
+                        render::schema_line(theirs)
+                    ));
+                }
+            }
+            Some(schema)
+        }
+    };
+    let node = &nodes[i];
+    let config = node.spec.config.to_string();
+    let output_schema = match (&node.implementation, node.section) {
+        (Implementation::Connector(connector), Section::Sources) => {
+            let source = connector.open_source().map_err(|e| e.to_string())?;
+            if let Connector::FileSource(config) = connector
+                && config.infers_schema()
+            {
+                tracing::warn!(node = %node.name, schema = %render::schema_line(&source.schema()), "schema inferred from the first records; declare `schema` in the config to fix it");
+            }
+            Some(source.schema())
+        }
+        (Implementation::Connector(connector), _) => {
+            let schema = input_schema.as_ref().expect("sinks have inputs");
+            connector.check_sink(schema).map_err(|e| e.to_string())?;
+            None
+        }
+        (Implementation::Plugin(plugin), Section::Sources) => {
+            let mut instance = SourceInstance::new(engine, plugin, &node.name, &node.limits)
+                .map_err(|e| e.to_string())?;
+            Some(instance.open(&config).map_err(|e| e.to_string())?)
+        }
+        (Implementation::Plugin(plugin), Section::Transforms) => {
+            let mut instance = TransformInstance::new(engine, plugin, &node.name, &node.limits)
+                .map_err(|e| e.to_string())?;
+            let input = input_schema.as_ref().expect("transforms have inputs");
+            Some(instance.open(&config, input).map_err(|e| e.to_string())?)
+        }
+        (Implementation::Plugin(plugin), Section::Sinks) => {
+            let mut instance = SinkInstance::new(engine, plugin, &node.name, &node.limits)
+                .map_err(|e| e.to_string())?;
+            instance
+                .open(&config, input_schema.as_ref().expect("sinks have inputs"))
+                .map_err(|e| e.to_string())?;
+            None
+        }
+    };
+    let node = &mut nodes[i];
+    node.input_schema = input_schema;
+    node.output_schema = output_schema;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Text renderings of a graph: the edge list with schemas (`weir
+//! validate`), Mermaid and DOT (`weir graph`).
+
+use std::fmt::Write;
+
+use arrow::datatypes::Schema;
+
+use super::Graph;
+
+/// `name: type, ...` on one line.
+pub fn schema_line(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Graph {
+    /// Every edge with the schema that crosses it, one per line.
+    pub fn edges_report(&self) -> String {
+        let mut out = String::new();
+        for node in &self.nodes {
+            for &input in &node.inputs {
+                let from = &self.nodes[input];
+                let schema = from
+                    .output_schema
+                    .as_deref()
+                    .map(schema_line)
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{} -> {}: {schema}", from.name, node.name);
+            }
+        }
+        out
+    }
+
+    fn label(&self, index: usize) -> String {
+        let node = &self.nodes[index];
+        let what = match (&node.spec.plugin, &node.spec.connector) {
+            (Some(plugin), _) => format!("plugin {plugin}"),
+            (None, Some(connector)) => connector.clone(),
+            (None, None) => String::new(),
+        };
+        format!("{}\\n{what}", node.name)
+    }
+}
+
+/// The graph as a Mermaid flowchart.
+pub fn mermaid(graph: &Graph) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for (i, _) in graph.nodes.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "    n{i}[\"{}\"]",
+            graph.label(i).replace("\\n", "<br/>")
+        );
+    }
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for &input in &node.inputs {
+            let _ = writeln!(out, "    n{input} --> n{i}");
+        }
+    }
+    out
+}
+
+/// The graph in Graphviz DOT.
+pub fn dot(graph: &Graph) -> String {
+    let mut out = String::from("digraph pipeline {\n    rankdir=LR;\n");
+    for (i, _) in graph.nodes.iter().enumerate() {
+        let _ = writeln!(out, "    n{i} [label=\"{}\"];", graph.label(i));
+    }
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for &input in &node.inputs {
+            let _ = writeln!(out, "    n{input} -> n{i};");
+        }
+    }
+    out.push_str("}\n");
+    out
+}

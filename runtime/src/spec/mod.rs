@@ -1,0 +1,340 @@
+//! The pipeline file: YAML with named `sources`, `transforms` and `sinks`
+//! (the shape Vector users know), environment substitution, and errors that
+//! name the file, the node, the field, and the line where known.
+
+mod env;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+pub use env::{MissingVar, substitute};
+
+/// A parsed pipeline file.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Folder that relative paths in the file are resolved against: the
+    /// file's own folder.
+    pub base_dir: PathBuf,
+    /// Folder of the dead-letter files (one JSON-lines file per node).
+    pub dead_letter_dir: PathBuf,
+    /// Nodes that produce data.
+    pub sources: IndexMap<String, NodeSpec>,
+    /// Nodes that transform data.
+    pub transforms: IndexMap<String, NodeSpec>,
+    /// Nodes that consume data.
+    pub sinks: IndexMap<String, NodeSpec>,
+}
+
+/// The text of a pipeline file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineFile {
+    #[serde(default)]
+    dead_letters: Option<PathBuf>,
+    #[serde(default)]
+    sources: IndexMap<String, NodeSpec>,
+    #[serde(default)]
+    transforms: IndexMap<String, NodeSpec>,
+    #[serde(default)]
+    sinks: IndexMap<String, NodeSpec>,
+}
+
+/// One node of the pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// A native connector (`file`, `stdin`, `stdout`).
+    #[serde(rename = "type")]
+    pub connector: Option<String>,
+    /// A plugin: a path to a `.wasm` component or a first-party plugin name.
+    pub plugin: Option<String>,
+    /// Upstream nodes.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Configuration passed to the connector or plugin.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+    /// Instances of a stateless transform run side by side.
+    #[serde(default = "one")]
+    pub parallelism: usize,
+    /// Resource limits of the node's plugin instances.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Capabilities granted to the node's plugin.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// What happens to data the node cannot process.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Per-node resource limits; absent fields keep the defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Largest linear memory of one instance, in MiB.
+    pub memory_mib: Option<usize>,
+    /// Deadline of one call into the plugin, in milliseconds.
+    pub call_timeout_ms: Option<u64>,
+}
+
+/// What a node does with rows or batches it cannot process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Write them to the node's dead-letter file and go on (the default).
+    #[default]
+    DeadLetter,
+    /// Count them and go on.
+    Skip,
+    /// Stop the pipeline with an error.
+    Stop,
+}
+
+/// A pipeline file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file cannot be read.
+    #[error("{}: cannot read the pipeline file: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Environment variables without a value or default.
+    #[error("{}", missing_vars(path, missing))]
+    MissingVars {
+        /// The file.
+        path: PathBuf,
+        /// Every missing reference.
+        missing: Vec<MissingVar>,
+    },
+    /// The YAML does not parse, or a field has the wrong shape.
+    #[error("{}{}: {message}", path.display(), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Line and column, when the parser knows them.
+        location: Option<(usize, usize)>,
+        /// What is wrong, with the field's path.
+        message: String,
+    },
+    /// A node's fields are inconsistent.
+    #[error("{}: node {node:?}, field `{field}`: {message}", path.display())]
+    Node {
+        /// The file.
+        path: PathBuf,
+        /// The node.
+        node: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+fn missing_vars(path: &Path, missing: &[MissingVar]) -> String {
+    missing
+        .iter()
+        .map(|m| {
+            format!(
+                "{}:{}: environment variable {} is not set (set it, or write ${{{}:-default}})",
+                path.display(),
+                m.line,
+                m.name,
+                m.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Pipeline {
+    /// Reads and parses the pipeline file at `path`, substituting
+    /// environment variables.
+    pub fn from_file(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text, |name| std::env::var(name).ok())
+    }
+
+    /// Parses pipeline text that was read from `path`.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SpecError> {
+        let text = substitute(text, env).map_err(|missing| SpecError::MissingVars {
+            path: path.to_path_buf(),
+            missing,
+        })?;
+        let deserializer = serde_yaml_ng::Deserializer::from_str(&text);
+        let file: PipelineFile =
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                let field = error.path().to_string();
+                let inner = error.into_inner();
+                let location = inner.location().map(|l| (l.line(), l.column()));
+                let message = match field.as_str() {
+                    "." | "" => inner.to_string(),
+                    _ => format!("field `{field}`: {inner}"),
+                };
+                SpecError::Syntax {
+                    path: path.to_path_buf(),
+                    location,
+                    message: strip_location(&message),
+                }
+            })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let pipeline = Self {
+            path: path.to_path_buf(),
+            dead_letter_dir: base_dir
+                .join(file.dead_letters.unwrap_or_else(|| "dead-letters".into())),
+            base_dir,
+            sources: file.sources,
+            transforms: file.transforms,
+            sinks: file.sinks,
+        };
+        pipeline.check_nodes()?;
+        Ok(pipeline)
+    }
+
+    /// Every node with its section, sources first.
+    pub fn nodes(&self) -> impl Iterator<Item = (Section, &str, &NodeSpec)> {
+        fn section(
+            s: Section,
+            map: &IndexMap<String, NodeSpec>,
+        ) -> impl Iterator<Item = (Section, &str, &NodeSpec)> {
+            map.iter().map(move |(n, spec)| (s, n.as_str(), spec))
+        }
+        section(Section::Sources, &self.sources)
+            .chain(section(Section::Transforms, &self.transforms))
+            .chain(section(Section::Sinks, &self.sinks))
+    }
+
+    /// Checks what can be checked of each node on its own.
+    fn check_nodes(&self) -> Result<(), SpecError> {
+        let error = |node: &str, field, message: String| SpecError::Node {
+            path: self.path.clone(),
+            node: node.to_string(),
+            field,
+            message,
+        };
+        for (section, name, node) in self.nodes() {
+            match (&node.connector, &node.plugin) {
+                (Some(_), Some(_)) => {
+                    return Err(error(
+                        name,
+                        "type",
+                        "a node has either `type` (a native connector) or `plugin`, not both"
+                            .into(),
+                    ));
+                }
+                (None, None) => {
+                    return Err(error(name, "type", "missing: give `type` (a native connector) or `plugin` (a .wasm path or a first-party plugin name)".into()));
+                }
+                _ => {}
+            }
+            if node.parallelism == 0 {
+                return Err(error(name, "parallelism", "must be at least 1".into()));
+            }
+            if node.parallelism > 1 && section != Section::Transforms {
+                return Err(error(
+                    name,
+                    "parallelism",
+                    format!("only transforms run in parallel; this node is one of the {section}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes serde_yaml's " at line L column C" suffix: the location is shown
+/// in front of the message.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => message[..at].to_string(),
+        _ => message.to_string(),
+    }
+}
+
+/// The three sections of a pipeline file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// `sources`
+    Sources,
+    /// `transforms`
+    Transforms,
+    /// `sinks`
+    Sinks,
+}
+
+impl std::fmt::Display for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Section::Sources => "sources",
+            Section::Transforms => "transforms",
+            Section::Sinks => "sinks",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Pipeline, SpecError> {
+        Pipeline::parse(Path::new("dir/p.yaml"), text, |_| None)
+    }
+
+    #[test]
+    fn parses_nodes_in_order_with_defaults() {
+        let p = parse(
+            "sources:\n  gen:\n    plugin: generate\n    config: {rows: 10}\nsinks:\n  out:\n    type: stdout\n    inputs: [gen]\n",
+        )
+        .unwrap();
+        assert_eq!(p.sources["gen"].config["rows"], 10);
+        assert_eq!(p.sinks["out"].inputs, ["gen"]);
+        assert_eq!(p.sinks["out"].on_error, OnError::DeadLetter);
+        assert_eq!(p.dead_letter_dir, Path::new("dir/dead-letters"));
+    }
+
+    #[test]
+    fn unknown_fields_name_the_field_and_line() {
+        let error = parse("sources:\n  gen:\n    plugin: generate\n    confg: {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("dir/p.yaml:4:"), "{error}");
+        assert!(error.contains("sources.gen"), "{error}");
+        assert!(error.contains("unknown field `confg`"), "{error}");
+    }
+
+    #[test]
+    fn a_node_needs_exactly_one_implementation() {
+        let error = parse("sinks:\n  out:\n    inputs: [a]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("node \"out\", field `type`: missing"),
+            "{error}"
+        );
+    }
+}
