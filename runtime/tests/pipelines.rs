@@ -1,0 +1,336 @@
+//! `weir validate` and `weir run` as a user runs them: the real binary on
+//! pipeline files with real plugins, outputs read back row by row.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// The `weir` command with the first-party plugins on its plugin path.
+fn weir_command(args: &[&str]) -> Command {
+    let plugins = Path::new(weir_plugin_artifacts::FILTER).parent().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
+    command
+        .args(args)
+        .env("WEIR_PLUGIN_PATH", plugins)
+        .env(
+            "WEIR_CACHE_DIR",
+            std::env::temp_dir().join("weir-test-component-cache"),
+        )
+        .env_remove("WEIR_TEST_UNSET_ROWS");
+    command
+}
+
+fn weir(args: &[&str]) -> Output {
+    weir_command(args).output().expect("run weir")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pipelines")
+}
+
+/// Every batch of every Parquet file in `dir`, in file-name order.
+fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .flat_map(|path| {
+            ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn every_validation_error_class_names_the_problem() {
+    let mut cases: Vec<_> = fs::read_dir(cases_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() >= 12,
+        "expected the error cases in {:?}",
+        cases_dir()
+    );
+    for case in cases {
+        let expected = fs::read_to_string(case.join("error.txt")).unwrap();
+        let out = weir(&["validate", case.join("pipeline.yaml").to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{case:?} validated:\n{}",
+            text(&out.stdout)
+        );
+        assert!(
+            stderr.contains(expected.trim()),
+            "{case:?}: expected {:?} in:\n{stderr}",
+            expected.trim()
+        );
+    }
+}
+
+#[test]
+fn validate_prints_every_edge_with_its_schema() {
+    let quickstart =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/pipeline.yaml");
+    let out = weir(&["validate", quickstart.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "clicks -> purchases_and_views: event_time: Timestamp(ms, \"+00:00\"), user_id: Int64"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("per_minute -> lake: window_start: Timestamp(ms, \"+00:00\"), window_end: Timestamp(ms, \"+00:00\"), action: Utf8, count: Int64, revenue: Float64"), "{stdout}");
+
+    let out = weir(&["graph", quickstart.to_str().unwrap(), "--format", "dot"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("digraph pipeline {"), "{stdout}");
+    assert!(
+        stdout.contains("n0 -> n1;") && stdout.contains("plugin filter"),
+        "{stdout}"
+    );
+}
+
+const SALES_SCHEMA: &str = "{id: int64, store: utf8, amount: float64}";
+
+#[test]
+fn malformed_lines_go_to_dead_letters_and_every_valid_row_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        r#"{"id": 1, "store": "north", "amount": 12.5}"#,
+        r#"{"id": 2, "store": "south", "amount": 3.0}"#,
+        r#"this is not json"#,
+        r#"{"id": 3, "store": "north", "amount": 7.25}"#,
+        r#"{"id": 4, "store": "east", "amount": "a lot"}"#,
+        r#"{"id": 5, "store": null, "amount": 40.0}"#,
+        r#"{"id": 6, "store": "west""#,
+        r#"{"id": 7, "store": "west", "amount": null}"#,
+    ];
+    fs::write(dir.path().join("sales.jsonl"), lines.join("\n")).unwrap();
+    fs::write(
+        dir.path().join("pipeline.yaml"),
+        format!(
+            "sources:
+  sales:
+    type: file
+    config: {{path: sales.jsonl, schema: {SALES_SCHEMA}, batch_rows: 4}}
+transforms:
+  big:
+    plugin: filter
+    inputs: [sales]
+    config: {{predicate: \"amount > 5\"}}
+sinks:
+  lake:
+    type: file
+    inputs: [big]
+    config: {{path: out, format: parquet}}
+"
+        ),
+    )
+    .unwrap();
+
+    let out = weir(&["run", dir.path().join("pipeline.yaml").to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let batches = read_parquet_dir(&dir.path().join("out"));
+    let ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(ids, [1, 3, 5]);
+    let amounts: Vec<f64> = batches
+        .iter()
+        .flat_map(|b| b.column(2).as_primitive::<Float64Type>().values().to_vec())
+        .collect();
+    assert_eq!(amounts, [12.5, 7.25, 40.0]);
+    assert!(
+        batches.iter().any(|b| b.column(1).null_count() == 1),
+        "the null store arrives as null"
+    );
+
+    let letters = fs::read_to_string(dir.path().join("dead-letters/sales.jsonl")).unwrap();
+    let letters: Vec<serde_json::Value> = letters
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let records: Vec<&str> = letters
+        .iter()
+        .map(|l| l["record"].as_str().unwrap())
+        .collect();
+    assert_eq!(records, [lines[2], lines[4], lines[6]]);
+    for letter in &letters {
+        assert_eq!(letter["node"], "sales");
+        assert!(
+            letter["error"].as_str().unwrap().contains("sales.jsonl:"),
+            "{letter}"
+        );
+        assert!(
+            letter["time"].as_str().unwrap().starts_with("20"),
+            "{letter}"
+        );
+    }
+
+    // The summary adds up: 8 lines read = 5 rows sent on + 3 dead letters;
+    // the filter kept 3 of 5 and the sink wrote 3.
+    let row = |name: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no summary line for {name} in:\n{stderr}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("sales")[2..6], ["8", "5", "2", "3"], "{stderr}");
+    assert_eq!(row("big")[2..4], ["5", "3"], "{stderr}");
+    assert_eq!(row("lake")[2..4], ["3", "3"], "{stderr}");
+}
+
+#[test]
+fn quickstart_writes_parquet_that_agrees_with_a_plain_filter_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/pipeline.yaml");
+    fs::copy(&example, dir.path().join("pipeline.yaml")).unwrap();
+    let out = weir_command(&[
+        "run",
+        "--quiet",
+        dir.path().join("pipeline.yaml").to_str().unwrap(),
+    ])
+    .env("ROWS", "30000")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout_rows = text(&out.stdout).lines().count();
+
+    let windows = read_parquet_dir(&dir.path().join("out/page-stats"));
+    let rows: usize = windows.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(
+        rows, stdout_rows,
+        "the Parquet and stdout sinks got the same rows"
+    );
+    let counted: i64 = windows
+        .iter()
+        .map(|b| {
+            arrow::compute::sum(
+                b.column_by_name("count")
+                    .unwrap()
+                    .as_primitive::<Int64Type>(),
+            )
+            .unwrap()
+        })
+        .sum();
+
+    // The same source and filter, without the aggregate, into JSON lines.
+    fs::write(
+        dir.path().join("plain.yaml"),
+        "sources:
+  clicks: {plugin: generate, config: {dataset: clickstream, rows: 30000, seed: 7}}
+transforms:
+  keep:
+    plugin: filter
+    inputs: [clicks]
+    config: {predicate: \"action in ['add_to_cart', 'purchase'] and price is not null\"}
+sinks:
+  rows: {type: file, inputs: [keep], config: {path: plain, format: json}}
+",
+    )
+    .unwrap();
+    let out = weir(&[
+        "run",
+        "--quiet",
+        dir.path().join("plain.yaml").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plain = fs::read_to_string(dir.path().join("plain/part-00000.jsonl")).unwrap();
+    assert!(counted > 0);
+    assert_eq!(counted as usize, plain.lines().count());
+}
+
+#[test]
+fn ctrl_c_drains_and_leaves_only_complete_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("pipeline.yaml"),
+        "sources:
+  clicks: {plugin: generate, config: {dataset: clickstream}}
+sinks:
+  lake: {type: file, inputs: [clicks], config: {path: out, format: parquet, max_rows_per_file: 50000}}
+",
+    )
+    .unwrap();
+    let child = weir_command(&[
+        "run",
+        "--quiet",
+        dir.path().join("pipeline.yaml").to_str().unwrap(),
+    ])
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Wait until at least one file is complete, then interrupt.
+    let out_dir = dir.path().join("out");
+    let started = Instant::now();
+    while read_dir_names(&out_dir)
+        .iter()
+        .all(|n| !n.ends_with(".parquet"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no output file after 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+
+    let names = read_dir_names(&out_dir);
+    assert!(
+        names.iter().all(|n| n.ends_with(".parquet")),
+        "half-written files left: {names:?}"
+    );
+    let batches = read_parquet_dir(&out_dir);
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert!(rows >= 50_000, "{rows}");
+    // Files are full except the last, which was closed on interrupt.
+    assert_eq!(
+        rows.div_ceil(50_000),
+        names.len(),
+        "{names:?} for {rows} rows"
+    );
+}
+
+fn read_dir_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
