@@ -209,6 +209,21 @@ impl Source for FileSource {
     }
 }
 
+/// Feeds all of `bytes` to a push decoder that takes what fits each call.
+fn feed(
+    mut bytes: &[u8],
+    mut decode: impl FnMut(&[u8]) -> Result<usize, arrow::error::ArrowError>,
+) -> Result<(), arrow::error::ArrowError> {
+    while !bytes.is_empty() {
+        let used = decode(bytes)?;
+        if used == 0 {
+            break;
+        }
+        bytes = &bytes[used..];
+    }
+    Ok(())
+}
+
 /// A line of input and its 1-based number.
 type NumberedLine = (usize, String);
 
@@ -312,14 +327,7 @@ impl LineDecoder {
                 let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
                     .with_batch_size(self.batch_rows)
                     .build_decoder()?;
-                let mut rest = bytes;
-                while !rest.is_empty() {
-                    let used = decoder.decode(rest)?;
-                    if used == 0 {
-                        break;
-                    }
-                    rest = &rest[used..];
-                }
+                feed(bytes, |b| decoder.decode(b))?;
                 decoder.flush()
             }
             _ => {
@@ -327,14 +335,7 @@ impl LineDecoder {
                     .with_header(false)
                     .with_batch_size(self.batch_rows)
                     .build_decoder();
-                let mut rest = bytes;
-                while !rest.is_empty() {
-                    let used = decoder.decode(rest)?;
-                    if used == 0 {
-                        break;
-                    }
-                    rest = &rest[used..];
-                }
+                feed(bytes, |b| decoder.decode(b))?;
                 decoder.decode(&[])?;
                 decoder.flush()
             }

@@ -246,18 +246,7 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
     };
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     let mut sink = connector.open_sink(schema).map_err(|e| e.to_string())?;
-    for batch in cx.batches() {
-        let started = Instant::now();
-        let result = sink.write(&batch);
-        cx.stats.busy(started);
-        match result {
-            Ok(()) => {
-                NodeStats::add(&cx.stats.rows_out, batch.num_rows());
-                NodeStats::add(&cx.stats.batches_out, 1);
-            }
-            Err(error) => cx.failed_batch(&batch, &error.to_string())?,
-        }
-    }
+    write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;
     sink.close().map_err(|e| e.to_string())
 }
 
@@ -266,17 +255,27 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
+    write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;
+    sink.flush().map_err(|e| e.to_string())
+}
+
+/// Writes every input batch with `write`, counting what was written and
+/// applying the error policy to batches that fail.
+fn write_all(
+    cx: &Context<'_>,
+    mut write: impl FnMut(&RecordBatch) -> Result<(), String>,
+) -> Result<(), String> {
     for batch in cx.batches() {
         let started = Instant::now();
-        let result = sink.write(&batch);
+        let result = write(&batch);
         cx.stats.busy(started);
         match result {
             Ok(()) => {
                 NodeStats::add(&cx.stats.rows_out, batch.num_rows());
                 NodeStats::add(&cx.stats.batches_out, 1);
             }
-            Err(error) => cx.failed_batch(&batch, &error.to_string())?,
+            Err(error) => cx.failed_batch(&batch, &error)?,
         }
     }
-    sink.flush().map_err(|e| e.to_string())
+    Ok(())
 }
