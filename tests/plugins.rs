@@ -295,13 +295,10 @@ mod select {
         ]}"#;
         let mut t = transform(SELECT, config, &input).unwrap();
         let out = run(&mut t, &input);
-        let names: Vec<_> = out
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        assert_eq!(names, ["who", "id", "amount_int", "source", "score"]);
+        assert_eq!(
+            column_names(&out),
+            ["who", "id", "amount_int", "source", "score"]
+        );
         assert_eq!(strings(&out, "who"), strings(&input, "name"));
         assert_eq!(
             ints(&out, "amount_int"),
@@ -354,13 +351,7 @@ mod mask {
         }}"#;
         let mut t = transform(weir_plugin_artifacts::MASK, config, &input).unwrap();
         let out = run(&mut t, &input);
-        let names: Vec<_> = out
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        assert_eq!(names, ["id", "amount", "name", "at", "vip"]);
+        assert_eq!(column_names(&out), ["id", "amount", "name", "at", "vip"]);
         assert_eq!(
             strings(&out, "name"),
             [
@@ -656,20 +647,23 @@ mod test_misbehave {
         }
     }
 
+    /// The error of the first `process` call of the fixture in `mode`.
+    fn process_error(mode: &str) -> PluginError {
+        let input = mixed_batch();
+        let mut t = transform(MISBEHAVE, mode, &input).unwrap();
+        t.process(&input).unwrap_err()
+    }
+
     #[test]
     fn a_batch_in_another_schema_than_announced_is_caught() {
-        let input = mixed_batch();
-        let mut t = transform(MISBEHAVE, "wrong-schema", &input).unwrap();
-        let err = t.process(&input).unwrap_err();
+        let err = process_error("wrong-schema");
         assert!(matches!(err, PluginError::MalformedIpc { .. }), "{err}");
         assert!(err.to_string().contains("schema it announced"), "{err}");
     }
 
     #[test]
     fn a_short_selection_is_a_protocol_error() {
-        let input = mixed_batch();
-        let mut t = transform(MISBEHAVE, "short-selection", &input).unwrap();
-        let err = t.process(&input).unwrap_err();
+        let err = process_error("short-selection");
         assert!(matches!(err, PluginError::Protocol { .. }), "{err}");
         assert!(
             err.to_string().contains("selection has 0 bytes for 6 rows"),
@@ -679,9 +673,7 @@ mod test_misbehave {
 
     #[test]
     fn a_rejected_row_past_the_batch_is_a_protocol_error() {
-        let input = mixed_batch();
-        let mut t = transform(MISBEHAVE, "reject-out-of-range", &input).unwrap();
-        let err = t.process(&input).unwrap_err();
+        let err = process_error("reject-out-of-range");
         assert!(
             err.to_string()
                 .contains("rejected row 4294967295 of a 6-row batch"),

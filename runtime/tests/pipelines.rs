@@ -334,3 +334,119 @@ fn read_dir_names(dir: &Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+#[test]
+fn rows_a_plugin_rejects_go_to_dead_letters_with_the_row_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = [
+        r#"{"user": 1, "page": "/home"}"#,
+        r#"{"user": "one", "page": "/cart"}"#,
+        r#"{"page": "/missing-user"}"#,
+        r#"{"user": 4, "page": "/pay"}"#,
+    ];
+    let lines: Vec<String> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| serde_json::json!({"id": i, "payload": p}).to_string())
+        .collect();
+    fs::write(dir.path().join("events.jsonl"), lines.join("\n")).unwrap();
+    fs::write(
+        dir.path().join("pipeline.yaml"),
+        "sources:
+  events: {type: file, config: {path: events.jsonl, schema: {id: int64, payload: utf8}}}
+transforms:
+  parse:
+    plugin: json-parse
+    inputs: [events]
+    config:
+      column: payload
+      fields: [{name: user, type: int64, required: true}, {name: page, type: utf8}]
+sinks:
+  out: {type: file, inputs: [parse], config: {path: out, format: json}}
+",
+    )
+    .unwrap();
+    let out = weir(&["run", dir.path().join("pipeline.yaml").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let written = fs::read_to_string(dir.path().join("out/part-00000.jsonl")).unwrap();
+    let users: Vec<i64> = written
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["user"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(users, [1, 4]);
+
+    let letters = fs::read_to_string(dir.path().join("dead-letters/parse.jsonl")).unwrap();
+    let letters: Vec<serde_json::Value> = letters
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    for (letter, id) in letters.iter().zip([1, 2]) {
+        assert_eq!(letter["node"], "parse");
+        assert_eq!(letter["row"]["id"], id, "{letter}");
+        assert_eq!(letter["row"]["payload"], payloads[id as usize], "{letter}");
+        assert!(
+            letter["error"].as_str().unwrap().contains("user"),
+            "{letter}"
+        );
+    }
+}
+
+#[test]
+fn stdin_csv_is_read_once_header_included_and_bad_bytes_are_dead_letters() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("pipeline.yaml"),
+        "sources:
+  input: {type: stdin, config: {format: csv, schema: {id: int64, name: utf8}}}
+sinks:
+  out: {type: stdout, inputs: [input]}
+",
+    )
+    .unwrap();
+    let mut child = weir_command(&[
+        "run",
+        "--quiet",
+        dir.path().join("pipeline.yaml").to_str().unwrap(),
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let input = b"id,name\n1,a\n2,\xff\xfe\nthree,c\n4,d\n";
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!({"id": 1, "name": "a"}),
+            serde_json::json!({"id": 4, "name": "d"})
+        ]
+    );
+
+    let letters = fs::read_to_string(dir.path().join("dead-letters/input.jsonl")).unwrap();
+    let errors: Vec<String> = letters
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{letters}");
+    assert!(errors[0].starts_with("<stdin>:3:"), "{errors:?}");
+    assert!(errors[1].starts_with("<stdin>:4:"), "{errors:?}");
+}

@@ -110,3 +110,13 @@ pub fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
 pub fn concat(batches: &[RecordBatch]) -> RecordBatch {
     arrow::compute::concat_batches(&batches[0].schema(), batches).unwrap()
 }
+
+/// The column names of `batch`, in order.
+pub fn column_names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}

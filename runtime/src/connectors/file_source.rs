@@ -3,8 +3,9 @@
 //! letters; every other row of their batch still arrives.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -75,11 +76,60 @@ impl Config {
     pub fn infers_schema(&self) -> bool {
         self.schema.is_none() && self.format().ok() != Some(Format::Parquet)
     }
+
+    /// The schema of the file: declared, read from Parquet metadata, or
+    /// inferred from the first records.
+    pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
+        let format = self.format()?;
+        if let Some(columns) = &self.schema
+            && format != Format::Parquet
+        {
+            return declared_schema(columns);
+        }
+        let path = &self.path;
+        let mut file = BufReader::new(File::open(path).map_err(|source| ConnectorError::Io {
+            path: path.clone(),
+            source,
+        })?);
+        let arrow = |source| ConnectorError::Arrow {
+            path: path.clone(),
+            source,
+        };
+        let schema = match format {
+            Format::Parquet => {
+                return ParquetRecordBatchReaderBuilder::try_new(file.into_inner())
+                    .map(|b| b.schema().clone())
+                    .map_err(|source| ConnectorError::Parquet {
+                        path: path.clone(),
+                        source,
+                    });
+            }
+            Format::Json => {
+                arrow::json::reader::infer_json_schema_from_seekable(&mut file, Some(INFER_RECORDS))
+                    .map_err(arrow)?
+                    .0
+            }
+            Format::Csv => {
+                arrow::csv::reader::Format::default()
+                    .with_header(true)
+                    .infer_schema(&mut file, Some(INFER_RECORDS))
+                    .map_err(arrow)?
+                    .0
+            }
+        };
+        Ok(Arc::new(schema))
+    }
+}
+
+impl StdinConfig {
+    /// The declared schema.
+    pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
+        declared_schema(&self.schema)
+    }
 }
 
 /// A running file or stdin source.
 pub struct FileSource {
-    schema: SchemaRef,
     reader: Reader,
 }
 
@@ -92,104 +142,83 @@ enum Reader {
 }
 
 impl FileSource {
-    /// Opens the file of `config`.
-    pub fn open(config: &Config) -> Result<Self, ConnectorError> {
+    /// Opens the file of `config`, whose rows have `schema` (the one the
+    /// graph was typed with; a Parquet file that changed since is refused).
+    pub fn open(config: &Config, schema: &SchemaRef) -> Result<Self, ConnectorError> {
         let path = &config.path;
-        let io = |source| ConnectorError::Io {
+        let file = File::open(path).map_err(|source| ConnectorError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let format = config.format()?;
+        if format != Format::Parquet {
+            let name = path.display().to_string();
+            return Self::lines(
+                name,
+                Box::new(BufReader::new(file)),
+                format,
+                schema,
+                config.batch_rows,
+            );
+        }
+        let parquet = |source| ConnectorError::Parquet {
             path: path.clone(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
-        let format = config.format()?;
-        if format == Format::Parquet {
-            let parquet = |source| ConnectorError::Parquet {
-                path: path.clone(),
-                source,
-            };
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-            let schema = builder.schema().clone();
-            let reader = builder
-                .with_batch_size(config.batch_rows)
-                .build()
-                .map_err(parquet)?;
-            return Ok(Self {
-                schema,
-                reader: Reader::Parquet {
-                    path: path.clone(),
-                    reader,
-                },
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+        if builder.schema().fields() != schema.fields() {
+            return Err(ConnectorError::Config {
+                field: "path".into(),
+                message: format!(
+                    "{} changed its schema since the pipeline was checked",
+                    path.display()
+                ),
             });
         }
-        let mut file = BufReader::new(file);
-        let schema = match &config.schema {
-            Some(columns) => declared_schema(columns)?,
-            None => {
-                let arrow = |source| ConnectorError::Arrow {
-                    path: path.clone(),
-                    source,
-                };
-                let schema = match format {
-                    Format::Json => {
-                        arrow::json::reader::infer_json_schema_from_seekable(
-                            &mut file,
-                            Some(INFER_RECORDS),
-                        )
-                        .map_err(arrow)?
-                        .0
-                    }
-                    _ => {
-                        let (schema, _) = arrow::csv::reader::Format::default()
-                            .with_header(true)
-                            .infer_schema(&mut file, Some(INFER_RECORDS))
-                            .map_err(arrow)?;
-                        file.rewind().map_err(io)?;
-                        schema
-                    }
-                };
-                std::sync::Arc::new(schema)
-            }
-        };
-        let lines = LineDecoder::new(
-            path.display().to_string(),
-            Box::new(file),
-            format,
-            schema.clone(),
-            config.batch_rows,
-        )?;
+        let reader = builder
+            .with_batch_size(config.batch_rows)
+            .build()
+            .map_err(parquet)?;
         Ok(Self {
-            schema,
-            reader: Reader::Lines(lines),
+            reader: Reader::Parquet {
+                path: path.clone(),
+                reader,
+            },
         })
     }
 
-    /// Reads standard input.
-    pub fn stdin(config: &StdinConfig) -> Result<Self, ConnectorError> {
-        if config.format == Format::Parquet {
-            return Err(ConnectorError::Config {
-                field: "format".into(),
-                message: "standard input is read as json or csv".into(),
-            });
-        }
-        let schema = declared_schema(&config.schema)?;
-        let lines = LineDecoder::new(
+    /// Reads standard input as rows of `schema`.
+    pub fn stdin(config: &StdinConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
+        let input = Box::new(BufReader::new(std::io::stdin()));
+        Self::lines(
             "<stdin>".into(),
-            Box::new(BufReader::new(std::io::stdin())),
+            input,
             config.format,
-            schema.clone(),
-            config.batch_rows,
-        )?;
-        Ok(Self {
             schema,
-            reader: Reader::Lines(lines),
+            config.batch_rows,
+        )
+    }
+
+    fn lines(
+        name: String,
+        input: Box<dyn BufRead + Send>,
+        format: Format,
+        schema: &SchemaRef,
+        batch_rows: usize,
+    ) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            reader: Reader::Lines(LineDecoder::new(
+                name,
+                input,
+                format,
+                schema.clone(),
+                batch_rows,
+            )?),
         })
     }
 }
 
 impl Source for FileSource {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
     fn next_batch(
         &mut self,
         bad: &mut dyn FnMut(BadRecord),
@@ -224,8 +253,11 @@ fn feed(
     Ok(())
 }
 
-/// A line of input and its 1-based number.
-type NumberedLine = (usize, String);
+/// Where one line lies in a chunk, and its 1-based number in the input.
+struct Line {
+    number: usize,
+    span: std::ops::Range<usize>,
+}
 
 /// Decodes JSON or CSV text a batch of lines at a time; when a batch fails,
 /// decodes its lines one by one to set the bad ones apart.
@@ -237,36 +269,32 @@ struct LineDecoder {
     batch_rows: usize,
     /// Lines read so far (for error messages).
     line_number: usize,
+    /// The lines of the current batch, each ending in a newline.
+    chunk: Vec<u8>,
 }
 
 impl LineDecoder {
     fn new(
         name: String,
-        mut input: Box<dyn BufRead + Send>,
+        input: Box<dyn BufRead + Send>,
         format: Format,
         schema: SchemaRef,
         batch_rows: usize,
     ) -> Result<Self, ConnectorError> {
-        let mut line_number = 0;
-        if format == Format::Csv {
-            // The header names the columns; the declared schema gives their order.
-            let mut header = String::new();
-            input
-                .read_line(&mut header)
-                .map_err(|source| ConnectorError::Io {
-                    path: name.clone().into(),
-                    source,
-                })?;
-            line_number = 1;
-        }
-        Ok(Self {
+        let mut decoder = Self {
             name,
             input,
             format,
             schema,
             batch_rows: batch_rows.max(1),
-            line_number,
-        })
+            line_number: 0,
+            chunk: Vec::new(),
+        };
+        if format == Format::Csv {
+            // Columns are taken by position in the schema's order.
+            decoder.read_chunk(1)?;
+        }
+        Ok(decoder)
     }
 
     fn next_batch(
@@ -274,11 +302,11 @@ impl LineDecoder {
         bad: &mut dyn FnMut(BadRecord),
     ) -> Result<Option<RecordBatch>, ConnectorError> {
         loop {
-            let (chunk, lines) = self.read_chunk()?;
+            let lines = self.read_chunk(self.batch_rows)?;
             if lines.is_empty() {
                 return Ok(None);
             }
-            let batch = match self.decode(&chunk) {
+            let batch = match self.decode(&self.chunk) {
                 Ok(batch) => batch,
                 Err(_) => self.decode_line_by_line(&lines, bad)?,
             };
@@ -288,16 +316,17 @@ impl LineDecoder {
         }
     }
 
-    /// Up to `batch_rows` non-empty lines, joined, and each with its number.
-    fn read_chunk(&mut self) -> Result<(Vec<u8>, Vec<NumberedLine>), ConnectorError> {
-        let mut chunk = Vec::new();
+    /// Reads up to `max` non-empty lines into the chunk; blank lines are
+    /// skipped. Bytes are not checked here: a line that is not UTF-8 is a
+    /// bad record like any other.
+    fn read_chunk(&mut self, max: usize) -> Result<Vec<Line>, ConnectorError> {
+        self.chunk.clear();
         let mut lines = Vec::new();
-        let mut line = String::new();
-        while lines.len() < self.batch_rows {
-            line.clear();
+        while lines.len() < max {
+            let start = self.chunk.len();
             let read = self
                 .input
-                .read_line(&mut line)
+                .read_until(b'\n', &mut self.chunk)
                 .map_err(|source| ConnectorError::Io {
                     path: self.name.clone().into(),
                     source,
@@ -306,19 +335,19 @@ impl LineDecoder {
                 break;
             }
             self.line_number += 1;
-            if line.trim().is_empty() {
+            if self.chunk[start..].trim_ascii().is_empty() {
+                self.chunk.truncate(start);
                 continue;
             }
-            chunk.extend_from_slice(line.as_bytes());
-            if !line.ends_with('\n') {
-                chunk.push(b'\n');
+            if self.chunk.last() != Some(&b'\n') {
+                self.chunk.push(b'\n');
             }
-            lines.push((
-                self.line_number,
-                line.trim_end_matches(['\n', '\r']).to_string(),
-            ));
+            lines.push(Line {
+                number: self.line_number,
+                span: start..self.chunk.len(),
+            });
         }
-        Ok((chunk, lines))
+        Ok(lines)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
@@ -344,19 +373,18 @@ impl LineDecoder {
 
     fn decode_line_by_line(
         &self,
-        lines: &[NumberedLine],
+        lines: &[Line],
         bad: &mut dyn FnMut(BadRecord),
     ) -> Result<Option<RecordBatch>, ConnectorError> {
         let mut good = Vec::new();
-        for (number, line) in lines {
-            let mut bytes = line.clone().into_bytes();
-            bytes.push(b'\n');
-            match self.decode(&bytes) {
+        for line in lines {
+            let bytes = &self.chunk[line.span.clone()];
+            match self.decode(bytes) {
                 Ok(Some(batch)) => good.push(batch),
                 Ok(None) => {}
                 Err(error) => bad(BadRecord {
-                    record: line.clone(),
-                    error: format!("{}:{number}: {error}", self.name),
+                    record: String::from_utf8_lossy(bytes.trim_ascii_end()).into_owned(),
+                    error: format!("{}:{}: {error}", self.name, line.number),
                 }),
             }
         }

@@ -12,6 +12,8 @@ use arrow::datatypes::SchemaRef;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::spec::Section;
+
 pub use file_sink::FileSink;
 pub use file_source::FileSource;
 pub use stdout::StdoutSink;
@@ -69,8 +71,6 @@ pub struct BadRecord {
 
 /// What a native source yields.
 pub trait Source: Send {
-    /// The schema of every batch.
-    fn schema(&self) -> SchemaRef;
     /// The next batch, or `None` at the end of a bounded input. Records that
     /// do not parse are handed to `bad` and left out of the batch.
     fn next_batch(
@@ -134,46 +134,69 @@ pub enum Connector {
 }
 
 impl Connector {
-    /// A source connector of type `kind` with `config`; relative paths are
-    /// resolved against `base_dir`.
-    pub fn source(
+    /// The connector of type `kind` for a node of `section`, with `config`;
+    /// relative paths are resolved against `base_dir`.
+    pub fn new(
+        section: Section,
         kind: &str,
         config: &serde_json::Value,
         base_dir: &Path,
     ) -> Result<Self, ConnectorError> {
-        match kind {
-            "file" => {
+        match (section, kind) {
+            (Section::Sources, "file") => {
                 let mut config: file_source::Config = parse(config)?;
                 config.path = base_dir.join(&config.path);
+                if config.schema.is_some() && config.format()? == Format::Parquet {
+                    return Err(config_error(
+                        "schema",
+                        "a Parquet file carries its own schema; remove `schema`",
+                    ));
+                }
                 Ok(Self::FileSource(config))
             }
-            "stdin" => Ok(Self::Stdin(parse(config)?)),
-            other => Err(unknown_type(other, SOURCE_TYPES)),
-        }
-    }
-
-    /// A sink connector of type `kind` with `config`.
-    pub fn sink(
-        kind: &str,
-        config: &serde_json::Value,
-        base_dir: &Path,
-    ) -> Result<Self, ConnectorError> {
-        match kind {
-            "file" => {
+            (Section::Sources, "stdin") => {
+                let config: file_source::StdinConfig = parse(config)?;
+                if config.format == Format::Parquet {
+                    return Err(config_error(
+                        "format",
+                        "standard input is read as json or csv",
+                    ));
+                }
+                Ok(Self::Stdin(config))
+            }
+            (Section::Sinks, "file") => {
                 let mut config: file_sink::Config = parse(config)?;
                 config.path = base_dir.join(&config.path);
                 Ok(Self::FileSink(config))
             }
-            "stdout" => Ok(Self::Stdout(parse(config)?)),
-            other => Err(unknown_type(other, SINK_TYPES)),
+            (Section::Sinks, "stdout") => Ok(Self::Stdout(parse(config)?)),
+            (Section::Transforms, _) => Err(config_error(
+                "type",
+                &format!(
+                    "there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
+                ),
+            )),
+            (Section::Sources, other) => Err(unknown_type(other, SOURCE_TYPES)),
+            (Section::Sinks, other) => Err(unknown_type(other, SINK_TYPES)),
         }
     }
 
-    /// Opens a source connector.
-    pub fn open_source(&self) -> Result<Box<dyn Source>, ConnectorError> {
+    /// The schema a source connector produces: declared in its config, read
+    /// from the file's metadata, or inferred from its first records.
+    pub fn source_schema(&self) -> Result<SchemaRef, ConnectorError> {
         match self {
-            Self::FileSource(config) => Ok(Box::new(FileSource::open(config)?)),
-            Self::Stdin(config) => Ok(Box::new(FileSource::stdin(config)?)),
+            Self::FileSource(config) => config.resolve_schema(),
+            Self::Stdin(config) => config.resolve_schema(),
+            _ => unreachable!("a sink connector has no output schema"),
+        }
+    }
+
+    /// Opens a source connector producing rows of `schema` (from
+    /// [`Connector::source_schema`], resolved when the graph was built).
+    pub fn open_source(&self, schema: &SchemaRef) -> Result<Box<dyn Source>, ConnectorError> {
+        match self {
+            Self::FileSource(config) => Ok(Box::new(FileSource::open(config, schema)?)),
+            Self::Stdin(config) => Ok(Box::new(FileSource::stdin(config, schema)?)),
             _ => unreachable!("a sink connector opened as a source"),
         }
     }
@@ -197,12 +220,19 @@ impl Connector {
 }
 
 fn unknown_type(kind: &str, known: &[&str]) -> ConnectorError {
-    ConnectorError::Config {
-        field: "type".into(),
-        message: format!(
+    config_error(
+        "type",
+        &format!(
             "unknown connector {kind:?}; native connectors here: {}",
             known.join(", ")
         ),
+    )
+}
+
+fn config_error(field: &str, message: &str) -> ConnectorError {
+    ConnectorError::Config {
+        field: field.into(),
+        message: message.into(),
     }
 }
 

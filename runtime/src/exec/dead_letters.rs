@@ -6,7 +6,8 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
 
 /// The dead-letter file of one node, created at the first letter.
 pub struct DeadLetters {
@@ -37,24 +38,20 @@ impl DeadLetters {
     }
 
     /// Records rows of `batch` (by index) with their errors.
-    pub fn rows<'a>(
-        &self,
-        batch: &RecordBatch,
-        rows: impl IntoIterator<Item = (usize, &'a str)>,
-    ) -> std::io::Result<()> {
-        for (row, error) in rows {
-            let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
-            writer
-                .write(&batch.slice(row, 1))
-                .and_then(|()| writer.finish())
-                .map_err(std::io::Error::other)?;
-            let json = String::from_utf8(writer.into_inner()).map_err(std::io::Error::other)?;
+    pub fn rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> std::io::Result<()> {
+        let indices = UInt32Array::from_iter_values(rows.iter().map(|(row, _)| *row as u32));
+        let picked = take_record_batch(batch, &indices).map_err(std::io::Error::other)?;
+        let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+        writer
+            .write(&picked)
+            .and_then(|()| writer.finish())
+            .map_err(std::io::Error::other)?;
+        let json = String::from_utf8(writer.into_inner()).map_err(std::io::Error::other)?;
+        let (time, node) = (json_string(&now()), json_string(&self.node));
+        for ((_, error), row) in rows.iter().zip(json.lines()) {
             self.write(&format!(
-                "{{\"time\":{},\"node\":{},\"error\":{},\"row\":{}}}",
-                json_string(&now()),
-                json_string(&self.node),
-                json_string(error),
-                json.trim_end()
+                "{{\"time\":{time},\"node\":{node},\"error\":{},\"row\":{row}}}",
+                json_string(error)
             ))?;
         }
         Ok(())

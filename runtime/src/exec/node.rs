@@ -82,14 +82,12 @@ impl Context<'_> {
     fn failed_rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> Result<(), String> {
         match self.node.spec.on_error {
             OnError::DeadLetter => {
-                self.dead_letters
-                    .rows(batch, rows.iter().map(|(r, e)| (*r, e.as_str())))
-                    .map_err(|e| {
-                        format!(
-                            "cannot write dead letters to {}: {e}",
-                            self.dead_letters.path().display()
-                        )
-                    })?;
+                self.dead_letters.rows(batch, rows).map_err(|e| {
+                    format!(
+                        "cannot write dead letters to {}: {e}",
+                        self.dead_letters.path().display()
+                    )
+                })?;
                 NodeStats::add(&self.stats.dead_letters, rows.len());
                 Ok(())
             }
@@ -139,7 +137,8 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
     let Implementation::Connector(connector) = &cx.node.implementation else {
         unreachable!()
     };
-    let mut source = connector.open_source().map_err(|e| e.to_string())?;
+    let schema = cx.node.output_schema.as_ref().expect("typed graph");
+    let mut source = connector.open_source(schema).map_err(|e| e.to_string())?;
     let mut bad_error = None;
     while !cx.stopping() {
         let started = Instant::now();

@@ -95,6 +95,15 @@ impl Summary {
         }
     }
 
+    /// Rows the sources produced.
+    pub fn source_rows(&self) -> u64 {
+        self.nodes
+            .iter()
+            .filter(|n| n.section == Section::Sources)
+            .map(|n| n.rows_out)
+            .sum()
+    }
+
     /// The summary of node `name`.
     pub fn node(&self, name: &str) -> Option<&NodeSummary> {
         self.nodes.iter().find(|n| n.name == name)
@@ -113,7 +122,7 @@ impl fmt::Display for Summary {
                 f,
                 "{:<20} {:<10} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9.2}s",
                 n.name,
-                n.section.to_string().trim_end_matches('s'),
+                n.section.singular(),
                 n.rows_in,
                 n.rows_out,
                 n.batches_out,
@@ -122,12 +131,7 @@ impl fmt::Display for Summary {
                 n.busy.as_secs_f64()
             )?;
         }
-        let read: u64 = self
-            .nodes
-            .iter()
-            .filter(|n| n.section == Section::Sources)
-            .map(|n| n.rows_out)
-            .sum();
+        let read = self.source_rows();
         let secs = self.elapsed.as_secs_f64();
         write!(
             f,
@@ -154,20 +158,13 @@ pub(crate) fn progress(
             continue;
         }
         last = Instant::now();
-        let counts: Vec<String> = graph
+        let summary = Summary::new(graph, stats, started.elapsed());
+        let counts: Vec<String> = summary
             .nodes
             .iter()
-            .zip(stats)
-            .map(|(n, s)| format!("{} {}", n.name, s.rows_out.load(Ordering::Relaxed)))
+            .map(|n| format!("{} {}", n.name, n.rows_out))
             .collect();
-        let read: u64 = graph
-            .nodes
-            .iter()
-            .zip(stats)
-            .filter(|(n, _)| n.section == Section::Sources)
-            .map(|(_, s)| s.rows_out.load(Ordering::Relaxed))
-            .sum();
-        let rate = read as f64 / started.elapsed().as_secs_f64();
+        let rate = summary.source_rows() as f64 / summary.elapsed.as_secs_f64();
         let line = format!("{rate:>12.0} rows/s | {}", counts.join(" | "));
         let mut stderr = std::io::stderr().lock();
         let _ = match terminal {

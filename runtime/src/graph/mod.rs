@@ -172,7 +172,7 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
             Section::Transforms | Section::Sinks if spec.inputs.is_empty() => {
                 errors.push(format!(
                     "{} {name:?} has no inputs; list upstream nodes in `inputs`",
-                    singular(section)
+                    section.singular()
                 ));
             }
             _ => {}
@@ -193,7 +193,7 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
         if section != Section::Sinks && !read.contains_key(name) {
             errors.push(format!(
                 "{} {name:?} is dangling: no node reads its output",
-                singular(section)
+                section.singular()
             ));
         }
     }
@@ -238,14 +238,6 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
     Ok(placed)
 }
 
-fn singular(section: Section) -> &'static str {
-    match section {
-        Section::Sources => "source",
-        Section::Transforms => "transform",
-        Section::Sinks => "sink",
-    }
-}
-
 fn limits(spec: &NodeSpec) -> Limits {
     let mut limits = Limits::default();
     if let Some(mib) = spec.limits.memory_mib {
@@ -271,16 +263,7 @@ fn implementation(
         ));
     }
     if let Some(kind) = &spec.connector {
-        let connector = match section {
-            Section::Sources => Connector::source(kind, &spec.config, &pipeline.base_dir),
-            Section::Sinks => Connector::sink(kind, &spec.config, &pipeline.base_dir),
-            Section::Transforms => {
-                return Err(format!(
-                    "field `type`: there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
-                ));
-            }
-        };
-        return connector
+        return Connector::new(section, kind, &spec.config, &pipeline.base_dir)
             .map(Implementation::Connector)
             .map_err(|e| e.to_string());
     }
@@ -381,13 +364,13 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     let config = node.spec.config.to_string();
     let output_schema = match (&node.implementation, node.section) {
         (Implementation::Connector(connector), Section::Sources) => {
-            let source = connector.open_source().map_err(|e| e.to_string())?;
+            let schema = connector.source_schema().map_err(|e| e.to_string())?;
             if let Connector::FileSource(config) = connector
                 && config.infers_schema()
             {
-                tracing::warn!(node = %node.name, schema = %render::schema_line(&source.schema()), "schema inferred from the first records; declare `schema` in the config to fix it");
+                tracing::warn!(node = %node.name, schema = %render::schema_line(&schema), "schema inferred from the first records; declare `schema` in the config to fix it");
             }
-            Some(source.schema())
+            Some(schema)
         }
         (Implementation::Connector(connector), _) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");

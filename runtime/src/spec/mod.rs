@@ -287,6 +287,17 @@ pub enum Section {
     Sinks,
 }
 
+impl Section {
+    /// What one node of the section is: `source`, `transform` or `sink`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            Section::Sources => "source",
+            Section::Transforms => "transform",
+            Section::Sinks => "sink",
+        }
+    }
+}
+
 impl std::fmt::Display for Section {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

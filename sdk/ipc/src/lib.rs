@@ -57,13 +57,13 @@ pub fn schema_to_bytes(schema: &Schema) -> Result<Vec<u8>, ArrowError> {
 /// Decodes one IPC schema message.
 pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
     let frame = Frame::read(bytes, 0)?;
-    if frame.end() != bytes.len() {
+    if frame.end != bytes.len() {
         return Err(ArrowError::IpcError(
             "expected exactly one IPC schema message".into(),
         ));
     }
-    let message = frame.message(bytes)?;
-    let schema = message
+    let schema = frame
+        .message
         .header_as_schema()
         .ok_or_else(|| ArrowError::IpcError("expected an IPC schema message".into()))?;
     Ok(std::sync::Arc::new(fb_to_schema(schema)))
@@ -150,8 +150,8 @@ impl BatchDecoder {
         let mut start = 0;
         loop {
             let frame = Frame::read(&bytes, start)?;
-            let message = frame.message(&bytes)?;
-            let unit = bytes.slice_with_length(start, frame.end() - start);
+            let message = frame.message;
+            let unit = bytes.slice_with_length(start, frame.end - start);
             let block = Block::new(0, frame.metadata_len, frame.body_len as i64);
             match message.header_type() {
                 MessageHeader::DictionaryBatch => {
@@ -162,10 +162,10 @@ impl BatchDecoder {
                 MessageHeader::RecordBatch => {
                     frame.check_buffers(message.header_as_record_batch())?;
                     let batch = self.decoder.read_record_batch(&block, &unit)?;
-                    if frame.end() != bytes.len() {
+                    if frame.end != bytes.len() {
                         return Err(ArrowError::IpcError(format!(
                             "{} unexpected bytes after the record batch",
-                            bytes.len() - frame.end()
+                            bytes.len() - frame.end
                         )));
                     }
                     return batch
@@ -177,7 +177,7 @@ impl BatchDecoder {
                     )));
                 }
             }
-            start = frame.end();
+            start = frame.end;
         }
     }
 }
@@ -185,18 +185,21 @@ impl BatchDecoder {
 /// The IPC continuation marker that starts every encapsulated message.
 const CONTINUATION: [u8; 4] = [0xff; 4];
 
-/// One encapsulated IPC message inside a byte slice: where its metadata and
-/// body are, with every length checked against the slice.
-struct Frame {
-    start: usize,
+/// One encapsulated IPC message inside a byte slice: its verified metadata
+/// and where its body is, with every length checked against the slice.
+struct Frame<'a> {
+    /// The flatbuffer metadata, verified once.
+    message: Message<'a>,
     /// Prefix (continuation marker and length) plus flatbuffer metadata.
     metadata_len: i32,
     body_len: usize,
+    /// Where the message ends (after its body).
+    end: usize,
 }
 
-impl Frame {
-    /// Reads the message framing at `start`; checks only lengths.
-    fn read(bytes: &[u8], start: usize) -> Result<Self, ArrowError> {
+impl<'a> Frame<'a> {
+    /// Reads the message at `start`: its framing and metadata.
+    fn read(bytes: &'a [u8], start: usize) -> Result<Self, ArrowError> {
         let truncated = || ArrowError::IpcError(format!("truncated IPC message at byte {start}"));
         let prefix = bytes.get(start..start + 8).ok_or_else(truncated)?;
         if prefix[..4] != CONTINUATION {
@@ -211,35 +214,25 @@ impl Frame {
             .ok_or_else(|| {
                 ArrowError::IpcError(format!("invalid IPC metadata length {flatbuffer_len}"))
             })?;
-        let mut frame = Self {
-            start,
-            metadata_len,
-            body_len: 0,
-        };
-        if bytes.len() < frame.end() {
-            return Err(truncated());
-        }
-        let body_len = frame.message(bytes)?.bodyLength();
-        frame.body_len = usize::try_from(body_len)
+        let metadata_end = start
+            .checked_add(metadata_len as usize)
+            .ok_or_else(truncated)?;
+        let metadata = bytes.get(start + 8..metadata_end).ok_or_else(truncated)?;
+        let message = root_as_message(metadata)
+            .map_err(|e| ArrowError::IpcError(format!("invalid IPC message metadata: {e}")))?;
+        let body_len = message.bodyLength();
+        let body_len = usize::try_from(body_len)
             .map_err(|_| ArrowError::IpcError(format!("invalid IPC body length {body_len}")))?;
-        match frame
-            .start
-            .checked_add(frame.metadata_len as usize + frame.body_len)
-        {
-            Some(end) if end <= bytes.len() => Ok(frame),
-            _ => Err(truncated()),
-        }
-    }
-
-    /// The verified flatbuffer metadata.
-    fn message<'a>(&self, bytes: &'a [u8]) -> Result<Message<'a>, ArrowError> {
-        root_as_message(&bytes[self.start + 8..self.start + self.metadata_len as usize])
-            .map_err(|e| ArrowError::IpcError(format!("invalid IPC message metadata: {e}")))
-    }
-
-    /// Where the message ends (after its body).
-    fn end(&self) -> usize {
-        self.start + self.metadata_len as usize + self.body_len
+        let end = metadata_end
+            .checked_add(body_len)
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(truncated)?;
+        Ok(Self {
+            message,
+            metadata_len,
+            body_len,
+            end,
+        })
     }
 
     /// Checks that every buffer of a record batch lies inside the body:
