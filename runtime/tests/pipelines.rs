@@ -1,62 +1,16 @@
 //! `weir validate` and `weir run` as a user runs them: the real binary on
 //! pipeline files with real plugins, outputs read back row by row.
 
+mod support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-/// The `weir` command with the first-party plugins on its plugin path.
-fn weir_command(args: &[&str]) -> Command {
-    let plugins = Path::new(weir_plugin_artifacts::FILTER).parent().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_weir"));
-    command
-        .args(args)
-        .env("WEIR_PLUGIN_PATH", plugins)
-        .env(
-            "WEIR_CACHE_DIR",
-            std::env::temp_dir().join("weir-test-component-cache"),
-        )
-        .env_remove("WEIR_TEST_UNSET_ROWS");
-    command
-}
-
-fn weir(args: &[&str]) -> Output {
-    weir_command(args).output().expect("run weir")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pipelines")
-}
-
-/// Every batch of every Parquet file in `dir`, in file-name order.
-fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .flat_map(|path| {
-            ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap())
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(|b| b.unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
+use support::*;
 
 #[test]
 fn every_validation_error_class_names_the_problem() {
@@ -301,11 +255,7 @@ sinks:
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
 
@@ -323,16 +273,6 @@ sinks:
         names.len(),
         "{names:?} for {rows} rows"
     );
-}
-
-fn read_dir_names(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -1,13 +1,18 @@
 //! The `file` sink: JSON lines, CSV or Parquet files in a folder, rolled by
-//! rows. Each file is written under a hidden temporary name and renamed when
-//! complete, so a reader never sees half a file.
+//! rows or bytes, optionally split into Hive-style partition folders
+//! (`dt=2026-11-25/`). Each file is written under a hidden temporary name and
+//! renamed when complete, so a reader never sees half a file.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::array::{Array, RecordBatch, UInt32Array};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -27,12 +32,88 @@ pub struct Config {
     /// File names are `<prefix>-<number>.<extension>`.
     #[serde(default = "default_prefix")]
     pub prefix: String,
-    /// Start a new file after this many rows (one file per run when absent).
+    /// Start a new file after this many rows.
     pub max_rows_per_file: Option<usize>,
+    /// Start a new file once a file has reached this many bytes (checked
+    /// after each batch, so a file may pass it by up to one batch).
+    pub max_bytes_per_file: Option<u64>,
+    /// Write rows into one folder per value of this column. A timestamp
+    /// column gives `dt=YYYY-MM-DD` folders (UTC days) and stays in the
+    /// files; any other column gives `<column>=<value>` folders and, as in
+    /// Hive, is left out of the files (the value is in the path).
+    pub partition_by: Option<String>,
 }
 
 fn default_prefix() -> String {
     "part".into()
+}
+
+/// Folder name of rows whose partition column is null (Hive's convention).
+const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// How rows are split into folders.
+#[derive(Debug, Clone)]
+struct Partitioning {
+    column: usize,
+    /// Directory key: `dt` for days of a timestamp, else the column name.
+    key: String,
+    /// Whether the column is written into the files too.
+    kept: bool,
+}
+
+fn config_error(field: &str, message: String) -> ConnectorError {
+    ConnectorError::Config {
+        field: field.into(),
+        message,
+    }
+}
+
+fn partitioning(
+    config: &Config,
+    schema: &SchemaRef,
+) -> Result<Option<Partitioning>, ConnectorError> {
+    let Some(name) = &config.partition_by else {
+        return Ok(None);
+    };
+    let (column, field) = schema.column_with_name(name).ok_or_else(|| {
+        let columns: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        config_error(
+            "partition_by",
+            format!("no column {name:?}; the input has {}", columns.join(", ")),
+        )
+    })?;
+    let partitioning = match field.data_type() {
+        DataType::Timestamp(_, _) => Partitioning {
+            column,
+            key: "dt".into(),
+            kept: true,
+        },
+        t if t.is_integer()
+            || matches!(
+                t,
+                DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Boolean
+                    | DataType::Date32
+                    | DataType::Date64
+            ) =>
+        {
+            Partitioning {
+                column,
+                key: name.clone(),
+                kept: false,
+            }
+        }
+        other => {
+            return Err(config_error(
+                "partition_by",
+                format!(
+                    "cannot partition by {name:?} of type {other}; use a string, integer, boolean, date or timestamp column"
+                ),
+            ));
+        }
+    };
+    Ok(Some(partitioning))
 }
 
 /// Checks that the sink can write batches of `schema`.
@@ -40,28 +121,43 @@ pub fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> 
     if config.format == Format::Csv
         && let Some(field) = schema.fields().iter().find(|f| f.data_type().is_nested())
     {
-        return Err(ConnectorError::Config {
-            field: "format".into(),
-            message: format!(
+        return Err(config_error(
+            "format",
+            format!(
                 "CSV cannot hold column {:?} of type {}; use json or parquet",
                 field.name(),
                 field.data_type()
             ),
-        });
+        ));
     }
     if config.max_rows_per_file == Some(0) {
-        return Err(ConnectorError::Config {
-            field: "max_rows_per_file".into(),
-            message: "must be at least 1".into(),
-        });
+        return Err(config_error(
+            "max_rows_per_file",
+            "must be at least 1".into(),
+        ));
     }
-    Ok(())
+    if config.max_bytes_per_file == Some(0) {
+        return Err(config_error(
+            "max_bytes_per_file",
+            "must be at least 1".into(),
+        ));
+    }
+    partitioning(config, schema).map(|_| ())
 }
 
 /// A running file sink.
 pub struct FileSink {
     config: Config,
-    schema: SchemaRef,
+    partitioning: Option<Partitioning>,
+    /// The schema of the files (without a partition column left out).
+    file_schema: SchemaRef,
+    /// One folder per partition value ("" when not partitioned).
+    folders: HashMap<String, Folder>,
+}
+
+/// A folder of output files and the file being written in it.
+struct Folder {
+    dir: PathBuf,
     next_number: usize,
     open: Option<OpenFile>,
 }
@@ -71,55 +167,162 @@ struct OpenFile {
     path: PathBuf,
     writer: Writer,
     rows: usize,
+    /// Bytes handed to the file so far (JSON and CSV).
+    bytes: Arc<AtomicU64>,
 }
 
 enum Writer {
-    Json(arrow::json::LineDelimitedWriter<BufWriter<File>>),
-    Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
+    Json(arrow::json::LineDelimitedWriter<Counting>),
+    Csv(Box<arrow::csv::Writer<Counting>>),
     Parquet(ArrowWriter<File>),
+}
+
+/// A buffered file that counts the bytes written to it.
+struct Counting {
+    file: BufWriter<File>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Counting {
+    fn new(file: File, bytes: &Arc<AtomicU64>) -> Self {
+        Self {
+            file: BufWriter::new(file),
+            bytes: bytes.clone(),
+        }
+    }
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.bytes.fetch_add(written as u64, Ordering::Relaxed);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl OpenFile {
+    fn bytes(&self) -> u64 {
+        match &self.writer {
+            Writer::Parquet(w) => (w.bytes_written() + w.in_progress_size()) as u64,
+            _ => self.bytes.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl FileSink {
     /// Prepares the folder; files are created when rows arrive.
     pub fn open(config: &Config, schema: &SchemaRef) -> Result<Self, ConnectorError> {
         check(config, schema)?;
-        std::fs::create_dir_all(&config.path).map_err(|source| ConnectorError::Io {
-            path: config.path.clone(),
-            source,
-        })?;
+        let partitioning = partitioning(config, schema)?;
+        let file_schema = match &partitioning {
+            Some(p) if !p.kept => {
+                let mut fields = schema.fields().to_vec();
+                fields.remove(p.column);
+                Arc::new(arrow::datatypes::Schema::new(fields))
+            }
+            _ => schema.clone(),
+        };
+        create_dir(&config.path)?;
         Ok(Self {
-            next_number: next_free_number(config)?,
             config: config.clone(),
-            schema: schema.clone(),
-            open: None,
+            partitioning,
+            file_schema,
+            folders: HashMap::new(),
         })
     }
 
-    fn start_file(&mut self) -> Result<&mut OpenFile, ConnectorError> {
+    /// The folder of partition `value`, prepared on first use.
+    fn folder(&mut self, value: &str) -> Result<&mut Folder, ConnectorError> {
+        if !self.folders.contains_key(value) {
+            let dir = match &self.partitioning {
+                Some(p) => self.config.path.join(format!("{}={value}", p.key)),
+                None => self.config.path.clone(),
+            };
+            create_dir(&dir)?;
+            let folder = Folder {
+                next_number: next_free_number(&dir, &self.config.prefix)?,
+                dir,
+                open: None,
+            };
+            self.folders.insert(value.to_string(), folder);
+        }
+        Ok(self.folders.get_mut(value).expect("inserted above"))
+    }
+
+    /// Writes `batch` (already in the file schema) to partition `value`,
+    /// rolling files at the configured limits.
+    fn write_to(&mut self, value: &str, batch: &RecordBatch) -> Result<(), ConnectorError> {
+        let config = self.config.clone();
+        let schema = self.file_schema.clone();
+        let folder = self.folder(value)?;
+        let max_rows = config.max_rows_per_file.unwrap_or(usize::MAX);
+        let max_bytes = config.max_bytes_per_file.unwrap_or(u64::MAX);
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if let Some(open) = &folder.open
+                && (open.rows >= max_rows || open.bytes() >= max_bytes)
+            {
+                folder.finish_file()?;
+            }
+            let open = match &mut folder.open {
+                Some(open) => open,
+                None => folder.start_file(&config, &schema)?,
+            };
+            let take = (max_rows - open.rows).min(batch.num_rows() - offset);
+            let part = batch.slice(offset, take);
+            let path = open.temporary.clone();
+            match &mut open.writer {
+                Writer::Json(w) => w.write(&part),
+                Writer::Csv(w) => w.write(&part),
+                Writer::Parquet(w) => w
+                    .write(&part)
+                    .map_err(|source| arrow::error::ArrowError::ExternalError(Box::new(source))),
+            }
+            .map_err(|source| ConnectorError::Arrow { path, source })?;
+            open.rows += take;
+            offset += take;
+        }
+        Ok(())
+    }
+}
+
+impl Folder {
+    fn start_file(
+        &mut self,
+        config: &Config,
+        schema: &SchemaRef,
+    ) -> Result<&mut OpenFile, ConnectorError> {
         let name = format!(
             "{}-{:05}.{}",
-            self.config.prefix,
+            config.prefix,
             self.next_number,
-            self.config.format.extension()
+            config.format.extension()
         );
         self.next_number += 1;
-        let path = self.config.path.join(&name);
-        let temporary = self.config.path.join(format!(".{name}.tmp"));
+        let path = self.dir.join(&name);
+        let temporary = self.dir.join(format!(".{name}.tmp"));
         let file = File::create(&temporary).map_err(|source| ConnectorError::Io {
             path: temporary.clone(),
             source,
         })?;
-        let writer = match self.config.format {
-            Format::Json => {
-                Writer::Json(arrow::json::LineDelimitedWriter::new(BufWriter::new(file)))
-            }
-            Format::Csv => Writer::Csv(Box::new(arrow::csv::Writer::new(BufWriter::new(file)))),
+        let bytes = Arc::new(AtomicU64::new(0));
+        let writer = match config.format {
+            Format::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(Counting::new(
+                file, &bytes,
+            ))),
+            Format::Csv => Writer::Csv(Box::new(arrow::csv::Writer::new(Counting::new(
+                file, &bytes,
+            )))),
             Format::Parquet => {
                 let properties = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .build();
                 Writer::Parquet(
-                    ArrowWriter::try_new(file, self.schema.clone(), Some(properties)).map_err(
+                    ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(
                         |source| ConnectorError::Parquet {
                             path: temporary.clone(),
                             source,
@@ -133,6 +336,7 @@ impl FileSink {
             path,
             writer,
             rows: 0,
+            bytes,
         }))
     }
 
@@ -168,18 +372,29 @@ impl FileSink {
     }
 }
 
-fn finish_file(writer: BufWriter<File>) -> std::io::Result<()> {
-    writer.into_inner().map_err(|e| e.into_error())?.sync_all()
+fn create_dir(dir: &Path) -> Result<(), ConnectorError> {
+    std::fs::create_dir_all(dir).map_err(|source| ConnectorError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
-/// The number after the highest file this sink's prefix already has, so a
-/// second run adds files instead of replacing them.
-fn next_free_number(config: &Config) -> Result<usize, ConnectorError> {
-    let entries = std::fs::read_dir(&config.path).map_err(|source| ConnectorError::Io {
-        path: config.path.clone(),
+fn finish_file(writer: Counting) -> std::io::Result<()> {
+    writer
+        .file
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()
+}
+
+/// The number after the highest file with `prefix` in `dir`, so a second
+/// run adds files instead of replacing them.
+fn next_free_number(dir: &Path, prefix: &str) -> Result<usize, ConnectorError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ConnectorError::Io {
+        path: dir.to_path_buf(),
         source,
     })?;
-    let prefix = format!("{}-", config.prefix);
+    let prefix = format!("{prefix}-");
     Ok(entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -192,37 +407,81 @@ fn next_free_number(config: &Config) -> Result<usize, ConnectorError> {
         .unwrap_or(0))
 }
 
+/// The partition folder value of every row of `column`.
+fn partition_values(column: &dyn Array) -> Result<Vec<String>, arrow::error::ArrowError> {
+    let days;
+    let column = match column.data_type() {
+        DataType::Timestamp(_, _) => {
+            days = arrow::compute::cast(column, &DataType::Date32)?;
+            days.as_ref()
+        }
+        _ => column,
+    };
+    let formatter = ArrayFormatter::try_new(column, &FormatOptions::default())?;
+    Ok((0..column.len())
+        .map(|row| match column.is_null(row) {
+            true => NULL_PARTITION.to_string(),
+            false => escape(&formatter.value(row).to_string()),
+        })
+        .collect())
+}
+
+/// Percent-encodes what cannot stand in a folder name (as Hive does):
+/// separators, `=`, `%`, control characters, and the names `.` and `..`.
+fn escape(value: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "-_. :+".contains(c);
+    if value.chars().all(plain) && value != "." && value != ".." {
+        return value.to_string();
+    }
+    let mut escaped = String::with_capacity(value.len() * 3);
+    for c in value.chars() {
+        if plain(c) && c != '.' {
+            escaped.push(c);
+        } else {
+            let mut buf = [0; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                escaped.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    escaped
+}
+
 impl Sink for FileSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            let limit = self.config.max_rows_per_file.unwrap_or(usize::MAX);
-            let open = match self.open.as_mut() {
-                Some(open) if open.rows < limit => open,
-                Some(_) => {
-                    self.finish_file()?;
-                    self.start_file()?
-                }
-                None => self.start_file()?,
-            };
-            let take = (limit - open.rows).min(batch.num_rows() - offset);
-            let part = batch.slice(offset, take);
-            let path = open.temporary.clone();
-            match &mut open.writer {
-                Writer::Json(w) => w.write(&part),
-                Writer::Csv(w) => w.write(&part),
-                Writer::Parquet(w) => w
-                    .write(&part)
-                    .map_err(|source| arrow::error::ArrowError::ExternalError(Box::new(source))),
-            }
-            .map_err(|source| ConnectorError::Arrow { path, source })?;
-            open.rows += take;
-            offset += take;
+        let Some(partitioning) = self.partitioning.clone() else {
+            return self.write_to("", batch);
+        };
+        let path = self.config.path.clone();
+        let arrow = |source| ConnectorError::Arrow {
+            path: path.clone(),
+            source,
+        };
+        let values = partition_values(batch.column(partitioning.column)).map_err(arrow)?;
+        let mut batch = batch.clone();
+        if !partitioning.kept {
+            batch.remove_column(partitioning.column);
+        }
+        let mut groups: indexmap::IndexMap<&str, Vec<u32>> = indexmap::IndexMap::new();
+        for (row, value) in values.iter().enumerate() {
+            groups.entry(value).or_default().push(row as u32);
+        }
+        if groups.len() == 1 {
+            return self.write_to(&values[0], &batch);
+        }
+        for (value, rows) in groups {
+            let part = arrow::compute::take_record_batch(&batch, &UInt32Array::from(rows))
+                .map_err(arrow)?;
+            self.write_to(value, &part)?;
         }
         Ok(())
     }
 
     fn close(mut self: Box<Self>) -> Result<(), ConnectorError> {
-        self.finish_file()
+        let mut folders: Vec<_> = self.folders.drain().collect();
+        folders.sort_by(|a, b| a.0.cmp(&b.0));
+        folders
+            .into_iter()
+            .try_for_each(|(_, mut folder)| folder.finish_file())
     }
 }

@@ -1,30 +1,38 @@
-//! The `file` and `stdin` sources: JSON lines, CSV and Parquet, with a
-//! declared or inferred schema. Lines that do not parse go to the dead
-//! letters; every other row of their batch still arrives.
+//! The `file` and `stdin` sources: JSON lines, CSV and Parquet, from one
+//! path or a glob, with a declared or inferred schema. `follow: true` tails
+//! growing files (logs) and picks up new files matching the glob. A source
+//! that resumes reports its position per file, so a restarted run continues
+//! where the last one ended.
 
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::Deserialize;
 
+use super::lines::{LineDecoder, Lines, TextPosition};
 use super::{BadRecord, ConnectorError, Format, Source, declared_schema};
+use crate::plugin::Poll;
 
 /// Rows per batch unless the config says otherwise.
 const DEFAULT_BATCH_ROWS: usize = 8192;
 /// Records read to infer a schema.
 const INFER_RECORDS: usize = 1000;
+/// How often a followed file is checked for new lines.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
 /// Config of `type: file` sources.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The file to read (relative to the pipeline file).
+    /// The file to read, or a glob (`logs/*.jsonl`) whose matches are read
+    /// in name order; relative to the pipeline file.
     pub path: PathBuf,
     /// `json` (lines), `csv` or `parquet`; by default from the extension.
     pub format: Option<Format>,
@@ -34,6 +42,13 @@ pub struct Config {
     /// Rows per batch.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// Keep reading as lines are appended and new files match; the run then
+    /// ends only on Ctrl-C.
+    #[serde(default)]
+    pub follow: bool,
+    /// Record how far each file was read when the run ends, and continue
+    /// from there next time (default: on when following).
+    pub resume: Option<bool>,
 }
 
 /// Config of `type: stdin`.
@@ -58,6 +73,10 @@ fn json() -> Format {
     Format::Json
 }
 
+/// How far each file of a source was read, by path: bytes and lines for
+/// text, rows for Parquet.
+pub type Positions = BTreeMap<String, TextPosition>;
+
 impl Config {
     /// The format to read.
     pub fn format(&self) -> Result<Format, ConnectorError> {
@@ -77,33 +96,70 @@ impl Config {
         self.schema.is_none() && self.format().ok() != Some(Format::Parquet)
     }
 
-    /// The schema of the file: declared, read from Parquet metadata, or
-    /// inferred from the first records.
+    /// Whether the source records its position for the next run.
+    pub fn resumes(&self) -> bool {
+        self.resume.unwrap_or(self.follow)
+    }
+
+    /// Checks the fields that depend on each other.
+    pub fn check(&self) -> Result<(), ConnectorError> {
+        let format = self.format()?;
+        if self.schema.is_some() && format == Format::Parquet {
+            return Err(config_error(
+                "schema",
+                "a Parquet file carries its own schema; remove `schema`",
+            ));
+        }
+        if self.follow && format == Format::Parquet {
+            return Err(config_error(
+                "follow",
+                "a Parquet file is complete when written; follow reads json or csv",
+            ));
+        }
+        if self.follow && self.schema.is_none() {
+            return Err(config_error(
+                "schema",
+                "a followed file may start empty; declare its schema",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The files the path names now, in name order.
+    pub fn files(&self) -> Result<Vec<PathBuf>, ConnectorError> {
+        let pattern = self.path.to_string_lossy();
+        if !pattern.contains(['*', '?', '[']) {
+            return Ok(match self.path.exists() || !self.follow {
+                true => vec![self.path.clone()],
+                false => Vec::new(),
+            });
+        }
+        let paths = glob::glob(&pattern).map_err(|e| config_error("path", &e.to_string()))?;
+        let mut files = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect::<Vec<_>>();
+        files.sort();
+        Ok(files)
+    }
+
+    /// The schema of the files: declared, read from the first Parquet
+    /// file's metadata, or inferred from the first file's first records.
     pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
         let format = self.format()?;
-        if let Some(columns) = &self.schema
-            && format != Format::Parquet
-        {
+        if let Some(columns) = &self.schema {
             return declared_schema(columns);
         }
-        let path = &self.path;
-        let mut file = BufReader::new(File::open(path).map_err(|source| ConnectorError::Io {
-            path: path.clone(),
-            source,
-        })?);
+        let path = self.files()?.into_iter().next().ok_or_else(|| {
+            config_error("path", &format!("no file matches {}", self.path.display()))
+        })?;
+        let mut file = BufReader::new(open(&path)?);
         let arrow = |source| ConnectorError::Arrow {
             path: path.clone(),
             source,
         };
         let schema = match format {
-            Format::Parquet => {
-                return ParquetRecordBatchReaderBuilder::try_new(file.into_inner())
-                    .map(|b| b.schema().clone())
-                    .map_err(|source| ConnectorError::Parquet {
-                        path: path.clone(),
-                        source,
-                    });
-            }
+            Format::Parquet => return parquet_schema(&path),
             Format::Json => {
                 arrow::json::reader::infer_json_schema_from_seekable(&mut file, Some(INFER_RECORDS))
                     .map_err(arrow)?
@@ -128,271 +184,247 @@ impl StdinConfig {
     }
 }
 
+fn config_error(field: &str, message: &str) -> ConnectorError {
+    ConnectorError::Config {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn open(path: &Path) -> Result<File, ConnectorError> {
+    File::open(path).map_err(|source| ConnectorError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parquet_schema(path: &Path) -> Result<SchemaRef, ConnectorError> {
+    ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+        .map(|b| b.schema().clone())
+        .map_err(|source| ConnectorError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// A running file or stdin source.
 pub struct FileSource {
+    /// `None` for standard input.
+    config: Option<Config>,
+    format: Format,
+    schema: SchemaRef,
+    batch_rows: usize,
+    /// Files matched but not opened yet.
+    queue: VecDeque<PathBuf>,
+    /// Every file matched so far (a followed glob adds only new ones).
+    seen: HashSet<PathBuf>,
+    current: Option<Current>,
+    positions: Positions,
+}
+
+/// The file being read.
+struct Current {
+    path: PathBuf,
     reader: Reader,
 }
 
 enum Reader {
     Lines(LineDecoder),
     Parquet {
-        path: PathBuf,
         reader: ParquetRecordBatchReader,
+        rows: u64,
     },
 }
 
 impl FileSource {
-    /// Opens the file of `config`, whose rows have `schema` (the one the
-    /// graph was typed with; a Parquet file that changed since is refused).
-    pub fn open(config: &Config, schema: &SchemaRef) -> Result<Self, ConnectorError> {
-        let path = &config.path;
-        let file = File::open(path).map_err(|source| ConnectorError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let format = config.format()?;
-        if format != Format::Parquet {
-            let name = path.display().to_string();
-            return Self::lines(
-                name,
-                Box::new(BufReader::new(file)),
-                format,
-                schema,
-                config.batch_rows,
-            );
+    /// Opens the files of `config`, whose rows have `schema` (the one the
+    /// graph was typed with), continuing from `positions` of an earlier run.
+    pub fn open(
+        config: &Config,
+        schema: &SchemaRef,
+        positions: Positions,
+    ) -> Result<Self, ConnectorError> {
+        let files = config.files()?;
+        if files.is_empty() && !config.follow {
+            return Err(config_error(
+                "path",
+                &format!("no file matches {}", config.path.display()),
+            ));
         }
-        let parquet = |source| ConnectorError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-        if builder.schema().fields() != schema.fields() {
-            return Err(ConnectorError::Config {
-                field: "path".into(),
-                message: format!(
-                    "{} changed its schema since the pipeline was checked",
-                    path.display()
-                ),
-            });
-        }
-        let reader = builder
-            .with_batch_size(config.batch_rows)
-            .build()
-            .map_err(parquet)?;
         Ok(Self {
-            reader: Reader::Parquet {
-                path: path.clone(),
-                reader,
-            },
+            format: config.format()?,
+            config: Some(config.clone()),
+            schema: schema.clone(),
+            batch_rows: config.batch_rows,
+            seen: files.iter().cloned().collect(),
+            queue: files.into(),
+            current: None,
+            positions,
         })
     }
 
     /// Reads standard input as rows of `schema`.
     pub fn stdin(config: &StdinConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
         let input = Box::new(BufReader::new(std::io::stdin()));
-        Self::lines(
+        let lines = LineDecoder::new(
             "<stdin>".into(),
             input,
             config.format,
-            schema,
+            schema.clone(),
             config.batch_rows,
-        )
+            false,
+            TextPosition::default(),
+        )?;
+        Ok(Self {
+            config: None,
+            format: config.format,
+            schema: schema.clone(),
+            batch_rows: config.batch_rows,
+            queue: VecDeque::new(),
+            seen: HashSet::new(),
+            current: Some(Current {
+                path: "<stdin>".into(),
+                reader: Reader::Lines(lines),
+            }),
+            positions: Positions::new(),
+        })
     }
 
-    fn lines(
-        name: String,
-        input: Box<dyn BufRead + Send>,
-        format: Format,
-        schema: &SchemaRef,
-        batch_rows: usize,
-    ) -> Result<Self, ConnectorError> {
-        Ok(Self {
-            reader: Reader::Lines(LineDecoder::new(
-                name,
-                input,
-                format,
-                schema.clone(),
-                batch_rows,
-            )?),
+    fn follows(&self) -> bool {
+        self.config.as_ref().is_some_and(|c| c.follow)
+    }
+
+    /// Queues files that started matching the glob since the last look.
+    fn find_new_files(&mut self) -> Result<(), ConnectorError> {
+        let Some(config) = &self.config else {
+            return Ok(());
+        };
+        for file in config.files()? {
+            if self.seen.insert(file.clone()) {
+                self.queue.push_back(file);
+            }
+        }
+        Ok(())
+    }
+
+    fn open_file(&self, path: PathBuf) -> Result<Current, ConnectorError> {
+        let key = path.display().to_string();
+        let mut start = self.positions.get(&key).copied().unwrap_or_default();
+        let mut file = open(&path)?;
+        let io = |source| ConnectorError::Io {
+            path: path.clone(),
+            source,
+        };
+        if self.format == Format::Parquet {
+            if parquet_schema(&path)?.fields() != self.schema.fields() {
+                return Err(config_error(
+                    "path",
+                    &format!(
+                        "{} has a different schema from the first file (or changed since the pipeline was checked)",
+                        path.display()
+                    ),
+                ));
+            }
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|source| ConnectorError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?
+                .with_batch_size(self.batch_rows)
+                .with_offset(start.offset as usize)
+                .build()
+                .map_err(|source| ConnectorError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+            return Ok(Current {
+                reader: Reader::Parquet {
+                    reader,
+                    rows: start.offset,
+                },
+                path,
+            });
+        }
+        let length = file.metadata().map_err(io)?.len();
+        if start.offset > length {
+            tracing::warn!(file = %path.display(), recorded = start.offset, length, "file is shorter than the recorded position (truncated or replaced); reading it from the start");
+            start = TextPosition::default();
+        }
+        file.seek(SeekFrom::Start(start.offset)).map_err(io)?;
+        let lines = LineDecoder::new(
+            key,
+            Box::new(BufReader::new(file)),
+            self.format,
+            self.schema.clone(),
+            self.batch_rows,
+            self.follows(),
+            start,
+        )?;
+        Ok(Current {
+            path,
+            reader: Reader::Lines(lines),
         })
     }
 }
 
 impl Source for FileSource {
-    fn next_batch(
-        &mut self,
-        bad: &mut dyn FnMut(BadRecord),
-    ) -> Result<Option<RecordBatch>, ConnectorError> {
-        match &mut self.reader {
-            Reader::Lines(lines) => lines.next_batch(bad),
-            Reader::Parquet { path, reader } => {
-                reader
-                    .next()
-                    .transpose()
-                    .map_err(|source| ConnectorError::Arrow {
-                        path: path.clone(),
-                        source,
-                    })
-            }
-        }
-    }
-}
-
-/// Feeds all of `bytes` to a push decoder that takes what fits each call.
-fn feed(
-    mut bytes: &[u8],
-    mut decode: impl FnMut(&[u8]) -> Result<usize, arrow::error::ArrowError>,
-) -> Result<(), arrow::error::ArrowError> {
-    while !bytes.is_empty() {
-        let used = decode(bytes)?;
-        if used == 0 {
-            break;
-        }
-        bytes = &bytes[used..];
-    }
-    Ok(())
-}
-
-/// Where one line lies in a chunk, and its 1-based number in the input.
-struct Line {
-    number: usize,
-    span: std::ops::Range<usize>,
-}
-
-/// Decodes JSON or CSV text a batch of lines at a time; when a batch fails,
-/// decodes its lines one by one to set the bad ones apart.
-struct LineDecoder {
-    name: String,
-    input: Box<dyn BufRead + Send>,
-    format: Format,
-    schema: SchemaRef,
-    batch_rows: usize,
-    /// Lines read so far (for error messages).
-    line_number: usize,
-    /// The lines of the current batch, each ending in a newline.
-    chunk: Vec<u8>,
-}
-
-impl LineDecoder {
-    fn new(
-        name: String,
-        input: Box<dyn BufRead + Send>,
-        format: Format,
-        schema: SchemaRef,
-        batch_rows: usize,
-    ) -> Result<Self, ConnectorError> {
-        let mut decoder = Self {
-            name,
-            input,
-            format,
-            schema,
-            batch_rows: batch_rows.max(1),
-            line_number: 0,
-            chunk: Vec::new(),
-        };
-        if format == Format::Csv {
-            // Columns are taken by position in the schema's order.
-            decoder.read_chunk(1)?;
-        }
-        Ok(decoder)
-    }
-
-    fn next_batch(
-        &mut self,
-        bad: &mut dyn FnMut(BadRecord),
-    ) -> Result<Option<RecordBatch>, ConnectorError> {
+    fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
         loop {
-            let lines = self.read_chunk(self.batch_rows)?;
-            if lines.is_empty() {
-                return Ok(None);
-            }
-            let batch = match self.decode(&self.chunk) {
-                Ok(batch) => batch,
-                Err(_) => self.decode_line_by_line(&lines, bad)?,
-            };
-            if let Some(batch) = batch.filter(|b| b.num_rows() > 0) {
-                return Ok(Some(batch));
-            }
-        }
-    }
-
-    /// Reads up to `max` non-empty lines into the chunk; blank lines are
-    /// skipped. Bytes are not checked here: a line that is not UTF-8 is a
-    /// bad record like any other.
-    fn read_chunk(&mut self, max: usize) -> Result<Vec<Line>, ConnectorError> {
-        self.chunk.clear();
-        let mut lines = Vec::new();
-        while lines.len() < max {
-            let start = self.chunk.len();
-            let read = self
-                .input
-                .read_until(b'\n', &mut self.chunk)
-                .map_err(|source| ConnectorError::Io {
-                    path: self.name.clone().into(),
-                    source,
-                })?;
-            if read == 0 {
-                break;
-            }
-            self.line_number += 1;
-            if self.chunk[start..].trim_ascii().is_empty() {
-                self.chunk.truncate(start);
+            let Some(current) = &mut self.current else {
+                match self.queue.pop_front() {
+                    Some(path) => self.current = Some(self.open_file(path)?),
+                    None if self.follows() => {
+                        self.find_new_files()?;
+                        if self.queue.is_empty() {
+                            return Ok(Poll::Wait(FOLLOW_POLL));
+                        }
+                    }
+                    None => return Ok(Poll::Done),
+                }
                 continue;
+            };
+            let key = current.path.display().to_string();
+            let (next, position) = match &mut current.reader {
+                Reader::Lines(lines) => {
+                    let next = lines.next_batch(bad)?;
+                    (next, lines.position())
+                }
+                Reader::Parquet { reader, rows } => {
+                    let next =
+                        reader
+                            .next()
+                            .transpose()
+                            .map_err(|source| ConnectorError::Arrow {
+                                path: current.path.clone(),
+                                source,
+                            })?;
+                    *rows += next.as_ref().map_or(0, |b| b.num_rows() as u64);
+                    let position = TextPosition {
+                        offset: *rows,
+                        line: 0,
+                    };
+                    (next.map_or(Lines::End, Lines::Batch), position)
+                }
+            };
+            self.positions.insert(key, position);
+            match next {
+                Lines::Batch(batch) => return Ok(Poll::Batch(batch)),
+                Lines::End => self.current = None,
+                Lines::Idle => {
+                    // A followed file at its end: move on once a newer
+                    // file matches, else wait for more lines.
+                    self.find_new_files()?;
+                    if self.queue.is_empty() {
+                        return Ok(Poll::Wait(FOLLOW_POLL));
+                    }
+                    self.current = None;
+                }
             }
-            if self.chunk.last() != Some(&b'\n') {
-                self.chunk.push(b'\n');
-            }
-            lines.push(Line {
-                number: self.line_number,
-                span: start..self.chunk.len(),
-            });
         }
-        Ok(lines)
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
-        match self.format {
-            Format::Json => {
-                let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
-                    .with_batch_size(self.batch_rows)
-                    .build_decoder()?;
-                feed(bytes, |b| decoder.decode(b))?;
-                decoder.flush()
-            }
-            _ => {
-                let mut decoder = arrow::csv::ReaderBuilder::new(self.schema.clone())
-                    .with_header(false)
-                    .with_batch_size(self.batch_rows)
-                    .build_decoder();
-                feed(bytes, |b| decoder.decode(b))?;
-                decoder.decode(&[])?;
-                decoder.flush()
-            }
-        }
-    }
-
-    fn decode_line_by_line(
-        &self,
-        lines: &[Line],
-        bad: &mut dyn FnMut(BadRecord),
-    ) -> Result<Option<RecordBatch>, ConnectorError> {
-        let mut good = Vec::new();
-        for line in lines {
-            let bytes = &self.chunk[line.span.clone()];
-            match self.decode(bytes) {
-                Ok(Some(batch)) => good.push(batch),
-                Ok(None) => {}
-                Err(error) => bad(BadRecord {
-                    record: String::from_utf8_lossy(bytes.trim_ascii_end()).into_owned(),
-                    error: format!("{}:{}: {error}", self.name, line.number),
-                }),
-            }
-        }
-        arrow::compute::concat_batches(&self.schema, &good)
-            .map(Some)
-            .map_err(|source| ConnectorError::Arrow {
-                path: self.name.clone().into(),
-                source,
-            })
+    fn position(&self) -> Option<serde_json::Value> {
+        let resumes = self.config.as_ref().is_some_and(Config::resumes);
+        resumes.then(|| serde_json::to_value(&self.positions).expect("positions serialize"))
     }
 }

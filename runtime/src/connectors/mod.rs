@@ -3,6 +3,7 @@
 
 mod file_sink;
 mod file_source;
+mod lines;
 mod stdout;
 
 use std::path::{Path, PathBuf};
@@ -12,10 +13,11 @@ use arrow::datatypes::SchemaRef;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::plugin::Poll;
 use crate::spec::Section;
 
 pub use file_sink::FileSink;
-pub use file_source::FileSource;
+pub use file_source::{FileSource, Positions};
 pub use stdout::StdoutSink;
 
 /// Native source types.
@@ -71,12 +73,16 @@ pub struct BadRecord {
 
 /// What a native source yields.
 pub trait Source: Send {
-    /// The next batch, or `None` at the end of a bounded input. Records that
-    /// do not parse are handed to `bad` and left out of the batch.
-    fn next_batch(
-        &mut self,
-        bad: &mut dyn FnMut(BadRecord),
-    ) -> Result<Option<RecordBatch>, ConnectorError>;
+    /// The next batch, a wait (a followed file has no new line), or the end
+    /// of a bounded input. Records that do not parse are handed to `bad` and
+    /// left out of the batch.
+    fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError>;
+
+    /// Where a restarted run should continue, for sources that resume; the
+    /// executor stores it once every sink has closed its output.
+    fn position(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// What a native sink does.
@@ -146,12 +152,7 @@ impl Connector {
             (Section::Sources, "file") => {
                 let mut config: file_source::Config = parse(config)?;
                 config.path = base_dir.join(&config.path);
-                if config.schema.is_some() && config.format()? == Format::Parquet {
-                    return Err(config_error(
-                        "schema",
-                        "a Parquet file carries its own schema; remove `schema`",
-                    ));
-                }
+                config.check()?;
                 Ok(Self::FileSource(config))
             }
             (Section::Sources, "stdin") => {
@@ -191,11 +192,30 @@ impl Connector {
         }
     }
 
+    /// Whether the source continues where the previous run ended; its
+    /// position is then passed to [`Connector::open_source`].
+    pub fn resumes(&self) -> bool {
+        matches!(self, Self::FileSource(config) if config.resumes())
+    }
+
     /// Opens a source connector producing rows of `schema` (from
-    /// [`Connector::source_schema`], resolved when the graph was built).
-    pub fn open_source(&self, schema: &SchemaRef) -> Result<Box<dyn Source>, ConnectorError> {
+    /// [`Connector::source_schema`], resolved when the graph was built),
+    /// continuing from `position` (see [`Source::position`]) when given.
+    pub fn open_source(
+        &self,
+        schema: &SchemaRef,
+        position: Option<serde_json::Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
         match self {
-            Self::FileSource(config) => Ok(Box::new(FileSource::open(config, schema)?)),
+            Self::FileSource(config) => {
+                let positions = match position {
+                    Some(value) => serde_json::from_value(value).map_err(|e| {
+                        config_error("resume", &format!("the recorded position is unreadable ({e}); delete the state file to read from the start"))
+                    })?,
+                    None => Positions::new(),
+                };
+                Ok(Box::new(FileSource::open(config, schema, positions)?))
+            }
             Self::Stdin(config) => Ok(Box::new(FileSource::stdin(config, schema)?)),
             _ => unreachable!("a sink connector opened as a source"),
         }

@@ -11,6 +11,7 @@
 
 mod dead_letters;
 mod node;
+mod positions;
 mod stats;
 
 use std::sync::Arc;
@@ -74,6 +75,8 @@ pub fn run(
         .unzip();
     let failures = std::sync::Mutex::new(Vec::new());
     let failed = AtomicBool::new(false);
+    let positions: Vec<std::sync::Mutex<Option<serde_json::Value>>> =
+        graph.nodes.iter().map(|_| Default::default()).collect();
     let finished = AtomicBool::new(false);
 
     std::thread::scope(|scope| {
@@ -102,6 +105,8 @@ pub fn run(
                     dead_letters: dead_letters.clone(),
                     stop: &*stop,
                     failed: &failed,
+                    state_dir: &graph.pipeline.state_dir,
+                    position: &positions[i],
                 };
                 let failures = &failures;
                 let failed = &failed;
@@ -141,8 +146,19 @@ pub fn run(
         finished.store(true, Ordering::SeqCst);
     });
 
+    let mut errors = failures.into_inner().expect("failures lock");
+    if errors.is_empty() {
+        // Every sink closed its output: what the sources read is durable.
+        for (node, position) in graph.nodes.iter().zip(positions) {
+            if let Some(position) = position.into_inner().expect("position lock")
+                && let Err(message) =
+                    positions::store(&graph.pipeline.state_dir, &node.name, &position)
+            {
+                errors.push((node.name.clone(), message));
+            }
+        }
+    }
     let summary = Summary::new(graph, &stats, started.elapsed());
-    let errors = failures.into_inner().expect("failures lock");
     match errors.is_empty() {
         true => Ok(summary),
         false => Err(RunError { errors, summary }),

@@ -26,6 +26,10 @@ pub(crate) struct Context<'a> {
     pub dead_letters: Arc<DeadLetters>,
     pub stop: &'a AtomicBool,
     pub failed: &'a AtomicBool,
+    /// The pipeline's state folder.
+    pub state_dir: &'a std::path::Path,
+    /// Where a resuming source leaves its final position.
+    pub position: &'a std::sync::Mutex<Option<serde_json::Value>>,
 }
 
 /// Longest a plugin source's `wait` answer is slept before the stop flag is
@@ -138,7 +142,13 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
         unreachable!()
     };
     let schema = cx.node.output_schema.as_ref().expect("typed graph");
-    let mut source = connector.open_source(schema).map_err(|e| e.to_string())?;
+    let start = match connector.resumes() {
+        true => super::positions::load(cx.state_dir, &cx.node.name)?,
+        false => None,
+    };
+    let mut source = connector
+        .open_source(schema, start)
+        .map_err(|e| e.to_string())?;
     let mut bad_error = None;
     while !cx.stopping() {
         let started = Instant::now();
@@ -165,12 +175,18 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
         if let Some(error) = bad_error.take() {
             return Err(error);
         }
-        let Some(batch) = next else { break };
-        NodeStats::add(&cx.stats.rows_in, batch.num_rows());
-        if !cx.emit(batch) {
-            break;
+        match next {
+            Poll::Batch(batch) => {
+                NodeStats::add(&cx.stats.rows_in, batch.num_rows());
+                if !cx.emit(batch) {
+                    break;
+                }
+            }
+            Poll::Wait(wait) => std::thread::sleep(wait.min(MAX_WAIT)),
+            Poll::Done => break,
         }
     }
+    *cx.position.lock().expect("position lock") = source.position();
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub struct Pipeline {
     pub base_dir: PathBuf,
     /// Folder of the dead-letter files (one JSON-lines file per node).
     pub dead_letter_dir: PathBuf,
+    /// Folder where resuming sources record how far they read
+    /// (`<state>/<node>.json`).
+    pub state_dir: PathBuf,
     /// Nodes that produce data.
     pub sources: IndexMap<String, NodeSpec>,
     /// Nodes that transform data.
@@ -35,6 +38,8 @@ pub struct Pipeline {
 struct PipelineFile {
     #[serde(default)]
     dead_letters: Option<PathBuf>,
+    #[serde(default)]
+    state: Option<PathBuf>,
     #[serde(default)]
     sources: IndexMap<String, NodeSpec>,
     #[serde(default)]
@@ -207,6 +212,7 @@ impl Pipeline {
             path: path.to_path_buf(),
             dead_letter_dir: base_dir
                 .join(file.dead_letters.unwrap_or_else(|| "dead-letters".into())),
+            state_dir: base_dir.join(file.state.unwrap_or_else(|| "state".into())),
             base_dir,
             sources: file.sources,
             transforms: file.transforms,

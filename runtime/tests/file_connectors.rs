@@ -1,0 +1,263 @@
+//! The file connectors as a user runs them: globs, resuming where the last
+//! run ended, following a growing log, Hive-style partitions and rolling by
+//! bytes, all through the real `weir` binary.
+
+mod support;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
+
+use support::*;
+
+fn run_ok(pipeline: &Path) -> String {
+    let out = weir(&["run", "--quiet", pipeline.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+fn ids(rows: &[serde_json::Value]) -> Vec<i64> {
+    rows.iter().map(|r| r["id"].as_i64().unwrap()).collect()
+}
+
+fn json_lines(ids: impl IntoIterator<Item = i64>) -> String {
+    ids.into_iter()
+        .map(|id| format!("{{\"id\": {id}, \"name\": \"n{id}\"}}\n"))
+        .collect()
+}
+
+#[test]
+fn a_glob_is_read_in_name_order_and_a_resumed_run_reads_only_what_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir(&input).unwrap();
+    fs::write(input.join("a.jsonl"), json_lines(1..=3)).unwrap();
+    fs::write(input.join("b.jsonl"), json_lines(4..=5)).unwrap();
+    fs::write(input.join("notes.txt"), "not matched\n").unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  logs: {type: file, config: {path: in/*.jsonl, schema: {id: int64, name: utf8}, resume: true, batch_rows: 2}}
+sinks:
+  out: {type: file, inputs: [logs], config: {path: out, format: json}}
+",
+    )
+    .unwrap();
+
+    run_ok(&pipeline);
+    assert_eq!(
+        ids(&read_json_dir(&dir.path().join("out"))),
+        [1, 2, 3, 4, 5]
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("state/logs.json")).unwrap()).unwrap();
+    let b = input.join("b.jsonl").display().to_string();
+    assert_eq!(state[&b]["line"], 2, "{state}");
+
+    // New lines in a file already read, and a new file.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(input.join("b.jsonl"))
+        .unwrap()
+        .write_all(json_lines([6]).as_bytes())
+        .unwrap();
+    fs::write(input.join("c.jsonl"), json_lines([7])).unwrap();
+    run_ok(&pipeline);
+    let out = dir.path().join("out");
+    assert_eq!(ids(&read_json_dir(&out)), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(
+        read_dir_names(&out).len(),
+        2,
+        "the second run wrote its own file"
+    );
+
+    // Nothing new: nothing read, no empty file.
+    run_ok(&pipeline);
+    assert_eq!(ids(&read_json_dir(&out)), [1, 2, 3, 4, 5, 6, 7]);
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_a_validation_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  logs: {type: file, config: {path: missing/*.jsonl}}
+sinks:
+  out: {type: stdout, inputs: [logs]}
+",
+    )
+    .unwrap();
+    let out = weir(&["validate", pipeline.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("node \"logs\"") && stderr.contains("no file matches"),
+        "{stderr}"
+    );
+}
+
+/// Lines `weir` prints, collected by a thread.
+fn stdout_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if send.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+fn next_ids(lines: &mpsc::Receiver<String>, count: usize) -> Vec<i64> {
+    (0..count)
+        .map(|_| {
+            let line = lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a row within a minute");
+            serde_json::from_str::<serde_json::Value>(&line).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_followed_log_is_read_as_it_grows_and_a_restart_continues_after_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    fs::write(&log, json_lines(1..=2)).unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  log: {type: file, config: {path: app.log, format: json, follow: true, schema: {id: int64, name: utf8}}}
+sinks:
+  console: {type: stdout, inputs: [log], config: {format: json}}
+",
+    )
+    .unwrap();
+    let append = |text: &str| {
+        let mut file = fs::OpenOptions::new().append(true).open(&log).unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    };
+    let start = || {
+        weir_command(&["run", "--quiet", pipeline.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let mut child = start();
+    let lines = stdout_lines(&mut child);
+    assert_eq!(next_ids(&lines, 2), [1, 2]);
+    // Half a line is held back until its end is written.
+    append(r#"{"id": 3, "na"#);
+    assert!(
+        lines.recv_timeout(Duration::from_millis(500)).is_err(),
+        "an unfinished line was read"
+    );
+    append("me\": \"n3\"}\n");
+    append(&json_lines([4]));
+    assert_eq!(next_ids(&lines, 2), [3, 4]);
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+
+    append(&json_lines([5]));
+    let mut child = start();
+    let lines = stdout_lines(&mut child);
+    assert_eq!(next_ids(&lines, 1), [5], "the restart read lines again");
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+}
+
+#[test]
+fn partitions_are_hive_folders_and_files_roll_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        (1, "2026-11-24T23:59:59Z", Some("north")),
+        (2, "2026-11-25T00:00:00Z", Some("south")),
+        (3, "2026-11-25T12:00:00Z", Some("north")),
+        (4, "2026-11-25T13:00:00Z", None),
+        (5, "2026-11-24T08:00:00Z", Some("a/b")),
+        (6, "2026-11-25T14:00:00Z", Some("north")),
+        (7, "2026-11-25T15:00:00Z", Some("north")),
+    ];
+    let input: String = rows
+        .iter()
+        .map(|(id, time, store)| {
+            serde_json::json!({"id": id, "time": time, "store": store}).to_string() + "\n"
+        })
+        .collect();
+    fs::write(dir.path().join("sales.jsonl"), input).unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  sales: {type: file, config: {path: sales.jsonl, schema: {id: int64, time: timestamp, store: utf8}, batch_rows: 1}}
+sinks:
+  by_day: {type: file, inputs: [sales], config: {path: lake, format: parquet, partition_by: time}}
+  by_store: {type: file, inputs: [sales], config: {path: stores, format: json, partition_by: store, max_bytes_per_file: 60}}
+",
+    )
+    .unwrap();
+    run_ok(&pipeline);
+
+    let lake = dir.path().join("lake");
+    let mut days = read_dir_names(&lake);
+    days.sort();
+    assert_eq!(days, ["dt=2026-11-24", "dt=2026-11-25"]);
+    let day_ids = |day: &str| -> Vec<i64> {
+        read_parquet_dir(&lake.join(day))
+            .iter()
+            .flat_map(|b| {
+                assert_eq!(b.num_columns(), 3, "a timestamp partition keeps its column");
+                b.column_by_name("id")
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect()
+    };
+    assert_eq!(day_ids("dt=2026-11-24"), [1, 5]);
+    assert_eq!(day_ids("dt=2026-11-25"), [2, 3, 4, 6, 7]);
+
+    let stores = dir.path().join("stores");
+    let mut folders = read_dir_names(&stores);
+    folders.sort();
+    assert_eq!(
+        folders,
+        [
+            "store=__HIVE_DEFAULT_PARTITION__",
+            "store=a%2Fb",
+            "store=north",
+            "store=south"
+        ]
+    );
+    let north = stores.join("store=north");
+    let north_rows = read_json_dir(&north);
+    assert_eq!(ids(&north_rows), [1, 3, 6, 7]);
+    assert!(
+        north_rows.iter().all(|r| r.get("store").is_none()),
+        "the partition column is in the path, not the files: {north_rows:?}"
+    );
+    // Each row is about 45 bytes: a file is closed once it passes 60.
+    let mut files = read_dir_names(&north);
+    files.sort();
+    assert_eq!(files, ["part-00000.jsonl", "part-00001.jsonl"]);
+}
