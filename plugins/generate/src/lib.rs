@@ -15,6 +15,7 @@
 //! | `start_ms` | event time of row 0, milliseconds since the Unix epoch | `1795564800000` (2026-11-25T00:00:00Z) |
 //! | `step_ms` | event time between consecutive rows | `100` |
 //! | `users` / `devices` | how many distinct users (clickstream) or devices (iot) | `1000` / `100` |
+//! | `fault_rate` | share of iot readings that are faults: far outside the sensor's range | `0` |
 //!
 //! Example: `{"dataset": "iot", "rows": 1000000, "seed": 7}`.
 
@@ -55,6 +56,9 @@ pub struct Config {
     /// Distinct devices (iot).
     #[serde(default = "default_devices")]
     pub devices: u64,
+    /// Share of iot readings that are faults (0 to 1).
+    #[serde(default)]
+    pub fault_rate: f64,
 }
 
 fn default_seed() -> u64 {
@@ -205,9 +209,14 @@ pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
                 sensor.append_value(SENSORS[s]);
                 let base = [20.0, 50.0, 1013.0][s];
                 let spread = [10.0, 30.0, 20.0][s];
-                value.append_value(
-                    ((base + (unit(seed, row, 3) - 0.5) * spread) * 100.0).round() / 100.0,
-                );
+                // A fault lands 3 to 5 spreads away from the base.
+                let offset = match unit(seed, row, 5) < config.fault_rate {
+                    true => {
+                        (3.0 + 2.0 * unit(seed, row, 6)) * if row % 2 == 0 { 1.0 } else { -1.0 }
+                    }
+                    false => unit(seed, row, 3) - 0.5,
+                };
+                value.append_value(((base + offset * spread) * 100.0).round() / 100.0);
                 match unit(seed, row, 4) {
                     x if x < 0.05 => battery.append_null(),
                     _ => battery.append_value(
@@ -244,6 +253,12 @@ impl Source for Generate {
         {
             return Err(Error::invalid_config(format!(
                 "field \"rate\": must be a positive number of rows per second, got {rate}"
+            )));
+        }
+        if !(0.0..=1.0).contains(&config.fault_rate) {
+            return Err(Error::invalid_config(format!(
+                "field \"fault_rate\": must be between 0 and 1, got {}",
+                config.fault_rate
             )));
         }
         if config.step_ms < 0 {
