@@ -1,7 +1,7 @@
 //! Per-node counters, the live progress line and the end-of-run summary.
 
 use std::fmt;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -141,8 +141,8 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Prints rows/s and per-node counts to stderr every `every` until
-/// `finished`, on one rewritten line when stderr is a terminal.
+/// Shows rows/s and per-node counts on stderr until `finished`: a live
+/// line (indicatif) on a terminal, else one line every `LOG_EVERY` for logs.
 pub(crate) fn progress(
     graph: &Graph,
     stats: &[Arc<NodeStats>],
@@ -150,7 +150,20 @@ pub(crate) fn progress(
     started: Instant,
     finished: &AtomicBool,
 ) {
+    /// Progress lines are this far apart when stderr is not a terminal.
+    const LOG_EVERY: Duration = Duration::from_secs(10);
     let terminal = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .expect("a valid template"),
+    );
+    let every = match terminal {
+        true => {
+            bar.enable_steady_tick(Duration::from_millis(120));
+            every
+        }
+        false => LOG_EVERY,
+    };
     let mut last = Instant::now();
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
@@ -165,14 +178,11 @@ pub(crate) fn progress(
             .map(|n| format!("{} {}", n.name, n.rows_out))
             .collect();
         let rate = summary.source_rows() as f64 / summary.elapsed.as_secs_f64();
-        let line = format!("{rate:>12.0} rows/s | {}", counts.join(" | "));
-        let mut stderr = std::io::stderr().lock();
-        let _ = match terminal {
-            true => write!(stderr, "\r\x1b[2K{line}"),
-            false => writeln!(stderr, "{line}"),
-        };
+        let line = format!("{rate:.0} rows/s | {}", counts.join(" | "));
+        match terminal {
+            true => bar.set_message(line),
+            false => eprintln!("{:>6.0}s {line}", summary.elapsed.as_secs_f64()),
+        }
     }
-    if terminal {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
-    }
+    bar.finish_and_clear();
 }
