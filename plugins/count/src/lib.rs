@@ -5,7 +5,10 @@
 //! every flush. With `expect_rows`, a flush fails unless exactly that many
 //! rows arrived: a pipeline's own check of completeness.
 //!
-//! Configuration: `{"expect_rows": 1000}` (optional).
+//! With `delay_ms`, it sleeps that long after every batch: a stand-in for a
+//! slow destination, to watch backpressure.
+//!
+//! Configuration: `{"expect_rows": 1000, "delay_ms": 20}` (both optional).
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -18,11 +21,15 @@ use weir_sdk::{Error, Result, Sink, host};
 pub struct Config {
     /// Fail the final flush unless exactly this many rows arrived.
     pub expect_rows: Option<u64>,
+    /// Sleep this many milliseconds after each batch.
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 /// The running sink.
 pub struct Count {
     expect_rows: Option<u64>,
+    delay: std::time::Duration,
     rows: u64,
     batches: u64,
 }
@@ -33,6 +40,7 @@ impl Sink for Count {
     fn open(config: Config, _input: &SchemaRef) -> Result<(Self, Option<Vec<usize>>)> {
         let sink = Count {
             expect_rows: config.expect_rows,
+            delay: std::time::Duration::from_millis(config.delay_ms),
             rows: 0,
             batches: 0,
         };
@@ -44,6 +52,9 @@ impl Sink for Count {
         self.batches += 1;
         host::counter_add("rows", batch.num_rows() as u64);
         host::counter_add("batches", 1);
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
         Ok(())
     }
 

@@ -69,6 +69,16 @@ pub struct Summary {
     pub nodes: Vec<NodeSummary>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// The process's peak resident memory so far, in bytes (Linux only).
+    pub peak_memory: Option<u64>,
+}
+
+/// Peak resident set size of this process (`VmHWM` in `/proc/self/status`).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl Summary {
@@ -92,6 +102,7 @@ impl Summary {
                 })
                 .collect(),
             elapsed,
+            peak_memory: peak_memory(),
         }
     }
 
@@ -137,7 +148,11 @@ impl fmt::Display for Summary {
             f,
             "{read} rows from sources in {secs:.2}s ({:.0} rows/s)",
             read as f64 / secs.max(1e-9)
-        )
+        )?;
+        match self.peak_memory {
+            Some(bytes) => write!(f, ", peak memory {:.1} MiB", bytes as f64 / 1048576.0),
+            None => Ok(()),
+        }
     }
 }
 
