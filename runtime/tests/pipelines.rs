@@ -373,7 +373,9 @@ sinks:
     run_with_rows(1_000);
     let small = run_with_rows(50_000);
     let large = run_with_rows(500_000);
-    println!("peak memory: {small} MiB for 50,000 rows (12 MB), {large} MiB for 500,000 rows (120 MB)");
+    println!(
+        "peak memory: {small} MiB for 50,000 rows (12 MB), {large} MiB for 500,000 rows (120 MB)"
+    );
     // Both runs fill the channels (50 and 500 batches of 1,024 rows, each
     // about 250 KB). Buffering the input would add over 100 MiB; bounded
     // channels hold a few batches whatever the input size.

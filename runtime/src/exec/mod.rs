@@ -5,7 +5,11 @@
 //! on one input channel.
 //!
 //! Wasm calls are synchronous CPU work, so each instance owns a thread of its
-//! own and never blocks an async reactor; a stop flag (set on Ctrl-C) makes
+//! own and never blocks an async reactor (tokio only watches for Ctrl-C).
+//! Measured in `benches/executor.rs`: four instances on two cores run as
+//! fast on threads as on tokio with wasmtime's async calls and epoch
+//! yielding, a single call is about 15 % cheaper without the fiber switch,
+//! and `spawn_blocking` per call is twice as slow. A stop flag (set on Ctrl-C) makes
 //! sources end early, after which everything in flight drains and every sink
 //! closes its files.
 

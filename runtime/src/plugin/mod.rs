@@ -25,7 +25,7 @@ pub use bindings::types::PluginInfo;
 pub use cache::{ComponentCache, Origin, sha256_hex};
 pub use engine::{EngineOptions, Plugin, PluginEngine};
 pub use error::{BoxError, GuestErrorKind, PluginError};
-pub use host::PluginMetrics;
+pub use host::{HostState, PluginMetrics};
 pub use limits::{EPOCH_TICK, Limits};
 pub use sink::SinkInstance;
 pub use source::{Poll, SourceInstance};
