@@ -11,7 +11,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::{DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
-use crate::plugin::{PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance};
+use crate::plugin::{
+    OutputMode, PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance,
+};
 use crate::spec::{OnError, Section};
 
 /// Everything one node instance needs.
@@ -223,12 +225,21 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     transform
         .open(&cx.config(), input_schema)
         .map_err(|e| e.to_string())?;
+    // A derived answer keeps, rejects or leaves out each input row.
+    let selects = matches!(transform.output_mode(), Some(OutputMode::Derived { .. }));
     for batch in cx.batches() {
         let started = Instant::now();
         let result = transform.process(&batch);
         cx.stats.busy(started);
         match result {
             Ok(processed) => {
+                if selects {
+                    let kept: usize = processed.batches.iter().map(|b| b.num_rows()).sum();
+                    let left_out = batch
+                        .num_rows()
+                        .saturating_sub(processed.rejected.len() + kept);
+                    NodeStats::add(&cx.stats.filtered, left_out);
+                }
                 if !processed.rejected.is_empty() {
                     let rows: Vec<_> = processed
                         .rejected

@@ -24,6 +24,8 @@ pub struct NodeStats {
     pub dead_letters: AtomicU64,
     /// Rows or records dropped because of errors (`on_error: skip`).
     pub skipped: AtomicU64,
+    /// Rows a transform answering by selection left out.
+    pub filtered: AtomicU64,
     /// Nanoseconds spent working (not waiting on channels).
     pub busy_nanos: AtomicU64,
 }
@@ -58,6 +60,9 @@ pub struct NodeSummary {
     pub dead_letters: u64,
     /// Rows or records dropped on error.
     pub skipped: u64,
+    /// Rows a selecting transform left out: for such nodes, rows in = rows
+    /// out + filtered + dead letters + skipped.
+    pub filtered: u64,
     /// Time spent working.
     pub busy: Duration,
 }
@@ -98,6 +103,7 @@ impl Summary {
                     batches_out: load(&s.batches_out),
                     dead_letters: load(&s.dead_letters),
                     skipped: load(&s.skipped),
+                    filtered: load(&s.filtered),
                     busy: Duration::from_nanos(load(&s.busy_nanos)),
                 })
                 .collect(),
@@ -125,17 +131,26 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<20} {:<10} {:>12} {:>12} {:>9} {:>12} {:>9} {:>10}",
-            "node", "kind", "rows in", "rows out", "batches", "dead letters", "skipped", "busy"
+            "{:<20} {:<10} {:>12} {:>12} {:>12} {:>9} {:>12} {:>9} {:>10}",
+            "node",
+            "kind",
+            "rows in",
+            "rows out",
+            "filtered",
+            "batches",
+            "dead letters",
+            "skipped",
+            "busy"
         )?;
         for n in &self.nodes {
             writeln!(
                 f,
-                "{:<20} {:<10} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9.2}s",
+                "{:<20} {:<10} {:>12} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9.2}s",
                 n.name,
                 n.section.singular(),
                 n.rows_in,
                 n.rows_out,
+                n.filtered,
                 n.batches_out,
                 n.dead_letters,
                 n.skipped,
