@@ -186,6 +186,39 @@ sinks:
 }
 
 #[test]
+fn a_followed_csv_may_start_empty_and_its_header_is_skipped_when_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("readings.csv");
+    fs::write(&log, "").unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  log: {type: file, config: {path: readings.csv, follow: true, schema: {id: int64, name: utf8}}}
+sinks:
+  console: {type: stdout, inputs: [log], config: {format: json}}
+",
+    )
+    .unwrap();
+    let mut child = weir_command(&["run", "--quiet", pipeline.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    fs::write(&log, "id,name\n1,n1\n2,n2\n").unwrap();
+    assert_eq!(next_ids(&lines, 2), [1, 2]);
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        !dir.path().join("dead-letters/log.jsonl").exists(),
+        "the header was read as a record"
+    );
+}
+
+#[test]
 fn partitions_are_hive_folders_and_files_roll_by_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let rows = [

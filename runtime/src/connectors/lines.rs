@@ -50,6 +50,8 @@ pub struct LineDecoder {
     chunk: Vec<u8>,
     /// The start of a line whose end has not been written yet.
     unfinished: Vec<u8>,
+    /// A CSV header still to be skipped (a followed file may start empty).
+    header_pending: bool,
 }
 
 impl LineDecoder {
@@ -75,11 +77,18 @@ impl LineDecoder {
             position,
             chunk: Vec::new(),
             unfinished: Vec::new(),
+            header_pending: format == Format::Csv && position.offset == 0,
         };
-        if format == Format::Csv && position.offset == 0 {
-            decoder.read_chunk(1)?;
-        }
+        decoder.skip_header()?;
         Ok(decoder)
+    }
+
+    /// Skips the CSV header once it has been written.
+    fn skip_header(&mut self) -> Result<(), ConnectorError> {
+        if self.header_pending {
+            self.header_pending = self.read_chunk(1)?.is_empty();
+        }
+        Ok(())
     }
 
     /// How far the input has been consumed.
@@ -89,6 +98,7 @@ impl LineDecoder {
 
     /// The next batch of good rows; bad lines are handed to `bad`.
     pub fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Lines, ConnectorError> {
+        self.skip_header()?;
         loop {
             let lines = self.read_chunk(self.batch_rows)?;
             if lines.is_empty() {

@@ -76,6 +76,22 @@ impl Context<'_> {
         delivered
     }
 
+    /// Handles what a source's poll gave: sends a batch on, or sleeps when
+    /// asked to wait; `false` once the source is done or nobody listens.
+    fn forward(&self, poll: Poll) -> bool {
+        match poll {
+            Poll::Batch(batch) => {
+                NodeStats::add(&self.stats.rows_in, batch.num_rows());
+                self.emit(batch)
+            }
+            Poll::Wait(wait) => {
+                std::thread::sleep(wait.min(MAX_WAIT));
+                true
+            }
+            Poll::Done => false,
+        }
+    }
+
     /// Every batch of the input channel until all upstream nodes are done.
     fn batches(&self) -> impl Iterator<Item = RecordBatch> + '_ {
         self.input.iter().inspect(|batch| {
@@ -177,15 +193,8 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
         if let Some(error) = bad_error.take() {
             return Err(error);
         }
-        match next {
-            Poll::Batch(batch) => {
-                NodeStats::add(&cx.stats.rows_in, batch.num_rows());
-                if !cx.emit(batch) {
-                    break;
-                }
-            }
-            Poll::Wait(wait) => std::thread::sleep(wait.min(MAX_WAIT)),
-            Poll::Done => break,
+        if !cx.forward(next) {
+            break;
         }
     }
     *cx.position.lock().expect("position lock") = source.position();
@@ -203,15 +212,8 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
             .next(cx.options.source_batch_rows)
             .map_err(|e| e.to_string())?;
         cx.stats.busy(started);
-        match poll {
-            Poll::Batch(batch) => {
-                NodeStats::add(&cx.stats.rows_in, batch.num_rows());
-                if !cx.emit(batch) {
-                    break;
-                }
-            }
-            Poll::Wait(wait) => std::thread::sleep(wait.min(MAX_WAIT)),
-            Poll::Done => break,
+        if !cx.forward(poll) {
+            break;
         }
     }
     Ok(())

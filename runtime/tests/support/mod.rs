@@ -38,13 +38,7 @@ pub fn cases_dir() -> PathBuf {
 
 /// Every batch of every Parquet file in `dir`, in file-name order.
 pub fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    files
+    files_with_extension(dir, "parquet")
         .into_iter()
         .flat_map(|path| {
             ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap())
@@ -57,6 +51,7 @@ pub fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// The names of the entries of `dir` (none when it does not exist).
 pub fn read_dir_names(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .map(|entries| {
@@ -78,13 +73,7 @@ pub fn interrupt(child: &Child) {
 
 /// Every row of every JSON-lines file in `dir`, in file-name order.
 pub fn read_json_dir(dir: &Path) -> Vec<serde_json::Value> {
-    let mut files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    files
+    files_with_extension(dir, "jsonl")
         .iter()
         .flat_map(|path| {
             fs::read_to_string(path)
@@ -94,4 +83,15 @@ pub fn read_json_dir(dir: &Path) -> Vec<serde_json::Value> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// The files of `dir` ending in `.<extension>`, in name order.
+fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    files
 }
