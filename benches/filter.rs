@@ -18,66 +18,20 @@
 
 #[path = "../tests/common/per_record.rs"]
 mod per_record;
+#[path = "filter_work.rs"]
+mod work;
 
 use std::hint::black_box;
-use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    TimestampMillisecondArray,
-};
+use arrow::array::{Int64Array, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::gt;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weir::plugin::{EngineOptions, Limits, PluginEngine, TransformInstance};
 
-const ROWS: usize = 8192;
-const THRESHOLD: i64 = 500;
+use work::*;
+
 const OUTPUT: [&str; 4] = ["id", "amount", "name", "at"];
-
-fn batch() -> RecordBatch {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let ids: Vec<i64> = (0..ROWS).map(|_| (next() % 1000) as i64).collect();
-    let amount: ArrayRef = Arc::new(Float64Array::from_iter_values(
-        (0..ROWS).map(|_| (next() % 100_000) as f64 / 100.0),
-    ));
-    let name: ArrayRef = Arc::new(StringArray::from_iter_values(
-        (0..ROWS).map(|_| format!("user-{:06}", next() % 1_000_000)),
-    ));
-    let at: ArrayRef = Arc::new(
-        TimestampMillisecondArray::from_iter_values(
-            (0..ROWS).map(|i| 1_795_564_800_000 + i as i64),
-        )
-        .with_timezone("+00:00"),
-    );
-    let vip: ArrayRef = Arc::new(BooleanArray::from_iter(
-        (0..ROWS).map(|_| Some(next() % 2 == 0)),
-    ));
-    RecordBatch::try_from_iter([
-        ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
-        ("amount", amount),
-        ("name", name),
-        ("at", at),
-        ("vip", vip),
-    ])
-    .unwrap()
-}
-
-fn native(batch: &RecordBatch) -> RecordBatch {
-    let id = batch
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap();
-    let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
-    filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask).unwrap()
-}
 
 fn json_records(batch: &RecordBatch) -> Vec<String> {
     let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
@@ -88,12 +42,6 @@ fn json_records(batch: &RecordBatch) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-fn filter_config(output: &str) -> String {
-    format!(
-        r#"{{"predicate": "id > {THRESHOLD}", "columns": ["id", "amount", "name", "at"], "output": "{output}"}}"#
-    )
 }
 
 fn benches(c: &mut Criterion) {
