@@ -10,9 +10,13 @@ use arrow::array::{
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::gt;
 
+/// Rows per batch.
 pub const ROWS: usize = 8192;
+/// The filter keeps `id > THRESHOLD` (about half the rows).
 pub const THRESHOLD: i64 = 500;
 
+/// One batch of 5 columns: id (i64), amount (f64), name (utf8), at
+/// (timestamp), vip (bool), from a fixed seed.
 pub fn batch() -> RecordBatch {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
@@ -47,6 +51,8 @@ pub fn batch() -> RecordBatch {
     .unwrap()
 }
 
+/// The filter done natively: arrow's `gt` kernel and `filter_record_batch`
+/// on the 4 output columns.
 pub fn native(batch: &RecordBatch) -> RecordBatch {
     let id = batch
         .column(0)
@@ -57,6 +63,7 @@ pub fn native(batch: &RecordBatch) -> RecordBatch {
     filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask).unwrap()
 }
 
+/// The `filter` plugin's config for `output` (`selection` or `batches`).
 pub fn filter_config(output: &str) -> String {
     format!(
         r#"{{"predicate": "id > {THRESHOLD}", "columns": ["id", "amount", "name", "at"], "output": "{output}"}}"#
