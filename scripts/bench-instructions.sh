@@ -12,6 +12,8 @@ cargo bench -p weir-e2e --bench filter_instructions --no-run
 target_dir="${CARGO_TARGET_DIR:-target}"
 bench=$(ls -t "$target_dir"/release/deps/filter_instructions-* | grep -v '\.d$' | head -1)
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bench" "$1" "$2" 2>&1 | sed -nE 's/.*Collected : ([0-9]+).*/\1/p'; }
+# Fill the compiled-component cache first, so no run compiles.
+"$bench" wasm_selection 1 >/dev/null
 declare -A per_batch
 for path in native wasm_selection wasm_batches; do
   low=$(count "$path" 20)

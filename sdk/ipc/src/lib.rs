@@ -7,6 +7,8 @@
 //! instance and per direction. It also holds the type names that plugin
 //! configurations and pipeline files share.
 
+mod flat;
+
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
@@ -87,7 +89,9 @@ impl BatchEncoder {
     /// passed without a copy where generated bindings take `&Vec<u8>`.
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
         self.writer.get_mut().clear();
-        self.writer.write(batch)?;
+        if !flat::encode(batch, self.writer.get_mut()) {
+            self.writer.write(batch)?;
+        }
         Ok(self.writer.get_ref())
     }
 

@@ -1,0 +1,356 @@
+//! Single-copy IPC encoding of flat record batches.
+//!
+//! arrow's `StreamWriter` copies every buffer twice: into an intermediate
+//! body, then into the output. Batches cross the plugin boundary on every
+//! call, so for the common case (columns of primitive, boolean, date/time,
+//! string or binary type, not sliced) this writes the message header
+//! itself and copies each buffer once, straight into the output. Anything
+//! else (nested or dictionary columns, sliced arrays) returns `false` and is
+//! left to arrow's writer. The bytes are standard Arrow IPC (version 5), read
+//! by any IPC reader.
+
+use arrow_array::{Array, RecordBatch};
+use arrow_buffer::bit_util::ceil;
+use arrow_data::ArrayData;
+use arrow_ipc::{FieldNode, MessageBuilder, MessageHeader, MetadataVersion, RecordBatchBuilder};
+use arrow_schema::DataType;
+use flatbuffers::FlatBufferBuilder;
+
+/// Buffers start at multiples of this in the body.
+const ALIGNMENT: usize = 8;
+
+/// One buffer of the body, by reference.
+struct Part<'a> {
+    bytes: &'a [u8],
+}
+
+fn padded(len: usize) -> usize {
+    len.next_multiple_of(ALIGNMENT)
+}
+
+/// The IPC buffers of one column, in IPC order, or `None` when the column
+/// is not flat and unsliced.
+fn column_parts(data: &ArrayData) -> Option<Vec<Part<'_>>> {
+    if data.offset() != 0 {
+        return None;
+    }
+    let len = data.len();
+    let validity = match data.nulls() {
+        Some(nulls) if nulls.null_count() > 0 => {
+            if nulls.offset() != 0 {
+                return None;
+            }
+            &nulls.buffer().as_slice()[..ceil(len, 8)]
+        }
+        // No nulls: an empty validity buffer, as the format allows.
+        _ => &[][..],
+    };
+    let mut parts = vec![Part { bytes: validity }];
+    let buffers = data.buffers();
+    match data.data_type() {
+        DataType::Boolean => parts.push(Part {
+            bytes: &buffers[0].as_slice()[..ceil(len, 8)],
+        }),
+        DataType::Utf8 | DataType::Binary => {
+            let offsets = buffers[0].typed_data::<i32>();
+            if offsets.first() != Some(&0) {
+                return None;
+            }
+            let end = usize::try_from(offsets[len]).ok()?;
+            parts.push(Part {
+                bytes: &buffers[0].as_slice()[..(len + 1) * 4],
+            });
+            parts.push(Part {
+                bytes: &buffers[1].as_slice()[..end],
+            });
+        }
+        DataType::LargeUtf8 | DataType::LargeBinary => {
+            let offsets = buffers[0].typed_data::<i64>();
+            if offsets.first() != Some(&0) {
+                return None;
+            }
+            let end = usize::try_from(offsets[len]).ok()?;
+            parts.push(Part {
+                bytes: &buffers[0].as_slice()[..(len + 1) * 8],
+            });
+            parts.push(Part {
+                bytes: &buffers[1].as_slice()[..end],
+            });
+        }
+        t if t.is_primitive() => {
+            let width = t.primitive_width()?;
+            parts.push(Part {
+                bytes: &buffers[0].as_slice()[..len * width],
+            });
+        }
+        _ => return None,
+    }
+    Some(parts)
+}
+
+/// Appends `batch` to `out` as one IPC record batch message, copying each
+/// buffer once; `false` (and `out` untouched) when a column is not flat.
+pub(crate) fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> bool {
+    let data: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+    let mut columns = Vec::with_capacity(data.len());
+    for column in &data {
+        match column_parts(column) {
+            Some(parts) => columns.push(parts),
+            None => return false,
+        }
+    }
+
+    let mut nodes = Vec::with_capacity(columns.len());
+    let mut buffers = Vec::new();
+    let mut body_len = 0;
+    for (column, parts) in data.iter().zip(&columns) {
+        nodes.push(FieldNode::new(
+            column.len() as i64,
+            column.null_count() as i64,
+        ));
+        for part in parts {
+            buffers.push(arrow_ipc::Buffer::new(
+                body_len as i64,
+                part.bytes.len() as i64,
+            ));
+            body_len += padded(part.bytes.len());
+        }
+    }
+
+    let mut fbb = FlatBufferBuilder::new();
+    let nodes = fbb.create_vector(&nodes);
+    let buffers = fbb.create_vector(&buffers);
+    let mut record_batch = RecordBatchBuilder::new(&mut fbb);
+    record_batch.add_length(batch.num_rows() as i64);
+    record_batch.add_nodes(nodes);
+    record_batch.add_buffers(buffers);
+    let record_batch = record_batch.finish();
+    let mut message = MessageBuilder::new(&mut fbb);
+    message.add_version(MetadataVersion::V5);
+    message.add_header_type(MessageHeader::RecordBatch);
+    message.add_bodyLength(body_len as i64);
+    message.add_header(record_batch.as_union_value());
+    let message = message.finish();
+    fbb.finish(message, None);
+    let header = fbb.finished_data();
+
+    // Continuation marker, metadata length, metadata padded so the body
+    // starts 8-aligned, then the body.
+    let metadata_len = padded(header.len() + 8) - 8;
+    out.reserve(8 + metadata_len + body_len);
+    out.extend_from_slice(&u32::MAX.to_le_bytes());
+    out.extend_from_slice(&(metadata_len as i32).to_le_bytes());
+    out.extend_from_slice(header);
+    out.resize(out.len() + metadata_len - header.len(), 0);
+    for part in columns.iter().flatten() {
+        out.extend_from_slice(part.bytes);
+        out.resize(out.len() + padded(part.bytes.len()) - part.bytes.len(), 0);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::types::Int32Type;
+    use arrow_array::*;
+    use arrow_schema::{Field, Schema};
+
+    use super::*;
+    use crate::{BatchDecoder, BatchEncoder, schema_to_bytes};
+
+    /// Every flat type, each column with a null, `rows` rows (at least 3).
+    fn every_type(rows: usize) -> RecordBatch {
+        let nth = |i: usize| (i % 3 != 1).then_some(i);
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            (
+                "bool",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i % 2 == 0))
+                        .collect::<BooleanArray>(),
+                ),
+            ),
+            (
+                "i8",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as i8))
+                        .collect::<Int8Array>(),
+                ),
+            ),
+            (
+                "i16",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as i16))
+                        .collect::<Int16Array>(),
+                ),
+            ),
+            (
+                "i32",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as i32))
+                        .collect::<Int32Array>(),
+                ),
+            ),
+            (
+                "i64",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| -(i as i64)))
+                        .collect::<Int64Array>(),
+                ),
+            ),
+            (
+                "u8",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as u8))
+                        .collect::<UInt8Array>(),
+                ),
+            ),
+            (
+                "u64",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as u64))
+                        .collect::<UInt64Array>(),
+                ),
+            ),
+            (
+                "f32",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as f32 / 2.0))
+                        .collect::<Float32Array>(),
+                ),
+            ),
+            (
+                "f64",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as f64 / 3.0))
+                        .collect::<Float64Array>(),
+                ),
+            ),
+            (
+                "date",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| i as i32))
+                        .collect::<Date32Array>(),
+                ),
+            ),
+            (
+                "time",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| 1_795_564_800_000 + i as i64))
+                        .collect::<TimestampMillisecondArray>()
+                        .with_timezone("+00:00"),
+                ),
+            ),
+            (
+                "utf8",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| "é".repeat(i % 5)))
+                        .collect::<StringArray>(),
+                ),
+            ),
+            (
+                "large",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| "x".repeat(i % 4)))
+                        .collect::<LargeStringArray>(),
+                ),
+            ),
+            (
+                "binary",
+                Arc::new(
+                    (0..rows)
+                        .map(|i| nth(i).map(|i| vec![i as u8; i % 3]))
+                        .collect::<BinaryArray>(),
+                ),
+            ),
+            (
+                "no_nulls",
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+            ),
+        ];
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn round_trip(batch: &RecordBatch) -> RecordBatch {
+        let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
+        let mut decoder = BatchDecoder::new(&schema_to_bytes(&batch.schema()).unwrap()).unwrap();
+        decoder
+            .decode(encoder.encode(batch).unwrap().clone())
+            .unwrap()
+    }
+
+    #[test]
+    fn every_flat_type_with_nulls_round_trips_through_one_copy() {
+        for rows in [3, 100] {
+            let batch = every_type(rows);
+            assert!(encode(&batch, &mut Vec::new()), "took the single-copy path");
+            assert_eq!(round_trip(&batch), batch);
+        }
+    }
+
+    #[test]
+    fn arrows_own_stream_reader_reads_the_bytes() {
+        let batch = every_type(10);
+        let mut stream = Vec::new();
+        let mut writer =
+            arrow_ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
+        writer.flush().unwrap();
+        assert!(encode(&batch, writer.get_mut()));
+        writer.finish().unwrap();
+        let read: Vec<RecordBatch> = arrow_ipc::reader::StreamReader::try_new(&stream[..], None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(read, vec![batch]);
+    }
+
+    #[test]
+    fn empty_batches_round_trip() {
+        let batch = every_type(3).slice(0, 0);
+        assert_eq!(round_trip(&batch), batch);
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+        let empty = RecordBatch::new_empty(schema);
+        assert_eq!(round_trip(&empty), empty);
+    }
+
+    #[test]
+    fn sliced_and_nested_columns_go_through_arrows_writer() {
+        let batch = every_type(100);
+        let sliced = batch.slice(7, 50);
+        assert!(
+            !encode(&sliced, &mut Vec::new()),
+            "sliced nulls and strings are not flat"
+        );
+        assert_eq!(round_trip(&sliced), sliced);
+
+        let dictionary: ArrayRef = Arc::new(
+            vec![Some("x"), None, Some("y")]
+                .into_iter()
+                .collect::<DictionaryArray<Int32Type>>(),
+        );
+        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1)]),
+            None,
+            Some(vec![]),
+        ]));
+        for column in [dictionary, list] {
+            let batch = RecordBatch::try_from_iter([("c", column)]).unwrap();
+            assert!(!encode(&batch, &mut Vec::new()));
+            assert_eq!(round_trip(&batch), batch);
+        }
+    }
+}
