@@ -23,6 +23,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, Datum, Float64Array, Int64Array, RecordBatch, Scalar,
     StringArray,
 };
+use arrow_buffer::BooleanBuffer;
 use arrow_cast::cast;
 use arrow_ord::cmp;
 use arrow_schema::{ArrowError, DataType, Schema};
@@ -564,6 +565,9 @@ impl Compiled {
             Compiled::Scalar(a) => Ok(Value::Scalar(Scalar::new(a.clone()))),
             Compiled::Compare(a, op, b) => {
                 let (l, r) = (a.value(batch)?, b.value(batch)?);
+                if let Some(result) = compare_i64_with_literal(&l, *op, &r) {
+                    return array(result);
+                }
                 let (l, r) = (l.datum(), r.datum());
                 array(match op {
                     Op::Eq => cmp::eq(l, r)?,
@@ -607,6 +611,32 @@ impl Compiled {
             Compiled::Not(a) => array(not(&a.bool_array(batch)?)?),
         }
     }
+}
+
+/// `column op literal` on a column of 64-bit integers (int64, timestamps,
+/// date64) through [`crate::simd`]; `None` for anything else, which arrow's
+/// kernels handle. Null rows compare to null, as in arrow.
+fn compare_i64_with_literal(column: &Value, op: Op, literal: &Value) -> Option<BooleanArray> {
+    let (Value::Array(column), Value::Scalar(literal)) = (column, literal) else {
+        return None;
+    };
+    let (literal, _) = literal.get();
+    let is_i64 = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Int64 | DataType::Timestamp(..) | DataType::Date64
+        )
+    };
+    if !is_i64(column.data_type())
+        || column.data_type() != literal.data_type()
+        || literal.is_null(0)
+    {
+        return None;
+    }
+    let (data, literal) = (column.to_data(), literal.to_data());
+    let words = crate::simd::compare_i64(data.buffer::<i64>(0), op, literal.buffer::<i64>(0)[0]);
+    let bits = BooleanBuffer::new(words.into(), 0, column.len());
+    Some(BooleanArray::new(bits, column.logical_nulls()))
 }
 
 fn array_of(batch: &RecordBatch, value: bool) -> Result<Value, ArrowError> {
