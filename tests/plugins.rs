@@ -63,6 +63,11 @@ mod filter {
     /// The plugin compares 64-bit integer columns with a literal in its own
     /// SIMD loop; it must agree with arrow's kernels on every operator, at
     /// lengths around the 64-row word, with nulls and extreme values.
+    type Kernel = fn(
+        &dyn arrow::array::Datum,
+        &dyn arrow::array::Datum,
+    ) -> Result<arrow::array::BooleanArray, arrow::error::ArrowError>;
+
     #[test]
     fn integer_and_timestamp_comparisons_agree_with_arrow() {
         use arrow::array::{Int64Array, TimestampMillisecondArray};
@@ -85,10 +90,7 @@ mod filter {
                 ("t", Arc::new(times.clone()) as arrow::array::ArrayRef),
             ])
             .unwrap();
-            let ops: [(
-                &str,
-                fn(&dyn arrow::array::Datum, &dyn arrow::array::Datum) -> _,
-            ); 6] = [
+            let ops: [(&str, Kernel); 6] = [
                 ("=", cmp::eq),
                 ("!=", cmp::neq),
                 ("<", cmp::lt),
