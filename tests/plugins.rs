@@ -60,14 +60,15 @@ mod filter {
         assert_eq!(out.schema(), input.schema());
     }
 
-    /// The plugin compares 64-bit integer columns with a literal in its own
-    /// SIMD loop; it must agree with arrow's kernels on every operator, at
-    /// lengths around the 64-row word, with nulls and extreme values.
+    /// An arrow comparison kernel.
     type Kernel = fn(
         &dyn arrow::array::Datum,
         &dyn arrow::array::Datum,
     ) -> Result<arrow::array::BooleanArray, arrow::error::ArrowError>;
 
+    /// The plugin compares 64-bit integer columns with a literal in its own
+    /// SIMD loop; it must agree with arrow's kernels on every operator, at
+    /// lengths around the 64-row word, with nulls and extreme values.
     #[test]
     fn integer_and_timestamp_comparisons_agree_with_arrow() {
         use arrow::array::{Int64Array, TimestampMillisecondArray};
