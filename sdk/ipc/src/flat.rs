@@ -51,31 +51,9 @@ fn column_parts(data: &ArrayData) -> Option<Vec<Part<'_>>> {
         DataType::Boolean => parts.push(Part {
             bytes: &buffers[0].as_slice()[..ceil(len, 8)],
         }),
-        DataType::Utf8 | DataType::Binary => {
-            let offsets = buffers[0].typed_data::<i32>();
-            if offsets.first() != Some(&0) {
-                return None;
-            }
-            let end = usize::try_from(offsets[len]).ok()?;
-            parts.push(Part {
-                bytes: &buffers[0].as_slice()[..(len + 1) * 4],
-            });
-            parts.push(Part {
-                bytes: &buffers[1].as_slice()[..end],
-            });
-        }
+        DataType::Utf8 | DataType::Binary => parts.extend(byte_parts::<i32>(buffers, len)?),
         DataType::LargeUtf8 | DataType::LargeBinary => {
-            let offsets = buffers[0].typed_data::<i64>();
-            if offsets.first() != Some(&0) {
-                return None;
-            }
-            let end = usize::try_from(offsets[len]).ok()?;
-            parts.push(Part {
-                bytes: &buffers[0].as_slice()[..(len + 1) * 8],
-            });
-            parts.push(Part {
-                bytes: &buffers[1].as_slice()[..end],
-            });
+            parts.extend(byte_parts::<i64>(buffers, len)?)
         }
         t if t.is_primitive() => {
             let width = t.primitive_width()?;
@@ -86,6 +64,27 @@ fn column_parts(data: &ArrayData) -> Option<Vec<Part<'_>>> {
         _ => return None,
     }
     Some(parts)
+}
+
+/// The offsets and values of a string or binary column whose offsets start
+/// at 0 (else it was sliced, and arrow's writer rebases it).
+fn byte_parts<O>(buffers: &[arrow_buffer::Buffer], len: usize) -> Option<[Part<'_>; 2]>
+where
+    O: arrow_buffer::ArrowNativeType + TryInto<usize>,
+{
+    let offsets = buffers[0].typed_data::<O>();
+    if offsets.first()?.as_usize() != 0 {
+        return None;
+    }
+    let end = offsets[len].try_into().ok()?;
+    Some([
+        Part {
+            bytes: &buffers[0].as_slice()[..(len + 1) * size_of::<O>()],
+        },
+        Part {
+            bytes: &buffers[1].as_slice()[..end],
+        },
+    ])
 }
 
 /// Appends `batch` to `out` as one IPC record batch message, copying each
