@@ -6,6 +6,8 @@
 //! - `"wrong-schema"`: announces `{id: Int64}` but returns `{name: Utf8, n: Float64}` batches;
 //! - `"short-selection"`: answers derived output with a too-short bitmap;
 //! - `"trap"`: panics in `process`;
+//! - `"trap-on-13"`: passes batches through, but panics on a batch whose
+//!   `id` column (int64) holds 13: a poison pill;
 //! - `"reject-out-of-range"`: rejects a row index past the batch.
 #![allow(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -28,6 +30,7 @@ use weir::plugin::types::{Error, PluginInfo, RejectedRow};
 
 thread_local! {
     static MODE: RefCell<String> = const { RefCell::new(String::new()) };
+    static INPUT_SCHEMA: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 struct Misbehave;
@@ -48,10 +51,11 @@ impl Guest for Misbehave {
     fn open(config: String, input_schema: Vec<u8>) -> Result<Plan, Error> {
         let mode = config.trim().trim_matches('"').to_string();
         MODE.with_borrow_mut(|m| *m = mode.clone());
+        INPUT_SCHEMA.with_borrow_mut(|s| *s = input_schema.clone());
         let schema = weir_ipc::schema_from_bytes(&input_schema)
             .map_err(|e| Error::Internal(e.to_string()))?;
         let (output_schema, mode) = match mode.as_str() {
-            "pass" | "malformed-ipc" | "trap" | "reject-out-of-range" => {
+            "pass" | "malformed-ipc" | "trap" | "trap-on-13" | "reject-out-of-range" => {
                 (input_schema, OutputMode::Batches)
             }
             "wrong-schema" => {
@@ -107,6 +111,21 @@ impl Guest for Misbehave {
                 appended: None,
             }),
             "trap" => panic!("this plugin traps on purpose"),
+            "trap-on-13" => {
+                let schema = INPUT_SCHEMA.with_borrow(|s| s.clone());
+                let mut decoder = weir_ipc::BatchDecoder::new(&schema)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let decoded = decoder
+                    .decode(batch.clone())
+                    .map_err(|e| Error::InvalidInput(e.to_string()))?;
+                let ids = decoded
+                    .column_by_name("id")
+                    .and_then(|c| c.as_any().downcast_ref::<arrow_array::Int64Array>());
+                if ids.is_some_and(|ids| ids.iter().any(|id| id == Some(13))) {
+                    panic!("poison pill: id 13");
+                }
+                Output::Batches(vec![batch])
+            }
             other => return Err(Error::Internal(format!("unknown mode {other:?}"))),
         };
         let rejected = match mode().as_str() {

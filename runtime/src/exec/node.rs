@@ -219,19 +219,41 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// Times a node's instance is re-created after traps before the node gives
+/// up on its plugin and applies `on_error` to every later batch.
+const MAX_RESTARTS: u64 = 5;
+/// Wait before the first re-creation; it doubles with each one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
 fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
-    let mut transform =
-        TransformInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
-            .map_err(|e| e.to_string())?;
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
-    transform
-        .open(&cx.config(), input_schema)
-        .map_err(|e| e.to_string())?;
+    let open = || -> Result<TransformInstance, String> {
+        let mut transform =
+            TransformInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
+                .map_err(|e| e.to_string())?;
+        transform
+            .open(&cx.config(), input_schema)
+            .map_err(|e| e.to_string())?;
+        Ok(transform)
+    };
+    let mut transform = Some(open()?);
     // A derived answer keeps, rejects or leaves out each input row.
-    let selects = matches!(transform.output_mode(), Some(OutputMode::Derived { .. }));
+    let selects = matches!(
+        transform.as_ref().and_then(|t| t.output_mode()),
+        Some(OutputMode::Derived { .. })
+    );
+    let mut restarts = 0;
     for batch in cx.batches() {
+        let Some(instance) = transform.as_mut() else {
+            let error = format!(
+                "the plugin trapped {} times; no instance left",
+                MAX_RESTARTS + 1
+            );
+            cx.failed_batch(&batch, &error)?;
+            continue;
+        };
         let started = Instant::now();
-        let result = transform.process(&batch);
+        let result = instance.process(&batch);
         cx.stats.busy(started);
         match result {
             Ok(processed) => {
@@ -256,9 +278,26 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                     }
                 }
             }
-            Err(error) => cx.failed_batch(&batch, &error.to_string())?,
+            Err(error) => {
+                cx.failed_batch(&batch, &with_causes(&error))?;
+                if instance.trapped() {
+                    transform = None;
+                    if restarts < MAX_RESTARTS {
+                        std::thread::sleep(FIRST_BACKOFF * 2u32.pow(restarts as u32));
+                        restarts += 1;
+                        NodeStats::add(&cx.stats.restarts, 1);
+                        tracing::warn!(node = %cx.instance_name(), restarts, "instance trapped; re-created it");
+                        transform = Some(open()?);
+                    } else {
+                        tracing::error!(node = %cx.instance_name(), restarts, "instance trapped again; giving up on the plugin, on_error applies to every later batch");
+                    }
+                }
+            }
         }
     }
+    let Some(mut transform) = transform else {
+        return Ok(());
+    };
     let started = Instant::now();
     let rest = transform.finish().map_err(|e| e.to_string())?;
     cx.stats.busy(started);
@@ -266,6 +305,24 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
         cx.emit(output);
     }
     Ok(())
+}
+
+/// An error with its causes, for dead letters and logs: the first line of
+/// each, leaving out headers of multi-line details (wasmtime's "error while
+/// executing at wasm backtrace:").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let line = error.to_string();
+        let first = line.lines().next().unwrap_or_default();
+        if !first.ends_with(':') {
+            text.push_str(": ");
+            text.push_str(first);
+        }
+        cause = error.source();
+    }
+    text
 }
 
 fn connector_sink(cx: &Context<'_>) -> Result<(), String> {

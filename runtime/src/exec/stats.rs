@@ -26,6 +26,8 @@ pub struct NodeStats {
     pub skipped: AtomicU64,
     /// Rows a transform answering by selection left out.
     pub filtered: AtomicU64,
+    /// Instances re-created after a trap.
+    pub restarts: AtomicU64,
     /// Nanoseconds spent working (not waiting on channels).
     pub busy_nanos: AtomicU64,
 }
@@ -63,6 +65,8 @@ pub struct NodeSummary {
     /// Rows a selecting transform left out: for such nodes, rows in = rows
     /// out + filtered + dead letters + skipped.
     pub filtered: u64,
+    /// Instances re-created after a trap.
+    pub restarts: u64,
     /// Time spent working.
     pub busy: Duration,
 }
@@ -104,6 +108,7 @@ impl Summary {
                     dead_letters: load(&s.dead_letters),
                     skipped: load(&s.skipped),
                     filtered: load(&s.filtered),
+                    restarts: load(&s.restarts),
                     busy: Duration::from_nanos(load(&s.busy_nanos)),
                 })
                 .collect(),
@@ -155,6 +160,13 @@ impl fmt::Display for Summary {
                 n.dead_letters,
                 n.skipped,
                 n.busy.as_secs_f64()
+            )?;
+        }
+        for n in self.nodes.iter().filter(|n| n.restarts > 0) {
+            writeln!(
+                f,
+                "{}: instance re-created {} time(s) after traps (see the dead letters)",
+                n.name, n.restarts
             )?;
         }
         let read = self.source_rows();

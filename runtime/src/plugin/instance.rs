@@ -83,6 +83,11 @@ impl<B> Instance<B> {
         self.call(call, |b, s| f(b, s).map(Ok))
     }
 
+    /// Whether the instance trapped: it cannot be called again.
+    pub(crate) fn trapped(&self) -> bool {
+        self.trapped
+    }
+
     /// Metrics the plugin reported through the host interface.
     pub(crate) fn metrics(&self) -> &PluginMetrics {
         &self.store.data().metrics

@@ -219,6 +219,12 @@ impl TransformInstance {
             .collect()
     }
 
+    /// Whether the instance trapped (a panic, its deadline, its memory
+    /// limit): every later call fails, so it must be replaced.
+    pub fn trapped(&self) -> bool {
+        self.instance.trapped()
+    }
+
     /// The plugin's state (`None` for a stateless plugin).
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
         self.instance.call("snapshot", |b, s| {

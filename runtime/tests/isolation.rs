@@ -1,0 +1,118 @@
+//! A plugin that traps costs only the batch it trapped on: the batch goes to
+//! the dead letters with the cause, the instance is re-created (with backoff,
+//! up to a maximum, after which the node's `on_error` applies to every
+//! batch), and every other node carries on. Through the real binary.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use support::*;
+
+/// Runs `test-misbehave` in `mode` on ids 1..=100 in batches of 10, with a
+/// second branch that copies the source straight to a sink. Returns stderr.
+fn run_misbehaving(dir: &Path, mode: &str) -> String {
+    let lines: String = (1..=100).map(|id| format!("{{\"id\": {id}}}\n")).collect();
+    fs::write(dir.join("ids.jsonl"), lines).unwrap();
+    let pipeline = dir.join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        format!(
+            "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}, batch_rows: 10}}}}
+transforms:
+  fragile: {{plugin: test-misbehave, inputs: [ids], config: {mode}}}
+sinks:
+  survivors: {{type: file, inputs: [fragile], config: {{path: survivors, format: json}}}}
+  everything: {{type: file, inputs: [ids], config: {{path: everything, format: json}}}}
+"
+        ),
+    )
+    .unwrap();
+    let out = weir(&["run", pipeline.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+fn ids(rows: &[serde_json::Value]) -> Vec<i64> {
+    rows.iter().map(|r| r["id"].as_i64().unwrap()).collect()
+}
+
+fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(dir.join("dead-letters/fragile.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_trap_costs_only_its_batch_and_the_instance_is_re_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_misbehaving(dir.path(), "trap-on-13");
+
+    let survivors = ids(&read_json_dir(&dir.path().join("survivors")));
+    let expected: Vec<i64> = (1..=100).filter(|id| !(11..=20).contains(id)).collect();
+    assert_eq!(survivors, expected);
+    let letters = dead_letters(dir.path());
+    let dead: Vec<i64> = letters
+        .iter()
+        .map(|l| l["row"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(dead, (11..=20).collect::<Vec<_>>());
+    let error = letters[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("process trapped") && error.contains("unreachable"),
+        "the dead letter names the cause: {error}"
+    );
+    assert!(
+        stderr.contains("fragile: instance re-created 1 time(s) after traps"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ids(&read_json_dir(&dir.path().join("everything"))).len(),
+        100
+    );
+}
+
+#[test]
+fn a_plugin_that_always_traps_is_given_up_after_five_restarts_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_misbehaving(dir.path(), "trap");
+
+    assert!(read_json_dir(&dir.path().join("survivors")).is_empty());
+    let letters = dead_letters(dir.path());
+    let dead: Vec<i64> = letters
+        .iter()
+        .map(|l| l["row"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        dead,
+        (1..=100).collect::<Vec<_>>(),
+        "every row is a dead letter"
+    );
+    // Six instances trapped (the first and five re-created); then no plugin.
+    let trapped = letters
+        .iter()
+        .filter(|l| l["error"].as_str().unwrap().contains("process trapped"))
+        .count();
+    assert_eq!(trapped, 60);
+    assert!(
+        letters[99]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no instance left"),
+        "{}",
+        letters[99]
+    );
+    assert!(
+        stderr.contains("fragile: instance re-created 5 time(s) after traps"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ids(&read_json_dir(&dir.path().join("everything"))).len(),
+        100
+    );
+}
