@@ -384,3 +384,24 @@ sinks:
         "memory grew with the input: {small} MiB -> {large} MiB"
     );
 }
+
+#[test]
+fn a_plugin_pinned_to_its_own_digest_runs() {
+    let digest = weir::plugin::sha256_hex(&fs::read(weir_plugin_artifacts::GENERATE).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        format!(
+            "sources:
+  gen: {{plugin: \"generate@sha256:{digest}\", config: {{rows: 10}}}}
+sinks:
+  out: {{type: stdout, inputs: [gen]}}
+"
+        ),
+    )
+    .unwrap();
+    let out = weir(&["run", "--quiet", pipeline.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 10);
+}

@@ -268,10 +268,13 @@ fn implementation(
             .map_err(|e| e.to_string());
     }
     let reference = spec.plugin.as_deref().expect("checked by the spec");
+    let (reference, pinned) = split_digest(reference)?;
     let path = resolve_plugin(reference, &pipeline.base_dir)?;
-    let plugin = engine
-        .load_file(&path)
-        .map_err(|e| format!("field `plugin`: {e}"))?;
+    let plugin = match pinned {
+        Some(digest) => engine.load_file_pinned(&path, &digest),
+        None => engine.load_file(&path),
+    }
+    .map_err(|e| format!("field `plugin`: {e}"))?;
     let expected = match section {
         Section::Sources => World::Source,
         Section::Transforms => World::Transform,
@@ -285,6 +288,20 @@ fn implementation(
         ));
     }
     Ok(Implementation::Plugin(plugin))
+}
+
+/// Splits `name@sha256:HEX` (or `path.wasm@sha256:HEX`) into the reference
+/// and the pinned digest, lowercased.
+fn split_digest(reference: &str) -> Result<(&str, Option<String>), String> {
+    let Some((reference, digest)) = reference.rsplit_once("@sha256:") else {
+        return Ok((reference, None));
+    };
+    if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "field `plugin`: a pinned digest is `@sha256:` and 64 hex digits, got {digest:?}"
+        ));
+    }
+    Ok((reference, Some(digest.to_ascii_lowercase())))
 }
 
 /// Where a `plugin:` reference points: a path (relative to the pipeline

@@ -177,11 +177,33 @@ impl PluginEngine {
         self.load_bytes(&name, &bytes)
     }
 
+    /// Loads the component at `path` only if its SHA-256 is `expected`
+    /// (lowercase hex); a mismatch is refused before anything is compiled.
+    pub fn load_file_pinned(&self, path: &Path, expected: &str) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        let digest = sha256_hex(&bytes);
+        if digest != expected {
+            return Err(PluginError::DigestMismatch {
+                plugin: name,
+                expected: expected.to_string(),
+                actual: digest,
+            });
+        }
+        self.load_hashed(&name, &bytes, digest)
+    }
+
     /// Loads a component from its bytes; `name` names it in errors and logs.
     pub fn load_bytes(&self, name: &str, wasm: &[u8]) -> Result<Plugin, PluginError> {
+        self.load_hashed(name, wasm, sha256_hex(wasm))
+    }
+
+    fn load_hashed(&self, name: &str, wasm: &[u8], digest: String) -> Result<Plugin, PluginError> {
         let started = Instant::now();
         check_header(name, wasm)?;
-        let digest = sha256_hex(wasm);
         let (component, origin) = self.compile(name, &digest, wasm)?;
 
         let component_type = component.component_type();

@@ -128,6 +128,19 @@ pub enum PluginError {
         message: String,
     },
 
+    /// The component's SHA-256 is not the one the pipeline pins.
+    #[error(
+        "{plugin}: SHA-256 is {actual}, but the pipeline pins sha256:{expected}; refusing to load it"
+    )]
+    DigestMismatch {
+        /// The component file.
+        plugin: String,
+        /// The pinned digest (hex).
+        expected: String,
+        /// The file's digest (hex).
+        actual: String,
+    },
+
     /// The plugin trapped (panicked, ran past its deadline, hit a limit), or
     /// was called after it had trapped.
     #[error("{plugin}: {call} trapped")]
