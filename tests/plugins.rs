@@ -689,6 +689,66 @@ mod test_misbehave {
 
     const MISBEHAVE: &str = weir_plugin_artifacts::TEST_MISBEHAVE;
 
+    fn limited(mode: &str, limits: Limits) -> TransformInstance {
+        let input = mixed_batch();
+        let plugin = load(MISBEHAVE);
+        let mut t = TransformInstance::new(engine(), &plugin, "hungry-node", &limits).unwrap();
+        t.open(mode, &input.schema()).unwrap();
+        t
+    }
+
+    #[test]
+    fn a_memory_hog_is_stopped_at_its_limit_with_the_numbers() {
+        let limits = Limits {
+            max_memory_bytes: 64 << 20,
+            ..Limits::default()
+        };
+        let mut t = limited("hog", limits);
+        let err = t.process(&mixed_batch()).unwrap_err();
+        match &err {
+            PluginError::MemoryLimit {
+                plugin,
+                call: "process",
+                requested,
+                limit,
+            } => {
+                assert_eq!(plugin, "hungry-node");
+                assert_eq!(*limit, 64 << 20);
+                assert!(*requested > 256 << 20, "{err}");
+            }
+            other => panic!("expected a memory limit error, got {other}"),
+        }
+        assert!(err.to_string().contains("limit 67108864 bytes"), "{err}");
+        assert!(t.trapped());
+        // The same plugin within a generous limit works.
+        let mut t = limited("hog", Limits::default());
+        assert!(t.process(&mixed_batch()).is_ok());
+    }
+
+    #[test]
+    fn an_endless_loop_is_interrupted_at_its_deadline() {
+        let limits = Limits {
+            call_timeout: std::time::Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let mut t = limited("spin", limits);
+        let started = std::time::Instant::now();
+        let err = t.process(&mixed_batch()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PluginError::Deadline {
+                    call: "process",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("deadline of 100 ms"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(t.trapped());
+    }
+
     #[test]
     fn passes_through_when_well_behaved() {
         let input = mixed_batch();

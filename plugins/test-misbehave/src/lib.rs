@@ -6,6 +6,8 @@
 //! - `"wrong-schema"`: announces `{id: Int64}` but returns `{name: Utf8, n: Float64}` batches;
 //! - `"short-selection"`: answers derived output with a too-short bitmap;
 //! - `"trap"`: panics in `process`;
+//! - `"hog"`: allocates and touches 256 MiB in `process`;
+//! - `"spin"`: loops forever in `process`;
 //! - `"trap-on-13"`: passes batches through, but panics on a batch whose
 //!   `id` column (int64) holds 13: a poison pill;
 //! - `"reject-out-of-range"`: rejects a row index past the batch.
@@ -55,9 +57,13 @@ impl Guest for Misbehave {
         let schema = weir_ipc::schema_from_bytes(&input_schema)
             .map_err(|e| Error::Internal(e.to_string()))?;
         let (output_schema, mode) = match mode.as_str() {
-            "pass" | "malformed-ipc" | "trap" | "trap-on-13" | "reject-out-of-range" => {
-                (input_schema, OutputMode::Batches)
-            }
+            "pass"
+            | "malformed-ipc"
+            | "trap"
+            | "trap-on-13"
+            | "hog"
+            | "spin"
+            | "reject-out-of-range" => (input_schema, OutputMode::Batches),
             "wrong-schema" => {
                 let announced = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
                 (
@@ -111,6 +117,16 @@ impl Guest for Misbehave {
                 appended: None,
             }),
             "trap" => panic!("this plugin traps on purpose"),
+            "hog" => {
+                let hog = std::hint::black_box(vec![1u8; 256 << 20]);
+                Output::Batches(vec![batch[..batch.len().min(hog.len())].to_vec()])
+            }
+            "spin" => {
+                let mut n = 0u64;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
             "trap-on-13" => {
                 let schema = INPUT_SCHEMA.with_borrow(|s| s.clone());
                 let mut decoder = weir_ipc::BatchDecoder::new(&schema)

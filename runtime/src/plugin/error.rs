@@ -141,6 +141,32 @@ pub enum PluginError {
         actual: String,
     },
 
+    /// The plugin tried to grow its memory past its limit (and trapped).
+    #[error(
+        "{plugin}: memory limit exceeded in {call}: requested {requested} bytes, limit {limit} bytes"
+    )]
+    MemoryLimit {
+        /// The node.
+        plugin: String,
+        /// The contract function.
+        call: &'static str,
+        /// Bytes the memory would have grown to.
+        requested: usize,
+        /// The limit in bytes (`limits.memory_mib`).
+        limit: usize,
+    },
+
+    /// A call ran past its deadline and was interrupted.
+    #[error("{plugin}: {call} ran past its deadline of {} ms", limit.as_millis())]
+    Deadline {
+        /// The node.
+        plugin: String,
+        /// The contract function.
+        call: &'static str,
+        /// The deadline (`limits.call_timeout_ms`).
+        limit: std::time::Duration,
+    },
+
     /// The plugin trapped (panicked, ran past its deadline, hit a limit), or
     /// was called after it had trapped.
     #[error("{plugin}: {call} trapped")]

@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host::{self, Level};
-use super::limits::Limits;
+use super::limits::{Limiter, Limits};
 
 /// Plugin-defined metrics reported through the `host` interface.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -27,7 +26,7 @@ pub struct HostState {
     node: String,
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: Limiter,
     pub(crate) metrics: PluginMetrics,
 }
 
@@ -39,12 +38,7 @@ impl HostState {
             node: node.to_string(),
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes)
-                .instances(limits.max_instances)
-                .tables(limits.max_tables)
-                .memories(limits.max_instances)
-                .build(),
+            limiter: Limiter::new(limits),
             metrics: PluginMetrics::default(),
         }
     }

@@ -29,7 +29,7 @@ impl<B> Instance<B> {
         bind: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<B>,
     ) -> Result<Self, PluginError> {
         let mut store = Store::new(engine.engine(), HostState::new(node, limits));
-        store.limiter(|state| &mut state.limits);
+        store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(limits.deadline_ticks());
         let bindings = bind(&mut store).map_err(|e| PluginError::Instantiate {
@@ -60,13 +60,30 @@ impl<B> Instance<B> {
             });
         }
         self.store.set_epoch_deadline(self.limits.deadline_ticks());
+        self.store.data_mut().limiter.breach = None;
         match f(&self.bindings, &mut self.store) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(guest_error(&self.node, call, error)),
             Err(error) => {
                 self.trapped = true;
+                let plugin = self.node.clone();
+                if let Some(breach) = self.store.data_mut().limiter.breach.take() {
+                    return Err(PluginError::MemoryLimit {
+                        plugin,
+                        call,
+                        requested: breach.requested,
+                        limit: breach.limit,
+                    });
+                }
+                if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                    return Err(PluginError::Deadline {
+                        plugin,
+                        call,
+                        limit: self.limits.call_timeout,
+                    });
+                }
                 Err(PluginError::Trap {
-                    plugin: self.node.clone(),
+                    plugin,
                     call,
                     source: boxed(error),
                 })

@@ -44,6 +44,73 @@ impl Limits {
     }
 }
 
+/// A memory growth the limiter refused: the numbers of the breach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryBreach {
+    /// Bytes the linear memory would have grown to.
+    pub requested: usize,
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
+/// Enforces [`Limits`] on one store and remembers the last refused memory
+/// growth, so the trap that usually follows (a Rust guest aborts when
+/// allocation fails) can be reported with its numbers.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    limits: Limits,
+    /// The memory growth refused during the current call, if any.
+    pub(crate) breach: Option<MemoryBreach>,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            limits: limits.clone(),
+            breach: None,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.max_memory_bytes {
+            self.breach = Some(MemoryBreach {
+                requested: desired,
+                limit: self.limits.max_memory_bytes,
+            });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.max_tables
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.max_instances
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
