@@ -726,6 +726,48 @@ mod test_misbehave {
     }
 
     #[test]
+    fn output_past_the_row_or_byte_limit_is_refused_with_the_numbers() {
+        let input = mixed_batch();
+        let rows = input.num_rows();
+        let mut t = limited(
+            "flood",
+            Limits {
+                max_output_rows: 100 * rows,
+                ..Limits::default()
+            },
+        );
+        let err = t.process(&input).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "process returned {} rows, more than the limit of {} rows",
+                1000 * rows,
+                100 * rows
+            )),
+            "{err}"
+        );
+        assert!(!t.trapped(), "the instance stays usable");
+        let mut t = limited(
+            "flood",
+            Limits {
+                max_output_bytes: 4096,
+                ..Limits::default()
+            },
+        );
+        let err = t.process(&input).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PluginError::OutputLimit {
+                    unit: "bytes",
+                    limit: 4096,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_endless_loop_is_interrupted_at_its_deadline() {
         let limits = Limits {
             call_timeout: std::time::Duration::from_millis(100),

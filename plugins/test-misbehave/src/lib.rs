@@ -6,6 +6,7 @@
 //! - `"wrong-schema"`: announces `{id: Int64}` but returns `{name: Utf8, n: Float64}` batches;
 //! - `"short-selection"`: answers derived output with a too-short bitmap;
 //! - `"trap"`: panics in `process`;
+//! - `"flood"`: returns each input batch 1000 times;
 //! - `"hog"`: allocates and touches 256 MiB in `process`;
 //! - `"spin"`: loops forever in `process`;
 //! - `"trap-on-13"`: passes batches through, but panics on a batch whose
@@ -61,6 +62,7 @@ impl Guest for Misbehave {
             | "malformed-ipc"
             | "trap"
             | "trap-on-13"
+            | "flood"
             | "hog"
             | "spin"
             | "reject-out-of-range" => (input_schema, OutputMode::Batches),
@@ -117,6 +119,7 @@ impl Guest for Misbehave {
                 appended: None,
             }),
             "trap" => panic!("this plugin traps on purpose"),
+            "flood" => Output::Batches(vec![batch; 1000]),
             "hog" => {
                 let hog = std::hint::black_box(vec![1u8; 256 << 20]);
                 Output::Batches(vec![batch[..batch.len().min(hog.len())].to_vec()])

@@ -246,6 +246,12 @@ fn limits(spec: &NodeSpec) -> Limits {
     if let Some(ms) = spec.limits.call_timeout_ms {
         limits.call_timeout = Duration::from_millis(ms);
     }
+    if let Some(rows) = spec.limits.max_output_rows {
+        limits.max_output_rows = rows;
+    }
+    if let Some(mib) = spec.limits.max_output_mib {
+        limits.max_output_bytes = mib << 20;
+    }
     limits
 }
 

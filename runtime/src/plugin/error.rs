@@ -156,6 +156,21 @@ pub enum PluginError {
         limit: usize,
     },
 
+    /// A call returned more rows or bytes than its node allows.
+    #[error("{plugin}: {call} returned {produced} {unit}, more than the limit of {limit} {unit}")]
+    OutputLimit {
+        /// The node.
+        plugin: String,
+        /// The contract function.
+        call: &'static str,
+        /// `rows` or `bytes`.
+        unit: &'static str,
+        /// What the call returned.
+        produced: usize,
+        /// The limit (`limits.max_output_rows` or `max_output_mib`).
+        limit: usize,
+    },
+
     /// A call ran past its deadline and was interrupted.
     #[error("{plugin}: {call} ran past its deadline of {} ms", limit.as_millis())]
     Deadline {

@@ -100,6 +100,11 @@ impl<B> Instance<B> {
         self.call(call, |b, s| f(b, s).map(Ok))
     }
 
+    /// The limits the instance runs under.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Whether the instance trapped: it cannot be called again.
     pub(crate) fn trapped(&self) -> bool {
         self.trapped

@@ -23,6 +23,10 @@ pub struct Limits {
     pub max_instances: usize,
     /// Most tables the component may create.
     pub max_tables: usize,
+    /// Most rows one call may return.
+    pub max_output_rows: usize,
+    /// Most bytes (Arrow IPC) one call may return.
+    pub max_output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -32,6 +36,8 @@ impl Default for Limits {
             call_timeout: Duration::from_secs(30),
             max_instances: 64,
             max_tables: 64,
+            max_output_rows: 1 << 22,
+            max_output_bytes: 256 << 20,
         }
     }
 }

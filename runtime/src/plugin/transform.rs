@@ -161,10 +161,16 @@ impl TransformInstance {
         let opened = self.opened.as_mut().expect("opened above");
         let rejected = check_rejected(&self.instance, batch.num_rows(), processed.rejected)?;
         let batches = match (processed.output, &opened.mode) {
-            (wit::Output::Batches(list), OutputMode::Batches) => list
-                .into_iter()
-                .map(|bytes| decode(&self.instance, &mut opened.decoder, "process", bytes))
-                .collect::<Result<Vec<_>, _>>()?,
+            (wit::Output::Batches(list), OutputMode::Batches) => {
+                self.check_output("process", &list)?;
+                let opened = self.opened.as_mut().expect("opened above");
+                let batches = list
+                    .into_iter()
+                    .map(|bytes| decode(&self.instance, &mut opened.decoder, "process", bytes))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.check_rows("process", &batches)?;
+                batches
+            }
             (
                 wit::Output::Derived(derivation),
                 OutputMode::Derived {
@@ -214,9 +220,50 @@ impl TransformInstance {
                 "returned batches but declared derived output at open",
             ));
         }
-        list.into_iter()
+        self.check_output("finish", &list)?;
+        let opened = self.opened.as_mut().expect("opened above");
+        let batches = list
+            .into_iter()
             .map(|bytes| decode(&self.instance, &mut opened.decoder, "finish", bytes))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.check_rows("finish", &batches)?;
+        Ok(batches)
+    }
+
+    /// Refuses output past the node's byte limit (before decoding it).
+    fn check_output(&self, call: &'static str, list: &[Vec<u8>]) -> Result<(), PluginError> {
+        let produced = list.iter().map(Vec::len).sum();
+        let limit = self.instance.limits().max_output_bytes;
+        match produced > limit {
+            true => Err(self.output_limit(call, "bytes", produced, limit)),
+            false => Ok(()),
+        }
+    }
+
+    /// Refuses output past the node's row limit.
+    fn check_rows(&self, call: &'static str, batches: &[RecordBatch]) -> Result<(), PluginError> {
+        let produced = batches.iter().map(RecordBatch::num_rows).sum();
+        let limit = self.instance.limits().max_output_rows;
+        match produced > limit {
+            true => Err(self.output_limit(call, "rows", produced, limit)),
+            false => Ok(()),
+        }
+    }
+
+    fn output_limit(
+        &self,
+        call: &'static str,
+        unit: &'static str,
+        produced: usize,
+        limit: usize,
+    ) -> PluginError {
+        PluginError::OutputLimit {
+            plugin: self.instance.node.clone(),
+            call,
+            unit,
+            produced,
+            limit,
+        }
     }
 
     /// Whether the instance trapped (a panic, its deadline, its memory

@@ -93,6 +93,10 @@ pub struct LimitsSpec {
     pub memory_mib: Option<usize>,
     /// Deadline of one call into the plugin, in milliseconds.
     pub call_timeout_ms: Option<u64>,
+    /// Most rows one call may return.
+    pub max_output_rows: Option<usize>,
+    /// Most MiB (Arrow IPC) one call may return.
+    pub max_output_mib: Option<usize>,
 }
 
 /// What a node does with rows or batches it cannot process.
