@@ -141,3 +141,54 @@ fn limit_breaches_reach_the_dead_letters_with_their_numbers() {
         "{error}"
     );
 }
+
+#[test]
+fn a_pipeline_grants_directories_and_variables_by_name_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("lookup")).unwrap();
+    fs::write(dir.path().join("lookup/rates.txt"), "1.08").unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        r#"sources:
+  gen: {plugin: generate, config: {rows: 10}}
+transforms:
+  probe:
+    plugin: test-files
+    inputs: [gen]
+    config: {read: [/lookup/rates.txt], write: [/lookup/x.txt], env: [WEIR_TEST_REGION, WEIR_TEST_SECRET], report: true}
+    capabilities:
+      dirs: [{host: lookup, guest: /lookup}]
+      env: [WEIR_TEST_REGION]
+sinks:
+  out: {type: stdout, inputs: [probe]}
+"#,
+    )
+    .unwrap();
+    let out = weir_command(&["validate", pipeline.to_str().unwrap()])
+        .env("WEIR_TEST_REGION", "eu-west")
+        .env("WEIR_TEST_SECRET", "hunter2")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    for expected in [
+        "read /lookup/rates.txt: 1.08",
+        "write /lookup/x.txt failed",
+        "env WEIR_TEST_REGION=eu-west",
+        "env WEIR_TEST_SECRET unset",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
+
+    // Granting a variable weir itself does not have is an error naming it.
+    let out = weir_command(&["validate", pipeline.to_str().unwrap()])
+        .env_remove("WEIR_TEST_REGION")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("capabilities.env[0]`: WEIR_TEST_REGION is not set"),
+        "{stderr}"
+    );
+}

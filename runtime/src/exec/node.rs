@@ -202,9 +202,14 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
 }
 
 fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
-    let mut source =
-        SourceInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
-            .map_err(|e| e.to_string())?;
+    let mut source = SourceInstance::with_grants(
+        cx.engine,
+        cx.plugin(),
+        &cx.instance_name(),
+        &cx.node.limits,
+        &cx.node.grants,
+    )
+    .map_err(|e| e.to_string())?;
     source.open(&cx.config()).map_err(|e| e.to_string())?;
     while !cx.stopping() {
         let started = Instant::now();
@@ -228,9 +233,14 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
     let open = || -> Result<TransformInstance, String> {
-        let mut transform =
-            TransformInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
-                .map_err(|e| e.to_string())?;
+        let mut transform = TransformInstance::with_grants(
+            cx.engine,
+            cx.plugin(),
+            &cx.instance_name(),
+            &cx.node.limits,
+            &cx.node.grants,
+        )
+        .map_err(|e| e.to_string())?;
         transform
             .open(&cx.config(), input_schema)
             .map_err(|e| e.to_string())?;
@@ -336,8 +346,14 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
 }
 
 fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
-    let mut sink = SinkInstance::new(cx.engine, cx.plugin(), &cx.instance_name(), &cx.node.limits)
-        .map_err(|e| e.to_string())?;
+    let mut sink = SinkInstance::with_grants(
+        cx.engine,
+        cx.plugin(),
+        &cx.instance_name(),
+        &cx.node.limits,
+        &cx.node.grants,
+    )
+    .map_err(|e| e.to_string())?;
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
     write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;

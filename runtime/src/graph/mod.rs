@@ -13,8 +13,10 @@ use std::time::Duration;
 use arrow::datatypes::SchemaRef;
 
 use crate::connectors::Connector;
+use crate::plugin::inspect::Capability;
 use crate::plugin::{
-    Limits, Plugin, PluginEngine, SinkInstance, SourceInstance, TransformInstance, World,
+    DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance,
+    TransformInstance, World,
 };
 use crate::spec::{NodeSpec, Pipeline, Section};
 
@@ -46,6 +48,8 @@ pub struct Node {
     pub output_schema: Option<SchemaRef>,
     /// Limits of its plugin instances.
     pub limits: Limits,
+    /// Capabilities of its plugin instances.
+    pub grants: Grants,
 }
 
 /// What runs a node.
@@ -105,7 +109,14 @@ impl Graph {
         let mut nodes: Vec<Node> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for (section, name, spec) in order {
-            let implementation = match implementation(&pipeline, engine, section, spec) {
+            let grants = match grants(&pipeline, spec) {
+                Ok(grants) => grants,
+                Err(error) => {
+                    errors.push(format!("node {name:?}: {error}"));
+                    continue;
+                }
+            };
+            let implementation = match implementation(&pipeline, engine, section, spec, &grants) {
                 Ok(implementation) => implementation,
                 Err(error) => {
                     errors.push(format!("node {name:?}: {error}"));
@@ -126,6 +137,7 @@ impl Graph {
                 input_schema: None,
                 output_schema: None,
                 limits: limits(spec),
+                grants,
             });
         }
         if !errors.is_empty() {
@@ -261,14 +273,14 @@ fn implementation(
     engine: &PluginEngine,
     section: Section,
     spec: &NodeSpec,
+    grants: &Grants,
 ) -> Result<Implementation, String> {
-    if !spec.capabilities.is_empty() {
-        return Err(format!(
-            "field `capabilities`: granting capabilities ({}) is not supported yet; plugins run with none",
-            spec.capabilities.join(", ")
-        ));
-    }
     if let Some(kind) = &spec.connector {
+        if !spec.capabilities.is_empty() {
+            return Err(format!(
+                "field `capabilities`: connector {kind:?} runs in the host; capabilities are granted to plugins"
+            ));
+        }
         return Connector::new(section, kind, &spec.config, &pipeline.base_dir)
             .map(Implementation::Connector)
             .map_err(|e| e.to_string());
@@ -293,7 +305,66 @@ fn implementation(
             plugin.world()
         ));
     }
+    check_imports(engine, &plugin, grants)?;
     Ok(Implementation::Plugin(plugin))
+}
+
+/// Refuses a plugin that imports what Weir never offers (network) or what
+/// the node does not grant (files without `dirs`), naming the import.
+fn check_imports(engine: &PluginEngine, plugin: &Plugin, grants: &Grants) -> Result<(), String> {
+    let imports = crate::plugin::inspect::imports(engine, plugin);
+    let find = |capability| imports.iter().find(|i| i.capability == capability);
+    if let Some(import) = find(Capability::Network) {
+        return Err(format!(
+            "field `plugin`: {} imports {} (network), which Weir does not offer to plugins",
+            plugin.name(),
+            import.name
+        ));
+    }
+    if let Some(import) = find(Capability::Filesystem)
+        && grants.dirs.is_empty()
+    {
+        return Err(format!(
+            "field `capabilities`: {} imports {} (files), but this node grants no `dirs`",
+            plugin.name(),
+            import.name
+        ));
+    }
+    Ok(())
+}
+
+/// The capabilities a node grants, checked: directories exist, guest paths
+/// are absolute, environment variables are set.
+fn grants(pipeline: &Pipeline, spec: &NodeSpec) -> Result<Grants, String> {
+    let capabilities = &spec.capabilities;
+    let mut grants = Grants::default();
+    for (n, dir) in capabilities.dirs.iter().enumerate() {
+        let host = pipeline.base_dir.join(&dir.host);
+        if !host.is_dir() {
+            return Err(format!(
+                "field `capabilities.dirs[{n}].host`: {} is not a directory",
+                host.display()
+            ));
+        }
+        if !dir.guest.starts_with('/') {
+            return Err(format!(
+                "field `capabilities.dirs[{n}].guest`: {:?} must be an absolute path such as /data",
+                dir.guest
+            ));
+        }
+        grants.dirs.push(DirGrant {
+            host,
+            guest: dir.guest.clone(),
+            write: dir.write,
+        });
+    }
+    for (n, name) in capabilities.env.iter().enumerate() {
+        let value = std::env::var(name).map_err(|_| {
+            format!("field `capabilities.env[{n}]`: {name} is not set in weir's environment")
+        })?;
+        grants.env.push((name.clone(), value));
+    }
+    Ok(grants)
 }
 
 /// Splits `name@sha256:HEX` (or `path.wasm@sha256:HEX`) into the reference
@@ -401,19 +472,27 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
             None
         }
         (Implementation::Plugin(plugin), Section::Sources) => {
-            let mut instance = SourceInstance::new(engine, plugin, &node.name, &node.limits)
-                .map_err(|e| e.to_string())?;
+            let mut instance =
+                SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
+                    .map_err(|e| e.to_string())?;
             Some(instance.open(&config).map_err(|e| e.to_string())?)
         }
         (Implementation::Plugin(plugin), Section::Transforms) => {
-            let mut instance = TransformInstance::new(engine, plugin, &node.name, &node.limits)
-                .map_err(|e| e.to_string())?;
+            let mut instance = TransformInstance::with_grants(
+                engine,
+                plugin,
+                &node.name,
+                &node.limits,
+                &node.grants,
+            )
+            .map_err(|e| e.to_string())?;
             let input = input_schema.as_ref().expect("transforms have inputs");
             Some(instance.open(&config, input).map_err(|e| e.to_string())?)
         }
         (Implementation::Plugin(plugin), Section::Sinks) => {
-            let mut instance = SinkInstance::new(engine, plugin, &node.name, &node.limits)
-                .map_err(|e| e.to_string())?;
+            let mut instance =
+                SinkInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
+                    .map_err(|e| e.to_string())?;
             instance
                 .open(&config, input_schema.as_ref().expect("sinks have inputs"))
                 .map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host::{self, Level};
+use super::grants::Grants;
 use super::limits::{Limiter, Limits};
 
 /// Plugin-defined metrics reported through the `host` interface.
@@ -34,13 +35,22 @@ impl HostState {
     /// State for an instance of the plugin running as `node`, granted no
     /// WASI capability beyond clocks and random numbers.
     pub fn new(node: &str, limits: &Limits) -> Self {
-        Self {
+        Self::with_grants(node, limits, &Grants::default()).expect("no directory to open")
+    }
+
+    /// State for an instance of the plugin running as `node`, with
+    /// `grants` on top of clocks and random numbers; fails when a granted
+    /// directory cannot be opened.
+    pub fn with_grants(node: &str, limits: &Limits, grants: &Grants) -> wasmtime::Result<Self> {
+        let mut wasi = WasiCtx::builder();
+        grants.apply(&mut wasi)?;
+        Ok(Self {
             node: node.to_string(),
-            wasi: WasiCtx::builder().build(),
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             metrics: PluginMetrics::default(),
-        }
+        })
     }
 }
 

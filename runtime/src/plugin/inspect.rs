@@ -46,7 +46,7 @@ pub enum Capability {
     Filesystem,
     /// Environment variables and arguments (granted per node as `env`).
     Environment,
-    /// Sockets and HTTP (granted per node as `network`).
+    /// Sockets and HTTP: Weir offers no network; such a plugin is refused.
     Network,
     /// Standard input, output and error streams.
     Stdio,
@@ -82,11 +82,24 @@ impl fmt::Display for Capability {
             Self::Always => "always granted",
             Self::Filesystem => "filesystem (needs `dirs`)",
             Self::Environment => "environment (needs `env`)",
-            Self::Network => "network (needs `network`)",
-            Self::Stdio => "stdio (stdin never; output goes to the log)",
+            Self::Network => "network: not offered, refused in pipelines",
+            Self::Stdio => "stdio (stdin never; output discarded: use the host log)",
             Self::Unknown => "unknown: not provided by Weir",
         })
     }
+}
+
+/// Every import of a plugin's component, with the capability it stands for.
+pub fn imports(engine: &PluginEngine, plugin: &Plugin) -> Vec<Import> {
+    plugin
+        .component()
+        .component_type()
+        .imports(engine.engine())
+        .map(|(name, _)| Import {
+            name: name.to_string(),
+            capability: Capability::of(name),
+        })
+        .collect()
 }
 
 /// Loads a plugin, instantiates it without opening it, and describes it.
@@ -98,14 +111,7 @@ pub fn inspect(engine: &PluginEngine, plugin: &Plugin) -> Result<Inspection, Plu
         World::Source => SourceInstance::new(engine, plugin, node, &limits)?.about()?,
         World::Sink => SinkInstance::new(engine, plugin, node, &limits)?.about()?,
     };
-    let component_type = plugin.component().component_type();
-    let imports = component_type
-        .imports(engine.engine())
-        .map(|(name, _)| Import {
-            name: name.to_string(),
-            capability: Capability::of(name),
-        })
-        .collect();
+    let imports = imports(engine, plugin);
     Ok(Inspection {
         name: plugin.name().to_string(),
         digest: plugin.digest().to_string(),

@@ -7,6 +7,7 @@ use wasmtime::Store;
 use super::bindings::types;
 use super::engine::PluginEngine;
 use super::error::{GuestErrorKind, PluginError, boxed};
+use super::grants::Grants;
 use super::host::{HostState, PluginMetrics};
 use super::limits::Limits;
 
@@ -26,9 +27,15 @@ impl<B> Instance<B> {
         engine: &PluginEngine,
         node: &str,
         limits: &Limits,
+        grants: &Grants,
         bind: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<B>,
     ) -> Result<Self, PluginError> {
-        let mut store = Store::new(engine.engine(), HostState::new(node, limits));
+        let state =
+            HostState::with_grants(node, limits, grants).map_err(|e| PluginError::Instantiate {
+                plugin: node.to_string(),
+                source: boxed(e),
+            })?;
+        let mut store = Store::new(engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(limits.deadline_ticks());

@@ -8,6 +8,7 @@ use super::bindings::sink::SinkPlugin;
 use super::bindings::types::PluginInfo;
 use super::engine::{Plugin, PluginEngine, TypedPre};
 use super::error::PluginError;
+use super::grants::Grants;
 use super::host::PluginMetrics;
 use super::input::InputEncoder;
 use super::instance::Instance;
@@ -29,10 +30,21 @@ impl SinkInstance {
         node: &str,
         limits: &Limits,
     ) -> Result<Self, PluginError> {
+        Self::with_grants(engine, plugin, node, limits, &Grants::default())
+    }
+
+    /// Like `new`, with the capabilities `grants` (directories, environment).
+    pub fn with_grants(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<Self, PluginError> {
         let TypedPre::Sink(pre) = plugin.typed_pre() else {
             return Err(plugin.wrong_world(node, World::Sink));
         };
-        let instance = Instance::new(engine, node, limits, |store| pre.instantiate(store))?;
+        let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
         Ok(Self {
             instance,
             opened: None,

@@ -10,6 +10,7 @@ use super::bindings::source::exports::weir::plugin::source as wit;
 use super::bindings::types::PluginInfo;
 use super::engine::{Plugin, PluginEngine, TypedPre};
 use super::error::PluginError;
+use super::grants::Grants;
 use super::host::PluginMetrics;
 use super::instance::Instance;
 use super::limits::Limits;
@@ -42,10 +43,21 @@ impl SourceInstance {
         node: &str,
         limits: &Limits,
     ) -> Result<Self, PluginError> {
+        Self::with_grants(engine, plugin, node, limits, &Grants::default())
+    }
+
+    /// Like `new`, with the capabilities `grants` (directories, environment).
+    pub fn with_grants(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<Self, PluginError> {
         let TypedPre::Source(pre) = plugin.typed_pre() else {
             return Err(plugin.wrong_world(node, World::Source));
         };
-        let instance = Instance::new(engine, node, limits, |store| pre.instantiate(store))?;
+        let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
         Ok(Self {
             instance,
             decoder: None,

@@ -14,6 +14,7 @@ use super::bindings::transform::exports::weir::plugin::transform as wit;
 use super::bindings::types::PluginInfo;
 use super::engine::{Plugin, PluginEngine, TypedPre};
 use super::error::PluginError;
+use super::grants::Grants;
 use super::host::PluginMetrics;
 use super::input::InputEncoder;
 use super::instance::Instance;
@@ -84,10 +85,21 @@ impl TransformInstance {
         node: &str,
         limits: &Limits,
     ) -> Result<Self, PluginError> {
+        Self::with_grants(engine, plugin, node, limits, &Grants::default())
+    }
+
+    /// Like `new`, with the capabilities `grants` (directories, environment).
+    pub fn with_grants(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<Self, PluginError> {
         let TypedPre::Transform(pre) = plugin.typed_pre() else {
             return Err(plugin.wrong_world(node, World::Transform));
         };
-        let instance = Instance::new(engine, node, limits, |store| pre.instantiate(store))?;
+        let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
         Ok(Self {
             instance,
             opened: None,

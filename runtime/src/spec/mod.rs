@@ -71,7 +71,7 @@ pub struct NodeSpec {
     pub limits: LimitsSpec,
     /// Capabilities granted to the node's plugin.
     #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub capabilities: CapabilitiesSpec,
     /// What happens to data the node cannot process.
     #[serde(default)]
     pub on_error: OnError,
@@ -83,6 +83,41 @@ fn empty_object() -> serde_json::Value {
 
 fn one() -> usize {
     1
+}
+
+/// What a node's plugin may reach beyond clocks and random numbers. There
+/// is no network grant: Weir does not offer network access to plugins.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesSpec {
+    /// Host directories the plugin may open.
+    #[serde(default)]
+    pub dirs: Vec<DirSpec>,
+    /// Environment variables the plugin may read, by name; their values
+    /// come from weir's own environment.
+    #[serde(default)]
+    pub env: Vec<String>,
+}
+
+impl CapabilitiesSpec {
+    /// Whether nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty() && self.env.is_empty()
+    }
+}
+
+/// A host directory granted to a plugin.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirSpec {
+    /// The directory on the host (relative to the pipeline file).
+    pub host: PathBuf,
+    /// Where the plugin sees it: an absolute path such as `/data`.
+    pub guest: String,
+    /// Whether the plugin may create, change and delete files (default:
+    /// read-only).
+    #[serde(default)]
+    pub write: bool,
 }
 
 /// Per-node resource limits; absent fields keep the defaults.
