@@ -80,7 +80,10 @@ fn linker(engine: &Engine, async_support: bool) -> Linker<HostState> {
 }
 
 fn store(engine: &Engine) -> Store<HostState> {
-    Store::new(engine, HostState::new("bench", &Limits::default()))
+    Store::new(
+        engine,
+        HostState::new("bench", &Limits::default()).expect("no quota"),
+    )
 }
 
 struct SyncInstance {

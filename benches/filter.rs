@@ -8,6 +8,8 @@
 //!   host applies it (the default);
 //! - `wasm_batches`: the plugin receives the 4 output columns and `id` and
 //!   returns whole filtered batches;
+//! - `wasm_selection_no_epoch`, `wasm_batches_no_epoch`: the same without
+//!   epoch interruption (what deadlines cost);
 //! - `wasm_per_record_json`: one call per record, JSON in and out (the model
 //!   of per-record Wasm systems), with the JSON prepared outside the timing;
 //! - the parts of the selection path (encode `id`, apply the bitmap);
@@ -76,6 +78,29 @@ fn benches(c: &mut Criterion) {
     group.bench_function("wasm_batches", |b| {
         b.iter(|| whole.process(black_box(&input)).unwrap())
     });
+    // What bounding every call by a deadline costs: the same plugin compiled
+    // without epoch interruption checks.
+    let unbounded = PluginEngine::new(&EngineOptions {
+        epoch_interruption: false,
+        cache_dir: None,
+        ..EngineOptions::default()
+    })
+    .unwrap();
+    let unbounded_plugin = unbounded
+        .load_file(weir_plugin_artifacts::FILTER.as_ref())
+        .unwrap();
+    for output in ["selection", "batches"] {
+        let mut t =
+            TransformInstance::new(&unbounded, &unbounded_plugin, "bench", &Limits::default())
+                .unwrap();
+        t.open(&filter_config(output), &input.schema()).unwrap();
+        assert_eq!(t.process(&input).unwrap().batches, vec![expected.clone()]);
+        let name = match output {
+            "selection" => "wasm_selection_no_epoch",
+            _ => "wasm_batches_no_epoch",
+        };
+        group.bench_function(name, |b| b.iter(|| t.process(black_box(&input)).unwrap()));
+    }
 
     let records = json_records(&input);
     let columns: Vec<String> = OUTPUT.iter().map(|s| s.to_string()).collect();

@@ -792,6 +792,109 @@ mod test_misbehave {
     }
 
     #[test]
+    fn a_sleep_past_the_deadline_ends_at_the_deadline() {
+        let deadline = std::time::Duration::from_millis(200);
+        let mut t = limited(
+            "sleep",
+            Limits {
+                call_timeout: deadline,
+                ..Limits::default()
+            },
+        );
+        let started = std::time::Instant::now();
+        let err = t.process(&mixed_batch()).unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(
+                err,
+                PluginError::Deadline {
+                    call: "process",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(took >= deadline, "the call ran {took:?}");
+        assert!(took < deadline * 5, "an hour's sleep was cut: {took:?}");
+        assert!(t.trapped());
+    }
+
+    #[test]
+    fn a_stack_overflow_is_a_trap() {
+        let mut t = limited("recurse", Limits::default());
+        let err = t.process(&mixed_batch()).unwrap_err();
+        assert!(matches!(err, PluginError::Trap { .. }), "{err}");
+        let chain = format!("{:#}", anyhow::Error::from(err));
+        assert!(chain.contains("call stack exhausted"), "{chain}");
+    }
+
+    #[test]
+    fn a_plugin_within_every_limit_works() {
+        let input = mixed_batch();
+        let rows = input.num_rows();
+        // Exactly at the row limit, and well under the byte limit.
+        let mut t = limited(
+            "flood",
+            Limits {
+                max_output_rows: 1000 * rows,
+                max_output_bytes: 64 << 20,
+                ..Limits::default()
+            },
+        );
+        let processed = t.process(&input).unwrap();
+        assert_eq!(processed.batches.len(), 1000);
+        // Quick work under a short deadline.
+        let mut t = limited(
+            "pass",
+            Limits {
+                call_timeout: std::time::Duration::from_millis(100),
+                ..Limits::default()
+            },
+        );
+        for _ in 0..20 {
+            t.process(&input).unwrap();
+        }
+        // A Rust component needs a few core instances and tables.
+        let plugin = load(MISBEHAVE);
+        let few = Limits {
+            max_instances: 8,
+            max_tables: 8,
+            ..Limits::default()
+        };
+        TransformInstance::new(engine(), &plugin, "node", &few).unwrap();
+    }
+
+    #[test]
+    fn a_component_needing_more_instances_or_tables_than_allowed_is_refused() {
+        let plugin = load(MISBEHAVE);
+        for (limits, what) in [
+            (
+                Limits {
+                    max_instances: 1,
+                    ..Limits::default()
+                },
+                "instance",
+            ),
+            (
+                Limits {
+                    max_tables: 0,
+                    ..Limits::default()
+                },
+                "table",
+            ),
+        ] {
+            let err = TransformInstance::new(engine(), &plugin, "node", &limits)
+                .err()
+                .expect("refused");
+            let chain = format!("{:#}", anyhow::Error::from(err));
+            assert!(
+                chain.contains("cannot instantiate") && chain.contains(what),
+                "{what}: {chain}"
+            );
+        }
+    }
+
+    #[test]
     fn passes_through_when_well_behaved() {
         let input = mixed_batch();
         let mut t = transform(MISBEHAVE, "pass", &input).unwrap();
@@ -981,6 +1084,7 @@ mod loading {
         let options = weir::plugin::EngineOptions {
             cache_dir: Some(dir.path().to_path_buf()),
             pooling: false,
+            ..weir::plugin::EngineOptions::default()
         };
         // Two engines stand for two processes: nothing is shared in memory.
         let first = weir::plugin::PluginEngine::new(&options).unwrap();
@@ -1017,6 +1121,7 @@ mod loading {
         let options = weir::plugin::EngineOptions {
             cache_dir: Some(dir.path().to_path_buf()),
             pooling: false,
+            ..weir::plugin::EngineOptions::default()
         };
         weir::plugin::PluginEngine::new(&options)
             .unwrap()

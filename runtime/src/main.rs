@@ -23,10 +23,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a pipeline file to the end of its inputs (Ctrl-C drains and stops).
+    /// Run pipelines to the end of their inputs (Ctrl-C drains and stops).
+    /// Several files (or folders of `.yaml` files) run side by side in one
+    /// process, isolated from each other, under their tenants' quotas.
     Run {
-        /// The pipeline file (YAML).
-        file: PathBuf,
+        /// Pipeline files (YAML), or folders holding them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// No progress line and no summary.
         #[arg(long, short)]
         quiet: bool,
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match execute(Cli::parse()) {
         Ok(code) => code,
@@ -118,33 +122,120 @@ fn handle_ctrl_c(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The pipeline files named on the command line: files as given, folders
+/// replaced by their `.yaml`/`.yml` files in name order.
+fn pipeline_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("reading the folder {}", path.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        anyhow::ensure!(
+            !found.is_empty(),
+            "{}: no .yaml pipeline files in this folder",
+            path.display()
+        );
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// Runs every pipeline in `files` side by side. One pipeline alone fails
+/// as it is; with several, one that cannot start or fails is reported and
+/// the others run to their end, and the exit code says that one failed.
+fn run_pipelines(files: &[PathBuf], quiet: bool) -> anyhow::Result<ExitCode> {
+    let engine = PluginEngine::new(&EngineOptions::default())?;
+    let mut graphs = Vec::new();
+    let mut failed = Vec::new();
+    for file in files {
+        match Pipeline::from_file(file)
+            .map_err(anyhow::Error::from)
+            .and_then(|pipeline| Ok(Graph::build(pipeline, &engine)?))
+        {
+            Ok(graph) => graphs.push(graph),
+            Err(error) if files.len() == 1 => return Err(error),
+            Err(error) => failed.push(format!("{}: not started: {error:#}", file.display())),
+        }
+    }
+    let refused = weir::exec::assign_quotas(&mut graphs);
+    for (i, why) in refused.iter().rev() {
+        let graph = graphs.remove(*i);
+        failed.push(format!(
+            "{}: not started: {why}",
+            graph.pipeline.path.display()
+        ));
+    }
+    if files.len() == 1 && !failed.is_empty() {
+        anyhow::bail!("{}", failed.join("\n"));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    handle_ctrl_c(stop.clone())?;
+    let several = files.len() > 1;
+    let base = RunOptions {
+        progress: (!quiet).then_some(Duration::from_secs(1)),
+        ..RunOptions::default()
+    };
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = graphs
+            .iter()
+            .map(|graph| {
+                let options = RunOptions {
+                    label: several.then(|| graph.pipeline.name.clone()),
+                    ..base.clone()
+                };
+                let (engine, stop) = (&engine, &*stop);
+                scope.spawn(move || run(graph, engine, &options, stop))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("a pipeline thread panicked"))
+            .collect()
+    });
+    for (graph, result) in graphs.iter().zip(results) {
+        let summary = match &result {
+            Ok(summary) => summary,
+            Err(error) => &error.summary,
+        };
+        if !quiet {
+            if several {
+                let tenant = &graph.pipeline.tenant.name;
+                eprintln!("pipeline {} (tenant {tenant}):", graph.pipeline.name);
+            }
+            eprintln!("{summary}");
+        }
+        if let Err(error) = result {
+            let error = anyhow::Error::from(error)
+                .context(format!("running {}", graph.pipeline.path.display()));
+            match several {
+                true => failed.push(format!("{error:#}")),
+                false => return Err(error),
+            }
+        }
+    }
+    for failure in &failed {
+        eprintln!("error: {failure}");
+    }
+    Ok(match (failed.is_empty(), stop.load(Ordering::SeqCst)) {
+        (false, _) => ExitCode::FAILURE,
+        (true, true) => ExitCode::from(INTERRUPTED),
+        (true, false) => ExitCode::SUCCESS,
+    })
+}
+
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { file, quiet } => {
-            let (graph, engine) = build(&file)?;
-            let stop = Arc::new(AtomicBool::new(false));
-            handle_ctrl_c(stop.clone())?;
-            let options = RunOptions {
-                progress: (!quiet).then_some(Duration::from_secs(1)),
-                ..RunOptions::default()
-            };
-            let result = run(&graph, &engine, &options, &stop);
-            let summary = match &result {
-                Ok(summary) => summary,
-                Err(error) => &error.summary,
-            };
-            if !quiet {
-                eprintln!("{summary}");
-            }
-            result.with_context(|| format!("running {}", file.display()))?;
-            Ok(match stop.load(Ordering::SeqCst) {
-                true => ExitCode::from(INTERRUPTED),
-                false => ExitCode::SUCCESS,
-            })
-        }
+        Command::Run { files, quiet } => run_pipelines(&pipeline_files(&files)?, quiet),
         Command::Validate { file } => {
-            let (graph, _) = build(&file)?;
+            let (graph, engine) = build(&file)?;
             print!("{}", graph.edges_report());
+            print!("{}", graph.capabilities_report(&engine));
             println!("{}: valid ({} nodes)", file.display(), graph.nodes.len());
             Ok(ExitCode::SUCCESS)
         }

@@ -17,7 +17,7 @@ pub fn engine() -> &'static PluginEngine {
     ENGINE.get_or_init(|| {
         let options = EngineOptions {
             cache_dir: Some(std::env::temp_dir().join("weir-test-component-cache")),
-            pooling: true,
+            ..EngineOptions::default()
         };
         PluginEngine::new(&options).expect("engine")
     })

@@ -9,6 +9,10 @@
 //! - `"flood"`: returns each input batch 1000 times;
 //! - `"hog"`: allocates and touches 256 MiB in `process`;
 //! - `"spin"`: loops forever in `process`;
+//! - `"recurse"`: recurses in `process` until the stack overflows;
+//! - `"sleep"`: sleeps an hour in `process`;
+//! - `"print"`: writes 10,000 lines to stdout and stderr in `process`, then
+//!   passes the batch through;
 //! - `"trap-on-13"`: passes batches through, but panics on a batch whose
 //!   `id` column (int64) holds 13: a poison pill;
 //! - `"reject-out-of-range"`: rejects a row index past the batch.
@@ -38,6 +42,13 @@ thread_local! {
 
 struct Misbehave;
 
+/// Recurses without end in Wasm locals only (no frame in linear memory),
+/// so it is Wasm's own call stack that overflows.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    recurse(std::hint::black_box(depth + 1)).wrapping_add(depth)
+}
+
 fn mode() -> String {
     MODE.with_borrow(|m| m.clone())
 }
@@ -65,6 +76,9 @@ impl Guest for Misbehave {
             | "flood"
             | "hog"
             | "spin"
+            | "recurse"
+            | "sleep"
+            | "print"
             | "reject-out-of-range" => (input_schema, OutputMode::Batches),
             "wrong-schema" => {
                 let announced = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
@@ -129,6 +143,21 @@ impl Guest for Misbehave {
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
+            }
+            "recurse" => {
+                let depth = recurse(std::hint::black_box(1));
+                Output::Batches(vec![batch; depth.min(1) as usize])
+            }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Output::Batches(vec![batch])
+            }
+            "print" => {
+                for line in 0..10_000 {
+                    println!("stdout line {line}");
+                    eprintln!("stderr line {line}");
+                }
+                Output::Batches(vec![batch])
             }
             "trap-on-13" => {
                 let schema = INPUT_SCHEMA.with_borrow(|s| s.clone());

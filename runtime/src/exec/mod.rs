@@ -13,10 +13,12 @@
 //! sources end early, after which everything in flight drains and every sink
 //! closes its files.
 
+mod audit;
 mod dead_letters;
 mod node;
 mod positions;
 mod stats;
+mod tenants;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,8 +30,10 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::graph::Graph;
 use crate::plugin::PluginEngine;
 
+pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
 pub use stats::{NodeStats, NodeSummary, Summary};
+pub use tenants::assign_quotas;
 
 /// How to run a graph.
 #[derive(Debug, Clone)]
@@ -40,6 +44,10 @@ pub struct RunOptions {
     pub source_batch_rows: u32,
     /// Print a progress line to stderr every this long (`None`: never).
     pub progress: Option<Duration>,
+    /// Names the run in its progress line (several pipelines in a process).
+    pub label: Option<String>,
+    /// Where progress lines are drawn; runs sharing one draw one line each.
+    pub progress_bars: indicatif::MultiProgress,
 }
 
 impl Default for RunOptions {
@@ -48,6 +56,8 @@ impl Default for RunOptions {
             channel_capacity: 4,
             source_batch_rows: 8192,
             progress: None,
+            label: None,
+            progress_bars: indicatif::MultiProgress::new(),
         }
     }
 }
@@ -82,6 +92,8 @@ pub fn run(
     let positions: Vec<std::sync::Mutex<Option<serde_json::Value>>> =
         graph.nodes.iter().map(|_| Default::default()).collect();
     let finished = AtomicBool::new(false);
+    let pipeline = &graph.pipeline;
+    let audit = AuditLog::new(&pipeline.audit_log, &pipeline.tenant.name, &pipeline.name);
 
     std::thread::scope(|scope| {
         let mut threads = Vec::new();
@@ -111,6 +123,7 @@ pub fn run(
                     failed: &failed,
                     state_dir: &graph.pipeline.state_dir,
                     position: &positions[i],
+                    audit: &audit,
                 };
                 let failures = &failures;
                 let failed = &failed;
@@ -136,7 +149,7 @@ pub fn run(
         if let Some(every) = options.progress {
             let stats = &stats;
             let finished = &finished;
-            scope.spawn(move || stats::progress(graph, stats, every, started, finished));
+            scope.spawn(move || stats::progress(graph, stats, options, every, started, finished));
         }
         for (node, thread) in threads {
             if thread.join().is_err() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::{DeadLetters, NodeStats, RunOptions};
+use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
     OutputMode, PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance,
@@ -32,6 +32,8 @@ pub(crate) struct Context<'a> {
     pub state_dir: &'a std::path::Path,
     /// Where a resuming source leaves its final position.
     pub position: &'a std::sync::Mutex<Option<serde_json::Value>>,
+    /// The pipeline's audit log.
+    pub audit: &'a AuditLog,
 }
 
 /// Longest a plugin source's `wait` answer is slept before the stop flag is
@@ -136,6 +138,11 @@ impl Context<'_> {
         self.failed_rows(batch, &rows)
     }
 
+    /// Appends `event` of the node's plugin to the audit log.
+    fn audit(&self, event: AuditEvent, detail: Option<&str>) -> Result<(), String> {
+        self.audit.record(self.node, event, detail)
+    }
+
     fn config(&self) -> String {
         self.node.spec.config.to_string()
     }
@@ -210,6 +217,7 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
         &cx.node.grants,
     )
     .map_err(|e| e.to_string())?;
+    cx.audit(AuditEvent::Load, None)?;
     source.open(&cx.config()).map_err(|e| e.to_string())?;
     while !cx.stopping() {
         let started = Instant::now();
@@ -232,7 +240,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let open = || -> Result<TransformInstance, String> {
+    let open = |event: AuditEvent, detail: Option<&str>| -> Result<TransformInstance, String> {
         let mut transform = TransformInstance::with_grants(
             cx.engine,
             cx.plugin(),
@@ -241,12 +249,13 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
             &cx.node.grants,
         )
         .map_err(|e| e.to_string())?;
+        cx.audit(event, detail)?;
         transform
             .open(&cx.config(), input_schema)
             .map_err(|e| e.to_string())?;
         Ok(transform)
     };
-    let mut transform = Some(open()?);
+    let mut transform = Some(open(AuditEvent::Load, None)?);
     // A derived answer keeps, rejects or leaves out each input row.
     let selects = matches!(
         transform.as_ref().and_then(|t| t.output_mode()),
@@ -256,7 +265,7 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     for batch in cx.batches() {
         let Some(instance) = transform.as_mut() else {
             let error = format!(
-                "the plugin trapped {} times; no instance left",
+                "the plugin trapped or broke the contract {} times; no instance left",
                 MAX_RESTARTS + 1
             );
             cx.failed_batch(&batch, &error)?;
@@ -289,17 +298,21 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                 }
             }
             Err(error) => {
-                cx.failed_batch(&batch, &with_causes(&error))?;
-                if instance.trapped() {
+                let cause = with_causes(&error);
+                if error.is_limit_breach() {
+                    cx.audit(AuditEvent::LimitBreach, Some(&cause))?;
+                }
+                cx.failed_batch(&batch, &cause)?;
+                if instance.trapped() || error.breaks_contract() {
                     transform = None;
                     if restarts < MAX_RESTARTS {
                         std::thread::sleep(FIRST_BACKOFF * 2u32.pow(restarts as u32));
                         restarts += 1;
                         NodeStats::add(&cx.stats.restarts, 1);
-                        tracing::warn!(node = %cx.instance_name(), restarts, "instance trapped; re-created it");
-                        transform = Some(open()?);
+                        tracing::warn!(node = %cx.instance_name(), restarts, "instance trapped or broke the contract; re-created it");
+                        transform = Some(open(AuditEvent::Restart, Some(&cause))?);
                     } else {
-                        tracing::error!(node = %cx.instance_name(), restarts, "instance trapped again; giving up on the plugin, on_error applies to every later batch");
+                        tracing::error!(node = %cx.instance_name(), restarts, "instance failed again; giving up on the plugin, on_error applies to every later batch");
                     }
                 }
             }
@@ -354,6 +367,7 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
         &cx.node.grants,
     )
     .map_err(|e| e.to_string())?;
+    cx.audit(AuditEvent::Load, None)?;
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
     write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;

@@ -165,7 +165,7 @@ impl fmt::Display for Summary {
         for n in self.nodes.iter().filter(|n| n.restarts > 0) {
             writeln!(
                 f,
-                "{}: instance re-created {} time(s) after traps (see the dead letters)",
+                "{}: instance re-created {} time(s) after traps or contract breaches (see the dead letters)",
                 n.name, n.restarts
             )?;
         }
@@ -188,6 +188,7 @@ impl fmt::Display for Summary {
 pub(crate) fn progress(
     graph: &Graph,
     stats: &[Arc<NodeStats>],
+    options: &super::RunOptions,
     every: Duration,
     started: Instant,
     finished: &AtomicBool,
@@ -195,10 +196,16 @@ pub(crate) fn progress(
     /// Progress lines are this far apart when stderr is not a terminal.
     const LOG_EVERY: Duration = Duration::from_secs(10);
     let terminal = std::io::stderr().is_terminal();
-    let bar = indicatif::ProgressBar::new_spinner().with_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-            .expect("a valid template"),
+    let bar = options.progress_bars.add(
+        indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                .expect("a valid template"),
+        ),
     );
+    let label = match &options.label {
+        Some(label) => format!("{label}: "),
+        None => String::new(),
+    };
     let every = match terminal {
         true => {
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -220,7 +227,7 @@ pub(crate) fn progress(
             .map(|n| format!("{} {}", n.name, n.rows_out))
             .collect();
         let rate = summary.source_rows() as f64 / summary.elapsed.as_secs_f64();
-        let line = format!("{rate:.0} rows/s | {}", counts.join(" | "));
+        let line = format!("{label}{rate:.0} rows/s | {}", counts.join(" | "));
         match terminal {
             true => bar.set_message(line),
             false => eprintln!("{:>6.0}s {line}", summary.elapsed.as_secs_f64()),

@@ -30,6 +30,24 @@ pub struct Graph {
     pub nodes: Vec<Node>,
 }
 
+impl Graph {
+    /// Puts every plugin instance of the graph under its tenant's `quota`.
+    pub fn set_tenant_quota(&mut self, quota: &std::sync::Arc<crate::plugin::TenantQuota>) {
+        for node in &mut self.nodes {
+            node.limits.tenant = Some(quota.clone());
+        }
+    }
+
+    /// Plugin instances the graph keeps alive while it runs.
+    pub fn plugin_instances(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.implementation, Implementation::Plugin(_)))
+            .map(|n| n.spec.parallelism)
+            .sum()
+    }
+}
+
 /// One node of the graph.
 pub struct Node {
     /// Its name in the pipeline file.
@@ -260,6 +278,12 @@ fn limits(spec: &NodeSpec) -> Limits {
     }
     if let Some(rows) = spec.limits.max_output_rows {
         limits.max_output_rows = rows;
+    }
+    if let Some(instances) = spec.limits.max_instances {
+        limits.max_instances = instances;
+    }
+    if let Some(tables) = spec.limits.max_tables {
+        limits.max_tables = tables;
     }
     if let Some(mib) = spec.limits.max_output_mib {
         limits.max_output_bytes = mib << 20;

@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use arrow::datatypes::Schema;
 
-use super::Graph;
+use super::{Graph, Implementation};
+use crate::plugin::PluginEngine;
+use crate::plugin::inspect::{Capability, imports};
 
 /// `name: type, ...` on one line.
 pub fn schema_line(schema: &Schema) -> String {
@@ -31,6 +33,59 @@ impl Graph {
                     .unwrap_or_default();
                 let _ = writeln!(out, "{} -> {}: {schema}", from.name, node.name);
             }
+        }
+        out
+    }
+
+    /// For every plugin node, what its component imports that needs a
+    /// grant, and what the pipeline grants it, one line per node.
+    pub fn capabilities_report(&self, engine: &PluginEngine) -> String {
+        let mut out = String::new();
+        for node in &self.nodes {
+            let Implementation::Plugin(plugin) = &node.implementation else {
+                continue;
+            };
+            let mut needs: Vec<String> = Vec::new();
+            for import in imports(engine, plugin) {
+                let what = match import.capability {
+                    Capability::Host | Capability::Always => continue,
+                    Capability::Filesystem => "files",
+                    Capability::Environment => "environment",
+                    Capability::Network => "network",
+                    Capability::Stdio => "stdio",
+                    Capability::Unknown => "unknown",
+                };
+                let entry = format!("{what} ({})", import.name);
+                if !needs.iter().any(|n| n.starts_with(what)) {
+                    needs.push(entry);
+                }
+            }
+            let mut grants: Vec<String> = node
+                .grants
+                .dirs
+                .iter()
+                .map(|d| {
+                    let mode = if d.write { "read-write" } else { "read-only" };
+                    format!("dir {} as {} ({mode})", d.host.display(), d.guest)
+                })
+                .collect();
+            grants.extend(
+                node.grants
+                    .env
+                    .iter()
+                    .map(|(name, _)| format!("env {name}")),
+            );
+            let list = |items: &[String], none: &str| match items.is_empty() {
+                true => none.to_string(),
+                false => items.join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "{}: imports {}; granted {}",
+                node.name,
+                list(&needs, "nothing beyond clocks and random"),
+                list(&grants, "nothing")
+            );
         }
         out
     }

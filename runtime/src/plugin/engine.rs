@@ -26,6 +26,9 @@ pub struct EngineOptions {
     /// instantiation for a fixed reservation of virtual memory. Falls back
     /// to on-demand allocation when the machine refuses the reservation.
     pub pooling: bool,
+    /// Bound every call by its deadline (epoch interruption). Only
+    /// benchmarks turn it off, to measure what it costs.
+    pub epoch_interruption: bool,
 }
 
 impl Default for EngineOptions {
@@ -33,6 +36,7 @@ impl Default for EngineOptions {
         Self {
             cache_dir: ComponentCache::default_dir(),
             pooling: true,
+            epoch_interruption: true,
         }
     }
 }
@@ -138,17 +142,19 @@ pub struct PluginEngine {
 impl PluginEngine {
     /// An engine with the given options; starts the epoch ticker thread.
     pub fn new(options: &EngineOptions) -> Result<Self, PluginError> {
+        let epochs = options.epoch_interruption;
         let engine = match options.pooling {
-            true => Engine::new(&config(true)).or_else(|error| {
+            true => Engine::new(&config(true, epochs)).or_else(|error| {
                 tracing::warn!(%error, "pooling allocator unavailable; allocating instances on demand");
-                Engine::new(&config(false))
+                Engine::new(&config(false, epochs))
             }),
-            false => Engine::new(&config(false)),
+            false => Engine::new(&config(false, epochs)),
         }
         .map_err(|e| PluginError::Engine { source: boxed(e) })?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| super::clocks::add_to_linker(&mut linker))
             .and_then(|()| bindings::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|()| bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| PluginError::Engine { source: boxed(e) })?;
@@ -277,10 +283,10 @@ impl PluginEngine {
     }
 }
 
-fn config(pooling: bool) -> Config {
+fn config(pooling: bool, epoch_interruption: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    config.epoch_interruption(true);
+    config.epoch_interruption(epoch_interruption);
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)

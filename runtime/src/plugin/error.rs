@@ -9,6 +9,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::limits::QuotaBreach;
+
 /// A boxed error kept as the `source` of a [`PluginError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -182,6 +184,16 @@ pub enum PluginError {
         limit: std::time::Duration,
     },
 
+    /// The plugin's tenant has no quota left for what the plugin asked:
+    /// memory (all the tenant's instances together) or another instance.
+    #[error("{plugin}: {}", quota_message(breach))]
+    Quota {
+        /// The node.
+        plugin: String,
+        /// What the tenant would have used, and its quota.
+        breach: QuotaBreach,
+    },
+
     /// The plugin trapped (panicked, ran past its deadline, hit a limit), or
     /// was called after it had trapped.
     #[error("{plugin}: {call} trapped")]
@@ -253,7 +265,44 @@ pub enum PluginError {
     },
 }
 
+fn quota_message(breach: &QuotaBreach) -> String {
+    let QuotaBreach {
+        tenant,
+        resource,
+        requested,
+        limit,
+    } = breach;
+    match *resource {
+        "memory" => format!(
+            "tenant {tenant:?} memory quota exceeded: its instances would use {requested} bytes, quota {limit} bytes"
+        ),
+        _ => format!(
+            "tenant {tenant:?} {resource} quota exceeded: {requested} {resource} requested, quota {limit}"
+        ),
+    }
+}
+
 impl PluginError {
+    /// Whether the plugin broke one of its limits or its tenant's quota.
+    pub fn is_limit_breach(&self) -> bool {
+        matches!(
+            self,
+            Self::MemoryLimit { .. }
+                | Self::Deadline { .. }
+                | Self::OutputLimit { .. }
+                | Self::Quota { .. }
+        )
+    }
+
+    /// Whether the plugin returned what the contract forbids (malformed
+    /// IPC, another schema, too much output): its state cannot be trusted.
+    pub fn breaks_contract(&self) -> bool {
+        matches!(
+            self,
+            Self::MalformedIpc { .. } | Self::Protocol { .. } | Self::OutputLimit { .. }
+        )
+    }
+
     /// The kind of guest error, when the plugin itself reported one.
     pub fn guest_kind(&self) -> Option<GuestErrorKind> {
         match self {

@@ -10,8 +10,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host::{self, Level};
+use super::error::{PluginError, boxed};
 use super::grants::Grants;
 use super::limits::{Limiter, Limits};
+use super::schedule::CallWindow;
+use super::stdio::LogStream;
 
 /// Plugin-defined metrics reported through the `host` interface.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -29,27 +32,42 @@ pub struct HostState {
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) metrics: PluginMetrics,
+    /// The call in progress, with its deadline (see [`super::schedule`]).
+    pub(crate) call: Option<CallWindow>,
 }
 
 impl HostState {
     /// State for an instance of the plugin running as `node`, granted no
     /// WASI capability beyond clocks and random numbers.
-    pub fn new(node: &str, limits: &Limits) -> Self {
-        Self::with_grants(node, limits, &Grants::default()).expect("no directory to open")
+    pub fn new(node: &str, limits: &Limits) -> Result<Self, PluginError> {
+        Self::with_grants(node, limits, &Grants::default())
     }
 
     /// State for an instance of the plugin running as `node`, with
-    /// `grants` on top of clocks and random numbers; fails when a granted
-    /// directory cannot be opened.
-    pub fn with_grants(node: &str, limits: &Limits, grants: &Grants) -> wasmtime::Result<Self> {
+    /// `grants` on top of clocks and random numbers. The plugin's stdout and
+    /// stderr go to the log. Fails when a granted directory cannot be opened
+    /// or the tenant has no instance left in its quota.
+    pub fn with_grants(node: &str, limits: &Limits, grants: &Grants) -> Result<Self, PluginError> {
+        let limiter = Limiter::new(limits).map_err(|breach| PluginError::Quota {
+            plugin: node.to_string(),
+            breach,
+        })?;
         let mut wasi = WasiCtx::builder();
-        grants.apply(&mut wasi)?;
+        wasi.stdout(LogStream::new(node, "stdout"))
+            .stderr(LogStream::new(node, "stderr"));
+        grants
+            .apply(&mut wasi)
+            .map_err(|e| PluginError::Instantiate {
+                plugin: node.to_string(),
+                source: boxed(e),
+            })?;
         Ok(Self {
             node: node.to_string(),
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limiter: Limiter::new(limits),
+            limiter,
             metrics: PluginMetrics::default(),
+            call: None,
         })
     }
 }
@@ -142,7 +160,7 @@ mod tests {
 
     #[test]
     fn metric_names_are_bounded_and_counters_saturate() {
-        let mut state = HostState::new("node", &Limits::default());
+        let mut state = HostState::new("node", &Limits::default()).unwrap();
         for i in 0..MAX_METRICS + 10 {
             state.counter_add(format!("c{i}"), 1);
             state.gauge_set(format!("g{i}"), 1.0);

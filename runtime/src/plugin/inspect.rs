@@ -83,7 +83,7 @@ impl fmt::Display for Capability {
             Self::Filesystem => "filesystem (needs `dirs`)",
             Self::Environment => "environment (needs `env`)",
             Self::Network => "network: not offered, refused in pipelines",
-            Self::Stdio => "stdio (stdin never; output discarded: use the host log)",
+            Self::Stdio => "stdio (stdin never; stdout and stderr go to the log, rate-limited)",
             Self::Unknown => "unknown: not provided by Weir",
         })
     }

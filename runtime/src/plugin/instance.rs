@@ -2,14 +2,16 @@
 //! way every contract call is made so that traps and typed errors become
 //! [`PluginError`]s naming the node.
 
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::types;
+use super::clocks::SleptPastDeadline;
 use super::engine::PluginEngine;
 use super::error::{GuestErrorKind, PluginError, boxed};
 use super::grants::Grants;
 use super::host::{HostState, PluginMetrics};
-use super::limits::Limits;
+use super::limits::{Limits, MemoryBreach};
+use super::schedule::CallWindow;
 
 /// A store and the typed bindings of one instantiated component.
 pub(crate) struct Instance<B> {
@@ -30,16 +32,20 @@ impl<B> Instance<B> {
         grants: &Grants,
         bind: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<B>,
     ) -> Result<Self, PluginError> {
-        let state =
-            HostState::with_grants(node, limits, grants).map_err(|e| PluginError::Instantiate {
-                plugin: node.to_string(),
-                source: boxed(e),
-            })?;
+        let state = HostState::with_grants(node, limits, grants)?;
         let mut store = Store::new(engine.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(limits.deadline_ticks());
-        let bindings = bind(&mut store).map_err(|e| PluginError::Instantiate {
+        // Every tick, the running call's deadline and slice are checked.
+        store.epoch_deadline_callback(|mut store| {
+            Ok(match &mut store.data_mut().call {
+                Some(call) => call.tick(),
+                None => UpdateDeadline::Continue(1),
+            })
+        });
+        // Instantiation runs guest code (start functions) under the same
+        // deadline as a call.
+        let instantiated = within_call(&mut store, limits, bind);
+        let bindings = instantiated.map_err(|e| PluginError::Instantiate {
             plugin: node.to_string(),
             source: boxed(e),
         })?;
@@ -66,23 +72,32 @@ impl<B> Instance<B> {
                 source: "the instance trapped earlier and cannot be called again".into(),
             });
         }
-        self.store.set_epoch_deadline(self.limits.deadline_ticks());
         self.store.data_mut().limiter.breach = None;
-        match f(&self.bindings, &mut self.store) {
+        let bindings = &self.bindings;
+        let result = within_call(&mut self.store, &self.limits, |store| f(bindings, store));
+        match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(guest_error(&self.node, call, error)),
             Err(error) => {
                 self.trapped = true;
                 let plugin = self.node.clone();
-                if let Some(breach) = self.store.data_mut().limiter.breach.take() {
-                    return Err(PluginError::MemoryLimit {
-                        plugin,
-                        call,
-                        requested: breach.requested,
-                        limit: breach.limit,
-                    });
+                match self.store.data_mut().limiter.breach.take() {
+                    Some(MemoryBreach::Instance { requested, limit }) => {
+                        return Err(PluginError::MemoryLimit {
+                            plugin,
+                            call,
+                            requested,
+                            limit,
+                        });
+                    }
+                    Some(MemoryBreach::Tenant(breach)) => {
+                        return Err(PluginError::Quota { plugin, breach });
+                    }
+                    None => {}
                 }
-                if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt)
+                    || error.downcast_ref::<SleptPastDeadline>().is_some()
+                {
                     return Err(PluginError::Deadline {
                         plugin,
                         call,
@@ -130,6 +145,22 @@ impl<B> Instance<B> {
             message: message.into(),
         }
     }
+}
+
+/// Runs `f` as one call into the guest: with a fresh deadline, checked on
+/// every epoch tick, and the thread's priority restored afterwards.
+fn within_call<R>(
+    store: &mut Store<HostState>,
+    limits: &Limits,
+    f: impl FnOnce(&mut Store<HostState>) -> R,
+) -> R {
+    store.data_mut().call = Some(CallWindow::start(limits.call_timeout, limits.demote_after));
+    store.set_epoch_deadline(1);
+    let result = f(store);
+    if let Some(call) = store.data_mut().call.take() {
+        call.end();
+    }
+    result
 }
 
 fn guest_error(node: &str, call: &'static str, error: types::Error) -> PluginError {

@@ -2,22 +2,28 @@
 //!
 //! The defaults are generous: they stop a runaway plugin from taking the
 //! machine, not a well-behaved one from working. Pipelines tighten them per
-//! node.
+//! node, and a tenant's quota bounds what all its instances take together.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// How often the engine's epoch advances. A call's deadline is rounded up to
-/// a whole number of ticks, so this is the precision of CPU deadlines; it is
-/// coarse enough that the ticker thread costs nothing measurable.
+/// How often the engine's epoch advances: a running call's deadline (and
+/// slice, see [`super::schedule`]) is checked this often, so this is the
+/// precision of deadlines; it is coarse enough that the checks cost nothing
+/// measurable.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Limits applied to one plugin instance (one wasmtime `Store`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest linear memory the instance may grow to, in bytes.
     pub max_memory_bytes: usize,
     /// Wall-clock deadline of one call into the plugin.
     pub call_timeout: Duration,
+    /// A call running longer than this gives up priority to other threads
+    /// until it returns (see [`super::schedule`]); `None` never does.
+    pub demote_after: Option<Duration>,
     /// Most core instances the component may create (a Rust component
     /// built for wasm32-wasip2 uses a handful).
     pub max_instances: usize,
@@ -27,6 +33,9 @@ pub struct Limits {
     pub max_output_rows: usize,
     /// Most bytes (Arrow IPC) one call may return.
     pub max_output_bytes: usize,
+    /// The quota of the tenant the instance runs for, shared with the
+    /// tenant's other instances (`None`: no quota).
+    pub tenant: Option<Arc<TenantQuota>>,
 }
 
 impl Default for Limits {
@@ -34,46 +43,135 @@ impl Default for Limits {
         Self {
             max_memory_bytes: 1 << 30,
             call_timeout: Duration::from_secs(30),
+            demote_after: Some(super::schedule::SLICE),
             max_instances: 64,
             max_tables: 64,
             max_output_rows: 1 << 22,
             max_output_bytes: 256 << 20,
+            tenant: None,
         }
     }
 }
 
-impl Limits {
-    /// The call timeout as a number of epoch ticks (at least one).
-    pub fn deadline_ticks(&self) -> u64 {
-        let ticks = self.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+/// What every plugin instance of one tenant may take together, and what they
+/// take now.
+#[derive(Debug)]
+pub struct TenantQuota {
+    /// The tenant.
+    pub name: String,
+    /// Most linear memory, in bytes, of all the tenant's instances together.
+    pub max_memory_bytes: Option<usize>,
+    /// Most plugin instances of the tenant alive at once.
+    pub max_instances: Option<usize>,
+    memory_in_use: AtomicUsize,
+    instances: AtomicUsize,
+}
+
+impl TenantQuota {
+    /// A quota for `name`; `None` leaves a resource unbounded.
+    pub fn new(name: &str, max_memory_bytes: Option<usize>, max_instances: Option<usize>) -> Self {
+        Self {
+            name: name.to_string(),
+            max_memory_bytes,
+            max_instances,
+            memory_in_use: AtomicUsize::new(0),
+            instances: AtomicUsize::new(0),
+        }
+    }
+
+    /// Bytes of linear memory the tenant's live instances hold.
+    pub fn memory_in_use(&self) -> usize {
+        self.memory_in_use.load(Ordering::SeqCst)
+    }
+
+    /// The tenant's live plugin instances.
+    pub fn instances(&self) -> usize {
+        self.instances.load(Ordering::SeqCst)
+    }
+
+    /// Adds `amount` to `counter` unless that passes `max`; on refusal
+    /// answers what the total would have been.
+    fn charge(counter: &AtomicUsize, amount: usize, max: Option<usize>) -> Result<(), usize> {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                let total = used.saturating_add(amount);
+                (max.is_none_or(|max| total <= max)).then_some(total)
+            })
+            .map(drop)
+            .map_err(|used| used.saturating_add(amount))
     }
 }
 
-/// A memory growth the limiter refused: the numbers of the breach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryBreach {
-    /// Bytes the linear memory would have grown to.
+/// A tenant quota an instance would have broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaBreach {
+    /// The tenant.
+    pub tenant: String,
+    /// `memory` (bytes) or `instances`.
+    pub resource: &'static str,
+    /// What the tenant would have used.
     pub requested: usize,
-    /// The limit, in bytes.
+    /// The quota.
     pub limit: usize,
+}
+
+/// A memory growth the limiter refused: the numbers of the breach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryBreach {
+    /// The instance's own limit (`limits.memory_mib`).
+    Instance {
+        /// Bytes the linear memory would have grown to.
+        requested: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The tenant's quota (all its instances together).
+    Tenant(QuotaBreach),
 }
 
 /// Enforces [`Limits`] on one store and remembers the last refused memory
 /// growth, so the trap that usually follows (a Rust guest aborts when
-/// allocation fails) can be reported with its numbers.
+/// allocation fails) can be reported with its numbers. Holds one of its
+/// tenant's instance slots and the memory it charged to the tenant until it
+/// is dropped with its store.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     limits: Limits,
+    /// Bytes charged to the tenant's quota.
+    charged: usize,
     /// The memory growth refused during the current call, if any.
     pub(crate) breach: Option<MemoryBreach>,
 }
 
 impl Limiter {
-    pub(crate) fn new(limits: &Limits) -> Self {
-        Self {
+    /// A limiter for a new instance; takes one of the tenant's instance
+    /// slots, or says which quota a new instance would break.
+    pub(crate) fn new(limits: &Limits) -> Result<Self, QuotaBreach> {
+        if let Some(tenant) = &limits.tenant {
+            TenantQuota::charge(&tenant.instances, 1, tenant.max_instances).map_err(
+                |requested| QuotaBreach {
+                    tenant: tenant.name.clone(),
+                    resource: "instances",
+                    requested,
+                    limit: tenant.max_instances.unwrap_or_default(),
+                },
+            )?;
+        }
+        Ok(Self {
             limits: limits.clone(),
+            charged: 0,
             breach: None,
+        })
+    }
+}
+
+impl Drop for Limiter {
+    fn drop(&mut self) {
+        if let Some(tenant) = &self.limits.tenant {
+            tenant.instances.fetch_sub(1, Ordering::SeqCst);
+            tenant
+                .memory_in_use
+                .fetch_sub(self.charged, Ordering::SeqCst);
         }
     }
 }
@@ -81,16 +179,31 @@ impl Limiter {
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.limits.max_memory_bytes {
-            self.breach = Some(MemoryBreach {
+            self.breach = Some(MemoryBreach::Instance {
                 requested: desired,
                 limit: self.limits.max_memory_bytes,
             });
             return Ok(false);
+        }
+        if let Some(tenant) = &self.limits.tenant {
+            let growth = desired.saturating_sub(current);
+            if let Err(requested) =
+                TenantQuota::charge(&tenant.memory_in_use, growth, tenant.max_memory_bytes)
+            {
+                self.breach = Some(MemoryBreach::Tenant(QuotaBreach {
+                    tenant: tenant.name.clone(),
+                    resource: "memory",
+                    requested,
+                    limit: tenant.max_memory_bytes.unwrap_or_default(),
+                }));
+                return Ok(false);
+            }
+            self.charged += growth;
         }
         Ok(true)
     }
@@ -122,14 +235,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deadlines_round_up_to_whole_ticks() {
-        let limits = |ms| Limits {
-            call_timeout: Duration::from_millis(ms),
+    fn a_tenant_quota_is_shared_by_its_instances_and_released_when_they_end() {
+        let tenant = Arc::new(TenantQuota::new("acme", Some(100 << 20), Some(2)));
+        let limits = Limits {
+            tenant: Some(tenant.clone()),
             ..Limits::default()
         };
-        assert_eq!(limits(0).deadline_ticks(), 1);
-        assert_eq!(limits(1).deadline_ticks(), 1);
-        assert_eq!(limits(25).deadline_ticks(), 3);
-        assert_eq!(Limits::default().deadline_ticks(), 3000);
+        let mut first = Limiter::new(&limits).unwrap();
+        let second = Limiter::new(&limits).unwrap();
+        let refused = Limiter::new(&limits).unwrap_err();
+        assert_eq!(
+            refused,
+            QuotaBreach {
+                tenant: "acme".into(),
+                resource: "instances",
+                requested: 3,
+                limit: 2
+            }
+        );
+        use wasmtime::ResourceLimiter;
+        assert!(first.memory_growing(0, 60 << 20, None).unwrap());
+        assert_eq!(tenant.memory_in_use(), 60 << 20);
+        let mut second = second;
+        assert!(!second.memory_growing(0, 50 << 20, None).unwrap());
+        assert_eq!(
+            second.breach,
+            Some(MemoryBreach::Tenant(QuotaBreach {
+                tenant: "acme".into(),
+                resource: "memory",
+                requested: 110 << 20,
+                limit: 100 << 20
+            }))
+        );
+        assert!(second.memory_growing(0, 40 << 20, None).unwrap());
+        drop(first);
+        assert_eq!((tenant.instances(), tenant.memory_in_use()), (1, 40 << 20));
+        drop(second);
+        assert_eq!((tenant.instances(), tenant.memory_in_use()), (0, 0));
     }
 }

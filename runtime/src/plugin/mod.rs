@@ -9,6 +9,7 @@
 
 pub mod bindings;
 mod cache;
+mod clocks;
 mod engine;
 mod error;
 mod grants;
@@ -17,8 +18,10 @@ mod input;
 pub mod inspect;
 mod instance;
 mod limits;
+pub mod schedule;
 mod sink;
 mod source;
+mod stdio;
 mod transform;
 mod world;
 
@@ -28,7 +31,7 @@ pub use engine::{EngineOptions, Plugin, PluginEngine};
 pub use error::{BoxError, GuestErrorKind, PluginError};
 pub use grants::{DirGrant, Grants};
 pub use host::{HostState, PluginMetrics};
-pub use limits::{EPOCH_TICK, Limits};
+pub use limits::{EPOCH_TICK, Limits, QuotaBreach, TenantQuota};
 pub use sink::SinkInstance;
 pub use source::{Poll, SourceInstance};
 pub use transform::{ColumnSource, OutputMode, Processed, RejectedRow, TransformInstance};

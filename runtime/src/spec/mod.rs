@@ -24,6 +24,12 @@ pub struct Pipeline {
     /// Folder where resuming sources record how far they read
     /// (`<state>/<node>.json`).
     pub state_dir: PathBuf,
+    /// The pipeline's name in logs and the audit log: the file's stem.
+    pub name: String,
+    /// Who the pipeline runs for, and that tenant's quotas.
+    pub tenant: TenantSpec,
+    /// The audit log (JSON lines) of plugin loads, restarts and breaches.
+    pub audit_log: PathBuf,
     /// Nodes that produce data.
     pub sources: IndexMap<String, NodeSpec>,
     /// Nodes that transform data.
@@ -41,11 +47,39 @@ struct PipelineFile {
     #[serde(default)]
     state: Option<PathBuf>,
     #[serde(default)]
+    tenant: Option<TenantSpec>,
+    #[serde(default)]
+    audit_log: Option<PathBuf>,
+    #[serde(default)]
     sources: IndexMap<String, NodeSpec>,
     #[serde(default)]
     transforms: IndexMap<String, NodeSpec>,
     #[serde(default)]
     sinks: IndexMap<String, NodeSpec>,
+}
+
+/// The tenant a pipeline runs for. Every plugin instance of the tenant's
+/// pipelines in one `weir run` shares its quotas.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    /// The tenant's name.
+    pub name: String,
+    /// Most linear memory of all the tenant's plugin instances together, in
+    /// MiB (default: no quota beyond each node's `limits.memory_mib`).
+    pub max_memory_mib: Option<usize>,
+    /// Most plugin instances of the tenant alive at once (default: no quota).
+    pub max_instances: Option<usize>,
+}
+
+impl Default for TenantSpec {
+    fn default() -> Self {
+        Self {
+            name: "default".into(),
+            max_memory_mib: None,
+            max_instances: None,
+        }
+    }
 }
 
 /// One node of the pipeline.
@@ -132,6 +166,11 @@ pub struct LimitsSpec {
     pub max_output_rows: Option<usize>,
     /// Most MiB (Arrow IPC) one call may return.
     pub max_output_mib: Option<usize>,
+    /// Most core Wasm instances (and memories) one plugin instance may
+    /// create.
+    pub max_instances: Option<usize>,
+    /// Most tables one plugin instance may create.
+    pub max_tables: Option<usize>,
 }
 
 /// What a node does with rows or batches it cannot process.
@@ -247,11 +286,21 @@ impl Pipeline {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        let state_dir = base_dir.join(file.state.unwrap_or_else(|| "state".into()));
         let pipeline = Self {
             path: path.to_path_buf(),
             dead_letter_dir: base_dir
                 .join(file.dead_letters.unwrap_or_else(|| "dead-letters".into())),
-            state_dir: base_dir.join(file.state.unwrap_or_else(|| "state".into())),
+            name: path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "pipeline".into()),
+            tenant: file.tenant.unwrap_or_default(),
+            audit_log: match file.audit_log {
+                Some(audit_log) => base_dir.join(audit_log),
+                None => state_dir.join("audit.jsonl"),
+            },
+            state_dir,
             base_dir,
             sources: file.sources,
             transforms: file.transforms,

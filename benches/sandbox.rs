@@ -1,0 +1,191 @@
+//! What the sandbox costs and how well it contains, each figure against a
+//! baseline of the same run:
+//!
+//! - `deadline -> trap`: how long after its deadline a call that loops, or
+//!   sleeps, comes back with the deadline error (100 ms deadline, 10 calls);
+//! - `memory bomb`: the process's peak resident memory while a plugin
+//!   capped at 64 MiB tries to take 256 MiB, against the cap;
+//! - `neighbour`: a well-behaved pipeline's rows/s while another tenant's
+//!   plugin spins to its deadline over and over, as a ratio of its rows/s
+//!   alone; with demotion of long calls (the default) and without.
+//!
+//! (What epoch interruption costs on the filter is in `benches/filter.rs`:
+//! `wasm_*_no_epoch` against `wasm_*`.)
+//!
+//! Run: `cargo bench -p weir-e2e --bench sandbox`.
+
+// Only the filter benchmark's input batch is used here.
+#[allow(dead_code)]
+#[path = "filter_work.rs"]
+mod work;
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use weir::exec::{RunOptions, run};
+use weir::graph::Graph;
+use weir::plugin::{EngineOptions, Limits, PluginEngine, TransformInstance};
+use weir::spec::Pipeline;
+
+const DEADLINE: Duration = Duration::from_millis(100);
+/// Rows the neighbour pipeline generates in each run.
+const NEIGHBOUR_ROWS: u64 = 4_000_000;
+/// Alternating runs of each neighbour variant.
+const RUNS: usize = 3;
+
+fn main() {
+    // `cargo bench` passes `--bench`; there is nothing to filter.
+    let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
+    deadline_to_trap(&engine);
+    memory_bomb(&engine);
+    neighbour(&engine);
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn deadline_to_trap(engine: &PluginEngine) {
+    let plugin = engine
+        .load_file(weir_plugin_artifacts::TEST_MISBEHAVE.as_ref())
+        .unwrap();
+    let input = work::batch();
+    for mode in ["spin", "sleep"] {
+        let mut late = Vec::new();
+        for _ in 0..10 {
+            let limits = Limits {
+                call_timeout: DEADLINE,
+                ..Limits::default()
+            };
+            let mut t = TransformInstance::new(engine, &plugin, "bench", &limits).unwrap();
+            t.open(mode, &input.schema()).unwrap();
+            let started = Instant::now();
+            let error = t.process(&input).unwrap_err();
+            assert!(error.to_string().contains("deadline"), "{error}");
+            late.push((started.elapsed().saturating_sub(DEADLINE)).as_secs_f64() * 1e3);
+        }
+        let max = late.iter().copied().fold(0.0, f64::max);
+        println!(
+            "deadline -> trap ({mode}, deadline {} ms): median {:.1} ms, max {max:.1} ms after the deadline",
+            DEADLINE.as_millis(),
+            median(late)
+        );
+    }
+}
+
+/// The process's peak resident memory (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn memory_bomb(engine: &PluginEngine) {
+    let plugin = engine
+        .load_file(weir_plugin_artifacts::TEST_MISBEHAVE.as_ref())
+        .unwrap();
+    let input = work::batch();
+    let cap = 64usize << 20;
+    let before = peak_rss();
+    let limits = Limits {
+        max_memory_bytes: cap,
+        ..Limits::default()
+    };
+    let mut t = TransformInstance::new(engine, &plugin, "bench", &limits).unwrap();
+    t.open("hog", &input.schema()).unwrap();
+    let error = t.process(&input).unwrap_err();
+    assert!(
+        error.to_string().contains("memory limit exceeded"),
+        "{error}"
+    );
+    let grew = peak_rss().saturating_sub(before);
+    println!(
+        "memory bomb (asks 256 MiB, cap {} MiB): the process's peak memory grew {:.1} MiB = {:.2} x the cap",
+        cap >> 20,
+        grew as f64 / 1048576.0,
+        grew as f64 / cap as f64
+    );
+}
+
+/// Writes a pipeline file into `dir` and builds its graph.
+fn graph(engine: &PluginEngine, dir: &std::path::Path, name: &str, text: &str) -> Graph {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    Graph::build(Pipeline::from_file(&path).unwrap(), engine).unwrap()
+}
+
+fn neighbour(engine: &PluginEngine) {
+    use weir_plugin_artifacts::{COUNT, FILTER, GENERATE, TEST_MISBEHAVE};
+    let dir = tempfile::tempdir().unwrap();
+    let neighbour_text = format!(
+        "tenant: {{name: good}}
+sources:
+  clicks: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: {NEIGHBOUR_ROWS}, seed: 7}}}}
+transforms:
+  buys: {{plugin: {FILTER}, inputs: [clicks], config: {{predicate: \"action = 'purchase' or price > 10\"}}}}
+sinks:
+  counted: {{plugin: {COUNT}, inputs: [buys]}}
+"
+    );
+    // Spins to a 2 s deadline on every batch, six times (then gives up and
+    // skips): about 14 s of one core, longer than the neighbour runs.
+    let hostile_text = format!(
+        "tenant: {{name: evil}}
+sources:
+  clicks: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: 100000, seed: 1}}}}
+transforms:
+  spin: {{plugin: {TEST_MISBEHAVE}, inputs: [clicks], config: spin, limits: {{call_timeout_ms: 2000}}, on_error: skip}}
+sinks:
+  counted: {{plugin: {COUNT}, inputs: [spin]}}
+"
+    );
+    let options = RunOptions::default();
+    let rate = |demote: bool, beside_hostile: bool| -> f64 {
+        let set_demotion = |mut graph: Graph| {
+            for node in &mut graph.nodes {
+                node.limits.demote_after = demote.then_some(weir::plugin::schedule::SLICE);
+            }
+            graph
+        };
+        let good = set_demotion(graph(engine, dir.path(), "neighbour", &neighbour_text));
+        let evil = set_demotion(graph(engine, dir.path(), "hostile", &hostile_text));
+        let (stop, stop_hostile) = (AtomicBool::new(false), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let hostile = beside_hostile.then(|| {
+                let handle = scope.spawn(|| run(&evil, engine, &options, &stop_hostile));
+                // Let the hostile plugin start spinning.
+                std::thread::sleep(Duration::from_millis(300));
+                handle
+            });
+            let summary = run(&good, engine, &options, &stop).unwrap();
+            let rows = summary.source_rows() as f64;
+            let rate = rows / summary.elapsed.as_secs_f64();
+            stop_hostile.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Some(hostile) = hostile {
+                hostile.join().unwrap().unwrap();
+            }
+            rate
+        })
+    };
+    rate(true, false); // warm the caches
+    let (mut alone, mut demoted, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        alone.push(rate(true, false));
+        demoted.push(rate(true, true));
+        plain.push(rate(false, true));
+    }
+    let alone = median(alone);
+    let (demoted, plain) = (median(demoted), median(plain));
+    println!(
+        "neighbour alone: {:.2} M rows/s; beside a spinning tenant: {:.2} M rows/s = {:.2} x alone (long calls demoted), {:.2} M rows/s = {:.2} x alone (no demotion)",
+        alone / 1e6,
+        demoted / 1e6,
+        demoted / alone,
+        plain / 1e6,
+        plain / alone
+    );
+}

@@ -1,0 +1,437 @@
+//! The hostile-plugin suite: plugins that loop, hog memory, overflow their
+//! stack, panic, flood, return malformed or mistyped output, reach for files,
+//! sockets and variables they were not granted, or sleep past their
+//! deadline. Each runs in one `weir run` beside a well-behaved pipeline of
+//! another tenant; each test asserts the containment (the typed error in the
+//! dead letters, the re-created instance, the audit log) and that the
+//! neighbour delivered every one of its rows.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use support::*;
+
+/// Rows of the neighbour pipeline.
+const NEIGHBOUR_ROWS: i64 = 2000;
+/// Rows the hostile pipeline feeds its plugin, in batches of 10.
+const HOSTILE_ROWS: i64 = 100;
+
+/// What the hostile node is: its `plugin`, `config`, `limits` and
+/// `capabilities` as YAML flow values.
+struct Hostile<'a> {
+    /// The hostile pipeline's `tenant`.
+    tenant: &'a str,
+    plugin: &'a str,
+    config: &'a str,
+    limits: &'a str,
+    capabilities: &'a str,
+}
+
+impl<'a> Hostile<'a> {
+    fn misbehave(mode: &'a str, limits: &'a str) -> Self {
+        Self {
+            tenant: "{name: evil}",
+            plugin: "test-misbehave",
+            config: mode,
+            limits,
+            capabilities: "{}",
+        }
+    }
+}
+
+/// Writes both pipelines into `dir` and runs them in one process.
+fn run_beside_neighbour(dir: &Path, hostile: &Hostile<'_>) -> Output {
+    write_pipelines(dir, hostile);
+    weir(&[
+        "run",
+        dir.join("hostile.yaml").to_str().unwrap(),
+        dir.join("neighbour.yaml").to_str().unwrap(),
+    ])
+}
+
+/// Writes `hostile.yaml`, `neighbour.yaml` and their inputs into `dir`.
+fn write_pipelines(dir: &Path, hostile: &Hostile<'_>) {
+    let ids = |n: i64| -> String { (1..=n).map(|id| format!("{{\"id\": {id}}}\n")).collect() };
+    fs::write(dir.join("neighbour-ids.jsonl"), ids(NEIGHBOUR_ROWS)).unwrap();
+    fs::write(dir.join("hostile-ids.jsonl"), ids(HOSTILE_ROWS)).unwrap();
+    fs::write(
+        dir.join("neighbour.yaml"),
+        "tenant: {name: good}
+dead_letters: neighbour-dead-letters
+sources:
+  ids: {type: file, config: {path: neighbour-ids.jsonl, schema: {id: int64}, batch_rows: 100}}
+transforms:
+  keep: {plugin: filter, inputs: [ids], config: {predicate: \"id > 0\"}}
+sinks:
+  delivered: {type: file, inputs: [keep], config: {path: neighbour-out, format: json}}
+",
+    )
+    .unwrap();
+    let Hostile {
+        tenant,
+        plugin,
+        config,
+        limits,
+        capabilities,
+    } = hostile;
+    fs::write(
+        dir.join("hostile.yaml"),
+        format!(
+            "tenant: {tenant}
+sources:
+  ids: {{type: file, config: {{path: hostile-ids.jsonl, schema: {{id: int64}}, batch_rows: 10}}}}
+transforms:
+  hostile: {{plugin: {plugin}, inputs: [ids], config: {config}, limits: {limits}, capabilities: {capabilities}}}
+sinks:
+  survivors: {{type: file, inputs: [hostile], config: {{path: survivors, format: json}}}}
+"
+        ),
+    )
+    .unwrap();
+}
+
+fn ids(rows: &[serde_json::Value]) -> Vec<i64> {
+    rows.iter().map(|r| r["id"].as_i64().unwrap()).collect()
+}
+
+fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// What the hostile pipeline left behind.
+struct Contained {
+    stderr: String,
+    dead_letters: Vec<serde_json::Value>,
+    audit: Vec<serde_json::Value>,
+}
+
+/// Runs `hostile`, checks that the neighbour delivered every row and that
+/// every row the hostile plugin saw is accounted for, and returns the rest
+/// for the case's own checks.
+fn contain(hostile: Hostile<'_>) -> Contained {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_beside_neighbour(dir.path(), &hostile);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    let delivered = ids(&read_json_dir(&dir.path().join("neighbour-out")));
+    assert_eq!(
+        delivered,
+        (1..=NEIGHBOUR_ROWS).collect::<Vec<_>>(),
+        "the neighbour delivered every row, once, in order"
+    );
+    assert!(!dir.path().join("neighbour-dead-letters").exists());
+
+    let dead_letters = json_lines(&dir.path().join("dead-letters/hostile.jsonl"));
+    let mut seen = ids(&read_json_dir(&dir.path().join("survivors")));
+    seen.extend(
+        dead_letters
+            .iter()
+            .map(|l| l["row"]["id"].as_i64().unwrap()),
+    );
+    seen.sort();
+    assert_eq!(
+        seen,
+        (1..=HOSTILE_ROWS).collect::<Vec<_>>(),
+        "every hostile row either passed or is a dead letter"
+    );
+    let audit = json_lines(&dir.path().join("state/audit.jsonl"));
+    Contained {
+        stderr,
+        dead_letters,
+        audit,
+    }
+}
+
+impl Contained {
+    /// Every dead letter carries `cause`.
+    fn every_letter_says(&self, cause: &str) {
+        assert_eq!(self.dead_letters.len() as i64, HOSTILE_ROWS);
+        let first = self.dead_letters[0]["error"].as_str().unwrap();
+        assert!(first.contains(cause), "{cause:?} in {first}");
+    }
+
+    /// The instance trapped, was re-created five times with backoff, and the
+    /// node then gave up on the plugin; the audit log has the restarts.
+    fn restarted_to_the_limit(&self) {
+        assert!(
+            self.stderr
+                .contains("hostile: instance re-created 5 time(s)"),
+            "{}",
+            self.stderr
+        );
+        let last = self.dead_letters.last().unwrap()["error"].as_str().unwrap();
+        assert!(last.contains("no instance left"), "{last}");
+        let events: Vec<&str> = self
+            .audit
+            .iter()
+            .filter(|e| e["node"] == "hostile")
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(events.iter().filter(|e| **e == "restart").count(), 5);
+        assert_eq!(events[0], "load");
+        let restart = self.audit.iter().find(|e| e["event"] == "restart").unwrap();
+        assert_eq!(restart["tenant"], "evil");
+        assert_eq!(restart["pipeline"], "hostile");
+        assert!(restart["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(restart["detail"].is_string());
+    }
+
+    fn breaches_audited(&self) {
+        let breaches = self
+            .audit
+            .iter()
+            .filter(|e| e["event"] == "limit-breach")
+            .count();
+        assert!(breaches >= 6, "{:?}", self.audit);
+    }
+}
+
+#[test]
+fn a_plugin_that_loops_forever_is_interrupted_at_its_deadline() {
+    let c = contain(Hostile::misbehave("spin", "{call_timeout_ms: 100}"));
+    c.every_letter_says("process ran past its deadline of 100 ms");
+    c.restarted_to_the_limit();
+    c.breaches_audited();
+}
+
+#[test]
+fn a_memory_bomb_is_refused_at_its_limit() {
+    let c = contain(Hostile::misbehave("hog", "{memory_mib: 64}"));
+    c.every_letter_says("memory limit exceeded in process: requested");
+    assert!(
+        c.dead_letters[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("limit 67108864 bytes")
+    );
+    c.restarted_to_the_limit();
+    c.breaches_audited();
+}
+
+#[test]
+fn a_tenant_memory_quota_bounds_its_instances_together() {
+    // Under its own 512 MiB limit the 256 MiB hog passes ...
+    let c = contain(Hostile::misbehave("hog", "{memory_mib: 512}"));
+    assert!(c.dead_letters.is_empty(), "{:?}", c.dead_letters.first());
+    // ... but not under a tenant quota of 128 MiB.
+    let c = contain(Hostile {
+        tenant: "{name: evil, max_memory_mib: 128}",
+        ..Hostile::misbehave("hog", "{memory_mib: 512}")
+    });
+    c.every_letter_says("tenant \"evil\" memory quota exceeded");
+    assert!(
+        c.dead_letters[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("quota 134217728 bytes")
+    );
+    c.restarted_to_the_limit();
+    c.breaches_audited();
+}
+
+#[test]
+fn a_tenant_instance_quota_is_checked_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_beside_neighbour(
+        dir.path(),
+        &Hostile {
+            tenant: "{name: evil, max_instances: 0}",
+            ..Hostile::misbehave("pass", "{}")
+        },
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("tenant \"evil\"'s pipelines keep 1 plugin instances alive, more than its quota (tenant.max_instances: 0)"),
+        "{stderr}"
+    );
+    let delivered = read_json_dir(&dir.path().join("neighbour-out"));
+    assert_eq!(delivered.len() as i64, NEIGHBOUR_ROWS);
+
+    // The one instance the pipeline needs fits a quota of one.
+    let c = contain(Hostile {
+        tenant: "{name: evil, max_instances: 1}",
+        ..Hostile::misbehave("pass", "{}")
+    });
+    assert!(c.dead_letters.is_empty());
+}
+
+#[test]
+fn a_stack_overflow_traps_without_harm() {
+    let c = contain(Hostile::misbehave("recurse", "{}"));
+    c.every_letter_says("process trapped");
+    assert!(
+        c.dead_letters[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("call stack exhausted"),
+        "{}",
+        c.dead_letters[0]
+    );
+    c.restarted_to_the_limit();
+}
+
+#[test]
+fn a_panic_traps_without_harm() {
+    let c = contain(Hostile::misbehave("trap", "{}"));
+    c.every_letter_says("process trapped");
+    c.restarted_to_the_limit();
+}
+
+#[test]
+fn a_huge_output_is_refused_by_the_output_limit() {
+    // Each batch of 10 rows comes back 1000 times: 10,000 rows.
+    let c = contain(Hostile::misbehave("flood", "{max_output_rows: 5000}"));
+    c.every_letter_says("process returned 10000 rows, more than the limit of 5000 rows");
+    c.restarted_to_the_limit();
+    c.breaches_audited();
+}
+
+#[test]
+fn malformed_ipc_is_caught() {
+    let c = contain(Hostile::misbehave("malformed-ipc", "{}"));
+    c.every_letter_says("returned bytes that are not a valid Arrow IPC batch");
+    c.restarted_to_the_limit();
+}
+
+#[test]
+fn a_schema_other_than_announced_is_caught() {
+    let c = contain(Hostile::misbehave("wrong-schema", "{}"));
+    c.every_letter_says("not a valid Arrow IPC batch in the schema it announced at open");
+    c.restarted_to_the_limit();
+}
+
+#[test]
+fn a_plugin_sleeping_past_its_deadline_is_stopped_at_the_deadline() {
+    let started = std::time::Instant::now();
+    let c = contain(Hostile::misbehave("sleep", "{call_timeout_ms: 100}"));
+    c.every_letter_says("process ran past its deadline of 100 ms");
+    c.restarted_to_the_limit();
+    // Six sleeps of an hour each were cut to 100 ms.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+/// Runs the file-probing plugin with `config` under `capabilities` on every
+/// batch; returns its report (the first dead letter).
+fn probe(dir_setup: impl FnOnce(&Path), config: &str, capabilities: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    dir_setup(dir.path());
+    let out = run_beside_neighbour(
+        dir.path(),
+        &Hostile {
+            tenant: "{name: evil}",
+            plugin: "test-files",
+            config,
+            limits: "{}",
+            capabilities,
+        },
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let delivered = read_json_dir(&dir.path().join("neighbour-out"));
+    assert_eq!(delivered.len() as i64, NEIGHBOUR_ROWS);
+    let letters = json_lines(&dir.path().join("dead-letters/hostile.jsonl"));
+    assert_eq!(letters.len() as i64, HOSTILE_ROWS);
+    letters[0]["error"].as_str().unwrap().to_string()
+}
+
+fn granted_data_dir(dir: &Path) {
+    fs::create_dir(dir.join("data")).unwrap();
+    fs::write(dir.join("data/ok.txt"), "granted").unwrap();
+    fs::write(dir.join("secret.txt"), "top secret").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("data/link.txt")).unwrap();
+}
+
+#[test]
+fn files_outside_the_grant_cannot_be_read() {
+    let report = probe(
+        granted_data_dir,
+        r#"{at: process, read: [/data/ok.txt, /etc/passwd, /data/../secret.txt, /data/link.txt]}"#,
+        "{dirs: [{host: data, guest: /data}]}",
+    );
+    assert!(report.contains("read /data/ok.txt: granted"), "{report}");
+    for path in ["/etc/passwd", "/data/../secret.txt", "/data/link.txt"] {
+        assert!(
+            report.contains(&format!("read {path} failed")),
+            "{path}: {report}"
+        );
+    }
+    assert!(!report.contains("top secret") && !report.contains("root:"));
+}
+
+#[test]
+fn a_read_only_grant_cannot_be_written() {
+    let report = probe(
+        granted_data_dir,
+        r#"{at: process, write: [/data/new.txt]}"#,
+        "{dirs: [{host: data, guest: /data}]}",
+    );
+    assert!(report.contains("write /data/new.txt failed"), "{report}");
+}
+
+#[test]
+fn a_variable_that_was_not_granted_cannot_be_read() {
+    let report = probe(
+        granted_data_dir,
+        r#"{at: process, env: [HOME, PATH]}"#,
+        "{dirs: [{host: data, guest: /data}]}",
+    );
+    assert!(
+        report.contains("env HOME unset") && report.contains("env PATH unset"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_plugin_that_imports_sockets_is_refused_and_its_neighbour_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_beside_neighbour(
+        dir.path(),
+        &Hostile {
+            tenant: "{name: evil}",
+            plugin: "test-network",
+            config: "{}",
+            limits: "{}",
+            capabilities: "{}",
+        },
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "a refused pipeline fails the run");
+    assert!(
+        stderr.contains("hostile.yaml: not started") && stderr.contains("wasi:sockets"),
+        "{stderr}"
+    );
+    let delivered = read_json_dir(&dir.path().join("neighbour-out"));
+    assert_eq!(delivered.len() as i64, NEIGHBOUR_ROWS);
+}
+
+#[test]
+fn plugin_output_goes_to_the_log_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pipelines(dir.path(), &Hostile::misbehave("print", "{}"));
+    let out = weir_command(&["run", dir.path().join("hostile.yaml").to_str().unwrap()])
+        .env("WEIR_LOG", "weir::plugin=info")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("stdout line 0") && stderr.contains("node=\"hostile\""),
+        "{stderr}"
+    );
+    // 10 batches × 20,000 lines were printed; the log kept a burst.
+    let logged = stderr.lines().filter(|l| l.contains(" line ")).count();
+    assert!((100..2000).contains(&logged), "{logged} lines logged");
+    assert!(stderr.contains("dropped by the rate limit"), "{stderr}");
+    assert_eq!(
+        read_json_dir(&dir.path().join("survivors")).len() as i64,
+        HOSTILE_ROWS
+    );
+}
