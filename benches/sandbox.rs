@@ -5,6 +5,8 @@
 //!   sleeps, comes back with the deadline error (100 ms deadline, 10 calls);
 //! - `memory bomb`: the process's peak resident memory while a plugin
 //!   capped at 64 MiB tries to take 256 MiB, against the cap;
+//! - `churn`: resident memory after 2,000 instances that trapped and were
+//!   dropped, against after 200 (a leak through guests would grow it);
 //! - `neighbour`: a well-behaved pipeline's rows/s while another tenant's
 //!   plugin spins to its deadline over and over, as a ratio of its rows/s
 //!   alone; with demotion of long calls (the default) and without.
@@ -38,6 +40,7 @@ fn main() {
     let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
     deadline_to_trap(&engine);
     memory_bomb(&engine);
+    churn(&engine);
     neighbour(&engine);
 }
 
@@ -74,14 +77,19 @@ fn deadline_to_trap(engine: &PluginEngine) {
     }
 }
 
-/// The process's peak resident memory (`VmHWM`), in bytes.
-fn peak_rss() -> u64 {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM`:
+/// peak resident, `VmRSS`: resident now), in bytes.
+fn proc_status(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+fn peak_rss() -> u64 {
+    proc_status("VmHWM")
 }
 
 fn memory_bomb(engine: &PluginEngine) {
@@ -108,6 +116,36 @@ fn memory_bomb(engine: &PluginEngine) {
         cap >> 20,
         grew as f64 / 1048576.0,
         grew as f64 / cap as f64
+    );
+}
+
+fn rss() -> u64 {
+    proc_status("VmRSS")
+}
+
+fn churn(engine: &PluginEngine) {
+    let plugin = engine
+        .load_file(weir_plugin_artifacts::TEST_MISBEHAVE.as_ref())
+        .unwrap();
+    let input = work::batch();
+    let trap_once = || {
+        let mut t = TransformInstance::new(engine, &plugin, "bench", &Limits::default()).unwrap();
+        t.open("trap", &input.schema()).unwrap();
+        assert!(t.process(&input).is_err());
+    };
+    for _ in 0..200 {
+        trap_once();
+    }
+    let after_200 = rss();
+    for _ in 0..1800 {
+        trap_once();
+    }
+    let after_2000 = rss();
+    println!(
+        "churn: resident memory after 200 trapped instances {:.1} MiB, after 2000 {:.1} MiB ({:+.1} KiB per instance)",
+        after_200 as f64 / 1048576.0,
+        after_2000 as f64 / 1048576.0,
+        (after_2000 as f64 - after_200 as f64) / 1800.0 / 1024.0
     );
 }
 

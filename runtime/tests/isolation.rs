@@ -127,3 +127,45 @@ sinks:
         "{stderr}"
     );
 }
+
+#[test]
+fn validate_shows_what_each_plugin_imports_and_what_it_is_granted() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("lookup")).unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        r#"sources:
+  gen: {plugin: generate, config: {rows: 10}}
+transforms:
+  probe:
+    plugin: test-files
+    inputs: [gen]
+    capabilities: {dirs: [{host: lookup, guest: /lookup, write: true}], env: [WEIR_TEST_REGION]}
+sinks:
+  out: {type: stdout, inputs: [probe]}
+"#,
+    )
+    .unwrap();
+    let out = weir_command(&["validate", pipeline.to_str().unwrap()])
+        .env("WEIR_TEST_REGION", "eu-west")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let probe = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("probe:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        probe.contains("files [wasi:filesystem/")
+            && probe.contains("/lookup (read-write)")
+            && probe.contains("env WEIR_TEST_REGION")
+            && !probe.contains("eu-west"),
+        "{probe}"
+    );
+    assert!(
+        stdout.contains("  gen: imports environment [wasi:cli/environment]; granted nothing"),
+        "{stdout}"
+    );
+}

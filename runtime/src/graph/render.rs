@@ -42,24 +42,38 @@ impl Graph {
     pub fn capabilities_report(&self, engine: &PluginEngine) -> String {
         let mut out = String::new();
         for node in &self.nodes {
+            if out.is_empty() {
+                out.push_str("capabilities (what each plugin imports beyond clocks, random and the log; what the pipeline grants):\n");
+            }
             let Implementation::Plugin(plugin) = &node.implementation else {
                 continue;
             };
-            let mut needs: Vec<String> = Vec::new();
+            // Imports that need a grant, by the capability they stand for.
+            let mut needs: Vec<(&str, Vec<String>)> = Vec::new();
             for import in imports(engine, plugin) {
                 let what = match import.capability {
-                    Capability::Host | Capability::Always => continue,
+                    // Stdout and stderr always go to the log; stdin is empty.
+                    Capability::Host | Capability::Always | Capability::Stdio => continue,
                     Capability::Filesystem => "files",
                     Capability::Environment => "environment",
                     Capability::Network => "network",
-                    Capability::Stdio => "stdio",
                     Capability::Unknown => "unknown",
                 };
-                let entry = format!("{what} ({})", import.name);
-                if !needs.iter().any(|n| n.starts_with(what)) {
-                    needs.push(entry);
+                let name = import
+                    .name
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                match needs.iter_mut().find(|(w, _)| *w == what) {
+                    Some((_, names)) => names.push(name),
+                    None => needs.push((what, vec![name])),
                 }
             }
+            let needs: Vec<String> = needs
+                .into_iter()
+                .map(|(what, names)| format!("{what} [{}]", names.join(", ")))
+                .collect();
             let mut grants: Vec<String> = node
                 .grants
                 .dirs
@@ -81,9 +95,9 @@ impl Graph {
             };
             let _ = writeln!(
                 out,
-                "{}: imports {}; granted {}",
+                "  {}: imports {}; granted {}",
                 node.name,
-                list(&needs, "nothing beyond clocks and random"),
+                list(&needs, "nothing"),
                 list(&grants, "nothing")
             );
         }

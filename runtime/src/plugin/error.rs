@@ -184,6 +184,24 @@ pub enum PluginError {
         limit: std::time::Duration,
     },
 
+    /// The component creates more core instances, memories or tables than
+    /// its node allows.
+    #[error(
+        "{plugin}: the component needs at least {requested} {resource}, more than the limit of {limit} (limits.max_{setting})"
+    )]
+    InstanceLimit {
+        /// The node.
+        plugin: String,
+        /// `instances`, `memories` or `tables`.
+        resource: &'static str,
+        /// The count at which the component was refused.
+        requested: usize,
+        /// The limit.
+        limit: usize,
+        /// The pipeline setting that holds the limit.
+        setting: &'static str,
+    },
+
     /// The plugin's tenant has no quota left for what the plugin asked:
     /// memory (all the tenant's instances together) or another instance.
     #[error("{plugin}: {}", quota_message(breach))]
@@ -288,6 +306,7 @@ impl PluginError {
         matches!(
             self,
             Self::MemoryLimit { .. }
+                | Self::InstanceLimit { .. }
                 | Self::Deadline { .. }
                 | Self::OutputLimit { .. }
                 | Self::Quota { .. }

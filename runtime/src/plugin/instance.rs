@@ -45,9 +45,11 @@ impl<B> Instance<B> {
         // Instantiation runs guest code (start functions) under the same
         // deadline as a call.
         let instantiated = within_call(&mut store, limits, bind);
-        let bindings = instantiated.map_err(|e| PluginError::Instantiate {
-            plugin: node.to_string(),
-            source: boxed(e),
+        let bindings = instantiated.map_err(|e| {
+            count_limit(node, limits, &e).unwrap_or_else(|| PluginError::Instantiate {
+                plugin: node.to_string(),
+                source: boxed(e),
+            })
         })?;
         Ok(Self {
             node: node.to_string(),
@@ -145,6 +147,29 @@ impl<B> Instance<B> {
             message: message.into(),
         }
     }
+}
+
+/// The instance, memory or table limit that refused `error`, if it was one.
+/// wasmtime reports these as text only ("resource limit exceeded: table
+/// count too high at 2").
+fn count_limit(node: &str, limits: &Limits, error: &wasmtime::Error) -> Option<PluginError> {
+    let text = error.to_string();
+    let rest = text.strip_prefix("resource limit exceeded: ")?;
+    let (what, count) = rest.split_once(" count too high at ")?;
+    let requested = count.trim().parse().ok()?;
+    let (resource, limit, setting) = match what {
+        "instance" => ("instances", limits.max_instances, "instances"),
+        "memory" => ("memories", limits.max_instances, "instances"),
+        "table" => ("tables", limits.max_tables, "tables"),
+        _ => return None,
+    };
+    Some(PluginError::InstanceLimit {
+        plugin: node.to_string(),
+        resource,
+        requested,
+        limit,
+        setting,
+    })
 }
 
 /// Runs `f` as one call into the guest: with a fresh deadline, checked on
