@@ -164,7 +164,7 @@ fn run_pipelines(files: &[PathBuf], quiet: bool) -> anyhow::Result<ExitCode> {
             Err(error) => failed.push(format!("{}: not started: {error:#}", file.display())),
         }
     }
-    let refused = weir::exec::assign_quotas(&mut graphs);
+    let refused = weir::exec::prepare(&mut graphs);
     for (i, why) in refused.iter().rev() {
         let graph = graphs.remove(*i);
         failed.push(format!(

@@ -169,3 +169,27 @@ sinks:
         "{stdout}"
     );
 }
+
+#[test]
+fn pipelines_of_one_run_may_not_share_dead_letter_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = "sources:
+  gen: {plugin: generate, config: {rows: 100}}
+sinks:
+  out: {plugin: count, inputs: [gen]}
+";
+    fs::write(dir.path().join("a.yaml"), pipeline).unwrap();
+    fs::write(dir.path().join("b.yaml"), pipeline).unwrap();
+    let out = weir(&["run", dir.path().to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("b.yaml: not started: node \"gen\" would write dead letters to")
+            && stderr.contains("give one of the pipelines its own `dead_letters:` folder"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pipeline a (tenant default)"),
+        "a ran: {stderr}"
+    );
+}

@@ -17,8 +17,8 @@ mod audit;
 mod dead_letters;
 mod node;
 mod positions;
+mod several;
 mod stats;
-mod tenants;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,8 +32,8 @@ use crate::plugin::PluginEngine;
 
 pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
+pub use several::prepare;
 pub use stats::{NodeStats, NodeSummary, Summary};
-pub use tenants::assign_quotas;
 
 /// How to run a graph.
 #[derive(Debug, Clone)]
