@@ -5,7 +5,9 @@
 //! twice (20 and 120 iterations) and divides the difference by 100, so the
 //! setup cancels out.
 //!
-//! Paths: `native`, `wasm_selection`, `wasm_batches`.
+//! Paths: `native`, `wasm_selection`, `wasm_batches`; a `_no_epoch` suffix
+//! runs a Wasm path on an engine without epoch interruption (what deadlines
+//! cost).
 
 #[path = "filter_work.rs"]
 mod work;
@@ -25,9 +27,14 @@ fn main() {
     };
     let iterations: usize = iterations.parse().expect("ITERATIONS is a number");
     let input = batch();
+    let (path, epochs) = match path.strip_suffix("_no_epoch") {
+        Some(path) => (path, false),
+        None => (path.as_str(), true),
+    };
     // Instances allocated on demand: valgrind cannot reserve the pool.
     let engine = PluginEngine::new(&EngineOptions {
         pooling: false,
+        epoch_interruption: epochs,
         ..EngineOptions::default()
     })
     .unwrap();
@@ -39,7 +46,7 @@ fn main() {
         t.open(&filter_config(output), &input.schema()).unwrap();
         t
     };
-    let mut instance = match path.as_str() {
+    let mut instance = match path {
         "native" => None,
         "wasm_selection" => Some(transform("selection")),
         "wasm_batches" => Some(transform("batches")),

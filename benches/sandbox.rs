@@ -159,12 +159,16 @@ fn graph(engine: &PluginEngine, dir: &std::path::Path, name: &str, text: &str) -
 fn neighbour(engine: &PluginEngine) {
     use weir_plugin_artifacts::{COUNT, FILTER, GENERATE, TEST_MISBEHAVE};
     let dir = tempfile::tempdir().unwrap();
+    // Two sources and two filter instances: the neighbour can use both
+    // cores of this machine.
+    let half = NEIGHBOUR_ROWS / 2;
     let neighbour_text = format!(
         "tenant: {{name: good}}
 sources:
-  clicks: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: {NEIGHBOUR_ROWS}, seed: 7}}}}
+  a: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: {half}, seed: 7}}}}
+  b: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: {half}, seed: 8}}}}
 transforms:
-  buys: {{plugin: {FILTER}, inputs: [clicks], config: {{predicate: \"action = 'purchase' or price > 10\"}}}}
+  buys: {{plugin: {FILTER}, inputs: [a, b], parallelism: 2, config: {{predicate: \"action = 'purchase' or price > 10\"}}}}
 sinks:
   counted: {{plugin: {COUNT}, inputs: [buys]}}
 "

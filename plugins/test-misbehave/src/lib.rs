@@ -7,7 +7,7 @@
 //! - `"short-selection"`: answers derived output with a too-short bitmap;
 //! - `"trap"`: panics in `process`;
 //! - `"flood"`: returns each input batch 1000 times;
-//! - `"hog"`: allocates and touches 256 MiB in `process`;
+//! - `"hog"`: allocates and touches 256 MiB, 1 MiB at a time, in `process`;
 //! - `"spin"`: loops forever in `process`;
 //! - `"recurse"`: recurses in `process` until the stack overflows;
 //! - `"sleep"`: sleeps an hour in `process`;
@@ -135,8 +135,10 @@ impl Guest for Misbehave {
             "trap" => panic!("this plugin traps on purpose"),
             "flood" => Output::Batches(vec![batch; 1000]),
             "hog" => {
-                let hog = std::hint::black_box(vec![1u8; 256 << 20]);
-                Output::Batches(vec![batch[..batch.len().min(hog.len())].to_vec()])
+                // Grows 1 MiB at a time, touching every page, to 256 MiB.
+                let hog: Vec<Vec<u8>> = (0..256).map(|_| vec![1u8; 1 << 20]).collect();
+                let touched: usize = std::hint::black_box(&hog).iter().map(|c| c[4096] as usize).sum();
+                Output::Batches(vec![batch[..batch.len().min(touched << 20)].to_vec()])
             }
             "spin" => {
                 let mut n = 0u64;

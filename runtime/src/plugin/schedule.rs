@@ -21,9 +21,12 @@ use wasmtime::UpdateDeadline;
 /// a few milliseconds; a call past this is doing unusual work.
 pub const SLICE: Duration = Duration::from_millis(50);
 
-/// The nice value of a demoted call's thread: CFS then gives it about a
-/// tenth of what a normal thread gets on a contended core.
-const DEMOTED_NICE: i32 = 10;
+/// The nice value of a demoted call's thread, the lowest: CFS weighs it 15
+/// against 1024 for a normal thread, so on a contended core it gets about
+/// 1.5 % of the time. (Measured in `benches/sandbox.rs`: a neighbour
+/// pipeline beside a spinning tenant kept 0.88 of its rate at nice 10, 0.91
+/// at 19, and 0.55 to 0.68 without demotion.)
+const DEMOTED_NICE: i32 = 19;
 
 /// The call in progress on one instance.
 #[derive(Debug, Clone, Copy)]
