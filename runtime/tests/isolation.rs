@@ -11,8 +11,9 @@ use std::path::Path;
 use support::*;
 
 /// Runs `test-misbehave` in `mode` on ids 1..=100 in batches of 10, with a
-/// second branch that copies the source straight to a sink. Returns stderr.
-fn run_misbehaving(dir: &Path, mode: &str) -> String {
+/// second branch that copies the source straight to a sink and a third into
+/// `extra_sink` (YAML flow mapping, or none). Returns stderr.
+fn run_misbehaving(dir: &Path, mode: &str, extra_sink: Option<&str>) -> String {
     let lines: String = (1..=100).map(|id| format!("{{\"id\": {id}}}\n")).collect();
     fs::write(dir.join("ids.jsonl"), lines).unwrap();
     let pipeline = dir.join("pipeline.yaml");
@@ -26,7 +27,10 @@ transforms:
 sinks:
   survivors: {{type: file, inputs: [fragile], config: {{path: survivors, format: json}}}}
   everything: {{type: file, inputs: [ids], config: {{path: everything, format: json}}}}
-"
+{}",
+            extra_sink
+                .map(|sink| format!("  fragile_sink: {sink}\n"))
+                .unwrap_or_default()
         ),
     )
     .unwrap();
@@ -40,8 +44,8 @@ fn ids(rows: &[serde_json::Value]) -> Vec<i64> {
     rows.iter().map(|r| r["id"].as_i64().unwrap()).collect()
 }
 
-fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
-    fs::read_to_string(dir.join("dead-letters/fragile.jsonl"))
+fn dead_letters(dir: &Path, node: &str) -> Vec<serde_json::Value> {
+    fs::read_to_string(dir.join(format!("dead-letters/{node}.jsonl")))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -51,12 +55,12 @@ fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn a_trap_costs_only_its_batch_and_the_instance_is_re_created() {
     let dir = tempfile::tempdir().unwrap();
-    let stderr = run_misbehaving(dir.path(), "trap-on-13");
+    let stderr = run_misbehaving(dir.path(), "trap-on-13", None);
 
     let survivors = ids(&read_json_dir(&dir.path().join("survivors")));
     let expected: Vec<i64> = (1..=100).filter(|id| !(11..=20).contains(id)).collect();
     assert_eq!(survivors, expected);
-    let letters = dead_letters(dir.path());
+    let letters = dead_letters(dir.path(), "fragile");
     let dead: Vec<i64> = letters
         .iter()
         .map(|l| l["row"]["id"].as_i64().unwrap())
@@ -73,6 +77,34 @@ fn a_trap_costs_only_its_batch_and_the_instance_is_re_created() {
     );
     assert_eq!(
         ids(&read_json_dir(&dir.path().join("everything"))).len(),
+        100
+    );
+}
+
+#[test]
+fn a_plugin_sink_that_traps_costs_only_its_batch_and_is_re_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_misbehaving(
+        dir.path(),
+        "pass",
+        Some("{plugin: test-sink-trap, inputs: [ids]}"),
+    );
+    let dead: Vec<i64> = dead_letters(dir.path(), "fragile_sink")
+        .iter()
+        .map(|l| l["row"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(dead, (11..=20).collect::<Vec<_>>());
+    assert!(
+        stderr.contains("fragile_sink: instance re-created 1 time(s)"),
+        "{stderr}"
+    );
+    let sink_line = stderr
+        .lines()
+        .find(|l| l.starts_with("fragile_sink "))
+        .unwrap();
+    assert!(sink_line.contains(" 90 "), "90 rows written: {sink_line}");
+    assert_eq!(
+        ids(&read_json_dir(&dir.path().join("survivors"))).len(),
         100
     );
 }

@@ -137,7 +137,10 @@ impl Guest for Misbehave {
             "hog" => {
                 // Grows 1 MiB at a time, touching every page, to 256 MiB.
                 let hog: Vec<Vec<u8>> = (0..256).map(|_| vec![1u8; 1 << 20]).collect();
-                let touched: usize = std::hint::black_box(&hog).iter().map(|c| c[4096] as usize).sum();
+                let touched: usize = std::hint::black_box(&hog)
+                    .iter()
+                    .map(|c| c[4096] as usize)
+                    .sum();
                 Output::Batches(vec![batch[..batch.len().min(touched << 20)].to_vec()])
             }
             "spin" => {

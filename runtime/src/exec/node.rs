@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
-    OutputMode, PluginEngine, Poll, SinkInstance, SourceInstance, TransformInstance,
+    OutputMode, PluginEngine, PluginError, Poll, SinkInstance, SourceInstance, TransformInstance,
 };
 use crate::spec::{OnError, Section};
 
@@ -238,6 +238,73 @@ const MAX_RESTARTS: u64 = 5;
 /// Wait before the first re-creation; it doubles with each one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
+/// Creates a node's plugin instance and records the event in the audit log
+/// (`detail`: why it was re-created).
+type Open<'c, I> = &'c dyn Fn(AuditEvent, Option<&str>) -> Result<I, String>;
+
+/// A node's plugin instance that is re-created (after a backoff, at most
+/// [`MAX_RESTARTS`] times) when it traps or breaks the contract; after that
+/// the node has none, and `on_error` applies to every later batch.
+struct Recreated<'c, I> {
+    cx: &'c Context<'c>,
+    open: Open<'c, I>,
+    instance: Option<I>,
+    restarts: u64,
+}
+
+impl<'c, I> Recreated<'c, I> {
+    /// Opens the first instance.
+    fn new(cx: &'c Context<'c>, open: Open<'c, I>) -> Result<Self, String> {
+        Ok(Self {
+            cx,
+            open,
+            instance: Some(open(AuditEvent::Load, None)?),
+            restarts: 0,
+        })
+    }
+
+    /// The instance, or why there is none (for the batch's dead letter).
+    fn get(&mut self) -> Result<&mut I, String> {
+        self.instance.as_mut().ok_or_else(|| {
+            format!(
+                "the plugin trapped or broke the contract {} times; no instance left",
+                MAX_RESTARTS + 1
+            )
+        })
+    }
+
+    /// Handles a call on `batch` that failed with `error`: audits a limit
+    /// breach, applies the error policy to the batch, and re-creates the
+    /// instance when it is `poisoned` (it trapped or broke the contract).
+    fn failed(
+        &mut self,
+        batch: &RecordBatch,
+        error: &PluginError,
+        poisoned: bool,
+    ) -> Result<(), String> {
+        let cx = self.cx;
+        let cause = with_causes(error);
+        if error.is_limit_breach() {
+            cx.audit(AuditEvent::LimitBreach, Some(&cause))?;
+        }
+        cx.failed_batch(batch, &cause)?;
+        if !poisoned {
+            return Ok(());
+        }
+        self.instance = None;
+        if self.restarts == MAX_RESTARTS {
+            tracing::error!(node = %cx.instance_name(), restarts = self.restarts, "instance failed again; giving up on the plugin, on_error applies to every later batch");
+            return Ok(());
+        }
+        std::thread::sleep(FIRST_BACKOFF * 2u32.pow(self.restarts as u32));
+        self.restarts += 1;
+        NodeStats::add(&cx.stats.restarts, 1);
+        tracing::warn!(node = %cx.instance_name(), restarts = self.restarts, "instance trapped or broke the contract; re-created it");
+        self.instance = Some((self.open)(AuditEvent::Restart, Some(&cause))?);
+        Ok(())
+    }
+}
+
 fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
     let open = |event: AuditEvent, detail: Option<&str>| -> Result<TransformInstance, String> {
@@ -255,21 +322,19 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         Ok(transform)
     };
-    let mut transform = Some(open(AuditEvent::Load, None)?);
+    let mut transform = Recreated::new(cx, &open)?;
     // A derived answer keeps, rejects or leaves out each input row.
     let selects = matches!(
-        transform.as_ref().and_then(|t| t.output_mode()),
+        transform.get().ok().and_then(|t| t.output_mode()),
         Some(OutputMode::Derived { .. })
     );
-    let mut restarts = 0;
     for batch in cx.batches() {
-        let Some(instance) = transform.as_mut() else {
-            let error = format!(
-                "the plugin trapped or broke the contract {} times; no instance left",
-                MAX_RESTARTS + 1
-            );
-            cx.failed_batch(&batch, &error)?;
-            continue;
+        let instance = match transform.get() {
+            Ok(instance) => instance,
+            Err(none_left) => {
+                cx.failed_batch(&batch, &none_left)?;
+                continue;
+            }
         };
         let started = Instant::now();
         let result = instance.process(&batch);
@@ -298,27 +363,12 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                 }
             }
             Err(error) => {
-                let cause = with_causes(&error);
-                if error.is_limit_breach() {
-                    cx.audit(AuditEvent::LimitBreach, Some(&cause))?;
-                }
-                cx.failed_batch(&batch, &cause)?;
-                if instance.trapped() || error.breaks_contract() {
-                    transform = None;
-                    if restarts < MAX_RESTARTS {
-                        std::thread::sleep(FIRST_BACKOFF * 2u32.pow(restarts as u32));
-                        restarts += 1;
-                        NodeStats::add(&cx.stats.restarts, 1);
-                        tracing::warn!(node = %cx.instance_name(), restarts, "instance trapped or broke the contract; re-created it");
-                        transform = Some(open(AuditEvent::Restart, Some(&cause))?);
-                    } else {
-                        tracing::error!(node = %cx.instance_name(), restarts, "instance failed again; giving up on the plugin, on_error applies to every later batch");
-                    }
-                }
+                let poisoned = instance.trapped() || error.breaks_contract();
+                transform.failed(&batch, &error, poisoned)?;
             }
         }
     }
-    let Some(mut transform) = transform else {
+    let Ok(transform) = transform.get() else {
         return Ok(());
     };
     let started = Instant::now();
@@ -359,19 +409,48 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
 }
 
 fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
-    let mut sink = SinkInstance::with_grants(
-        cx.engine,
-        cx.plugin(),
-        &cx.instance_name(),
-        &cx.node.limits,
-        &cx.node.grants,
-    )
-    .map_err(|e| e.to_string())?;
-    cx.audit(AuditEvent::Load, None)?;
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
-    sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
-    write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;
-    sink.flush().map_err(|e| e.to_string())
+    let open = |event: AuditEvent, detail: Option<&str>| -> Result<SinkInstance, String> {
+        let mut sink = SinkInstance::with_grants(
+            cx.engine,
+            cx.plugin(),
+            &cx.instance_name(),
+            &cx.node.limits,
+            &cx.node.grants,
+        )
+        .map_err(|e| e.to_string())?;
+        cx.audit(event, detail)?;
+        sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
+        Ok(sink)
+    };
+    let mut sink = Recreated::new(cx, &open)?;
+    for batch in cx.batches() {
+        let instance = match sink.get() {
+            Ok(instance) => instance,
+            Err(none_left) => {
+                cx.failed_batch(&batch, &none_left)?;
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let result = instance.write(&batch);
+        cx.stats.busy(started);
+        match result {
+            Ok(()) => {
+                NodeStats::add(&cx.stats.rows_out, batch.num_rows());
+                NodeStats::add(&cx.stats.batches_out, 1);
+            }
+            Err(error) => {
+                let poisoned = instance.trapped() || error.breaks_contract();
+                sink.failed(&batch, &error, poisoned)?;
+            }
+        }
+    }
+    match sink.get() {
+        Ok(sink) => sink.flush().map_err(|e| e.to_string()),
+        // Every batch since the last instance went to the dead letters.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Writes every input batch with `write`, counting what was written and

@@ -89,6 +89,11 @@ impl SinkInstance {
             .call("flush", |b, s| b.weir_plugin_sink().call_flush(s))
     }
 
+    /// Whether the instance trapped: it cannot be called again.
+    pub fn trapped(&self) -> bool {
+        self.instance.trapped()
+    }
+
     /// Metrics the plugin reported through the host interface.
     pub fn metrics(&self) -> &PluginMetrics {
         self.instance.metrics()
