@@ -684,6 +684,54 @@ mod window_aggregate {
     }
 }
 
+/// Both builds of the hot-reload fixture tag rows with their own name and
+/// carry the sequence across snapshot/restore.
+fn check_test_tag(path: &str, name: &str) {
+    let input = RecordBatch::try_from_iter([(
+        "id",
+        Arc::new(arrow::array::Int64Array::from_iter_values(0..5)) as _,
+    )])
+    .unwrap();
+    let mut first = transform(path, "{}", &input).unwrap();
+    first.process(&input).unwrap();
+    let state = first.snapshot().unwrap().expect("stateful");
+    let mut second = transform(path, "{}", &input).unwrap();
+    second.restore(&state).unwrap();
+    let out = &second.process(&input).unwrap().batches[0];
+    let version = out.column_by_name("version").unwrap();
+    let version = version
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    assert!(version.iter().all(|v| v == Some(name)));
+    let seq = out.column_by_name("seq").unwrap();
+    let seq = seq
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .unwrap();
+    assert_eq!(seq.values().to_vec(), (5..10).collect::<Vec<i64>>());
+}
+
+mod test_tag_v1 {
+    #[test]
+    fn tags_rows_and_carries_the_sequence_across_restore() {
+        super::check_test_tag(
+            weir_plugin_artifacts::TEST_TAG_V1,
+            "weir-plugin-test-tag-v1",
+        );
+    }
+}
+
+mod test_tag_v2 {
+    #[test]
+    fn tags_rows_and_carries_the_sequence_across_restore() {
+        super::check_test_tag(
+            weir_plugin_artifacts::TEST_TAG_V2,
+            "weir-plugin-test-tag-v2",
+        );
+    }
+}
+
 mod test_sink_trap {
     use super::*;
 

@@ -24,6 +24,10 @@ pub enum AuditEvent {
     Restart,
     /// A call broke a limit or the tenant's quota.
     LimitBreach,
+    /// A hot reload swapped the plugin (`detail`: both digests).
+    Swap,
+    /// A hot reload was refused; the running version stays.
+    ReloadRefused,
 }
 
 impl AuditEvent {
@@ -32,6 +36,8 @@ impl AuditEvent {
             Self::Load => "load",
             Self::Restart => "restart",
             Self::LimitBreach => "limit-breach",
+            Self::Swap => "swap",
+            Self::ReloadRefused => "reload-refused",
         }
     }
 }

@@ -17,6 +17,7 @@ mod audit;
 mod dead_letters;
 mod node;
 mod positions;
+mod reload;
 mod several;
 mod stats;
 
@@ -32,6 +33,7 @@ use crate::plugin::PluginEngine;
 
 pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
+pub use reload::{ReloadError, ReloadInboxes, Reloader, Swapped, reload_channels};
 pub use several::prepare;
 pub use stats::{NodeStats, NodeSummary, Summary};
 
@@ -80,6 +82,18 @@ pub fn run(
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary, RunError> {
+    run_reloadable(graph, engine, options, stop, ReloadInboxes::none())
+}
+
+/// Like [`run`], taking hot reload requests from the [`Reloader`] that
+/// [`reload_channels`] made with `inboxes`.
+pub fn run_reloadable(
+    graph: &Graph,
+    engine: &PluginEngine,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    mut inboxes: ReloadInboxes,
+) -> Result<Summary, RunError> {
     let started = Instant::now();
     let stats: Vec<Arc<NodeStats>> = graph.nodes.iter().map(|_| Arc::default()).collect();
     let (senders, receivers): (Vec<Sender<RecordBatch>>, Vec<Receiver<RecordBatch>>) = graph
@@ -124,6 +138,7 @@ pub fn run(
                     state_dir: &graph.pipeline.state_dir,
                     position: &positions[i],
                     audit: &audit,
+                    reloads: inboxes.take(&node.name),
                 };
                 let failures = &failures;
                 let failed = &failed;

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
+use super::reload::{ReloadRequest, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
-    OutputMode, PluginEngine, PluginError, Poll, SinkInstance, SourceInstance, TransformInstance,
+    OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance, SourceInstance,
+    TransformInstance,
 };
 use crate::spec::{OnError, Section};
 
@@ -34,6 +36,8 @@ pub(crate) struct Context<'a> {
     pub position: &'a std::sync::Mutex<Option<serde_json::Value>>,
     /// The pipeline's audit log.
     pub audit: &'a AuditLog,
+    /// Hot reload requests for this node, if it can be reloaded.
+    pub reloads: Option<crossbeam_channel::Receiver<ReloadRequest>>,
 }
 
 /// Longest a plugin source's `wait` answer is slept before the stop flag is
@@ -238,9 +242,17 @@ const MAX_RESTARTS: u64 = 5;
 /// Wait before the first re-creation; it doubles with each one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Creates a node's plugin instance and records the event in the audit log
-/// (`detail`: why it was re-created).
-type Open<'c, I> = &'c dyn Fn(AuditEvent, Option<&str>) -> Result<I, String>;
+/// Creates an instance of a node's plugin and records the event in the
+/// audit log (`detail`: why it was re-created).
+type Open<'c, I> = &'c dyn Fn(&Running, AuditEvent, Option<&str>) -> Result<I, String>;
+
+/// What a node runs: its plugin and the config it opens it with (the
+/// graph's, until a hot reload brings others).
+#[derive(Clone)]
+struct Running {
+    plugin: Plugin,
+    config: String,
+}
 
 /// A node's plugin instance that is re-created (after a backoff, at most
 /// [`MAX_RESTARTS`] times) when it traps or breaks the contract; after that
@@ -248,6 +260,8 @@ type Open<'c, I> = &'c dyn Fn(AuditEvent, Option<&str>) -> Result<I, String>;
 struct Recreated<'c, I> {
     cx: &'c Context<'c>,
     open: Open<'c, I>,
+    /// What it runs (other than the graph's after a hot reload).
+    running: Running,
     instance: Option<I>,
     restarts: u64,
 }
@@ -255,12 +269,24 @@ struct Recreated<'c, I> {
 impl<'c, I> Recreated<'c, I> {
     /// Opens the first instance.
     fn new(cx: &'c Context<'c>, open: Open<'c, I>) -> Result<Self, String> {
+        let running = Running {
+            plugin: cx.plugin().clone(),
+            config: cx.config(),
+        };
         Ok(Self {
             cx,
             open,
-            instance: Some(open(AuditEvent::Load, None)?),
+            instance: Some(open(&running, AuditEvent::Load, None)?),
+            running,
             restarts: 0,
         })
+    }
+
+    /// Runs `instance` of `running` from now on; answers what it replaces.
+    fn replace(&mut self, instance: I, running: Running) -> (Option<I>, Running) {
+        self.restarts = 0;
+        let old = self.instance.replace(instance);
+        (old, std::mem::replace(&mut self.running, running))
     }
 
     /// The instance, or why there is none (for the batch's dead letter).
@@ -300,17 +326,93 @@ impl<'c, I> Recreated<'c, I> {
         self.restarts += 1;
         NodeStats::add(&cx.stats.restarts, 1);
         tracing::warn!(node = %cx.instance_name(), restarts = self.restarts, "instance trapped or broke the contract; re-created it");
-        self.instance = Some((self.open)(AuditEvent::Restart, Some(&cause))?);
+        self.instance = Some((self.open)(
+            &self.running,
+            AuditEvent::Restart,
+            Some(&cause),
+        )?);
         Ok(())
     }
 }
 
+/// What one batch through a transform instance came to.
+enum Step {
+    /// Processed (its output sent on, rejected rows handled).
+    Done,
+    /// Every downstream node has gone: stop.
+    DownstreamGone,
+    /// The call failed; `true` when the instance is poisoned (trapped or
+    /// broke the contract).
+    Failed(PluginError, bool),
+}
+
+/// Processes `batch` with `instance`; `selects` when it answers selections.
+fn process_batch(
+    cx: &Context<'_>,
+    instance: &mut TransformInstance,
+    batch: &RecordBatch,
+    selects: bool,
+) -> Result<Step, String> {
+    let started = Instant::now();
+    let result = instance.process(batch);
+    cx.stats.busy(started);
+    let processed = match result {
+        Ok(processed) => processed,
+        Err(error) => {
+            let poisoned = instance.trapped() || error.breaks_contract();
+            return Ok(Step::Failed(error, poisoned));
+        }
+    };
+    if selects {
+        let kept: usize = processed.batches.iter().map(|b| b.num_rows()).sum();
+        let left_out = batch
+            .num_rows()
+            .saturating_sub(processed.rejected.len() + kept);
+        NodeStats::add(&cx.stats.filtered, left_out);
+    }
+    if !processed.rejected.is_empty() {
+        let rows: Vec<_> = processed
+            .rejected
+            .into_iter()
+            .map(|r| (r.row, r.message))
+            .collect();
+        cx.failed_rows(batch, &rows)?;
+    }
+    for output in processed.batches {
+        if !cx.emit(output) {
+            return Ok(Step::DownstreamGone);
+        }
+    }
+    Ok(Step::Done)
+}
+
+/// Whether a transform answers with selections (derived output).
+fn selects(instance: Option<&mut TransformInstance>) -> bool {
+    matches!(
+        instance.and_then(|t| t.output_mode().cloned()),
+        Some(OutputMode::Derived { .. })
+    )
+}
+
+/// The instance a hot reload replaced, kept until the new one has processed
+/// its first batch.
+struct Standby {
+    instance: Option<TransformInstance>,
+    running: Running,
+    selects: bool,
+    reply: crossbeam_channel::Sender<Result<Swapped, String>>,
+    swapped: Swapped,
+}
+
 fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let open = |event: AuditEvent, detail: Option<&str>| -> Result<TransformInstance, String> {
+    let open = |running: &Running,
+                event: AuditEvent,
+                detail: Option<&str>|
+     -> Result<TransformInstance, String> {
         let mut transform = TransformInstance::with_grants(
             cx.engine,
-            cx.plugin(),
+            &running.plugin,
             &cx.instance_name(),
             &cx.node.limits,
             &cx.node.grants,
@@ -318,55 +420,83 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         cx.audit(event, detail)?;
         transform
-            .open(&cx.config(), input_schema)
-            .map_err(|e| e.to_string())?;
+            .open(&running.config, input_schema)
+            .map_err(|e| with_causes(&e))?;
         Ok(transform)
     };
     let mut transform = Recreated::new(cx, &open)?;
     // A derived answer keeps, rejects or leaves out each input row.
-    let selects = matches!(
-        transform.get().ok().and_then(|t| t.output_mode()),
-        Some(OutputMode::Derived { .. })
-    );
-    for batch in cx.batches() {
-        let instance = match transform.get() {
-            Ok(instance) => instance,
-            Err(none_left) => {
-                cx.failed_batch(&batch, &none_left)?;
-                continue;
-            }
-        };
-        let started = Instant::now();
-        let result = instance.process(&batch);
-        cx.stats.busy(started);
-        match result {
-            Ok(processed) => {
-                if selects {
-                    let kept: usize = processed.batches.iter().map(|b| b.num_rows()).sum();
-                    let left_out = batch
-                        .num_rows()
-                        .saturating_sub(processed.rejected.len() + kept);
-                    NodeStats::add(&cx.stats.filtered, left_out);
+    let mut selecting = selects(transform.get().ok());
+    let mut standby: Option<Standby> = None;
+    let never = crossbeam_channel::never();
+    let reloads = cx.reloads.as_ref().unwrap_or(&never);
+    loop {
+        let batch = crossbeam_channel::select! {
+            recv(cx.input) -> batch => match batch {
+                Ok(batch) => batch,
+                Err(_) => break,
+            },
+            recv(reloads) -> request => {
+                let Ok(request) = request else { continue };
+                if let Some(pending) = standby.take() {
+                    confirm(cx, pending)?;
                 }
-                if !processed.rejected.is_empty() {
-                    let rows: Vec<_> = processed
-                        .rejected
-                        .into_iter()
-                        .map(|r| (r.row, r.message))
-                        .collect();
-                    cx.failed_rows(&batch, &rows)?;
-                }
-                for output in processed.batches {
-                    if !cx.emit(output) {
-                        return Ok(());
+                let running = Running {
+                    plugin: request.plugin.clone(),
+                    config: request.config.clone().unwrap_or_else(|| cx.config()),
+                };
+                match swap(cx, &mut transform, &open, running) {
+                    Ok((old, previous, swapped)) => {
+                        standby = Some(Standby {
+                            instance: old,
+                            running: previous,
+                            selects: selecting,
+                            reply: request.reply,
+                            swapped,
+                        });
+                        selecting = selects(transform.get().ok());
                     }
+                    Err(reason) => refuse(cx, &request.plugin, request.reply, &reason)?,
                 }
-            }
-            Err(error) => {
-                let poisoned = instance.trapped() || error.breaks_contract();
-                transform.failed(&batch, &error, poisoned)?;
+                continue;
+            },
+        };
+        NodeStats::add(&cx.stats.rows_in, batch.num_rows());
+        NodeStats::add(&cx.stats.batches_in, 1);
+        let run =
+            |transform: &mut Recreated<'_, TransformInstance>, selecting| match transform.get() {
+                Ok(instance) => process_batch(cx, instance, &batch, selecting),
+                Err(none_left) => cx.failed_batch(&batch, &none_left).map(|()| Step::Done),
+            };
+        let mut step = run(&mut transform, selecting)?;
+        if let Some(pending) = standby.take() {
+            match &step {
+                // The new version failed its first batch: back to the old
+                // one, which has not seen the batch, and let it process it.
+                Step::Failed(error, true) => {
+                    let reason = format!(
+                        "the new version failed on its first batch: {}",
+                        with_causes(error)
+                    );
+                    let new_plugin = transform.running.plugin.clone();
+                    if let Some(old) = pending.instance {
+                        transform.replace(old, pending.running);
+                    }
+                    selecting = pending.selects;
+                    refuse(cx, &new_plugin, pending.reply, &reason)?;
+                    step = run(&mut transform, selecting)?;
+                }
+                _ => confirm(cx, pending)?,
             }
         }
+        match step {
+            Step::Done => {}
+            Step::DownstreamGone => return Ok(()),
+            Step::Failed(error, poisoned) => transform.failed(&batch, &error, poisoned)?,
+        }
+    }
+    if let Some(pending) = standby.take() {
+        confirm(cx, pending)?;
     }
     let Ok(transform) = transform.get() else {
         return Ok(());
@@ -377,6 +507,84 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     for output in rest {
         cx.emit(output);
     }
+    Ok(())
+}
+
+/// Opens `plugin` for the node, checks its output schema against the one
+/// downstream was built for and moves the running instance's state into it;
+/// then runs it. Answers the replaced instance and plugin, or why not.
+fn swap(
+    cx: &Context<'_>,
+    transform: &mut Recreated<'_, TransformInstance>,
+    open: Open<'_, TransformInstance>,
+    running: Running,
+) -> Result<(Option<TransformInstance>, Running, Swapped), String> {
+    let started = Instant::now();
+    let mut new = open(&running, AuditEvent::Load, Some("hot reload"))
+        .map_err(|e| format!("the new version does not open: {e}"))?;
+    let expected = cx.node.output_schema.as_ref().expect("typed graph");
+    let answered = new.output_schema().cloned().expect("opened");
+    if answered.fields() != expected.fields() {
+        return Err(format!(
+            "the new version's output schema differs from what downstream expects: expected [{}], got [{}]",
+            crate::graph::schema_line(expected),
+            crate::graph::schema_line(&answered)
+        ));
+    }
+    if let Ok(old) = transform.get() {
+        let state = old.snapshot().map_err(|e| {
+            format!(
+                "the running version cannot snapshot its state: {}",
+                with_causes(&e)
+            )
+        })?;
+        if let Some(state) = state {
+            new.restore(&state).map_err(|e| {
+                format!(
+                    "the new version cannot restore the state: {}",
+                    with_causes(&e)
+                )
+            })?;
+        }
+    }
+    let old_digest = format!("sha256:{}", transform.running.plugin.digest());
+    let new_digest = format!("sha256:{}", running.plugin.digest());
+    let (old, previous) = transform.replace(new, running);
+    let swapped = Swapped {
+        old_digest,
+        new_digest,
+        pause: started.elapsed(),
+    };
+    Ok((old, previous, swapped))
+}
+
+/// The new version passed its first batch (or the input ended): the swap
+/// stands.
+fn confirm(cx: &Context<'_>, pending: Standby) -> Result<(), String> {
+    let Swapped {
+        old_digest,
+        new_digest,
+        pause,
+    } = &pending.swapped;
+    let detail = format!("from {old_digest} to {new_digest}, paused {pause:?}");
+    tracing::info!(node = %cx.instance_name(), %old_digest, %new_digest, ?pause, "plugin swapped");
+    cx.audit(AuditEvent::Swap, Some(&detail))?;
+    NodeStats::add(&cx.stats.reloads, 1);
+    let _ = pending.reply.send(Ok(pending.swapped));
+    Ok(())
+}
+
+/// Refuses a reload to `plugin` for `reason`; the running version stays.
+fn refuse(
+    cx: &Context<'_>,
+    plugin: &Plugin,
+    reply: crossbeam_channel::Sender<Result<Swapped, String>>,
+    reason: &str,
+) -> Result<(), String> {
+    let detail = format!("refused sha256:{}: {reason}", plugin.digest());
+    tracing::warn!(node = %cx.instance_name(), new_digest = %plugin.digest(), reason, "hot reload refused; the running version stays");
+    cx.audit(AuditEvent::ReloadRefused, Some(&detail))?;
+    let _ = reply.send(Err(reason.to_string()));
     Ok(())
 }
 
@@ -410,17 +618,21 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
 
 fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let open = |event: AuditEvent, detail: Option<&str>| -> Result<SinkInstance, String> {
+    let open = |running: &Running,
+                event: AuditEvent,
+                detail: Option<&str>|
+     -> Result<SinkInstance, String> {
         let mut sink = SinkInstance::with_grants(
             cx.engine,
-            cx.plugin(),
+            &running.plugin,
             &cx.instance_name(),
             &cx.node.limits,
             &cx.node.grants,
         )
         .map_err(|e| e.to_string())?;
         cx.audit(event, detail)?;
-        sink.open(&cx.config(), schema).map_err(|e| e.to_string())?;
+        sink.open(&running.config, schema)
+            .map_err(|e| e.to_string())?;
         Ok(sink)
     };
     let mut sink = Recreated::new(cx, &open)?;

@@ -28,6 +28,8 @@ pub struct NodeStats {
     pub filtered: AtomicU64,
     /// Instances re-created after a trap.
     pub restarts: AtomicU64,
+    /// Hot reloads that swapped the plugin.
+    pub reloads: AtomicU64,
     /// Nanoseconds spent working (not waiting on channels).
     pub busy_nanos: AtomicU64,
 }
@@ -67,6 +69,8 @@ pub struct NodeSummary {
     pub filtered: u64,
     /// Instances re-created after a trap.
     pub restarts: u64,
+    /// Hot reloads that swapped the plugin.
+    pub reloads: u64,
     /// Time spent working.
     pub busy: Duration,
 }
@@ -109,6 +113,7 @@ impl Summary {
                     skipped: load(&s.skipped),
                     filtered: load(&s.filtered),
                     restarts: load(&s.restarts),
+                    reloads: load(&s.reloads),
                     busy: Duration::from_nanos(load(&s.busy_nanos)),
                 })
                 .collect(),
@@ -167,6 +172,13 @@ impl fmt::Display for Summary {
                 f,
                 "{}: instance re-created {} time(s) after traps or contract breaches (see the dead letters)",
                 n.name, n.restarts
+            )?;
+        }
+        for n in self.nodes.iter().filter(|n| n.reloads > 0) {
+            writeln!(
+                f,
+                "{}: plugin swapped {} time(s) by hot reload",
+                n.name, n.reloads
             )?;
         }
         let read = self.source_rows();

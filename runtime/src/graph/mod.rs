@@ -20,7 +20,7 @@ use crate::plugin::{
 };
 use crate::spec::{NodeSpec, Pipeline, Section};
 
-pub use render::{dot, mermaid};
+pub use render::{dot, mermaid, schema_line};
 
 /// A checked pipeline, ready to run.
 pub struct Graph {
