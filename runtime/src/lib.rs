@@ -6,9 +6,11 @@
 //! compiled-component cache, limits and running instances. [`spec`] reads
 //! pipeline files, [`graph`] turns one into a checked, typed graph,
 //! [`exec`] runs it, and [`connectors`] are the native sources and sinks.
+//! [`watch`] reloads plugins whose files change while a pipeline runs.
 
 pub mod connectors;
 pub mod exec;
 pub mod graph;
 pub mod plugin;
 pub mod spec;
+pub mod watch;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use weir::exec::{RunOptions, run};
+use weir::exec::RunOptions;
 use weir::graph::Graph;
 use weir::plugin::{EngineOptions, PluginEngine, inspect::inspect};
 use weir::spec::Pipeline;
@@ -33,6 +33,10 @@ enum Command {
         /// No progress line and no summary.
         #[arg(long, short)]
         quiet: bool,
+        /// Reload a transform when its `.wasm` file changes (hot swap
+        /// between two batches, state carried, nothing lost).
+        #[arg(long)]
+        watch: bool,
     },
     /// Check a pipeline file and print every edge with its schema.
     Validate {
@@ -150,7 +154,7 @@ fn pipeline_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// Runs every pipeline in `files` side by side. One pipeline alone fails
 /// as it is; with several, one that cannot start or fails is reported and
 /// the others run to their end, and the exit code says that one failed.
-fn run_pipelines(files: &[PathBuf], quiet: bool) -> anyhow::Result<ExitCode> {
+fn run_pipelines(files: &[PathBuf], quiet: bool, watch: bool) -> anyhow::Result<ExitCode> {
     let engine = PluginEngine::new(&EngineOptions::default())?;
     let mut graphs = Vec::new();
     let mut failed = Vec::new();
@@ -191,7 +195,25 @@ fn run_pipelines(files: &[PathBuf], quiet: bool) -> anyhow::Result<ExitCode> {
                     ..base.clone()
                 };
                 let (engine, stop) = (&engine, &*stop);
-                scope.spawn(move || run(graph, engine, &options, stop))
+                scope.spawn(move || {
+                    let (reloader, inboxes) = weir::exec::reload_channels(graph);
+                    let done = AtomicBool::new(false);
+                    std::thread::scope(|scope| {
+                        if watch {
+                            let (reloader, done) = (&reloader, &done);
+                            scope.spawn(move || {
+                                if let Err(error) =
+                                    weir::watch::watch_plugins(graph, engine, reloader, done)
+                                {
+                                    tracing::error!(%error, "cannot watch the plugin files; no reloads");
+                                }
+                            });
+                        }
+                        let result = weir::exec::run_reloadable(graph, engine, &options, stop, inboxes);
+                        done.store(true, Ordering::SeqCst);
+                        result
+                    })
+                })
             })
             .collect();
         runs.into_iter()
@@ -231,7 +253,11 @@ fn run_pipelines(files: &[PathBuf], quiet: bool) -> anyhow::Result<ExitCode> {
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run { files, quiet } => run_pipelines(&pipeline_files(&files)?, quiet),
+        Command::Run {
+            files,
+            quiet,
+            watch,
+        } => run_pipelines(&pipeline_files(&files)?, quiet, watch),
         Command::Validate { file } => {
             let (graph, engine) = build(&file)?;
             print!("{}", graph.edges_report());

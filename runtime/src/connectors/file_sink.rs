@@ -263,11 +263,6 @@ impl FileSink {
         let max_bytes = config.max_bytes_per_file.unwrap_or(u64::MAX);
         let mut offset = 0;
         while offset < batch.num_rows() {
-            if let Some(open) = &folder.open
-                && (open.rows >= max_rows || open.bytes() >= max_bytes)
-            {
-                folder.finish_file()?;
-            }
             let open = match &mut folder.open {
                 Some(open) => open,
                 None => folder.start_file(&config, &schema)?,
@@ -285,6 +280,11 @@ impl FileSink {
             .map_err(|source| ConnectorError::Arrow { path, source })?;
             open.rows += take;
             offset += take;
+            // A full file is closed at once, so readers see it without
+            // waiting for the next batch.
+            if open.rows >= max_rows || open.bytes() >= max_bytes {
+                folder.finish_file()?;
+            }
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ impl AuditLog {
             "pipeline": self.pipeline,
             "node": node.name,
             "path": plugin.name(),
-            "digest": format!("sha256:{}", plugin.digest()),
+            "digest": plugin.digest(),
             "capabilities": {"dirs": dirs, "env": env},
             "event": event.name(),
             "detail": detail,

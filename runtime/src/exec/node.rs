@@ -547,8 +547,8 @@ fn swap(
             })?;
         }
     }
-    let old_digest = format!("sha256:{}", transform.running.plugin.digest());
-    let new_digest = format!("sha256:{}", running.plugin.digest());
+    let old_digest = transform.running.plugin.digest().to_string();
+    let new_digest = running.plugin.digest().to_string();
     let (old, previous) = transform.replace(new, running);
     let swapped = Swapped {
         old_digest,
@@ -581,7 +581,7 @@ fn refuse(
     reply: crossbeam_channel::Sender<Result<Swapped, String>>,
     reason: &str,
 ) -> Result<(), String> {
-    let detail = format!("refused sha256:{}: {reason}", plugin.digest());
+    let detail = format!("refused {}: {reason}", plugin.digest());
     tracing::warn!(node = %cx.instance_name(), new_digest = %plugin.digest(), reason, "hot reload refused; the running version stays");
     cx.audit(AuditEvent::ReloadRefused, Some(&detail))?;
     let _ = reply.send(Err(reason.to_string()));

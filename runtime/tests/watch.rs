@@ -1,0 +1,124 @@
+//! `weir run --watch`: a transform whose `.wasm` file is replaced while the
+//! pipeline runs is swapped between two batches; every row arrives once,
+//! rows before the swap carry the old version's tag and rows after it the
+//! new one's, and the plugin's state carries over. Through the real binary.
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// A running `weir`, killed if the test fails; its stderr goes to a file.
+struct Running {
+    child: std::process::Child,
+    stderr: std::path::PathBuf,
+}
+
+impl Running {
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits (up to 60 s) until `ready` holds.
+    fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
+        let started = Instant::now();
+        while !ready() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}; weir said:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Rows written to `out` so far (complete files only).
+fn rows_in(out: &Path) -> usize {
+    match out.exists() {
+        true => read_json_dir(out).len(),
+        false => 0,
+    }
+}
+
+fn append_ids(path: &Path, ids: std::ops::Range<i64>) {
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let lines: String = ids.map(|id| format!("{{\"id\": {id}}}\n")).collect();
+    file.write_all(lines.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_replaced_wasm_file_is_swapped_in_without_losing_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("tag.wasm");
+    fs::copy(weir_plugin_artifacts::TEST_TAG_V1, &plugin).unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 0..1000);
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, follow: true, resume: false, batch_rows: 100}}
+transforms:
+  tag: {plugin: ./tag.wasm, inputs: [ids]}
+sinks:
+  out: {type: file, inputs: [tag], config: {path: out, format: json, max_rows_per_file: 100}}
+",
+    )
+    .unwrap();
+    let stderr = dir.path().join("stderr.log");
+    let child = weir_command(&["run", "--watch", "--quiet", pipeline.to_str().unwrap()])
+        .env("WEIR_LOG", "weir=info")
+        .stderr(fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut weir = Running { child, stderr };
+    let out = dir.path().join("out");
+    weir.wait_for("the first 1000 rows", || rows_in(&out) == 1000);
+
+    // Replace the plugin file the way a build does: a new file renamed over it.
+    let staged = dir.path().join(".tag.wasm.new");
+    fs::copy(weir_plugin_artifacts::TEST_TAG_V2, &staged).unwrap();
+    fs::rename(&staged, &plugin).unwrap();
+    let audit = dir.path().join("state/audit.jsonl");
+    weir.wait_for("the swap", || {
+        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
+    });
+    append_ids(&dir.path().join("ids.jsonl"), 1000..2000);
+    weir.wait_for("all 2000 rows", || rows_in(&out) == 2000);
+    interrupt(&weir.child);
+    let status = weir.child.wait().unwrap();
+    let stderr = weir.stderr();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("reloaded"), "{stderr}");
+
+    let mut rows = read_json_dir(&out);
+    rows.sort_by_key(|r| r["id"].as_i64().unwrap());
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, (0..2000).collect::<Vec<_>>(), "every row once");
+    for row in &rows {
+        let (id, seq) = (row["id"].as_i64().unwrap(), row["seq"].as_i64().unwrap());
+        assert_eq!(seq, id, "the state carried over the swap");
+        let expected = match id < 1000 {
+            true => "weir-plugin-test-tag-v1",
+            false => "weir-plugin-test-tag-v2",
+        };
+        assert_eq!(row["version"], expected, "row {id}");
+    }
+    let log = fs::read_to_string(&audit).unwrap();
+    assert!(log.contains("\"event\":\"swap\""), "{log}");
+}
