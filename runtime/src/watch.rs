@@ -1,5 +1,5 @@
 //! `weir run --watch`: reloads a plugin node when its `.wasm` file changes
-//! on disk.
+//! on disk, or when its `plugin:` or `config:` changes in the pipeline file.
 //!
 //! The folders of the nodes' plugin files are watched (editors and build
 //! tools often replace a file by renaming a new one over it). After an
@@ -9,7 +9,9 @@
 //! event; a file whose digest is the running one is ignored. A loaded
 //! version is handed to the node's [`Reloader`], which swaps it in or
 //! refuses it (the old version keeps running; the reason is logged and
-//! audited).
+//! audited). A changed pipeline file is parsed again: a transform whose
+//! `plugin` or `config` changed is reloaded with them; any other change
+//! (nodes, inputs, limits, capabilities) is logged as needing a restart.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,8 +21,9 @@ use std::time::{Duration, Instant};
 use notify::{RecursiveMode, Watcher};
 
 use crate::exec::Reloader;
-use crate::graph::{Graph, Implementation};
-use crate::plugin::{PluginEngine, sha256_hex};
+use crate::graph::{Graph, Implementation, load_plugin};
+use crate::plugin::{Plugin, PluginEngine, sha256_hex};
+use crate::spec::{NodeSpec, Pipeline};
 
 /// How long a changed file must stay unchanged before it is loaded.
 pub const QUIET: Duration = Duration::from_millis(300);
@@ -55,9 +58,19 @@ pub fn watch_plugins(
             file.nodes.push(node.name.clone());
         }
     }
-    if files.is_empty() {
-        return Ok(());
-    }
+    let pipeline_file = canonical(&graph.pipeline.path);
+    let mut pipeline = PipelineWatch {
+        applied: graph.pipeline.clone(),
+        running: graph
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.implementation {
+                Implementation::Plugin(p) => Some((n.name.clone(), p.clone())),
+                Implementation::Connector(_) => None,
+            })
+            .collect(),
+        changed: None,
+    };
     let (events, changes) = crossbeam_channel::unbounded();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
@@ -66,23 +79,34 @@ pub fn watch_plugins(
             }
         }
     })?;
-    let mut folders: Vec<&Path> = files.keys().filter_map(|p| p.parent()).collect();
+    let mut folders: Vec<&Path> = files
+        .keys()
+        .chain([&pipeline_file])
+        .filter_map(|p| p.parent())
+        .collect();
     folders.sort();
     folders.dedup();
     for folder in folders {
         watcher.watch(folder, RecursiveMode::NonRecursive)?;
     }
     while !done.load(Ordering::SeqCst) {
-        if let Ok(path) = changes.recv_timeout(Duration::from_millis(100))
-            && let Some(file) = files.get_mut(&path)
-        {
-            file.changed = Some(Instant::now());
+        if let Ok(path) = changes.recv_timeout(Duration::from_millis(100)) {
+            if let Some(file) = files.get_mut(&path) {
+                file.changed = Some(Instant::now());
+            }
+            if path == pipeline_file {
+                pipeline.changed = Some(Instant::now());
+            }
         }
         for (path, file) in &mut files {
             if file.changed.is_some_and(|at| at.elapsed() >= QUIET) {
                 file.changed = None;
                 reload_file(engine, reloader, path, file);
             }
+        }
+        if pipeline.changed.is_some_and(|at| at.elapsed() >= QUIET) {
+            pipeline.changed = None;
+            pipeline.apply(engine, reloader);
         }
     }
     Ok(())
@@ -113,6 +137,77 @@ fn reload_file(engine: &PluginEngine, reloader: &Reloader, path: &Path, file: &m
                 file.digest = digest.clone();
             }
             Err(error) => tracing::warn!(node, file = %path.display(), %error, "reload refused"),
+        }
+    }
+}
+
+/// The pipeline file as last applied, and what each plugin node runs.
+struct PipelineWatch {
+    applied: Pipeline,
+    running: HashMap<String, Plugin>,
+    changed: Option<Instant>,
+}
+
+impl PipelineWatch {
+    /// Reloads the transforms whose `plugin` or `config` changed in the
+    /// file; says which other changes need a restart.
+    fn apply(&mut self, engine: &PluginEngine, reloader: &Reloader) {
+        let path = self.applied.path.clone();
+        let new = match Pipeline::from_file(&path) {
+            Ok(new) => new,
+            Err(error) => {
+                tracing::warn!(%error, "the changed pipeline file does not parse; nothing reloaded");
+                return;
+            }
+        };
+        let reloadable = |spec: &NodeSpec| NodeSpec {
+            plugin: None,
+            config: serde_json::Value::Null,
+            ..spec.clone()
+        };
+        let same_nodes = new.sources == self.applied.sources
+            && new.sinks == self.applied.sinks
+            && new.transforms.keys().eq(self.applied.transforms.keys());
+        let mut restart = !same_nodes;
+        for (name, spec) in &new.transforms {
+            let Some(old) = self.applied.transforms.get(name) else {
+                continue;
+            };
+            restart |= reloadable(spec) != reloadable(old);
+            if spec.plugin == old.plugin && spec.config == old.config {
+                continue;
+            }
+            let plugin = match (&spec.plugin, self.running.get(name)) {
+                (Some(_), Some(running)) if spec.plugin == old.plugin => Ok(running.clone()),
+                (Some(reference), _) => load_plugin(reference, &new.base_dir, engine),
+                (None, _) => Err("the node is no longer a plugin".to_string()),
+            };
+            let result = plugin.and_then(|plugin| {
+                reloader
+                    .reload(name, plugin.clone(), Some(spec.config.to_string()))
+                    .map(|swapped| (plugin, swapped))
+                    .map_err(|e| e.to_string())
+            });
+            match result {
+                Ok((plugin, swapped)) => {
+                    tracing::info!(node = name.as_str(), new_digest = %swapped.new_digest, pause = ?swapped.pause, "reloaded from the changed pipeline file");
+                    self.running.insert(name.clone(), plugin);
+                    self.applied.transforms.insert(
+                        name.clone(),
+                        NodeSpec {
+                            plugin: spec.plugin.clone(),
+                            config: spec.config.clone(),
+                            ..old.clone()
+                        },
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(node = name.as_str(), %error, "reload from the pipeline file refused")
+                }
+            }
+        }
+        if restart {
+            tracing::warn!(file = %path.display(), "the pipeline file changes more than transforms' plugin or config (nodes, inputs, limits, capabilities, ...): restart weir to apply that");
         }
     }
 }

@@ -122,3 +122,53 @@ sinks:
     let log = fs::read_to_string(&audit).unwrap();
     assert!(log.contains("\"event\":\"swap\""), "{log}");
 }
+
+#[test]
+fn a_changed_config_in_the_pipeline_file_is_swapped_in() {
+    let dir = tempfile::tempdir().unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 0..1000);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let text = |predicate: &str| {
+        format!(
+            "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}, follow: true, resume: false, batch_rows: 100}}}}
+transforms:
+  keep: {{plugin: filter, inputs: [ids], config: {{predicate: \"{predicate}\"}}}}
+sinks:
+  out: {{type: file, inputs: [keep], config: {{path: out, format: json, max_rows_per_file: 100}}}}
+"
+        )
+    };
+    fs::write(&pipeline, text("id >= 0")).unwrap();
+    let stderr = dir.path().join("stderr.log");
+    let child = weir_command(&["run", "--watch", "--quiet", pipeline.to_str().unwrap()])
+        .env("WEIR_LOG", "weir=info")
+        .stderr(fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut weir = Running { child, stderr };
+    let out = dir.path().join("out");
+    weir.wait_for("the first 1000 rows", || rows_in(&out) == 1000);
+
+    fs::write(&pipeline, text("id >= 1500")).unwrap();
+    let audit = dir.path().join("state/audit.jsonl");
+    weir.wait_for("the swap", || {
+        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
+    });
+    append_ids(&dir.path().join("ids.jsonl"), 1000..2000);
+    weir.wait_for("the rows the new predicate keeps", || rows_in(&out) == 1500);
+    interrupt(&weir.child);
+    let status = weir.child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{}", weir.stderr());
+    let mut ids: Vec<i64> = read_json_dir(&out)
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    let expected: Vec<i64> = (0..1000).chain(1500..2000).collect();
+    assert_eq!(ids, expected);
+    assert!(
+        weir.stderr()
+            .contains("reloaded from the changed pipeline file")
+    );
+}

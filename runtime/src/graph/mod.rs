@@ -310,13 +310,8 @@ fn implementation(
             .map_err(|e| e.to_string());
     }
     let reference = spec.plugin.as_deref().expect("checked by the spec");
-    let (reference, pinned) = split_digest(reference)?;
-    let path = resolve_plugin(reference, &pipeline.base_dir)?;
-    let plugin = match pinned {
-        Some(digest) => engine.load_file_pinned(&path, &digest),
-        None => engine.load_file(&path),
-    }
-    .map_err(|e| format!("field `plugin`: {e}"))?;
+    let plugin = load_plugin(reference, &pipeline.base_dir, engine)?;
+    let path = plugin.name().to_string();
     let expected = match section {
         Section::Sources => World::Source,
         Section::Transforms => World::Transform,
@@ -324,8 +319,7 @@ fn implementation(
     };
     if plugin.world() != expected {
         return Err(format!(
-            "field `plugin`: {} is a {} plugin, but this node is one of the {section}",
-            path.display(),
+            "field `plugin`: {path} is a {} plugin, but this node is one of the {section}",
             plugin.world()
         ));
     }
@@ -403,6 +397,22 @@ fn split_digest(reference: &str) -> Result<(&str, Option<String>), String> {
         ));
     }
     Ok((reference, Some(digest.to_ascii_lowercase())))
+}
+
+/// Loads the component a `plugin:` reference names (a path or a name,
+/// optionally pinned `@sha256:...`; a pinned digest must match).
+pub fn load_plugin(
+    reference: &str,
+    base_dir: &Path,
+    engine: &PluginEngine,
+) -> Result<Plugin, String> {
+    let (reference, pinned) = split_digest(reference)?;
+    let path = resolve_plugin(reference, base_dir)?;
+    match pinned {
+        Some(digest) => engine.load_file_pinned(&path, &digest),
+        None => engine.load_file(&path),
+    }
+    .map_err(|e| format!("field `plugin`: {e}"))
 }
 
 /// Where a `plugin:` reference points: a path (relative to the pipeline

@@ -83,7 +83,7 @@ impl Default for TenantSpec {
 }
 
 /// One node of the pipeline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// A native connector (`file`, `stdin`, `stdout`).
@@ -121,7 +121,7 @@ fn one() -> usize {
 
 /// What a node's plugin may reach beyond clocks and random numbers. There
 /// is no network grant: Weir does not offer network access to plugins.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapabilitiesSpec {
     /// Host directories the plugin may open.
@@ -141,7 +141,7 @@ impl CapabilitiesSpec {
 }
 
 /// A host directory granted to a plugin.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirSpec {
     /// The directory on the host (relative to the pipeline file).
@@ -155,7 +155,7 @@ pub struct DirSpec {
 }
 
 /// Per-node resource limits; absent fields keep the defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
     /// Largest linear memory of one instance, in MiB.
