@@ -1,6 +1,7 @@
 //! The audit log: one JSON line per plugin event that an operator answers
-//! for (a plugin loaded, an instance re-created after a trap, a limit or
-//! quota breached), with who ran what under which grants.
+//! for (a plugin loaded, an instance re-created after a trap or contract
+//! breach, a limit or quota breached, a hot swap made or refused), with who
+//! ran what under which grants.
 //!
 //! `{"time", "tenant", "pipeline", "node", "path", "digest", "capabilities",
 //! "event", "detail"}`; `capabilities` lists granted directories (with

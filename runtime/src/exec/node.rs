@@ -236,8 +236,9 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// Times a node's instance is re-created after traps before the node gives
-/// up on its plugin and applies `on_error` to every later batch.
+/// Times a node's instance is re-created after traps or contract breaches
+/// before the node gives up on its plugin and applies `on_error` to every
+/// later batch.
 const MAX_RESTARTS: u64 = 5;
 /// Wait before the first re-creation; it doubles with each one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);

@@ -26,7 +26,7 @@ pub struct NodeStats {
     pub skipped: AtomicU64,
     /// Rows a transform answering by selection left out.
     pub filtered: AtomicU64,
-    /// Instances re-created after a trap.
+    /// Instances re-created after a trap or a contract breach.
     pub restarts: AtomicU64,
     /// Hot reloads that swapped the plugin.
     pub reloads: AtomicU64,
@@ -67,7 +67,7 @@ pub struct NodeSummary {
     /// Rows a selecting transform left out: for such nodes, rows in = rows
     /// out + filtered + dead letters + skipped.
     pub filtered: u64,
-    /// Instances re-created after a trap.
+    /// Instances re-created after a trap or a contract breach.
     pub restarts: u64,
     /// Hot reloads that swapped the plugin.
     pub reloads: u64,
