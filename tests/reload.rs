@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use common::*;
-use weir::exec::{ReloadError, RunOptions, reload_channels, run_reloadable};
+use weir::exec::{ReloadError, RunOptions, node_stats, reload_channels, run_reloadable};
 use weir::graph::Graph;
 use weir::spec::Pipeline;
 
@@ -80,7 +80,16 @@ sinks:
         ..RunOptions::default()
     };
     let (summary, pauses) = std::thread::scope(|scope| {
-        let run = scope.spawn(|| run_reloadable(&graph, engine(), &options, &stop, inboxes));
+        let run = scope.spawn(|| {
+            run_reloadable(
+                &graph,
+                engine(),
+                &options,
+                &stop,
+                inboxes,
+                &node_stats(&graph),
+            )
+        });
         let mut pauses = Vec::new();
         for swap in 0..SWAPS {
             std::thread::sleep(Duration::from_millis(60));
@@ -160,7 +169,16 @@ sinks:
         ..RunOptions::default()
     };
     std::thread::scope(|scope| {
-        let run = scope.spawn(|| run_reloadable(&graph, engine(), &options, &stop, inboxes));
+        let run = scope.spawn(|| {
+            run_reloadable(
+                &graph,
+                engine(),
+                &options,
+                &stop,
+                inboxes,
+                &node_stats(&graph),
+            )
+        });
         for _ in 0..swaps {
             std::thread::sleep(Duration::from_millis(80));
             reloader.reload("per_minute", plugin.clone(), None).unwrap();
@@ -215,7 +233,16 @@ sinks:
     let stop = AtomicBool::new(false);
     let options = RunOptions::default();
     let refusals = std::thread::scope(|scope| {
-        let run = scope.spawn(|| run_reloadable(&graph, engine(), &options, &stop, inboxes));
+        let run = scope.spawn(|| {
+            run_reloadable(
+                &graph,
+                engine(),
+                &options,
+                &stop,
+                inboxes,
+                &node_stats(&graph),
+            )
+        });
         std::thread::sleep(Duration::from_millis(100));
         let refused =
             |plugin, config: &str| match reloader.reload("node", plugin, Some(config.into())) {

@@ -6,8 +6,10 @@
 //! compiled-component cache, limits and running instances. [`spec`] reads
 //! pipeline files, [`graph`] turns one into a checked, typed graph,
 //! [`exec`] runs it, and [`connectors`] are the native sources and sinks.
-//! [`watch`] reloads plugins whose files change while a pipeline runs.
+//! [`watch`] reloads plugins whose files change while a pipeline runs, and
+//! [`admin`] serves the HTTP admin API and Prometheus metrics.
 
+pub mod admin;
 pub mod connectors;
 pub mod exec;
 pub mod graph;

@@ -37,6 +37,10 @@ enum Command {
         /// between two batches, state carried, nothing lost).
         #[arg(long)]
         watch: bool,
+        /// Serve the admin HTTP API (metrics, pipelines, reloads) on this
+        /// address, e.g. 127.0.0.1:9464 (port 0: any free port).
+        #[arg(long, value_name = "ADDR")]
+        admin: Option<std::net::SocketAddr>,
     },
     /// Check a pipeline file and print every edge with its schema.
     Validate {
@@ -154,7 +158,12 @@ fn pipeline_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// Runs every pipeline in `files` side by side. One pipeline alone fails
 /// as it is; with several, one that cannot start or fails is reported and
 /// the others run to their end, and the exit code says that one failed.
-fn run_pipelines(files: &[PathBuf], quiet: bool, watch: bool) -> anyhow::Result<ExitCode> {
+fn run_pipelines(
+    files: &[PathBuf],
+    quiet: bool,
+    watch: bool,
+    admin: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let engine = PluginEngine::new(&EngineOptions::default())?;
     let mut graphs = Vec::new();
     let mut failed = Vec::new();
@@ -186,17 +195,36 @@ fn run_pipelines(files: &[PathBuf], quiet: bool, watch: bool) -> anyhow::Result<
         progress: (!quiet).then_some(Duration::from_secs(1)),
         ..RunOptions::default()
     };
+    // Per pipeline: its reload channels and live counters, shared with the
+    // admin API.
+    let wired: Vec<_> = graphs
+        .iter()
+        .map(|graph| {
+            let (reloader, inboxes) = weir::exec::reload_channels(graph);
+            (reloader, inboxes, weir::exec::node_stats(graph))
+        })
+        .collect();
+    if let Some(addr) = admin {
+        let views = graphs
+            .iter()
+            .zip(&wired)
+            .map(|(graph, (reloader, _, stats))| {
+                weir::admin::PipelineView::new(graph, stats.clone(), reloader.clone())
+            })
+            .collect();
+        serve_admin(addr, views, engine.clone())?;
+    }
     let results: Vec<_> = std::thread::scope(|scope| {
         let runs: Vec<_> = graphs
             .iter()
-            .map(|graph| {
+            .zip(wired)
+            .map(|(graph, (reloader, inboxes, stats))| {
                 let options = RunOptions {
                     label: several.then(|| graph.pipeline.name.clone()),
                     ..base.clone()
                 };
                 let (engine, stop) = (&engine, &*stop);
                 scope.spawn(move || {
-                    let (reloader, inboxes) = weir::exec::reload_channels(graph);
                     let done = AtomicBool::new(false);
                     std::thread::scope(|scope| {
                         if watch {
@@ -209,7 +237,9 @@ fn run_pipelines(files: &[PathBuf], quiet: bool, watch: bool) -> anyhow::Result<
                                 }
                             });
                         }
-                        let result = weir::exec::run_reloadable(graph, engine, &options, stop, inboxes);
+                        let result = weir::exec::run_reloadable(
+                            graph, engine, &options, stop, inboxes, &stats,
+                        );
                         done.store(true, Ordering::SeqCst);
                         result
                     })
@@ -251,13 +281,39 @@ fn run_pipelines(files: &[PathBuf], quiet: bool, watch: bool) -> anyhow::Result<
     })
 }
 
+/// Binds `addr` and serves the admin API on a thread of its own until the
+/// process ends; says where on stderr.
+fn serve_admin(
+    addr: std::net::SocketAddr,
+    views: Vec<weir::admin::PipelineView>,
+    engine: PluginEngine,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_io()
+        .build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .with_context(|| format!("binding the admin API to {addr}"))?;
+    eprintln!("admin API listening on http://{}", listener.local_addr()?);
+    std::thread::Builder::new()
+        .name("weir-admin".into())
+        .spawn(move || {
+            if let Err(error) = runtime.block_on(weir::admin::serve(listener, views, engine)) {
+                tracing::error!(%error, "the admin API stopped");
+            }
+        })?;
+    Ok(())
+}
+
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run {
             files,
             quiet,
             watch,
-        } => run_pipelines(&pipeline_files(&files)?, quiet, watch),
+            admin,
+        } => run_pipelines(&pipeline_files(&files)?, quiet, watch, admin),
         Command::Validate { file } => {
             let (graph, engine) = build(&file)?;
             print!("{}", graph.edges_report());

@@ -35,7 +35,7 @@ pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
 pub use reload::{ReloadError, ReloadInboxes, Reloader, Swapped, reload_channels};
 pub use several::prepare;
-pub use stats::{NodeStats, NodeSummary, Summary};
+pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Summary};
 
 /// How to run a graph.
 #[derive(Debug, Clone)]
@@ -82,20 +82,35 @@ pub fn run(
     options: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Summary, RunError> {
-    run_reloadable(graph, engine, options, stop, ReloadInboxes::none())
+    run_reloadable(
+        graph,
+        engine,
+        options,
+        stop,
+        ReloadInboxes::none(),
+        &node_stats(graph),
+    )
+}
+
+/// Fresh counters for every node of `graph`, in the graph's order: hand
+/// them to [`run_reloadable`] to read them while it runs.
+pub fn node_stats(graph: &Graph) -> Vec<Arc<NodeStats>> {
+    graph.nodes.iter().map(|_| Arc::default()).collect()
 }
 
 /// Like [`run`], taking hot reload requests from the [`Reloader`] that
-/// [`reload_channels`] made with `inboxes`.
+/// [`reload_channels`] made with `inboxes`, and counting into `stats` (from
+/// [`node_stats`]).
 pub fn run_reloadable(
     graph: &Graph,
     engine: &PluginEngine,
     options: &RunOptions,
     stop: &AtomicBool,
     mut inboxes: ReloadInboxes,
+    stats: &[Arc<NodeStats>],
 ) -> Result<Summary, RunError> {
     let started = Instant::now();
-    let stats: Vec<Arc<NodeStats>> = graph.nodes.iter().map(|_| Arc::default()).collect();
+    assert_eq!(stats.len(), graph.nodes.len(), "one counter set per node");
     let (senders, receivers): (Vec<Sender<RecordBatch>>, Vec<Receiver<RecordBatch>>) = graph
         .nodes
         .iter()
@@ -190,7 +205,7 @@ pub fn run_reloadable(
             }
         }
     }
-    let summary = Summary::new(graph, &stats, started.elapsed());
+    let summary = Summary::new(graph, stats, started.elapsed());
     match errors.is_empty() {
         true => Ok(summary),
         false => Err(RunError { errors, summary }),

@@ -32,16 +32,29 @@ pub struct NodeStats {
     pub reloads: AtomicU64,
     /// Nanoseconds spent working (not waiting on channels).
     pub busy_nanos: AtomicU64,
+    /// Calls into the node's plugin or connector by duration: the count in
+    /// each bucket of [`CALL_BUCKETS`] (not cumulative), the last for longer.
+    pub calls: [AtomicU64; CALL_BUCKETS.len() + 1],
 }
+
+/// Upper bounds, in seconds, of the call-duration histogram's buckets.
+pub const CALL_BUCKETS: [f64; 10] = [1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0, 5.0];
 
 impl NodeStats {
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// Records one call that started at `since`.
     pub(crate) fn busy(&self, since: Instant) {
+        let took = since.elapsed();
         self.busy_nanos
-            .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        let bucket = CALL_BUCKETS
+            .iter()
+            .position(|&bound| took.as_secs_f64() <= bound)
+            .unwrap_or(CALL_BUCKETS.len());
+        self.calls[bucket].fetch_add(1, Ordering::Relaxed);
     }
 }
 

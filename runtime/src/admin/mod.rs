@@ -1,0 +1,361 @@
+//! The admin HTTP API (axum, off unless `weir run --admin ADDR`):
+//!
+//! - `GET /health`: `ok` while the process runs;
+//! - `GET /metrics`: Prometheus text format (prometheus-client), per node:
+//!   rows, batches, dead letters, skipped and filtered rows, instance
+//!   restarts, hot reloads, busy seconds, and a histogram of call durations;
+//! - `GET /pipelines` and `GET /pipelines/{p}`: the pipelines, their nodes,
+//!   schemas, plugin digests and live counters, as JSON;
+//! - `POST /pipelines/{p}/nodes/{n}/reload`: hot-reloads a transform, from
+//!   its own plugin file or from `{"path": "..."}` (optionally with
+//!   `"config"`); answers the swap or why it was refused.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
+use serde_json::{Value, json};
+
+use crate::exec::{CALL_BUCKETS, NodeStats, Reloader};
+use crate::graph::{Graph, Implementation, load_plugin, schema_line};
+use crate::plugin::PluginEngine;
+
+/// One pipeline as the API shows it.
+pub struct PipelineView {
+    /// The pipeline's name (its file's stem).
+    pub name: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// Folder that relative plugin paths are resolved against.
+    pub base_dir: std::path::PathBuf,
+    /// Nodes in graph order: name, kind, plugin path and digest (if a
+    /// plugin), output schema (if any).
+    pub nodes: Vec<NodeView>,
+    /// The live counters, one per node.
+    pub stats: Vec<Arc<NodeStats>>,
+    /// Reloads its transforms.
+    pub reloader: Reloader,
+}
+
+/// One node as the API shows it.
+pub struct NodeView {
+    /// The node's name.
+    pub name: String,
+    /// `source`, `transform` or `sink`.
+    pub kind: &'static str,
+    /// The plugin file and digest at start, for plugin nodes.
+    pub plugin: Option<(String, String)>,
+    /// The schema it produces, as `name: type, ...`.
+    pub output_schema: Option<String>,
+}
+
+impl PipelineView {
+    /// The view of `graph`, counting into `stats` and reloading through
+    /// `reloader`.
+    pub fn new(graph: &Graph, stats: Vec<Arc<NodeStats>>, reloader: Reloader) -> Self {
+        let nodes = graph
+            .nodes
+            .iter()
+            .map(|n| NodeView {
+                name: n.name.clone(),
+                kind: n.section.singular(),
+                plugin: match &n.implementation {
+                    Implementation::Plugin(p) => {
+                        Some((p.name().to_string(), p.digest().to_string()))
+                    }
+                    Implementation::Connector(_) => None,
+                },
+                output_schema: n.output_schema.as_deref().map(schema_line),
+            })
+            .collect();
+        Self {
+            name: graph.pipeline.name.clone(),
+            tenant: graph.pipeline.tenant.name.clone(),
+            base_dir: graph.pipeline.base_dir.clone(),
+            nodes,
+            stats,
+            reloader,
+        }
+    }
+
+    fn counters(&self, node: usize) -> Value {
+        let s = &self.stats[node];
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        json!({
+            "rows_in": load(&s.rows_in), "rows_out": load(&s.rows_out),
+            "batches_in": load(&s.batches_in), "batches_out": load(&s.batches_out),
+            "dead_letters": load(&s.dead_letters), "skipped": load(&s.skipped),
+            "filtered": load(&s.filtered), "restarts": load(&s.restarts),
+            "reloads": load(&s.reloads),
+        })
+    }
+
+    fn json(&self) -> Value {
+        let nodes: Vec<Value> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                json!({
+                    "name": n.name, "kind": n.kind,
+                    "plugin": n.plugin.as_ref().map(|(path, digest)| json!({"path": path, "digest": digest})),
+                    "output_schema": n.output_schema,
+                    "counters": self.counters(i),
+                })
+            })
+            .collect();
+        json!({"name": self.name, "tenant": self.tenant, "nodes": nodes})
+    }
+}
+
+/// What the server shares between requests.
+struct Admin {
+    pipelines: Vec<PipelineView>,
+    engine: PluginEngine,
+    registry: Registry,
+}
+
+/// The per-node counters of every pipeline, read at each scrape.
+#[derive(Debug)]
+struct NodeCollector {
+    /// `(pipeline, node, stats)` of every node.
+    nodes: Vec<(String, String, Arc<NodeStats>)>,
+}
+
+impl Collector for NodeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        type Pick = fn(&NodeStats) -> u64;
+        let counters: [(&str, &str, Pick); 10] = [
+            ("weir_node_rows_in", "Rows a node received.", |s| {
+                s.rows_in.load(Ordering::Relaxed)
+            }),
+            (
+                "weir_node_rows_out",
+                "Rows a node sent on (sinks: wrote).",
+                |s| s.rows_out.load(Ordering::Relaxed),
+            ),
+            ("weir_node_batches_in", "Batches a node received.", |s| {
+                s.batches_in.load(Ordering::Relaxed)
+            }),
+            (
+                "weir_node_batches_out",
+                "Batches a node sent on (sinks: wrote).",
+                |s| s.batches_out.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_dead_letters",
+                "Rows or records a node sent to its dead letters.",
+                |s| s.dead_letters.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_skipped",
+                "Rows or records a node dropped on error (on_error: skip).",
+                |s| s.skipped.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_filtered",
+                "Rows a selecting transform left out.",
+                |s| s.filtered.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_restarts",
+                "Plugin instances re-created after a trap or contract breach.",
+                |s| s.restarts.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_reloads",
+                "Hot reloads that swapped the node's plugin.",
+                |s| s.reloads.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_busy_nanoseconds",
+                "Time a node spent working, in nanoseconds.",
+                |s| s.busy_nanos.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, help, pick) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (pipeline, node, stats) in &self.nodes {
+                let labels = [("pipeline", pipeline.as_str()), ("node", node.as_str())];
+                ConstCounter::new(pick(stats)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "weir_node_call_seconds",
+            "Durations of calls into a node's plugin or connector.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (pipeline, node, stats) in &self.nodes {
+            let labels = [("pipeline", pipeline.as_str()), ("node", node.as_str())];
+            // prometheus-client sums the buckets up itself: counts per bucket.
+            let counts: Vec<u64> = stats
+                .calls
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .collect();
+            let bounds = CALL_BUCKETS.iter().copied().chain([f64::INFINITY]);
+            let buckets: Vec<(f64, u64)> = bounds.zip(counts.iter().copied()).collect();
+            let count: u64 = counts.iter().sum();
+            let sum = stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<Vec<(String, String)>>(sum, count, &buckets, None)?;
+        }
+        Ok(())
+    }
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    pipelines: Vec<PipelineView>,
+    engine: PluginEngine,
+) -> std::io::Result<()> {
+    let mut registry = Registry::default();
+    let nodes = pipelines
+        .iter()
+        .flat_map(|p| {
+            p.nodes
+                .iter()
+                .zip(&p.stats)
+                .map(|(n, s)| (p.name.clone(), n.name.clone(), s.clone()))
+        })
+        .collect();
+    registry.register_collector(Box::new(NodeCollector { nodes }));
+    let admin = Arc::new(Admin {
+        pipelines,
+        engine,
+        registry,
+    });
+    let app = axum::Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/pipelines", get(pipelines_json))
+        .route("/pipelines/{pipeline}", get(pipeline_json))
+        .route("/pipelines/{pipeline}/nodes/{node}/reload", post(reload))
+        .with_state(admin);
+    axum::serve(listener, app).await
+}
+
+async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &admin.registry) {
+        Ok(()) => (
+            [(
+                "content-type",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn pipelines_json(State(admin): State<Arc<Admin>>) -> Json<Value> {
+    Json(Value::Array(
+        admin.pipelines.iter().map(PipelineView::json).collect(),
+    ))
+}
+
+/// A failed request: its status and a message, answered as
+/// `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+fn find<'a>(admin: &'a Admin, pipeline: &str) -> Result<&'a PipelineView, ApiError> {
+    let missing = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no pipeline named {pipeline:?}"),
+        )
+    };
+    admin
+        .pipelines
+        .iter()
+        .find(|p| p.name == pipeline)
+        .ok_or_else(missing)
+}
+
+async fn pipeline_json(State(admin): State<Arc<Admin>>, Path(pipeline): Path<String>) -> Response {
+    match find(&admin, &pipeline) {
+        Ok(view) => Json(view.json()).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The body of a reload request.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadBody {
+    /// A plugin reference (path or name, optionally `@sha256:...`); default:
+    /// the node's plugin file as it is now.
+    path: Option<String>,
+    /// The config to open it with; default: the node's.
+    config: Option<Value>,
+}
+
+async fn reload(
+    State(admin): State<Arc<Admin>>,
+    Path((pipeline, node)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    // No body: reload the node's own plugin file with its config.
+    let body: ReloadBody = match body.is_empty() {
+        true => ReloadBody::default(),
+        false => match serde_json::from_slice(&body) {
+            Ok(body) => body,
+            Err(error) => {
+                let message = format!("the body is not a reload request: {error}");
+                return ApiError(StatusCode::BAD_REQUEST, message).into_response();
+            }
+        },
+    };
+    let admin = admin.clone();
+    // Compiling and waiting for the swap block: off the async threads.
+    let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+        let view = find(&admin, &pipeline)?;
+        let own = view
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| n.plugin.as_ref().map(|(path, _)| path.clone()));
+        let Some(reference) = body.path.or(own) else {
+            let message = format!("no plugin node named {node:?} in {pipeline:?}");
+            return Err(ApiError(StatusCode::NOT_FOUND, message));
+        };
+        let refused = |message: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, message);
+        let plugin = load_plugin(&reference, &view.base_dir, &admin.engine).map_err(refused)?;
+        let config = body.config.map(|c| c.to_string());
+        let swapped = view
+            .reloader
+            .reload(&node, plugin, config)
+            .map_err(|e| refused(e.to_string()))?;
+        Ok(json!({
+            "old_digest": swapped.old_digest,
+            "new_digest": swapped.new_digest,
+            "pause_ms": swapped.pause.as_secs_f64() * 1e3,
+        }))
+    })
+    .await;
+    match answer {
+        Ok(Ok(swapped)) => Json(swapped).into_response(),
+        Ok(Err(error)) => error.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

@@ -1,0 +1,196 @@
+//! The admin HTTP API of a running `weir run --admin`: `/health`,
+//! `/metrics` (parsed with a real Prometheus text-format parser, counters
+//! matching the rows that flowed), `/pipelines/{p}`, and a hot reload
+//! through `POST /pipelines/{p}/nodes/{n}/reload`.
+
+mod support;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// Sends one HTTP/1.1 request; answers the status code and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// The value of counter `name` for `node`, from a scrape of `/metrics`.
+fn counter(scrape: &prometheus_parse::Scrape, name: &str, node: &str) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && s.labels.get("node") == Some(node))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            ref other => panic!("{name} is {other:?}"),
+        })
+        .unwrap_or_else(|| panic!("no {name} for {node}"))
+}
+
+fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let (status, body) = http(addr, "GET", "/metrics", "");
+    assert_eq!(status, 200, "{body}");
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
+}
+
+fn append_ids(path: &Path, ids: std::ops::Range<i64>) {
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let lines: String = ids.map(|id| format!("{{\"id\": {id}}}\n")).collect();
+    file.write_all(lines.as_bytes()).unwrap();
+}
+
+/// A running `weir`, killed when the test ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn metrics_pipelines_and_reloads_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = dir.path().join("ids.jsonl");
+    append_ids(&ids, 0..1000);
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, follow: true, resume: false, batch_rows: 100}}
+transforms:
+  keep: {plugin: filter, inputs: [ids], config: {predicate: \"id >= 500\"}}
+sinks:
+  out: {type: file, inputs: [keep], config: {path: out, format: json, max_rows_per_file: 100}}
+",
+    )
+    .unwrap();
+    let stderr = dir.path().join("stderr.log");
+    let child = weir_command(&[
+        "run",
+        "--quiet",
+        "--admin",
+        "127.0.0.1:0",
+        pipeline.to_str().unwrap(),
+    ])
+    .stderr(fs::File::create(&stderr).unwrap())
+    .spawn()
+    .unwrap();
+    let weir = Running(child);
+    let mut addr = String::new();
+    wait_for("the admin address", || {
+        let log = fs::read_to_string(&stderr).unwrap_or_default();
+        match log.split("admin API listening on http://").nth(1) {
+            Some(rest) => {
+                addr = rest.lines().next().unwrap().trim().to_string();
+                true
+            }
+            None => false,
+        }
+    });
+
+    assert_eq!(http(&addr, "GET", "/health", ""), (200, "ok\n".to_string()));
+    wait_for("the first 1000 rows through the filter", || {
+        counter(&scrape(&addr), "weir_node_rows_out_total", "out") == 500.0
+    });
+    let metrics = scrape(&addr);
+    assert_eq!(counter(&metrics, "weir_node_rows_out_total", "ids"), 1000.0);
+    assert_eq!(counter(&metrics, "weir_node_rows_in_total", "keep"), 1000.0);
+    assert_eq!(counter(&metrics, "weir_node_rows_out_total", "keep"), 500.0);
+    assert_eq!(counter(&metrics, "weir_node_filtered_total", "keep"), 500.0);
+    assert_eq!(
+        counter(&metrics, "weir_node_batches_in_total", "keep"),
+        10.0
+    );
+    assert_eq!(
+        counter(&metrics, "weir_node_dead_letters_total", "keep"),
+        0.0
+    );
+    let calls = metrics
+        .samples
+        .iter()
+        .find(|s| s.metric == "weir_node_call_seconds" && s.labels.get("node") == Some("keep"))
+        .expect("a call-duration histogram");
+    match &calls.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert_eq!(buckets.last().unwrap().count, 10.0, "one call per batch");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (status, body) = http(&addr, "GET", "/pipelines/pipeline", "");
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let keep = &view["nodes"][1];
+    assert_eq!(keep["name"], "keep");
+    assert!(
+        keep["plugin"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(keep["counters"]["rows_in"], 1000);
+    assert_eq!(http(&addr, "GET", "/pipelines/nope", "").0, 404);
+
+    // A reload with a new predicate; the swap completes at the next batch.
+    let reload = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            http(
+                &addr,
+                "POST",
+                "/pipelines/pipeline/nodes/keep/reload",
+                r#"{"config": {"predicate": "id >= 1900"}}"#,
+            )
+        })
+    };
+    let audit = dir.path().join("state/audit.jsonl");
+    wait_for("the swap", || {
+        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
+    });
+    append_ids(&ids, 1000..2000);
+    let (status, body) = reload.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("new_digest"), "{body}");
+    wait_for("the rows the new predicate keeps", || {
+        counter(&scrape(&addr), "weir_node_rows_out_total", "out") == 600.0
+    });
+    assert_eq!(
+        counter(&scrape(&addr), "weir_node_reloads_total", "keep"),
+        1.0
+    );
+    let (status, body) = http(&addr, "POST", "/pipelines/pipeline/nodes/ids/reload", "");
+    assert_eq!(status, 404, "{body}");
+    drop(weir);
+}
