@@ -137,6 +137,8 @@ sinks:
         counter(&metrics, "weir_node_dead_letters_total", "keep"),
         0.0
     );
+    // 1000 int64 values in: at least their 8,000 bytes of Arrow buffers.
+    assert!(counter(&metrics, "weir_node_bytes_in_total", "keep") >= 8000.0);
     let calls = metrics
         .samples
         .iter()
@@ -180,9 +182,9 @@ sinks:
         fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
     });
     append_ids(&ids, 1000..2000);
-    let (status, body) = reload.join().unwrap();
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("new_digest"), "{body}");
+    let (status, swap_answer) = reload.join().unwrap();
+    assert_eq!(status, 200, "{swap_answer}");
+    assert!(swap_answer.contains("new_digest"), "{swap_answer}");
     wait_for("the rows the new predicate keeps", || {
         counter(&scrape(&addr), "weir_node_rows_out_total", "out") == 600.0
     });
@@ -190,6 +192,10 @@ sinks:
         counter(&scrape(&addr), "weir_node_reloads_total", "keep"),
         1.0
     );
+    let (_, body) = http(&addr, "GET", "/pipelines/pipeline", "");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let swapped: serde_json::Value = serde_json::from_str(&swap_answer).unwrap();
+    assert_eq!(view["nodes"][1]["plugin"]["digest"], swapped["new_digest"]);
     let (status, body) = http(&addr, "POST", "/pipelines/pipeline/nodes/ids/reload", "");
     assert_eq!(status, 404, "{body}");
     drop(weir);

@@ -52,7 +52,7 @@ pub struct NodeView {
     pub name: String,
     /// `source`, `transform` or `sink`.
     pub kind: &'static str,
-    /// The plugin file and digest at start, for plugin nodes.
+    /// The plugin file and its digest at start, for plugin nodes.
     pub plugin: Option<(String, String)>,
     /// The schema it produces, as `name: type, ...`.
     pub output_schema: Option<String>,
@@ -92,6 +92,7 @@ impl PipelineView {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         json!({
             "rows_in": load(&s.rows_in), "rows_out": load(&s.rows_out),
+            "bytes_in": load(&s.bytes_in), "bytes_out": load(&s.bytes_out),
             "batches_in": load(&s.batches_in), "batches_out": load(&s.batches_out),
             "dead_letters": load(&s.dead_letters), "skipped": load(&s.skipped),
             "filtered": load(&s.filtered), "restarts": load(&s.restarts),
@@ -107,7 +108,11 @@ impl PipelineView {
             .map(|(i, n)| {
                 json!({
                     "name": n.name, "kind": n.kind,
-                    "plugin": n.plugin.as_ref().map(|(path, digest)| json!({"path": path, "digest": digest})),
+                    "plugin": n.plugin.as_ref().map(|(path, digest)| {
+                        // After a hot reload, the digest running now.
+                        let swapped = self.stats[i].swapped_digest.lock().expect("digest lock").clone();
+                        json!({"path": path, "digest": swapped.unwrap_or_else(|| digest.clone())})
+                    }),
                     "output_schema": n.output_schema,
                     "counters": self.counters(i),
                 })
@@ -134,7 +139,7 @@ struct NodeCollector {
 impl Collector for NodeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         type Pick = fn(&NodeStats) -> u64;
-        let counters: [(&str, &str, Pick); 10] = [
+        let counters: [(&str, &str, Pick); 12] = [
             ("weir_node_rows_in", "Rows a node received.", |s| {
                 s.rows_in.load(Ordering::Relaxed)
             }),
@@ -150,6 +155,16 @@ impl Collector for NodeCollector {
                 "weir_node_batches_out",
                 "Batches a node sent on (sinks: wrote).",
                 |s| s.batches_out.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_bytes_in",
+                "Arrow buffer bytes of the batches a node received.",
+                |s| s.bytes_in.load(Ordering::Relaxed),
+            ),
+            (
+                "weir_node_bytes_out",
+                "Arrow buffer bytes of the batches a node sent on (sinks: wrote).",
+                |s| s.bytes_out.load(Ordering::Relaxed),
             ),
             (
                 "weir_node_dead_letters",

@@ -73,8 +73,7 @@ impl Context<'_> {
         if batch.num_rows() == 0 && batch.num_columns() > 0 {
             return true;
         }
-        NodeStats::add(&self.stats.rows_out, batch.num_rows());
-        NodeStats::add(&self.stats.batches_out, 1);
+        self.stats.sent(&batch);
         let mut delivered = false;
         for output in &self.outputs {
             delivered |= output.send(batch.clone()).is_ok();
@@ -100,10 +99,9 @@ impl Context<'_> {
 
     /// Every batch of the input channel until all upstream nodes are done.
     fn batches(&self) -> impl Iterator<Item = RecordBatch> + '_ {
-        self.input.iter().inspect(|batch| {
-            NodeStats::add(&self.stats.rows_in, batch.num_rows());
-            NodeStats::add(&self.stats.batches_in, 1);
-        })
+        self.input
+            .iter()
+            .inspect(|batch| self.stats.received(batch))
     }
 
     /// Applies the node's error policy to `rows` of `batch` that failed.
@@ -462,8 +460,7 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                 continue;
             },
         };
-        NodeStats::add(&cx.stats.rows_in, batch.num_rows());
-        NodeStats::add(&cx.stats.batches_in, 1);
+        cx.stats.received(&batch);
         let run =
             |transform: &mut Recreated<'_, TransformInstance>, selecting| match transform.get() {
                 Ok(instance) => process_batch(cx, instance, &batch, selecting),
@@ -571,6 +568,7 @@ fn confirm(cx: &Context<'_>, pending: Standby) -> Result<(), String> {
     tracing::info!(node = %cx.instance_name(), %old_digest, %new_digest, ?pause, "plugin swapped");
     cx.audit(AuditEvent::Swap, Some(&detail))?;
     NodeStats::add(&cx.stats.reloads, 1);
+    *cx.stats.swapped_digest.lock().expect("digest lock") = Some(new_digest.clone());
     let _ = pending.reply.send(Ok(pending.swapped));
     Ok(())
 }
@@ -649,10 +647,7 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
         let result = instance.write(&batch);
         cx.stats.busy(started);
         match result {
-            Ok(()) => {
-                NodeStats::add(&cx.stats.rows_out, batch.num_rows());
-                NodeStats::add(&cx.stats.batches_out, 1);
-            }
+            Ok(()) => cx.stats.sent(&batch),
             Err(error) => {
                 let poisoned = instance.trapped() || error.breaks_contract();
                 sink.failed(&batch, &error, poisoned)?;
@@ -677,10 +672,7 @@ fn write_all(
         let result = write(&batch);
         cx.stats.busy(started);
         match result {
-            Ok(()) => {
-                NodeStats::add(&cx.stats.rows_out, batch.num_rows());
-                NodeStats::add(&cx.stats.batches_out, 1);
-            }
+            Ok(()) => cx.stats.sent(&batch),
             Err(error) => cx.failed_batch(&batch, &error)?,
         }
     }

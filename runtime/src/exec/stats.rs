@@ -20,6 +20,12 @@ pub struct NodeStats {
     pub batches_in: AtomicU64,
     /// Batches sent downstream (sinks: batches written).
     pub batches_out: AtomicU64,
+    /// Arrow buffer bytes of the batches received.
+    pub bytes_in: AtomicU64,
+    /// Arrow buffer bytes of the batches sent downstream (sinks: written).
+    pub bytes_out: AtomicU64,
+    /// The digest of the plugin a hot reload swapped in last, if any.
+    pub swapped_digest: std::sync::Mutex<Option<String>>,
     /// Rows or records sent to the dead letters.
     pub dead_letters: AtomicU64,
     /// Rows or records dropped because of errors (`on_error: skip`).
@@ -43,6 +49,20 @@ pub const CALL_BUCKETS: [f64; 10] = [1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.
 impl NodeStats {
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a batch received.
+    pub(crate) fn received(&self, batch: &arrow::array::RecordBatch) {
+        Self::add(&self.rows_in, batch.num_rows());
+        Self::add(&self.batches_in, 1);
+        Self::add(&self.bytes_in, batch.get_array_memory_size());
+    }
+
+    /// Counts a batch sent downstream (or written, for sinks).
+    pub(crate) fn sent(&self, batch: &arrow::array::RecordBatch) {
+        Self::add(&self.rows_out, batch.num_rows());
+        Self::add(&self.batches_out, 1);
+        Self::add(&self.bytes_out, batch.get_array_memory_size());
     }
 
     /// Records one call that started at `since`.
