@@ -11,7 +11,7 @@
 //!   `"config"`); answers the swap or why it was refused.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -88,16 +88,14 @@ impl PipelineView {
     }
 
     fn counters(&self, node: usize) -> Value {
-        let s = &self.stats[node];
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        json!({
-            "rows_in": load(&s.rows_in), "rows_out": load(&s.rows_out),
-            "bytes_in": load(&s.bytes_in), "bytes_out": load(&s.bytes_out),
-            "batches_in": load(&s.batches_in), "batches_out": load(&s.batches_out),
-            "dead_letters": load(&s.dead_letters), "skipped": load(&s.skipped),
-            "filtered": load(&s.filtered), "restarts": load(&s.restarts),
-            "reloads": load(&s.reloads),
-        })
+        let stats = &self.stats[node];
+        let counters = COUNTERS.iter().map(|c| {
+            (
+                c.key.to_string(),
+                json!((c.counter)(stats).load(Ordering::Relaxed)),
+            )
+        });
+        Value::Object(counters.collect())
     }
 
     fn json(&self) -> Value {
@@ -122,6 +120,78 @@ impl PipelineView {
     }
 }
 
+/// A per-node counter, as `/pipelines` (`key`) and `/metrics`
+/// (`weir_node_<key>_total`) show it.
+struct Counter {
+    key: &'static str,
+    help: &'static str,
+    counter: fn(&NodeStats) -> &AtomicU64,
+}
+
+/// Every per-node counter the API shows.
+const COUNTERS: [Counter; 12] = [
+    Counter {
+        key: "rows_in",
+        help: "Rows a node received.",
+        counter: |s| &s.rows_in,
+    },
+    Counter {
+        key: "rows_out",
+        help: "Rows a node sent on (sinks: wrote).",
+        counter: |s| &s.rows_out,
+    },
+    Counter {
+        key: "batches_in",
+        help: "Batches a node received.",
+        counter: |s| &s.batches_in,
+    },
+    Counter {
+        key: "batches_out",
+        help: "Batches a node sent on (sinks: wrote).",
+        counter: |s| &s.batches_out,
+    },
+    Counter {
+        key: "bytes_in",
+        help: "Arrow buffer bytes of the batches a node received.",
+        counter: |s| &s.bytes_in,
+    },
+    Counter {
+        key: "bytes_out",
+        help: "Arrow buffer bytes of the batches a node sent on (sinks: wrote).",
+        counter: |s| &s.bytes_out,
+    },
+    Counter {
+        key: "dead_letters",
+        help: "Rows or records a node sent to its dead letters.",
+        counter: |s| &s.dead_letters,
+    },
+    Counter {
+        key: "skipped",
+        help: "Rows or records a node dropped on error (on_error: skip).",
+        counter: |s| &s.skipped,
+    },
+    Counter {
+        key: "filtered",
+        help: "Rows a selecting transform left out.",
+        counter: |s| &s.filtered,
+    },
+    Counter {
+        key: "restarts",
+        help: "Plugin instances re-created after a trap or contract breach.",
+        counter: |s| &s.restarts,
+    },
+    Counter {
+        key: "reloads",
+        help: "Hot reloads that swapped the node's plugin.",
+        counter: |s| &s.reloads,
+    },
+    Counter {
+        key: "busy_nanoseconds",
+        help: "Time a node spent working, in nanoseconds.",
+        counter: |s| &s.busy_nanos,
+    },
+];
+
 /// What the server shares between requests.
 struct Admin {
     pipelines: Vec<PipelineView>,
@@ -138,70 +208,14 @@ struct NodeCollector {
 
 impl Collector for NodeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        type Pick = fn(&NodeStats) -> u64;
-        let counters: [(&str, &str, Pick); 12] = [
-            ("weir_node_rows_in", "Rows a node received.", |s| {
-                s.rows_in.load(Ordering::Relaxed)
-            }),
-            (
-                "weir_node_rows_out",
-                "Rows a node sent on (sinks: wrote).",
-                |s| s.rows_out.load(Ordering::Relaxed),
-            ),
-            ("weir_node_batches_in", "Batches a node received.", |s| {
-                s.batches_in.load(Ordering::Relaxed)
-            }),
-            (
-                "weir_node_batches_out",
-                "Batches a node sent on (sinks: wrote).",
-                |s| s.batches_out.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_bytes_in",
-                "Arrow buffer bytes of the batches a node received.",
-                |s| s.bytes_in.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_bytes_out",
-                "Arrow buffer bytes of the batches a node sent on (sinks: wrote).",
-                |s| s.bytes_out.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_dead_letters",
-                "Rows or records a node sent to its dead letters.",
-                |s| s.dead_letters.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_skipped",
-                "Rows or records a node dropped on error (on_error: skip).",
-                |s| s.skipped.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_filtered",
-                "Rows a selecting transform left out.",
-                |s| s.filtered.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_restarts",
-                "Plugin instances re-created after a trap or contract breach.",
-                |s| s.restarts.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_reloads",
-                "Hot reloads that swapped the node's plugin.",
-                |s| s.reloads.load(Ordering::Relaxed),
-            ),
-            (
-                "weir_node_busy_nanoseconds",
-                "Time a node spent working, in nanoseconds.",
-                |s| s.busy_nanos.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, help, pick) in counters {
-            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for counter in &COUNTERS {
+            let name = format!("weir_node_{}", counter.key);
+            let mut family =
+                encoder.encode_descriptor(&name, counter.help, None, MetricType::Counter)?;
             for (pipeline, node, stats) in &self.nodes {
                 let labels = [("pipeline", pipeline.as_str()), ("node", node.as_str())];
-                ConstCounter::new(pick(stats)).encode(family.encode_family(&labels)?)?;
+                let value = (counter.counter)(stats).load(Ordering::Relaxed);
+                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
             }
         }
         let mut family = encoder.encode_descriptor(
