@@ -8,8 +8,6 @@ mod support;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -48,37 +46,6 @@ fn scrape(addr: &str) -> prometheus_parse::Scrape {
     prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
 }
 
-fn append_ids(path: &Path, ids: std::ops::Range<i64>) {
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    let lines: String = ids.map(|id| format!("{{\"id\": {id}}}\n")).collect();
-    file.write_all(lines.as_bytes()).unwrap();
-}
-
-/// A running `weir`, killed when the test ends.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ready() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn metrics_pipelines_and_reloads_over_http() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,22 +63,20 @@ sinks:
 ",
     )
     .unwrap();
-    let stderr = dir.path().join("stderr.log");
-    let child = weir_command(&[
-        "run",
-        "--quiet",
-        "--admin",
-        "127.0.0.1:0",
-        pipeline.to_str().unwrap(),
-    ])
-    .stderr(fs::File::create(&stderr).unwrap())
-    .spawn()
-    .unwrap();
-    let weir = Running(child);
+    let weir = Running::start(
+        dir.path(),
+        &[
+            "run",
+            "--quiet",
+            "--admin",
+            "127.0.0.1:0",
+            pipeline.to_str().unwrap(),
+        ],
+        &[],
+    );
     let mut addr = String::new();
-    wait_for("the admin address", || {
-        let log = fs::read_to_string(&stderr).unwrap_or_default();
-        match log.split("admin API listening on http://").nth(1) {
+    weir.wait_for("the admin address", || {
+        match weir.stderr().split("admin API listening on http://").nth(1) {
             Some(rest) => {
                 addr = rest.lines().next().unwrap().trim().to_string();
                 true
@@ -121,7 +86,7 @@ sinks:
     });
 
     assert_eq!(http(&addr, "GET", "/health", ""), (200, "ok\n".to_string()));
-    wait_for("the first 1000 rows through the filter", || {
+    weir.wait_for("the first 1000 rows through the filter", || {
         counter(&scrape(&addr), "weir_node_rows_out_total", "out") == 500.0
     });
     let metrics = scrape(&addr);
@@ -178,14 +143,14 @@ sinks:
         })
     };
     let audit = dir.path().join("state/audit.jsonl");
-    wait_for("the swap", || {
+    weir.wait_for("the swap", || {
         fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
     });
     append_ids(&ids, 1000..2000);
     let (status, swap_answer) = reload.join().unwrap();
     assert_eq!(status, 200, "{swap_answer}");
     assert!(swap_answer.contains("new_digest"), "{swap_answer}");
-    wait_for("the rows the new predicate keeps", || {
+    weir.wait_for("the rows the new predicate keeps", || {
         counter(&scrape(&addr), "weir_node_rows_out_total", "out") == 600.0
     });
     assert_eq!(

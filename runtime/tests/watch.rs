@@ -6,61 +6,8 @@
 mod support;
 
 use std::fs;
-use std::io::Write;
-use std::path::Path;
-use std::time::{Duration, Instant};
 
 use support::*;
-
-/// A running `weir`, killed if the test fails; its stderr goes to a file.
-struct Running {
-    child: std::process::Child,
-    stderr: std::path::PathBuf,
-}
-
-impl Running {
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits (up to 60 s) until `ready` holds.
-    fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
-        let started = Instant::now();
-        while !ready() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}; weir said:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Rows written to `out` so far (complete files only).
-fn rows_in(out: &Path) -> usize {
-    match out.exists() {
-        true => read_json_dir(out).len(),
-        false => 0,
-    }
-}
-
-fn append_ids(path: &Path, ids: std::ops::Range<i64>) {
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    let lines: String = ids.map(|id| format!("{{\"id\": {id}}}\n")).collect();
-    file.write_all(lines.as_bytes()).unwrap();
-}
 
 #[test]
 fn a_replaced_wasm_file_is_swapped_in_without_losing_a_row() {
@@ -80,13 +27,11 @@ sinks:
 ",
     )
     .unwrap();
-    let stderr = dir.path().join("stderr.log");
-    let child = weir_command(&["run", "--watch", "--quiet", pipeline.to_str().unwrap()])
-        .env("WEIR_LOG", "weir=info")
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let mut weir = Running { child, stderr };
+    let mut weir = Running::start(
+        dir.path(),
+        &["run", "--watch", "--quiet", pipeline.to_str().unwrap()],
+        &[("WEIR_LOG", "weir=info")],
+    );
     let out = dir.path().join("out");
     weir.wait_for("the first 1000 rows", || rows_in(&out) == 1000);
 
@@ -140,13 +85,11 @@ sinks:
         )
     };
     fs::write(&pipeline, text("id >= 0")).unwrap();
-    let stderr = dir.path().join("stderr.log");
-    let child = weir_command(&["run", "--watch", "--quiet", pipeline.to_str().unwrap()])
-        .env("WEIR_LOG", "weir=info")
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let mut weir = Running { child, stderr };
+    let mut weir = Running::start(
+        dir.path(),
+        &["run", "--watch", "--quiet", pipeline.to_str().unwrap()],
+        &[("WEIR_LOG", "weir=info")],
+    );
     let out = dir.path().join("out");
     weir.wait_for("the first 1000 rows", || rows_in(&out) == 1000);
 

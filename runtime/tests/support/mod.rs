@@ -95,3 +95,70 @@ fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A `weir` running in the background, killed when dropped so a failing
+/// test leaves no process behind; its stderr goes to `stderr.log` in the
+/// test's folder.
+pub struct Running {
+    pub child: Child,
+    stderr: PathBuf,
+}
+
+impl Running {
+    /// Starts `weir args...` with `envs`, logging stderr into `dir`.
+    pub fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let stderr = dir.join("stderr.log");
+        let child = weir_command(args)
+            .envs(envs.iter().copied())
+            .stderr(fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, stderr }
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits (up to 60 s) until `ready` holds; on time-out, fails with
+    /// weir's stderr.
+    pub fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
+        let started = std::time::Instant::now();
+        while !ready() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "timed out waiting for {what}; weir said:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Appends `{"id": N}` lines for `ids` to the JSON-lines file at `path`.
+pub fn append_ids(path: &Path, ids: std::ops::Range<i64>) {
+    use std::io::Write;
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let lines: String = ids.map(|id| format!("{{\"id\": {id}}}\n")).collect();
+    file.write_all(lines.as_bytes()).unwrap();
+}
+
+/// Rows in the complete JSON-lines files of `dir` so far (0 before it exists).
+pub fn rows_in(dir: &Path) -> usize {
+    match dir.exists() {
+        true => read_json_dir(dir).len(),
+        false => 0,
+    }
+}
