@@ -13,8 +13,8 @@ use super::reload::{ReloadRequest, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
-    OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance, SourceInstance,
-    TransformInstance,
+    Grants, Limits, OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance,
+    SourceInstance, TransformInstance,
 };
 use crate::spec::{OnError, Section};
 
@@ -143,6 +143,31 @@ impl Context<'_> {
     /// Appends `event` of the node's plugin to the audit log.
     fn audit(&self, event: AuditEvent, detail: Option<&str>) -> Result<(), String> {
         self.audit.record(self.node, event, detail)
+    }
+
+    /// An instance of `running`'s plugin for this node, made by `create`
+    /// (the world's `with_grants`), recorded in the audit log as `event`,
+    /// and opened with `running`'s config by `open`.
+    fn instance<I>(
+        &self,
+        running: &Running,
+        event: AuditEvent,
+        detail: Option<&str>,
+        create: fn(&PluginEngine, &Plugin, &str, &Limits, &Grants) -> Result<I, PluginError>,
+        open: impl FnOnce(&mut I, &str) -> Result<(), PluginError>,
+    ) -> Result<I, String> {
+        let node = &self.node;
+        let mut instance = create(
+            self.engine,
+            &running.plugin,
+            &self.instance_name(),
+            &node.limits,
+            &node.grants,
+        )
+        .map_err(|e| with_causes(&e))?;
+        self.audit(event, detail)?;
+        open(&mut instance, &running.config).map_err(|e| with_causes(&e))?;
+        Ok(instance)
     }
 
     fn config(&self) -> String {
@@ -405,23 +430,14 @@ struct Standby {
 
 fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let open = |running: &Running,
-                event: AuditEvent,
-                detail: Option<&str>|
-     -> Result<TransformInstance, String> {
-        let mut transform = TransformInstance::with_grants(
-            cx.engine,
-            &running.plugin,
-            &cx.instance_name(),
-            &cx.node.limits,
-            &cx.node.grants,
+    let open = |running: &Running, event, detail: Option<&str>| {
+        cx.instance(
+            running,
+            event,
+            detail,
+            TransformInstance::with_grants,
+            |t, config| t.open(config, input_schema).map(drop),
         )
-        .map_err(|e| e.to_string())?;
-        cx.audit(event, detail)?;
-        transform
-            .open(&running.config, input_schema)
-            .map_err(|e| with_causes(&e))?;
-        Ok(transform)
     };
     let mut transform = Recreated::new(cx, &open)?;
     // A derived answer keeps, rejects or leaves out each input row.
@@ -617,22 +633,14 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
 
 fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let open = |running: &Running,
-                event: AuditEvent,
-                detail: Option<&str>|
-     -> Result<SinkInstance, String> {
-        let mut sink = SinkInstance::with_grants(
-            cx.engine,
-            &running.plugin,
-            &cx.instance_name(),
-            &cx.node.limits,
-            &cx.node.grants,
+    let open = |running: &Running, event, detail: Option<&str>| {
+        cx.instance(
+            running,
+            event,
+            detail,
+            SinkInstance::with_grants,
+            |sink, config| sink.open(config, schema),
         )
-        .map_err(|e| e.to_string())?;
-        cx.audit(event, detail)?;
-        sink.open(&running.config, schema)
-            .map_err(|e| e.to_string())?;
-        Ok(sink)
     };
     let mut sink = Recreated::new(cx, &open)?;
     for batch in cx.batches() {
