@@ -77,19 +77,8 @@ fn deadline_to_trap(engine: &PluginEngine) {
     }
 }
 
-/// A memory figure of this process from `/proc/self/status` (`VmHWM`:
-/// peak resident, `VmRSS`: resident now), in bytes.
-fn proc_status(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn peak_rss() -> u64 {
-    proc_status("VmHWM")
+    weir::exec::process_memory("VmHWM").unwrap_or(0)
 }
 
 fn memory_bomb(engine: &PluginEngine) {
@@ -120,7 +109,7 @@ fn memory_bomb(engine: &PluginEngine) {
 }
 
 fn rss() -> u64 {
-    proc_status("VmRSS")
+    weir::exec::process_memory("VmRSS").unwrap_or(0)
 }
 
 fn churn(engine: &PluginEngine) {

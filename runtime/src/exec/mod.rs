@@ -35,7 +35,7 @@ pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
 pub use reload::{ReloadError, ReloadInboxes, Reloader, Swapped, reload_channels};
 pub use several::prepare;
-pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Summary};
+pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Summary, process_memory};
 
 /// How to run a graph.
 #[derive(Debug, Clone)]

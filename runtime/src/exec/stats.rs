@@ -119,12 +119,21 @@ pub struct Summary {
     pub peak_memory: Option<u64>,
 }
 
-/// Peak resident set size of this process (`VmHWM` in `/proc/self/status`).
-fn peak_memory() -> Option<u64> {
+/// A memory figure of this process from `/proc/self/status`, in bytes:
+/// `VmHWM` (peak resident set) or `VmRSS` (resident now); `None` where the
+/// file or the field does not exist.
+pub fn process_memory(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    let kib: u64 = line.split_whitespace().next()?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Peak resident set size of this process.
+fn peak_memory() -> Option<u64> {
+    process_memory("VmHWM")
 }
 
 impl Summary {
