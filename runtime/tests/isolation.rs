@@ -225,3 +225,29 @@ sinks:
         "a ran: {stderr}"
     );
 }
+
+#[test]
+fn a_tenant_stated_with_other_quotas_in_a_second_file_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = |quota: usize, folder: &str| {
+        format!(
+            "tenant: {{name: acme, max_memory_mib: {quota}}}
+dead_letters: {folder}
+sources:
+  gen: {{plugin: generate, config: {{rows: 100}}}}
+sinks:
+  out: {{plugin: count, inputs: [gen]}}
+"
+        )
+    };
+    fs::write(dir.path().join("a.yaml"), pipeline(512, "a-dead")).unwrap();
+    fs::write(dir.path().join("b.yaml"), pipeline(256, "b-dead")).unwrap();
+    let out = weir(&["run", dir.path().to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("b.yaml: not started: tenant \"acme\" is given other quotas here than in")
+            && stderr.contains("a.yaml"),
+        "{stderr}"
+    );
+}

@@ -18,23 +18,28 @@ use crate::spec::TenantSpec;
 /// its `max_instances`.
 pub fn prepare(graphs: &mut [Graph]) -> Vec<(usize, String)> {
     let mut refused = shared_files(graphs);
-    let mut tenants: BTreeMap<String, (TenantSpec, Arc<TenantQuota>, Vec<usize>)> = BTreeMap::new();
+    // Per tenant: its quotas as first stated and in which file, its shared
+    // quota, its pipelines.
+    type Tenant = (TenantSpec, PathBuf, Arc<TenantQuota>, Vec<usize>);
+    let mut tenants: BTreeMap<String, Tenant> = BTreeMap::new();
     for (i, graph) in graphs.iter_mut().enumerate() {
-        let spec = &graph.pipeline.tenant;
-        let (first, quota, members) = tenants.entry(spec.name.clone()).or_insert_with(|| {
-            let quota = TenantQuota::new(
-                &spec.name,
-                spec.max_memory_mib.map(|mib| mib << 20),
-                spec.max_instances,
-            );
-            (spec.clone(), Arc::new(quota), Vec::new())
-        });
+        let (spec, path) = (&graph.pipeline.tenant, &graph.pipeline.path);
+        let (first, first_path, quota, members) =
+            tenants.entry(spec.name.clone()).or_insert_with(|| {
+                let quota = TenantQuota::new(
+                    &spec.name,
+                    spec.max_memory_mib.map(|mib| mib << 20),
+                    spec.max_instances,
+                );
+                (spec.clone(), path.clone(), Arc::new(quota), Vec::new())
+            });
         if first != spec {
             refused.push((
                 i,
                 format!(
-                    "tenant {:?} is given other quotas here than in an earlier pipeline file ({first:?} there, {spec:?} here); state them alike",
-                    spec.name
+                    "tenant {:?} is given other quotas here than in {} ({first:?} there, {spec:?} here); state them alike",
+                    spec.name,
+                    first_path.display()
                 ),
             ));
             continue;
@@ -42,7 +47,7 @@ pub fn prepare(graphs: &mut [Graph]) -> Vec<(usize, String)> {
         graph.set_tenant_quota(quota);
         members.push(i);
     }
-    for (name, (spec, _, members)) in tenants {
+    for (name, (spec, _, _, members)) in tenants {
         let needed: usize = members.iter().map(|&i| graphs[i].plugin_instances()).sum();
         if let Some(max) = spec.max_instances.filter(|&max| needed > max) {
             for i in members {
