@@ -11,10 +11,11 @@ use std::time::Duration;
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use common::*;
 use weir::exec::{
-    ReloadError, Reloader, RunOptions, Summary, node_stats, reload_channels, run_reloadable,
+    ReloadError, Reloader, Replacement, RunOptions, Summary, node_stats, reload_channels,
+    run_reloadable,
 };
 use weir::graph::Graph;
-use weir::spec::Pipeline;
+use weir::spec::{LimitsSpec, Pipeline};
 
 fn graph(dir: &Path, text: &str) -> Graph {
     let path = dir.join("pipeline.yaml");
@@ -109,7 +110,7 @@ sinks:
         for swap in 0..SWAPS {
             std::thread::sleep(Duration::from_millis(60));
             let swapped = reloader
-                .reload("tag", versions[swap % 2].clone(), None)
+                .reload("tag", versions[swap % 2].clone())
                 .unwrap_or_else(|e| panic!("swap {swap}: {e}"));
             assert_ne!(swapped.old_digest, swapped.new_digest);
             pauses.push(swapped.pause);
@@ -180,7 +181,7 @@ sinks:
     run_steered(&graph, |reloader| {
         for _ in 0..swaps {
             std::thread::sleep(Duration::from_millis(80));
-            reloader.reload("per_minute", plugin.clone(), None).unwrap();
+            reloader.reload("per_minute", plugin.clone()).unwrap();
         }
     });
     let mut lines = json_lines(&dir.path().join("out"));
@@ -218,32 +219,51 @@ sinks:
         ),
     );
     let misbehave = load(TEST_MISBEHAVE);
+    let tight = LimitsSpec {
+        memory_mib: Some(1),
+        ..LimitsSpec::default()
+    };
     let refusals = [
         (
             misbehave.clone(),
             "\"no-such-mode\"",
+            None,
             ["does not open", "no-such-mode"],
         ),
         (
             misbehave.clone(),
+            "\"pass\"",
+            Some(tight),
+            ["does not open", "memory"],
+        ),
+        (
+            misbehave.clone(),
             "\"trap\"",
+            None,
             ["failed on its first batch", "trapped"],
         ),
         (
             misbehave.clone(),
             "\"malformed-ipc\"",
+            None,
             ["failed on its first batch", "Arrow IPC"],
         ),
         (
             load(TEST_TAG_V1),
             "{}",
+            None,
             ["output schema differs", "seq: Int64"],
         ),
     ];
     let (_, reloader) = run_steered(&graph, |reloader| {
         std::thread::sleep(Duration::from_millis(100));
-        for (plugin, config, expected) in refusals {
-            match reloader.reload("node", plugin, Some(config.into())) {
+        for (plugin, config, limits, expected) in refusals {
+            let replacement = Replacement {
+                plugin,
+                config: Some(config.into()),
+                limits: limits.as_ref().map(weir::graph::limits),
+            };
+            match reloader.reload("node", replacement) {
                 Err(ReloadError::Refused { reason, .. }) => {
                     assert!(
                         expected.iter().all(|e| reason.contains(e)),
@@ -254,14 +274,14 @@ sinks:
             }
         }
         assert_eq!(
-            reloader.reload("ids", misbehave.clone(), None).unwrap_err(),
+            reloader.reload("ids", misbehave.clone()).unwrap_err(),
             ReloadError::UnknownNode("ids".into()),
             "a native source is no plugin transform"
         );
         reloader.clone()
     });
     assert_eq!(
-        reloader.reload("node", misbehave, None).unwrap_err(),
+        reloader.reload("node", misbehave).unwrap_err(),
         ReloadError::Finished("node".into()),
         "a request after the end fails instead of waiting"
     );

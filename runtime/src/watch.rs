@@ -1,5 +1,6 @@
 //! `weir run --watch`: reloads a plugin node when its `.wasm` file changes
-//! on disk, or when its `plugin:` or `config:` changes in the pipeline file.
+//! on disk, or when its `plugin:`, `config:` or `limits:` change in the
+//! pipeline file.
 //!
 //! The folders of the nodes' plugin files are watched (editors and build
 //! tools often replace a file by renaming a new one over it). After an
@@ -10,8 +11,9 @@
 //! version is handed to the node's [`Reloader`], which swaps it in or
 //! refuses it (the old version keeps running; the reason is logged and
 //! audited). A changed pipeline file is parsed again: a transform whose
-//! `plugin` or `config` changed is reloaded with them; any other change
-//! (nodes, inputs, limits, capabilities) is logged as needing a restart.
+//! `plugin`, `config` or `limits` changed is reloaded with them (a new
+//! instance, its state moved over); any other change (nodes, inputs,
+//! capabilities) is logged as needing a restart.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::exec::Reloader;
+use crate::exec::{Reloader, Replacement};
 use crate::graph::{Graph, Implementation, load_plugin};
 use crate::plugin::{Plugin, PluginEngine, sha256_hex};
-use crate::spec::{NodeSpec, Pipeline};
+use crate::spec::{LimitsSpec, NodeSpec, Pipeline};
 
 /// How long a changed file must stay unchanged before it is loaded.
 pub const QUIET: Duration = Duration::from_millis(300);
@@ -131,7 +133,7 @@ fn reload_file(engine: &PluginEngine, reloader: &Reloader, path: &Path, file: &m
     };
     let compile = started.elapsed();
     for node in &file.nodes {
-        match reloader.reload(node, plugin.clone(), None) {
+        match reloader.reload(node, plugin.clone()) {
             Ok(swapped) => {
                 tracing::info!(node, file = %path.display(), old_digest = %swapped.old_digest, new_digest = %swapped.new_digest, ?compile, pause = ?swapped.pause, "reloaded");
                 file.digest = digest.clone();
@@ -149,8 +151,8 @@ struct PipelineWatch {
 }
 
 impl PipelineWatch {
-    /// Reloads the transforms whose `plugin` or `config` changed in the
-    /// file; says which other changes need a restart.
+    /// Reloads the transforms whose `plugin`, `config` or `limits` changed
+    /// in the file; says which other changes need a restart.
     fn apply(&mut self, engine: &PluginEngine, reloader: &Reloader) {
         let path = self.applied.path.clone();
         let new = match Pipeline::from_file(&path) {
@@ -163,6 +165,7 @@ impl PipelineWatch {
         let reloadable = |spec: &NodeSpec| NodeSpec {
             plugin: None,
             config: serde_json::Value::Null,
+            limits: LimitsSpec::default(),
             ..spec.clone()
         };
         let same_nodes = new.sources == self.applied.sources
@@ -174,7 +177,8 @@ impl PipelineWatch {
                 continue;
             };
             restart |= reloadable(spec) != reloadable(old);
-            if spec.plugin == old.plugin && spec.config == old.config {
+            if (&spec.plugin, &spec.config, &spec.limits) == (&old.plugin, &old.config, &old.limits)
+            {
                 continue;
             }
             let plugin = match (&spec.plugin, self.running.get(name)) {
@@ -183,8 +187,13 @@ impl PipelineWatch {
                 (None, _) => Err("the node is no longer a plugin".to_string()),
             };
             let result = plugin.and_then(|plugin| {
+                let replacement = Replacement {
+                    plugin: plugin.clone(),
+                    config: Some(spec.config.to_string()),
+                    limits: Some(crate::graph::limits(&spec.limits)),
+                };
                 reloader
-                    .reload(name, plugin.clone(), Some(spec.config.to_string()))
+                    .reload(name, replacement)
                     .map(|swapped| (plugin, swapped))
                     .map_err(|e| e.to_string())
             });
@@ -197,6 +206,7 @@ impl PipelineWatch {
                         NodeSpec {
                             plugin: spec.plugin.clone(),
                             config: spec.config.clone(),
+                            limits: spec.limits.clone(),
                             ..old.clone()
                         },
                     );
@@ -207,7 +217,7 @@ impl PipelineWatch {
             }
         }
         if restart {
-            tracing::warn!(file = %path.display(), "the pipeline file changes more than transforms' plugin or config (nodes, inputs, limits, capabilities, ...): restart weir to apply that");
+            tracing::warn!(file = %path.display(), "the pipeline file changes more than transforms' plugin, config or limits (nodes, inputs, capabilities, ...): restart weir to apply that");
         }
     }
 }

@@ -6,45 +6,8 @@
 mod support;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 use support::*;
-
-/// Sends one HTTP/1.1 request; answers the status code and the body.
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
-/// The value of counter `name` for `node`, from a scrape of `/metrics`.
-fn counter(scrape: &prometheus_parse::Scrape, name: &str, node: &str) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == name && s.labels.get("node") == Some(node))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
-            ref other => panic!("{name} is {other:?}"),
-        })
-        .unwrap_or_else(|| panic!("no {name} for {node}"))
-}
-
-fn scrape(addr: &str) -> prometheus_parse::Scrape {
-    let (status, body) = http(addr, "GET", "/metrics", "");
-    assert_eq!(status, 200, "{body}");
-    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
-}
 
 #[test]
 fn metrics_pipelines_and_reloads_over_http() {
@@ -74,16 +37,7 @@ sinks:
         ],
         &[],
     );
-    let mut addr = String::new();
-    weir.wait_for("the admin address", || {
-        match weir.stderr().split("admin API listening on http://").nth(1) {
-            Some(rest) => {
-                addr = rest.lines().next().unwrap().trim().to_string();
-                true
-            }
-            None => false,
-        }
-    });
+    let addr = weir.admin_address();
 
     assert_eq!(http(&addr, "GET", "/health", ""), (200, "ok\n".to_string()));
     weir.wait_for("the first 1000 rows through the filter", || {
@@ -102,6 +56,18 @@ sinks:
         counter(&metrics, "weir_node_dead_letters_total", "keep"),
         0.0
     );
+    // A Rust guest starts with 18 pages (1.1 MiB) of linear memory.
+    assert!(gauge(&metrics, "weir_node_memory_bytes", "keep") >= (18 << 16) as f64);
+    assert!(
+        !metrics
+            .samples
+            .iter()
+            .any(|s| s.metric == "weir_node_memory_bytes" && s.labels.get("node") == Some("ids")),
+        "a native source holds no plugin memory"
+    );
+    weir.wait_for("the source's lag noted after it read everything", || {
+        gauge(&scrape(&addr), "weir_source_lag_bytes", "ids") == 0.0
+    });
     // 1000 int64 values in: at least their 8,000 bytes of Arrow buffers.
     assert!(counter(&metrics, "weir_node_bytes_in_total", "keep") >= 8000.0);
     let calls = metrics
@@ -128,6 +94,9 @@ sinks:
             .starts_with("sha256:")
     );
     assert_eq!(keep["counters"]["rows_in"], 1000);
+    assert!(keep["memory_bytes"].as_u64().unwrap() >= 18 << 16);
+    assert_eq!(view["nodes"][0]["lag_bytes"], 0);
+    assert_eq!(view["nodes"][0]["memory_bytes"], serde_json::Value::Null);
     assert_eq!(http(&addr, "GET", "/pipelines/nope", "").0, 404);
 
     // A reload with a new predicate; the swap completes at the next batch.

@@ -115,3 +115,70 @@ sinks:
             .contains("reloaded from the changed pipeline file")
     );
 }
+
+#[test]
+fn changed_limits_in_the_pipeline_file_apply_to_a_new_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = dir.path().join("ids.jsonl");
+    append_ids(&ids, 0..100);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let text = |limits: &str| {
+        format!(
+            "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}, follow: true, resume: false, batch_rows: 100}}}}
+transforms:
+  pass: {{plugin: test-misbehave, inputs: [ids], config: pass, limits: {{{limits}}}}}
+sinks:
+  out: {{type: file, inputs: [pass], config: {{path: out, format: json, max_rows_per_file: 100}}}}
+"
+        )
+    };
+    // A batch of 100 rows past a limit of 50 output rows: dead letters.
+    fs::write(&pipeline, text("max_output_rows: 50")).unwrap();
+    let weir = Running::start(
+        dir.path(),
+        &[
+            "run",
+            "--watch",
+            "--quiet",
+            "--admin",
+            "127.0.0.1:0",
+            pipeline.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let addr = weir.admin_address();
+    weir.wait_for("the first batch in the dead letters", || {
+        counter(&scrape(&addr), "weir_node_dead_letters_total", "pass") == 100.0
+    });
+
+    fs::write(&pipeline, text("max_output_rows: 100")).unwrap();
+    let audit = dir.path().join("state/audit.jsonl");
+    let audited = |what: &str| {
+        fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .contains(what)
+    };
+    weir.wait_for("the new instance", || audited("\"detail\":\"hot reload\""));
+    append_ids(&ids, 100..200);
+    let out = dir.path().join("out");
+    weir.wait_for("the rows the new limit lets through", || {
+        rows_in(&out) == 100
+    });
+    assert_eq!(
+        counter(&scrape(&addr), "weir_node_reloads_total", "pass"),
+        1.0
+    );
+
+    // Too little memory to instantiate: refused, the running version stays.
+    fs::write(&pipeline, text("max_output_rows: 100, memory_mib: 1")).unwrap();
+    weir.wait_for("the refusal", || audited("memory minimum size"));
+    append_ids(&ids, 200..300);
+    weir.wait_for("the next rows", || rows_in(&out) == 200);
+    let metrics = scrape(&addr);
+    assert_eq!(counter(&metrics, "weir_node_reloads_total", "pass"), 1.0);
+    assert_eq!(
+        counter(&metrics, "weir_node_dead_letters_total", "pass"),
+        100.0
+    );
+}

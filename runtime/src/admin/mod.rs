@@ -2,8 +2,10 @@
 //!
 //! - `GET /health`: `ok` while the process runs;
 //! - `GET /metrics`: Prometheus text format (prometheus-client), per node:
-//!   rows, batches, dead letters, skipped and filtered rows, instance
-//!   restarts, hot reloads, busy seconds, and a histogram of call durations;
+//!   rows, bytes and batches in and out, dead letters, skipped and filtered
+//!   rows, instance restarts, hot reloads, busy time, a histogram of call
+//!   durations and the plugin's memory in use; per source that knows it, its
+//!   lag (bytes of input not read yet);
 //! - `GET /pipelines` and `GET /pipelines/{p}`: the pipelines, their nodes,
 //!   schemas, plugin digests and live counters, as JSON;
 //! - `POST /pipelines/{p}/nodes/{n}/reload`: hot-reloads a transform, from
@@ -22,10 +24,12 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
-use crate::exec::{CALL_BUCKETS, NodeStats, Reloader};
+use crate::connectors::Lag;
+use crate::exec::{CALL_BUCKETS, NodeStats, Reloader, Replacement};
 use crate::graph::{Graph, Implementation, load_plugin, schema_line};
 use crate::plugin::PluginEngine;
 
@@ -113,6 +117,8 @@ impl PipelineView {
                     }),
                     "output_schema": n.output_schema,
                     "counters": self.counters(i),
+                    "memory_bytes": n.plugin.is_some().then(|| self.stats[i].memory_bytes.load(Ordering::Relaxed)),
+                    "lag_bytes": self.stats[i].lag.lock().expect("lag lock").map(|Lag::Bytes(bytes)| bytes),
                 })
             })
             .collect();
@@ -199,11 +205,26 @@ struct Admin {
     registry: Registry,
 }
 
-/// The per-node counters of every pipeline, read at each scrape.
+/// One node as the metrics show it.
+#[derive(Debug)]
+struct MeteredNode {
+    pipeline: String,
+    node: String,
+    /// Whether it runs a plugin (and so has memory in use).
+    plugin: bool,
+    stats: Arc<NodeStats>,
+}
+
+impl MeteredNode {
+    fn labels(&self) -> [(&str, &str); 2] {
+        [("pipeline", &self.pipeline), ("node", &self.node)]
+    }
+}
+
+/// The per-node counters and gauges of every pipeline, read at each scrape.
 #[derive(Debug)]
 struct NodeCollector {
-    /// `(pipeline, node, stats)` of every node.
-    nodes: Vec<(String, String, Arc<NodeStats>)>,
+    nodes: Vec<MeteredNode>,
 }
 
 impl Collector for NodeCollector {
@@ -212,10 +233,30 @@ impl Collector for NodeCollector {
             let name = format!("weir_node_{}", counter.key);
             let mut family =
                 encoder.encode_descriptor(&name, counter.help, None, MetricType::Counter)?;
-            for (pipeline, node, stats) in &self.nodes {
-                let labels = [("pipeline", pipeline.as_str()), ("node", node.as_str())];
-                let value = (counter.counter)(stats).load(Ordering::Relaxed);
-                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+            for node in &self.nodes {
+                let value = (counter.counter)(&node.stats).load(Ordering::Relaxed);
+                ConstCounter::new(value).encode(family.encode_family(&node.labels())?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "weir_node_memory_bytes",
+            "Linear memory the node's plugin instances hold now.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for node in self.nodes.iter().filter(|n| n.plugin) {
+            let bytes = node.stats.memory_bytes.load(Ordering::Relaxed);
+            ConstGauge::new(bytes).encode(family.encode_family(&node.labels())?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "weir_source_lag_bytes",
+            "Bytes of input a source has not read yet (file sources).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for node in &self.nodes {
+            if let Some(Lag::Bytes(bytes)) = *node.stats.lag.lock().expect("lag lock") {
+                ConstGauge::new(bytes).encode(family.encode_family(&node.labels())?)?;
             }
         }
         let mut family = encoder.encode_descriptor(
@@ -224,10 +265,10 @@ impl Collector for NodeCollector {
             None,
             MetricType::Histogram,
         )?;
-        for (pipeline, node, stats) in &self.nodes {
-            let labels = [("pipeline", pipeline.as_str()), ("node", node.as_str())];
+        for node in &self.nodes {
             // prometheus-client sums the buckets up itself: counts per bucket.
-            let counts: Vec<u64> = stats
+            let counts: Vec<u64> = node
+                .stats
                 .calls
                 .iter()
                 .map(|c| c.load(Ordering::Relaxed))
@@ -235,9 +276,9 @@ impl Collector for NodeCollector {
             let bounds = CALL_BUCKETS.iter().copied().chain([f64::INFINITY]);
             let buckets: Vec<(f64, u64)> = bounds.zip(counts.iter().copied()).collect();
             let count: u64 = counts.iter().sum();
-            let sum = stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let sum = node.stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
             family
-                .encode_family(&labels)?
+                .encode_family(&node.labels())?
                 .encode_histogram::<Vec<(String, String)>>(sum, count, &buckets, None)?;
         }
         Ok(())
@@ -254,10 +295,12 @@ pub async fn serve(
     let nodes = pipelines
         .iter()
         .flat_map(|p| {
-            p.nodes
-                .iter()
-                .zip(&p.stats)
-                .map(|(n, s)| (p.name.clone(), n.name.clone(), s.clone()))
+            p.nodes.iter().zip(&p.stats).map(|(n, stats)| MeteredNode {
+                pipeline: p.name.clone(),
+                node: n.name.clone(),
+                plugin: n.plugin.is_some(),
+                stats: stats.clone(),
+            })
         })
         .collect();
     registry.register_collector(Box::new(NodeCollector { nodes }));
@@ -370,10 +413,14 @@ async fn reload(
         };
         let refused = |message: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, message);
         let plugin = load_plugin(&reference, &view.base_dir, &admin.engine).map_err(refused)?;
-        let config = body.config.map(|c| c.to_string());
+        let replacement = Replacement {
+            plugin,
+            config: body.config.map(|c| c.to_string()),
+            limits: None,
+        };
         let swapped = view
             .reloader
-            .reload(&node, plugin, config)
+            .reload(&node, replacement)
             .map_err(|e| refused(e.to_string()))?;
         Ok(json!({
             "old_digest": swapped.old_digest,

@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde::Deserialize;
 
 use super::lines::{LineDecoder, Lines, TextPosition};
-use super::{BadRecord, ConnectorError, Format, Source, declared_schema};
+use super::{BadRecord, ConnectorError, Format, Lag, Source, declared_schema};
 use crate::plugin::Poll;
 
 /// Rows per batch unless the config says otherwise.
@@ -423,8 +423,69 @@ impl Source for FileSource {
         }
     }
 
+    /// Bytes of the matched text files past what has been read (files
+    /// that vanished count as read); unknown for Parquet and stdin.
+    fn lag(&self) -> Option<Lag> {
+        if self.config.is_none() || self.format == Format::Parquet {
+            return None;
+        }
+        let unread = |path: &PathBuf| {
+            let length = std::fs::metadata(path).map_or(0, |m| m.len());
+            let read = self
+                .positions
+                .get(&path.display().to_string())
+                .map_or(0, |p| p.offset);
+            length.saturating_sub(read)
+        };
+        let current = self.current.iter().map(|c| &c.path);
+        Some(Lag::Bytes(current.chain(&self.queue).map(unread).sum()))
+    }
+
     fn position(&self) -> Option<serde_json::Value> {
         let resumes = self.config.as_ref().is_some_and(Config::resumes);
         resumes.then(|| serde_json::to_value(&self.positions).expect("positions serialize"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_the_bytes_of_matched_files_not_read_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |id: usize| format!("{{\"id\": {id:02}}}\n");
+        for (file, ids) in [("a.jsonl", 0..10), ("b.jsonl", 10..20)] {
+            let text: String = ids.map(line).collect();
+            std::fs::write(dir.path().join(file), text).unwrap();
+        }
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "path": dir.path().join("*.jsonl"),
+            "schema": {"id": "int64"},
+            "batch_rows": 4,
+        }))
+        .unwrap();
+        let schema = config.resolve_schema().unwrap();
+        let mut source = FileSource::open(&config, &schema, Positions::new()).unwrap();
+        let line_bytes = line(0).len() as u64;
+        assert_eq!(source.lag(), Some(Lag::Bytes(20 * line_bytes)));
+        let next = |source: &mut FileSource| match source
+            .next_batch(&mut |bad| panic!("{bad:?}"))
+            .unwrap()
+        {
+            Poll::Batch(batch) => batch.num_rows(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(next(&mut source), 4);
+        assert_eq!(source.lag(), Some(Lag::Bytes(16 * line_bytes)));
+        let mut rows = 4;
+        while source.lag() != Some(Lag::Bytes(0)) {
+            rows += next(&mut source);
+        }
+        assert_eq!(rows, 20);
+        assert!(matches!(
+            source.next_batch(&mut |_| ()).unwrap(),
+            Poll::Done
+        ));
     }
 }

@@ -83,6 +83,19 @@ pub trait Source: Send {
     fn position(&self) -> Option<serde_json::Value> {
         None
     }
+
+    /// How much input is waiting to be read, for sources that know; called
+    /// about once a second.
+    fn lag(&self) -> Option<Lag> {
+        None
+    }
+}
+
+/// How far a source is behind its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lag {
+    /// Bytes of input files not read yet.
+    Bytes(u64),
 }
 
 /// What a native sink does.

@@ -33,7 +33,7 @@ use crate::plugin::PluginEngine;
 
 pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
-pub use reload::{ReloadError, ReloadInboxes, Reloader, Swapped, reload_channels};
+pub use reload::{ReloadError, ReloadInboxes, Reloader, Replacement, Swapped, reload_channels};
 pub use several::prepare;
 pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Summary, process_memory};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::reload::{ReloadRequest, Swapped};
+use super::reload::{ReloadRequest, Replacement, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
@@ -39,6 +39,9 @@ pub(crate) struct Context<'a> {
     /// Hot reload requests for this node, if it can be reloaded.
     pub reloads: Option<crossbeam_channel::Receiver<ReloadRequest>>,
 }
+
+/// How often a source's lag is noted for the metrics.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// Longest a plugin source's `wait` answer is slept before the stop flag is
 /// checked again.
@@ -161,7 +164,7 @@ impl Context<'_> {
             self.engine,
             &running.plugin,
             &self.instance_name(),
-            &node.limits,
+            &self.metered(&running.limits),
             &node.grants,
         )
         .map_err(|e| with_causes(&e))?;
@@ -172,6 +175,14 @@ impl Context<'_> {
 
     fn config(&self) -> String {
         self.node.spec.config.to_string()
+    }
+
+    /// `limits` counting the instance's memory into the node's gauge.
+    fn metered(&self, limits: &Limits) -> Limits {
+        Limits {
+            memory_meter: Some(self.stats.memory_bytes.clone()),
+            ..limits.clone()
+        }
     }
 
     fn plugin(&self) -> &crate::plugin::Plugin {
@@ -202,7 +213,12 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
         .open_source(schema, start)
         .map_err(|e| e.to_string())?;
     let mut bad_error = None;
+    let mut lag_noted: Option<Instant> = None;
     while !cx.stopping() {
+        if lag_noted.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+            *cx.stats.lag.lock().expect("lag lock") = source.lag();
+            lag_noted = Some(Instant::now());
+        }
         let started = Instant::now();
         let mut bad = |record: crate::connectors::BadRecord| {
             NodeStats::add(&cx.stats.rows_in, 1);
@@ -231,6 +247,7 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
             break;
         }
     }
+    *cx.stats.lag.lock().expect("lag lock") = source.lag();
     *cx.position.lock().expect("position lock") = source.position();
     Ok(())
 }
@@ -240,7 +257,7 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
         cx.engine,
         cx.plugin(),
         &cx.instance_name(),
-        &cx.node.limits,
+        &cx.metered(&cx.node.limits),
         &cx.node.grants,
     )
     .map_err(|e| e.to_string())?;
@@ -270,12 +287,31 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// audit log (`detail`: why it was re-created).
 type Open<'c, I> = &'c dyn Fn(&Running, AuditEvent, Option<&str>) -> Result<I, String>;
 
-/// What a node runs: its plugin and the config it opens it with (the
-/// graph's, until a hot reload brings others).
+/// What a node runs: its plugin, the config it opens it with and the
+/// limits of its instance (the graph's, until a hot reload brings others).
 #[derive(Clone)]
 struct Running {
     plugin: Plugin,
     config: String,
+    limits: Limits,
+}
+
+impl Running {
+    /// What runs after `replacement`: what it gives, the rest as now. The
+    /// node's tenant quota stays.
+    fn replaced(&self, replacement: Replacement) -> Self {
+        Self {
+            plugin: replacement.plugin,
+            config: replacement.config.unwrap_or_else(|| self.config.clone()),
+            limits: match replacement.limits {
+                Some(limits) => Limits {
+                    tenant: self.limits.tenant.clone(),
+                    ..limits
+                },
+                None => self.limits.clone(),
+            },
+        }
+    }
 }
 
 /// A node's plugin instance that is re-created (after a backoff, at most
@@ -296,6 +332,7 @@ impl<'c, I> Recreated<'c, I> {
         let running = Running {
             plugin: cx.plugin().clone(),
             config: cx.config(),
+            limits: cx.node.limits.clone(),
         };
         Ok(Self {
             cx,
@@ -456,10 +493,8 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                 if let Some(pending) = standby.take() {
                     confirm(cx, pending)?;
                 }
-                let running = Running {
-                    plugin: request.plugin.clone(),
-                    config: request.config.clone().unwrap_or_else(|| cx.config()),
-                };
+                let new_plugin = request.replacement.plugin.clone();
+                let running = transform.running.replaced(request.replacement);
                 match swap(cx, &mut transform, &open, running) {
                     Ok((old, previous, swapped)) => {
                         standby = Some(Standby {
@@ -471,7 +506,7 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                         });
                         selecting = selects(transform.get().ok());
                     }
-                    Err(reason) => refuse(cx, &request.plugin, request.reply, &reason)?,
+                    Err(reason) => refuse(cx, &new_plugin, request.reply, &reason)?,
                 }
                 continue;
             },

@@ -1,8 +1,9 @@
 //! Hot reload: replacing a running transform's plugin between two batches,
 //! without losing or repeating a row.
 //!
-//! A [`Reloader`] sends a [`ReloadRequest`] (an already compiled plugin, so
-//! compiling stays off the hot path) to the node's thread. Between two
+//! A [`Reloader`] sends a [`Replacement`] (an already compiled plugin, so
+//! compiling stays off the hot path, with the config and limits to open it
+//! with) to the node's thread. Between two
 //! batches the node instantiates the new plugin, opens it with its input
 //! schema, refuses it if its output schema is not the one downstream was
 //! built for, moves the old instance's state into it with `snapshot` /
@@ -18,7 +19,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::graph::{Graph, Implementation};
-use crate::plugin::Plugin;
+use crate::plugin::{Limits, Plugin};
 use crate::spec::Section;
 
 /// A swap the node made.
@@ -55,11 +56,32 @@ pub enum ReloadError {
     Finished(String),
 }
 
+/// What a node is to run after a reload.
+#[derive(Clone)]
+pub struct Replacement {
+    /// The plugin, compiled.
+    pub plugin: Plugin,
+    /// The config (JSON) to open it with; `None`: the one running.
+    pub config: Option<String>,
+    /// The instance's limits; `None`: the ones running. The node's tenant
+    /// quota applies either way.
+    pub limits: Option<Limits>,
+}
+
+impl From<Plugin> for Replacement {
+    /// `plugin` with the running config and limits.
+    fn from(plugin: Plugin) -> Self {
+        Self {
+            plugin,
+            config: None,
+            limits: None,
+        }
+    }
+}
+
 /// A request to swap a node's plugin.
 pub(crate) struct ReloadRequest {
-    pub plugin: Plugin,
-    /// The config to open it with; `None`: the node's.
-    pub config: Option<String>,
+    pub replacement: Replacement,
     pub reply: Sender<Result<Swapped, String>>,
 }
 
@@ -114,14 +136,13 @@ pub fn reload_channels(graph: &Graph) -> (Reloader, ReloadInboxes) {
 }
 
 impl Reloader {
-    /// Asks `node` to swap to `plugin`, opened with `config` (JSON; `None`:
-    /// the node's own), and waits until it has (after the new version's
-    /// first batch) or has refused.
+    /// Asks `node` to swap to `replacement` (a [`Plugin`] converts into one
+    /// that keeps the running config and limits), and waits until it has
+    /// (after the new version's first batch) or has refused.
     pub fn reload(
         &self,
         node: &str,
-        plugin: Plugin,
-        config: Option<String>,
+        replacement: impl Into<Replacement>,
     ) -> Result<Swapped, ReloadError> {
         let sender = match self.senders.get(node) {
             Some(Ok(sender)) => sender,
@@ -132,8 +153,7 @@ impl Reloader {
         let finished = || ReloadError::Finished(node.to_string());
         sender
             .send(ReloadRequest {
-                plugin,
-                config,
+                replacement: replacement.into(),
                 reply,
             })
             .map_err(|_| finished())?;

@@ -36,6 +36,11 @@ pub struct NodeStats {
     pub restarts: AtomicU64,
     /// Hot reloads that swapped the plugin.
     pub reloads: AtomicU64,
+    /// Bytes of linear memory the node's plugin instances hold now.
+    pub memory_bytes: Arc<AtomicU64>,
+    /// How far a source is behind its input, if it knows (updated about
+    /// once a second).
+    pub lag: std::sync::Mutex<Option<crate::connectors::Lag>>,
     /// Nanoseconds spent working (not waiting on channels).
     pub busy_nanos: AtomicU64,
     /// Calls into the node's plugin or connector by duration: the count in

@@ -18,7 +18,7 @@ use crate::plugin::{
     DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance,
     TransformInstance, World,
 };
-use crate::spec::{NodeSpec, Pipeline, Section};
+use crate::spec::{LimitsSpec, NodeSpec, Pipeline, Section};
 
 pub use render::{dot, mermaid, schema_line};
 
@@ -154,7 +154,7 @@ impl Graph {
                 implementation,
                 input_schema: None,
                 output_schema: None,
-                limits: limits(spec),
+                limits: limits(&spec.limits),
                 grants,
             });
         }
@@ -268,24 +268,26 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
     Ok(placed)
 }
 
-fn limits(spec: &NodeSpec) -> Limits {
+/// The limits of an instance with `spec`'s numbers, defaults for the rest
+/// (and no tenant quota: the run adds it).
+pub fn limits(spec: &LimitsSpec) -> Limits {
     let mut limits = Limits::default();
-    if let Some(mib) = spec.limits.memory_mib {
+    if let Some(mib) = spec.memory_mib {
         limits.max_memory_bytes = mib << 20;
     }
-    if let Some(ms) = spec.limits.call_timeout_ms {
+    if let Some(ms) = spec.call_timeout_ms {
         limits.call_timeout = Duration::from_millis(ms);
     }
-    if let Some(rows) = spec.limits.max_output_rows {
+    if let Some(rows) = spec.max_output_rows {
         limits.max_output_rows = rows;
     }
-    if let Some(instances) = spec.limits.max_instances {
+    if let Some(instances) = spec.max_instances {
         limits.max_instances = instances;
     }
-    if let Some(tables) = spec.limits.max_tables {
+    if let Some(tables) = spec.max_tables {
         limits.max_tables = tables;
     }
-    if let Some(mib) = spec.limits.max_output_mib {
+    if let Some(mib) = spec.max_output_mib {
         limits.max_output_bytes = mib << 20;
     }
     limits

@@ -5,7 +5,7 @@
 //! node, and a tenant's quota bounds what all its instances take together.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How often the engine's epoch advances: a running call's deadline (and
@@ -36,6 +36,9 @@ pub struct Limits {
     /// The quota of the tenant the instance runs for, shared with the
     /// tenant's other instances (`None`: no quota).
     pub tenant: Option<Arc<TenantQuota>>,
+    /// Where the instance's linear memory is counted while it lives, with
+    /// other instances sharing the meter (a node's, for its metrics).
+    pub memory_meter: Option<Arc<AtomicU64>>,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             max_output_rows: 1 << 22,
             max_output_bytes: 256 << 20,
             tenant: None,
+            memory_meter: None,
         }
     }
 }
@@ -132,12 +136,13 @@ pub enum MemoryBreach {
 /// Enforces [`Limits`] on one store and remembers the last refused memory
 /// growth, so the trap that usually follows (a Rust guest aborts when
 /// allocation fails) can be reported with its numbers. Holds one of its
-/// tenant's instance slots and the memory it charged to the tenant until it
-/// is dropped with its store.
+/// tenant's instance slots and the memory it charged to the tenant (and its
+/// memory meter) until it is dropped with its store.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     limits: Limits,
-    /// Bytes charged to the tenant's quota.
+    /// Bytes of linear memory the store's memories have grown to, charged
+    /// to the tenant's quota and the memory meter.
     charged: usize,
     /// The memory growth refused during the current call, if any.
     pub(crate) breach: Option<MemoryBreach>,
@@ -173,6 +178,9 @@ impl Drop for Limiter {
                 .memory_in_use
                 .fetch_sub(self.charged, Ordering::SeqCst);
         }
+        if let Some(meter) = &self.limits.memory_meter {
+            meter.fetch_sub(self.charged as u64, Ordering::Relaxed);
+        }
     }
 }
 
@@ -190,20 +198,22 @@ impl wasmtime::ResourceLimiter for Limiter {
             });
             return Ok(false);
         }
-        if let Some(tenant) = &self.limits.tenant {
-            let growth = desired.saturating_sub(current);
-            if let Err(requested) =
+        let growth = desired.saturating_sub(current);
+        if let Some(tenant) = &self.limits.tenant
+            && let Err(requested) =
                 TenantQuota::charge(&tenant.memory_in_use, growth, tenant.max_memory_bytes)
-            {
-                self.breach = Some(MemoryBreach::Tenant(QuotaBreach {
-                    tenant: tenant.name.clone(),
-                    resource: "memory",
-                    requested,
-                    limit: tenant.max_memory_bytes.unwrap_or_default(),
-                }));
-                return Ok(false);
-            }
-            self.charged += growth;
+        {
+            self.breach = Some(MemoryBreach::Tenant(QuotaBreach {
+                tenant: tenant.name.clone(),
+                resource: "memory",
+                requested,
+                limit: tenant.max_memory_bytes.unwrap_or_default(),
+            }));
+            return Ok(false);
+        }
+        self.charged += growth;
+        if let Some(meter) = &self.limits.memory_meter {
+            meter.fetch_add(growth as u64, Ordering::Relaxed);
         }
         Ok(true)
     }
@@ -235,10 +245,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tenant_quota_is_shared_by_its_instances_and_released_when_they_end() {
+    fn a_tenant_quota_and_a_memory_meter_are_shared_by_their_instances_and_released_when_they_end()
+    {
         let tenant = Arc::new(TenantQuota::new("acme", Some(100 << 20), Some(2)));
+        let meter = Arc::new(AtomicU64::new(0));
         let limits = Limits {
             tenant: Some(tenant.clone()),
+            memory_meter: Some(meter.clone()),
             ..Limits::default()
         };
         let mut first = Limiter::new(&limits).unwrap();
@@ -268,9 +281,16 @@ mod tests {
             }))
         );
         assert!(second.memory_growing(0, 40 << 20, None).unwrap());
+        assert_eq!(
+            meter.load(Ordering::Relaxed),
+            100 << 20,
+            "refused growth is not counted"
+        );
         drop(first);
         assert_eq!((tenant.instances(), tenant.memory_in_use()), (1, 40 << 20));
+        assert_eq!(meter.load(Ordering::Relaxed), 40 << 20);
         drop(second);
         assert_eq!((tenant.instances(), tenant.memory_in_use()), (0, 0));
+        assert_eq!(meter.load(Ordering::Relaxed), 0);
     }
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
@@ -116,6 +118,22 @@ impl Running {
         Self { child, stderr }
     }
 
+    /// The address of its admin API (`weir run --admin 127.0.0.1:0`), once
+    /// it says it listens.
+    pub fn admin_address(&self) -> String {
+        let mut addr = String::new();
+        self.wait_for("the admin address", || {
+            match self.stderr().split("admin API listening on http://").nth(1) {
+                Some(rest) => {
+                    addr = rest.lines().next().unwrap().trim().to_string();
+                    true
+                }
+                None => false,
+            }
+        });
+        addr
+    }
+
     /// What it has written to stderr so far.
     pub fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()
@@ -145,7 +163,6 @@ impl Drop for Running {
 
 /// Appends `{"id": N}` lines for `ids` to the JSON-lines file at `path`.
 pub fn append_ids(path: &Path, ids: std::ops::Range<i64>) {
-    use std::io::Write;
     let mut file = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -161,4 +178,52 @@ pub fn rows_in(dir: &Path) -> usize {
         true => read_json_dir(dir).len(),
         false => 0,
     }
+}
+
+/// Sends one HTTP/1.1 request; answers the status code and the body.
+pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// The value of metric `name` for `node`, from a scrape of `/metrics`.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, node: &str) -> prometheus_parse::Value {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && s.labels.get("node") == Some(node))
+        .map(|s| s.value.clone())
+        .unwrap_or_else(|| panic!("no {name} for {node}"))
+}
+
+/// The value of counter `name` for `node`, from a scrape of `/metrics`.
+pub fn counter(scrape: &prometheus_parse::Scrape, name: &str, node: &str) -> f64 {
+    match sample(scrape, name, node) {
+        prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+/// The value of gauge `name` for `node`, from a scrape of `/metrics`.
+pub fn gauge(scrape: &prometheus_parse::Scrape, name: &str, node: &str) -> f64 {
+    match sample(scrape, name, node) {
+        prometheus_parse::Value::Gauge(v) => v,
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+pub fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let (status, body) = http(addr, "GET", "/metrics", "");
+    assert_eq!(status, 200, "{body}");
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
 }
