@@ -1,4 +1,5 @@
-//! Builds every plugin crate under `plugins/` for `wasm32-wasip2` with one
+//! Builds every plugin crate under `plugins/` (and the Rust version of each
+//! example, `examples/NAME/rust`) for `wasm32-wasip2` with one
 //! nested `cargo build`, then generates a constant with the path of each
 //! `.wasm` and a `foreach_plugin!` macro (the pattern of wasmtime's
 //! `crates/test-programs/artifacts`). `cargo test` alone thus builds and
@@ -13,8 +14,11 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 
 struct PluginCrate {
-    /// Folder name under `plugins/`, e.g. `json-parse`.
+    /// Folder name under `plugins/` (e.g. `json-parse`), or the example's
+    /// name for the Rust version of an example (`examples/NAME/rust`).
     dir: String,
+    /// The crate's folder, relative to the workspace root.
+    location: String,
     /// Cargo package name, e.g. `weir-plugin-json-parse`.
     package: String,
     /// Whether the crate is a binary (a plain WASI command, used as a
@@ -32,7 +36,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    let crates = discover(&plugins_dir);
+    let mut crates = discover(&plugins_dir, |dir| dir.to_string());
+    let examples = discover(&root.join("examples"), |dir| format!("{dir}/rust"));
+    // Only the crates: running an example writes outputs beside them.
+    for example in &examples {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join(&example.location).display()
+        );
+    }
+    crates.extend(examples);
+    crates.sort_by(|a, b| a.dir.cmp(&b.dir));
     // One folder for every profile and for `cargo check`, so the plugins are
     // built once, not once per host build flavour; cargo's own lock
     // serializes concurrent builds into it.
@@ -82,9 +96,9 @@ fn main() {
         let ident = c.dir.replace('-', "_");
         writeln!(
             generated,
-            "/// Path of the `{}` plugin component (`plugins/{}`).\npub const {}: &str = {:?};",
+            "/// Path of the `{}` plugin component (`{}`).\npub const {}: &str = {:?};",
             c.dir,
-            c.dir,
+            c.location,
             ident.to_uppercase(),
             path.display().to_string()
         )
@@ -116,14 +130,17 @@ fn main() {
     fs::write(out_dir.join("plugins.rs"), generated).unwrap();
 }
 
-/// Every crate folder under `plugins/` except this one.
-fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
-    let mut crates: Vec<PluginCrate> = fs::read_dir(plugins_dir)
+/// Every crate in a folder `crate_of(NAME)` of a folder `NAME` under
+/// `parent` (`plugins/NAME`, `examples/NAME/rust`), except this one.
+fn discover(parent: &Path, crate_of: impl Fn(&str) -> String) -> Vec<PluginCrate> {
+    let base = parent.file_name().unwrap().to_str().unwrap();
+    fs::read_dir(parent)
         .unwrap()
         .filter_map(|entry| {
-            let path = entry.ok()?.path();
+            let dir = entry.ok()?.file_name().to_str()?.to_string();
+            let location = format!("{base}/{}", crate_of(&dir));
+            let path = parent.join(crate_of(&dir));
             let manifest = fs::read_to_string(path.join("Cargo.toml")).ok()?;
-            let dir = path.file_name()?.to_str()?.to_string();
             if dir == "artifacts" {
                 return None;
             }
@@ -136,11 +153,10 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
             let is_bin = path.join("src/main.rs").is_file();
             Some(PluginCrate {
                 dir,
+                location,
                 package,
                 is_bin,
             })
         })
-        .collect();
-    crates.sort_by(|a, b| a.dir.cmp(&b.dir));
-    crates
+        .collect()
 }

@@ -10,6 +10,7 @@
 //! [`admin`] serves the HTTP admin API and Prometheus metrics.
 
 pub mod admin;
+pub mod authoring;
 pub mod connectors;
 pub mod exec;
 pub mod graph;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use weir::authoring::{Kind, Language};
 use weir::exec::RunOptions;
 use weir::graph::Graph;
 use weir::plugin::{EngineOptions, PluginEngine, inspect::inspect};
@@ -80,6 +81,31 @@ enum PluginCommand {
         /// One or more `.wasm` components.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Make a plugin folder: its code, a README with the build command, a
+    /// sample input and a pipeline that runs the plugin on it.
+    New {
+        /// The plugin's name (lower-case letters, digits, dashes): the folder,
+        /// the component and the node in the sample pipeline.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: Language,
+        /// What it is.
+        #[arg(long, value_enum, default_value_t = Kind::Transform)]
+        kind: Kind,
+        /// Where to make the folder.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build a plugin folder (Rust, Python or JavaScript) into a component.
+    Build {
+        /// The plugin folder.
+        dir: PathBuf,
+        /// The component to write (default: DIR/NAME.wasm, NAME the folder's
+        /// name).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -340,6 +366,34 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("inspecting {}", file.display()))?;
                 print!("{report}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::New {
+            name,
+            lang,
+            kind,
+            dir,
+        }) => {
+            let folder = weir::authoring::scaffold(&dir, &name, lang, kind)?;
+            println!(
+                "made {} ({} {}); build it with: weir plugin build {}",
+                folder.display(),
+                lang.name(),
+                kind.name(),
+                folder.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::Build { dir, out }) => {
+            eprintln!("building {} ...", dir.display());
+            let built = weir::authoring::build(&dir, out.as_deref())?;
+            println!(
+                "built {} ({} {}) in {:.1}s",
+                built.path.display(),
+                built.language.name(),
+                built.kind.name(),
+                built.took.as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,0 +1,258 @@
+// Weir's JavaScript SDK: write Weir plugins in JavaScript over the
+// `apache-arrow` package, built into WebAssembly components with
+// componentize-js (`weir plugin build DIR`).
+//
+// Authors never see IPC bytes or the WIT bindings: a transform gets an
+// apache-arrow `Table` (one record batch) and returns tables. A complete
+// transform, the `plugin.js` of a plugin:
+//
+//     import { defineTransform, Field, Float64 } from 'weir-sdk';
+//
+//     export const transform = defineTransform({
+//       name: 'fahrenheit',
+//       description: 'adds temperature_f',
+//       open(config, inputSchema) {
+//         return new Schema([...inputSchema.fields, new Field('temperature_f', new Float64(), true)]);
+//       },
+//       process(table) { ... return a Table, a RecordBatch, an array of them, or nothing },
+//     });
+//
+// The exported name (`transform`, `source` or `sink`) is the world's export.
+// Values are apache-arrow's: int64 columns hold BigInt, timestamps numbers
+// of their unit (milliseconds for `timestamp[ms]`), utf8 strings.
+
+import {
+  RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, tableToIPC, vectorFromArray,
+} from 'apache-arrow';
+import { log as hostLog } from 'weir:plugin/host@0.1.0';
+
+export * from 'apache-arrow';
+
+/**
+ * A record batch of exactly `schema` from plain values: `columns` maps each
+ * field name to an array of values (`null` for nulls; BigInt for 64-bit
+ * integers, numbers of the unit for timestamps).
+ */
+export function batchFromColumns(schema, columns) {
+  const vectors = schema.fields.map((field) => {
+    const values = columns[field.name];
+    if (values === undefined) throw invalidInput(`no values for column ${field.name}`);
+    return vectorFromArray(values, field.type);
+  });
+  const length = vectors.length ? vectors[0].length : 0;
+  const data = makeData({
+    type: new Struct(schema.fields),
+    length,
+    nullCount: 0,
+    children: vectors.map((v) => v.data[0]),
+  });
+  return new RecordBatch(schema, data);
+}
+
+/**
+ * Logs through the host (`trace`, `debug`, `info`, `warn` or `error`), with
+ * the node's name and `fields` (an object of strings).
+ */
+export function log(level, message, fields = {}) {
+  hostLog(level, message, Object.entries(fields).map(([k, v]) => [k, String(v)]));
+}
+
+/** A plugin error with the WIT error variant it crosses as. */
+export class PluginError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** The configuration is wrong: say which field and why. */
+export const invalidConfig = (message) => new PluginError('invalid-config', message);
+/** The input schema or a batch cannot be processed. */
+export const invalidInput = (message) => new PluginError('invalid-input', message);
+/** The state given to `restore` is not one this plugin wrote. */
+export const invalidState = (message) => new PluginError('invalid-state', message);
+/** Something the plugin needs is unavailable; retrying may help. */
+export const unavailable = (message) => new PluginError('unavailable', message);
+
+// The end-of-stream marker apache-arrow writes after the last message.
+const EOS_BYTES = 8;
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** The IPC schema message of `schema` (what the host expects at open). */
+function schemaBytes(schema) {
+  const stream = tableToIPC(new Table(schema), 'stream');
+  return stream.subarray(0, stream.length - EOS_BYTES);
+}
+
+/** Reads the schema and batches of one stream whose schema came at open. */
+class Decoder {
+  constructor(schemaMessage) {
+    this.schemaMessage = new Uint8Array(schemaMessage);
+    this.schema = tableFromIPC(this.schemaMessage).schema;
+  }
+
+  decode(batch) {
+    return tableFromIPC(concat(this.schemaMessage, batch));
+  }
+}
+
+/** Writes batches of `schema` as the messages of one record batch each. */
+class Encoder {
+  constructor(schema) {
+    this.schema = schema;
+    this.schemaMessage = schemaBytes(schema);
+  }
+
+  encode(result, call) {
+    if (result === undefined || result === null) return [];
+    const items = Array.isArray(result) ? result : [result];
+    const batches = items.flatMap((item) => (item instanceof Table ? item.batches : [item]));
+    return batches.map((batch) => {
+      if (!(batch instanceof RecordBatch)) {
+        throw invalidInput(`${call} must return Tables or RecordBatches, got ${typeof batch}`);
+      }
+      const stream = tableToIPC(new Table([batch]), 'stream');
+      const prefix = stream.subarray(0, this.schemaMessage.length);
+      if (!sameBytes(prefix, this.schemaMessage)) {
+        throw invalidInput(
+          `${call} returned a batch of schema ${batch.schema}, but the output schema is ${this.schema}`,
+        );
+      }
+      return stream.slice(this.schemaMessage.length, stream.length - EOS_BYTES);
+    });
+  }
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function parseConfig(text) {
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text) ?? {};
+  } catch (error) {
+    throw invalidConfig(`the config is not JSON: ${error.message}`);
+  }
+}
+
+/** Calls `fn`; any exception crosses as a typed WIT error. */
+function calling(fn) {
+  return (...args) => {
+    try {
+      return fn(...args);
+    } catch (error) {
+      if (error instanceof PluginError) throw { tag: error.kind, val: error.message };
+      throw { tag: 'internal', val: `${error}${error?.stack ? `\n${error.stack}` : ''}` };
+    }
+  };
+}
+
+function about(plugin, fallback) {
+  return {
+    name: plugin.name ?? fallback,
+    version: plugin.version ?? '0.1.0',
+    description: plugin.description ?? '',
+  };
+}
+
+function stateOf(plugin, restoring) {
+  return {
+    snapshot: calling(() => plugin.snapshot?.() ?? undefined),
+    restore: calling((state) => {
+      if (!plugin.restore) throw invalidState(`this ${restoring} keeps no state`);
+      plugin.restore(state);
+    }),
+  };
+}
+
+/**
+ * The `transform` export for `plugin`: `{ name, version, description,
+ * open(config, inputSchema) -> Schema, process(table) -> Table[s] | undefined,
+ * finish?() -> Table[s], snapshot?() -> Uint8Array | undefined, restore?(bytes),
+ * reads?: [column names] }` (set `reads` in `open` to get only those columns).
+ */
+export function defineTransform(plugin) {
+  let decoder;
+  let encoder;
+  return {
+    about: () => about(plugin, 'js-transform'),
+    open: calling((config, inputSchema) => {
+      const input = new Decoder(inputSchema).schema;
+      const output = plugin.open ? plugin.open(parseConfig(config), input) : input;
+      let reads;
+      let read = input;
+      if (plugin.reads) {
+        reads = plugin.reads.map((name) => {
+          const index = input.fields.findIndex((f) => f.name === name);
+          if (index < 0) throw invalidConfig(`no input column ${name}`);
+          return index;
+        });
+        read = new Schema(reads.map((i) => input.fields[i]));
+      }
+      decoder = new Decoder(schemaBytes(read));
+      encoder = new Encoder(output);
+      return { outputSchema: encoder.schemaMessage, reads, mode: { tag: 'batches' } };
+    }),
+    process: calling((batch) => {
+      const output = plugin.process(decoder.decode(batch));
+      return { output: { tag: 'batches', val: encoder.encode(output, 'process') }, rejected: [] };
+    }),
+    finish: calling(() => encoder.encode(plugin.finish?.(), 'finish')),
+    ...stateOf(plugin, 'transform'),
+  };
+}
+
+/**
+ * The `source` export for `plugin`: `{ name, ..., open(config) -> Schema,
+ * next(maxRows) -> Table | number (seconds to wait) | undefined (done),
+ * snapshot?(), restore?(bytes) }`.
+ */
+export function defineSource(plugin) {
+  let encoder;
+  return {
+    about: () => about(plugin, 'js-source'),
+    open: calling((config) => {
+      encoder = new Encoder(plugin.open(parseConfig(config)));
+      return { outputSchema: encoder.schemaMessage };
+    }),
+    next: calling((maxRows) => {
+      const result = plugin.next(maxRows);
+      if (result === undefined || result === null) return { tag: 'done' };
+      if (typeof result === 'number') return { tag: 'wait', val: BigInt(Math.round(result * 1000)) };
+      const [batch] = encoder.encode(result, 'next');
+      return batch === undefined ? { tag: 'wait', val: 0n } : { tag: 'batch', val: batch };
+    }),
+    ...stateOf(plugin, 'source'),
+  };
+}
+
+/**
+ * The `sink` export for `plugin`: `{ name, ..., open?(config, inputSchema),
+ * write(table), flush?() }`.
+ */
+export function defineSink(plugin) {
+  let decoder;
+  return {
+    about: () => about(plugin, 'js-sink'),
+    open: calling((config, inputSchema) => {
+      decoder = new Decoder(inputSchema);
+      plugin.open?.(parseConfig(config), decoder.schema);
+      return { reads: undefined };
+    }),
+    write: calling((batch) => {
+      plugin.write(decoder.decode(batch));
+    }),
+    flush: calling(() => {
+      plugin.flush?.();
+    }),
+  };
+}

@@ -1,0 +1,184 @@
+"""Arrow types, fields, schemas and record batches as Python plugin code sees them.
+
+pyarrow does not run inside WebAssembly, so the SDK carries its own small
+model of the Arrow data Weir moves: a batch is a schema and one Python list
+per column, ``None`` for nulls. Values are plain Python objects:
+
+==================  ===========================================
+Arrow type          Python value
+==================  ===========================================
+bool                ``bool``
+int8 .. uint64      ``int``
+float32, float64    ``float``
+utf8                ``str``
+binary              ``bytes``
+date32              ``int``: days since 1970-01-01
+timestamp[unit]     ``int``: ``unit``\\s since 1970-01-01 UTC
+==================  ===========================================
+"""
+
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+
+TIME_UNITS = ("s", "ms", "us", "ns")
+
+
+@dataclass(frozen=True)
+class DataType:
+    """One Arrow data type Weir supports.
+
+    ``kind`` is ``"bool"``, ``"int"``, ``"float"``, ``"utf8"``, ``"binary"``,
+    ``"date32"`` or ``"timestamp"``; ``bits`` and ``signed`` describe
+    integers and floats, ``unit`` and ``tz`` timestamps.
+    """
+
+    kind: str
+    bits: int = 0
+    signed: bool = True
+    unit: Optional[str] = None
+    tz: Optional[str] = None
+
+    def __str__(self) -> str:
+        if self.kind == "int":
+            return f"{'' if self.signed else 'u'}int{self.bits}"
+        if self.kind == "float":
+            return f"float{self.bits}"
+        if self.kind == "timestamp":
+            return f"timestamp[{self.unit}]" + (f" ({self.tz})" if self.tz else "")
+        return self.kind
+
+
+BOOL = DataType("bool")
+INT8, INT16, INT32, INT64 = (DataType("int", b) for b in (8, 16, 32, 64))
+UINT8, UINT16, UINT32, UINT64 = (DataType("int", b, signed=False) for b in (8, 16, 32, 64))
+FLOAT32, FLOAT64 = DataType("float", 32), DataType("float", 64)
+UTF8 = DataType("utf8")
+BINARY = DataType("binary")
+DATE32 = DataType("date32")
+
+
+def timestamp(unit: str = "ms", tz: Optional[str] = "+00:00") -> DataType:
+    """A timestamp type counting ``unit`` (``s``, ``ms``, ``us`` or ``ns``)."""
+    if unit not in TIME_UNITS:
+        raise ValueError(f"unknown time unit {unit!r}; expected one of {TIME_UNITS}")
+    return DataType("timestamp", unit=unit, tz=tz)
+
+
+_NAMES = {
+    "bool": BOOL, "boolean": BOOL,
+    "int8": INT8, "int16": INT16, "int32": INT32, "int64": INT64,
+    "uint8": UINT8, "uint16": UINT16, "uint32": UINT32, "uint64": UINT64,
+    "float32": FLOAT32, "float64": FLOAT64, "double": FLOAT64,
+    "utf8": UTF8, "string": UTF8, "binary": BINARY, "date32": DATE32, "date": DATE32,
+}
+
+
+def data_type(name: str) -> DataType:
+    """Parses the type names pipeline files use (``int64``, ``utf8``,
+    ``timestamp[ms]``, ...)."""
+    key = name.strip().lower()
+    if key in _NAMES:
+        return _NAMES[key]
+    if key == "timestamp":
+        return timestamp("ms")
+    if key.startswith("timestamp[") and key.endswith("]"):
+        return timestamp(key[len("timestamp["):-1])
+    raise ValueError(f"unknown type {name!r}")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A named, typed column of a schema."""
+
+    name: str
+    type: DataType
+    nullable: bool = True
+
+
+class Schema:
+    """The fields of a batch, in order."""
+
+    def __init__(self, fields: Iterable[Field]):
+        self.fields: List[Field] = list(fields)
+        self._index = {f.name: i for i, f in enumerate(self.fields)}
+
+    def index(self, name: str) -> int:
+        """The position of the field called ``name``; ``KeyError`` names the
+        fields there are."""
+        try:
+            return self._index[name]
+        except KeyError:
+            names = ", ".join(self.names)
+            raise KeyError(f"no column {name!r}; the schema has {names}") from None
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``."""
+        return self.fields[self.index(name)]
+
+    @property
+    def names(self) -> List[str]:
+        """The field names, in order."""
+        return [f.name for f in self.fields]
+
+    def append(self, *fields: Field) -> "Schema":
+        """This schema with ``fields`` added at the end."""
+        return Schema(self.fields + list(fields))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self.fields == other.fields
+
+    def __repr__(self) -> str:
+        return "Schema(" + ", ".join(f"{f.name}: {f.type}" for f in self.fields) + ")"
+
+
+class Batch:
+    """A record batch: a schema and one list of values per column."""
+
+    def __init__(self, schema: Schema, columns: Sequence[List[Any]]):
+        if len(columns) != len(schema.fields):
+            raise ValueError(f"{len(columns)} columns for {len(schema.fields)} fields")
+        lengths = {len(c) for c in columns}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        self.schema = schema
+        self.columns: List[List[Any]] = list(columns)
+        self.num_rows = lengths.pop() if lengths else 0
+
+    @classmethod
+    def from_columns(cls, schema: Schema, columns: Dict[str, List[Any]]) -> "Batch":
+        """A batch from a dict of column name to values, in schema order."""
+        return cls(schema, [columns[name] for name in schema.names])
+
+    @classmethod
+    def from_rows(cls, schema: Schema, rows: Iterable[Dict[str, Any]]) -> "Batch":
+        """A batch from dicts of column name to value (missing: null)."""
+        rows = list(rows)
+        return cls(schema, [[row.get(name) for row in rows] for name in schema.names])
+
+    def column(self, name: str) -> List[Any]:
+        """The values of the column called ``name``."""
+        return self.columns[self.schema.index(name)]
+
+    def rows(self) -> Iterator[Dict[str, Any]]:
+        """The rows, as dicts of column name to value."""
+        names = self.schema.names
+        for values in zip(*self.columns):
+            yield dict(zip(names, values))
+
+    def filter(self, keep: Sequence[bool]) -> "Batch":
+        """The rows where ``keep`` is true."""
+        return Batch(self.schema, [[v for v, k in zip(c, keep) if k] for c in self.columns])
+
+    def append_column(self, field: Field, values: List[Any]) -> "Batch":
+        """This batch with one more column."""
+        return Batch(self.schema.append(field), self.columns + [values])
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Batch)
+            and self.schema == other.schema
+            and self.columns == other.columns
+        )
+
+    def __repr__(self) -> str:
+        return f"Batch({self.num_rows} rows, {self.schema!r})"

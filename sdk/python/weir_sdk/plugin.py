@@ -1,0 +1,311 @@
+"""The plugin classes authors subclass, their errors, and the adapters that
+turn them into the exports of a Weir WebAssembly component.
+
+Authors never see IPC bytes or the generated WIT bindings: a transform gets
+a :class:`~weir_sdk.arrow.Batch` and returns batches. In the app module
+that componentize-py builds, export the class with one line::
+
+    Transform = weir_sdk.export_transform(MyTransform)
+
+(``Source = weir_sdk.export_source(...)`` and ``Sink =
+weir_sdk.export_sink(...)`` for the other worlds). The module-level name is
+the one componentize-py looks for; it must match the world's export.
+"""
+
+import json
+import traceback
+from typing import Any, Dict, List, Optional, Union
+
+from . import ipc
+from .arrow import Batch, Schema
+
+
+class PluginError(Exception):
+    """Base of the errors a plugin raises; the host reports the message with
+    the node's name."""
+
+
+class InvalidConfig(PluginError):
+    """The configuration is wrong: say which field and why."""
+
+
+class InvalidInput(PluginError):
+    """The input schema or a batch cannot be processed."""
+
+
+class InvalidState(PluginError):
+    """The state given to ``restore`` is not one this plugin wrote."""
+
+
+class Unavailable(PluginError):
+    """Something the plugin needs is unavailable; retrying may help."""
+
+
+class Transform:
+    """A transform: batches in, batches out.
+
+    Set ``name``, ``version`` and ``description``; override :meth:`open`
+    and :meth:`process`, and :meth:`finish`, :meth:`snapshot` and
+    :meth:`restore` if the transform holds state. One instance serves one
+    node instance, one call at a time.
+    """
+
+    name = "python-transform"
+    version = "0.1.0"
+    description = ""
+    #: Input columns the transform reads (names); ``None``: all. Set it in
+    #: :meth:`open`: the host then sends only these, in this order.
+    reads: Optional[List[str]] = None
+
+    def open(self, config: Dict[str, Any], input_schema: Schema) -> Schema:
+        """Checks ``config`` (the node's JSON config, ``{}`` when none) and
+        answers the output schema. Raise :class:`InvalidConfig` for a bad
+        config."""
+        return input_schema
+
+    def process(self, batch: Batch) -> Union[Batch, List[Batch], None]:
+        """Processes one batch: return a batch, a list of batches or ``None``."""
+        raise NotImplementedError
+
+    def finish(self) -> List[Batch]:
+        """Called once at the end of bounded input: returns what is held."""
+        return []
+
+    def snapshot(self) -> Optional[bytes]:
+        """The state to carry into a new instance (checkpoints, hot reload);
+        ``None`` for a stateless transform."""
+        return None
+
+    def restore(self, state: bytes) -> None:
+        """Takes the state :meth:`snapshot` wrote, right after :meth:`open`."""
+        raise InvalidState("this transform keeps no state")
+
+
+class Source:
+    """A source: produces batches until it is done."""
+
+    name = "python-source"
+    version = "0.1.0"
+    description = ""
+
+    def open(self, config: Dict[str, Any]) -> Schema:
+        """Checks ``config`` and answers the schema of what it produces."""
+        raise NotImplementedError
+
+    def next(self, max_rows: int) -> Union[Batch, float, None]:
+        """The next batch (at most ``max_rows`` rows); a number of seconds to
+        wait before asking again; or ``None`` when done."""
+        raise NotImplementedError
+
+    def snapshot(self) -> Optional[bytes]:
+        """Where the source is, to resume from; ``None`` if it cannot."""
+        return None
+
+    def restore(self, state: bytes) -> None:
+        """Continues from a position :meth:`snapshot` wrote."""
+        raise InvalidState("this source keeps no position")
+
+
+class Sink:
+    """A sink: writes batches somewhere."""
+
+    name = "python-sink"
+    version = "0.1.0"
+    description = ""
+
+    def open(self, config: Dict[str, Any], input_schema: Schema) -> None:
+        """Checks ``config`` for input of ``input_schema``."""
+
+    def write(self, batch: Batch) -> None:
+        """Writes one batch."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Makes everything written so far durable; called at the end."""
+
+
+def _wit_error(error: BaseException):
+    """The WIT ``error`` variant for an exception a plugin raised."""
+    from wit_world.imports import types
+
+    kinds = {
+        InvalidConfig: types.Error_InvalidConfig,
+        InvalidInput: types.Error_InvalidInput,
+        InvalidState: types.Error_InvalidState,
+        Unavailable: types.Error_Unavailable,
+    }
+    for kind, variant in kinds.items():
+        if isinstance(error, kind):
+            return variant(str(error))
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    return types.Error_Internal("".join(lines[-3:]).strip())
+
+
+def _calling(method):
+    """Wraps an export method so plugin exceptions become WIT errors."""
+    from componentize_py_types import Err
+
+    def call(self, *args):
+        try:
+            return method(self, *args)
+        except Err:
+            raise
+        except Exception as error:  # every failure crosses as a typed error
+            raise Err(_wit_error(error)) from None
+
+    call.__name__ = method.__name__
+    return call
+
+
+def _config(text: str) -> Dict[str, Any]:
+    try:
+        config = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as error:
+        raise InvalidConfig(f"the config is not JSON: {error}") from None
+    return config if config is not None else {}
+
+
+def _info(plugin):
+    from wit_world.imports import types
+
+    return types.PluginInfo(name=plugin.name, version=plugin.version,
+                            description=plugin.description)
+
+
+def _batches(result, schema: Schema, call: str) -> List[Batch]:
+    if result is None:
+        return []
+    batches = [result] if isinstance(result, Batch) else list(result)
+    for batch in batches:
+        if batch.schema != schema:
+            raise InvalidInput(f"{call} returned a batch of {batch.schema!r}, "
+                               f"but the output schema is {schema!r}")
+    return batches
+
+
+# componentize-py may make a new export object per call: the plugin and its
+# schemas live at module level, one set per component instance.
+_state: Dict[str, Any] = {}
+
+
+def export_transform(cls):
+    """The export class of the transform world for transform class ``cls``."""
+    from wit_world import exports
+    from wit_world.exports import transform as wit
+
+    plugin = cls()
+    _state["plugin"] = plugin
+
+    class Export(exports.Transform):
+        def about(self):
+            return _info(plugin)
+
+        @_calling
+        def open(self, config, input_schema):
+            schema = ipc.read_schema(bytes(input_schema))
+            output = plugin.open(_config(config), schema)
+            reads = None
+            if plugin.reads is not None:
+                reads = [schema.index(name) for name in plugin.reads]
+                _state["input"] = Schema(schema.fields[i] for i in reads)
+            else:
+                _state["input"] = schema
+            _state["output"] = output
+            return wit.Plan(output_schema=ipc.write_schema(output), reads=reads,
+                            mode=wit.OutputMode_Batches())
+
+        @_calling
+        def process(self, batch):
+            result = plugin.process(ipc.read_batch(_state["input"], batch))
+            batches = _batches(result, _state["output"], "process")
+            return wit.Processed(
+                output=wit.Output_Batches([ipc.write_batch(b) for b in batches]),
+                rejected=[])
+
+        @_calling
+        def finish(self):
+            batches = _batches(plugin.finish(), _state["output"], "finish")
+            return [ipc.write_batch(b) for b in batches]
+
+        @_calling
+        def snapshot(self):
+            return plugin.snapshot()
+
+        @_calling
+        def restore(self, state):
+            plugin.restore(bytes(state))
+
+    return Export
+
+
+def export_source(cls):
+    """The export class of the source world for source class ``cls``."""
+    from wit_world import exports
+    from wit_world.exports import source as wit
+
+    plugin = cls()
+
+    class Export(exports.Source):
+        def about(self):
+            return _info(plugin)
+
+        @_calling
+        def open(self, config):
+            _state["output"] = plugin.open(_config(config))
+            return wit.Plan(output_schema=ipc.write_schema(_state["output"]))
+
+        @_calling
+        def next(self, max_rows):
+            result = plugin.next(max_rows)
+            if result is None:
+                return wit.Poll_Done()
+            if isinstance(result, (int, float)):
+                return wit.Poll_Wait(int(result * 1000))
+            (batch,) = _batches(result, _state["output"], "next")
+            return wit.Poll_Batch(ipc.write_batch(batch))
+
+        @_calling
+        def snapshot(self):
+            return plugin.snapshot()
+
+        @_calling
+        def restore(self, state):
+            plugin.restore(bytes(state))
+
+    return Export
+
+
+def export_sink(cls):
+    """The export class of the sink world for sink class ``cls``."""
+    from wit_world import exports
+    from wit_world.exports import sink as wit
+
+    plugin = cls()
+
+    class Export(exports.Sink):
+        def about(self):
+            return _info(plugin)
+
+        @_calling
+        def open(self, config, input_schema):
+            _state["input"] = ipc.read_schema(bytes(input_schema))
+            plugin.open(_config(config), _state["input"])
+            return wit.Plan(reads=None)
+
+        @_calling
+        def write(self, batch):
+            plugin.write(ipc.read_batch(_state["input"], batch))
+
+        @_calling
+        def flush(self):
+            plugin.flush()
+
+    return Export
+
+
+def log(level: str, message: str, **fields: Any) -> None:
+    """Logs through the host (``trace``, ``debug``, ``info``, ``warn`` or
+    ``error``), with the node's name and ``fields``."""
+    from wit_world.imports import host
+
+    host.log(host.Level[level.upper()], message, [(k, str(v)) for k, v in fields.items()])
