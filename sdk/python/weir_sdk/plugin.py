@@ -143,9 +143,10 @@ def _wit_error(error: BaseException):
 
 def _calling(method):
     """Wraps an export method so plugin exceptions become WIT errors."""
-    from componentize_py_types import Err
 
     def call(self, *args):
+        from componentize_py_types import Err
+
         try:
             return method(self, *args)
         except Err:
@@ -188,6 +189,19 @@ def _batches(result, schema: Schema, call: str) -> List[Batch]:
 _state: Dict[str, Any] = {}
 
 
+class _Stateful:
+    """``snapshot`` and ``restore`` of the exported plugin (transforms and
+    sources)."""
+
+    @_calling
+    def snapshot(self):
+        return _state["plugin"].snapshot()
+
+    @_calling
+    def restore(self, state):
+        _state["plugin"].restore(bytes(state))
+
+
 def export_transform(cls):
     """The export class of the transform world for transform class ``cls``."""
     from wit_world import exports
@@ -196,7 +210,7 @@ def export_transform(cls):
     plugin = cls()
     _state["plugin"] = plugin
 
-    class Export(exports.Transform):
+    class Export(_Stateful, exports.Transform):
         def about(self):
             return _info(plugin)
 
@@ -227,14 +241,6 @@ def export_transform(cls):
             batches = _batches(plugin.finish(), _state["output"], "finish")
             return [ipc.write_batch(b) for b in batches]
 
-        @_calling
-        def snapshot(self):
-            return plugin.snapshot()
-
-        @_calling
-        def restore(self, state):
-            plugin.restore(bytes(state))
-
     return Export
 
 
@@ -244,8 +250,9 @@ def export_source(cls):
     from wit_world.exports import source as wit
 
     plugin = cls()
+    _state["plugin"] = plugin
 
-    class Export(exports.Source):
+    class Export(_Stateful, exports.Source):
         def about(self):
             return _info(plugin)
 
@@ -263,14 +270,6 @@ def export_source(cls):
                 return wit.Poll_Wait(int(result * 1000))
             (batch,) = _batches(result, _state["output"], "next")
             return wit.Poll_Batch(ipc.write_batch(batch))
-
-        @_calling
-        def snapshot(self):
-            return plugin.snapshot()
-
-        @_calling
-        def restore(self, state):
-            plugin.restore(bytes(state))
 
     return Export
 
