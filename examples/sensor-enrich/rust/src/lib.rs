@@ -2,9 +2,10 @@
 //! JavaScript) of the example in `examples/sensor-enrich`.
 //!
 //! Keeps the readings whose `battery` is known and at least `min_battery`,
-//! and appends `value_si` (float64: the value in SI units: temperature °C
-//! + 273.15 → K, humidity % / 100 → 1, pressure hPa × 100 → Pa) and `unit`
-//! (utf8: `K`, `1` or `Pa`); both are null for another sensor.
+//! and appends `value_si` (float64: the value in SI units: temperature in
+//! °C plus 273.15 gives K, humidity in % over 100 gives 1, pressure in hPa
+//! times 100 gives Pa) and `unit` (utf8: `K`, `1` or `Pa`); both are null
+//! for another sensor.
 //!
 //! Configuration: `{"min_battery": 20}` (the default). Reads `sensor`,
 //! `value` and `battery`; answers with a selection and two appended
