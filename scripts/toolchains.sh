@@ -35,7 +35,15 @@ python_toolchain() {
     if current python "$requirements"; then return; fi
     echo "toolchains: installing componentize-py into $dir/python" >&2
     rm -rf "$dir/python"
-    python3 -m venv "$dir/python"
+    if ! python3 -m venv "$dir/python" 2>/dev/null; then
+        # Debian's system Python keeps venv in a package of its own.
+        echo "toolchains: installing python3-venv" >&2
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -q && $sudo apt-get install -y -q python3-venv
+        rm -rf "$dir/python"
+        python3 -m venv "$dir/python"
+    fi
     "$dir/python/bin/pip" install -q --disable-pip-version-check -r "$requirements"
     stamp python "$requirements"
 }
