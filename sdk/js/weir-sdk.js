@@ -22,7 +22,8 @@
 // of their unit (milliseconds for `timestamp[ms]`), utf8 strings.
 
 import {
-  RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, tableToIPC, vectorFromArray,
+  DataType, DateUnit, Precision, RecordBatch, Schema, Struct, Table, TimeUnit, Utf8, makeData,
+  tableFromIPC, tableToIPC, vectorFromArray,
 } from 'apache-arrow';
 import { log as hostLog } from 'weir:plugin/host@0.1.0';
 
@@ -34,19 +35,78 @@ export * from 'apache-arrow';
  * integers, numbers of the unit for timestamps).
  */
 export function batchFromColumns(schema, columns) {
-  const vectors = schema.fields.map((field) => {
+  const children = schema.fields.map((field) => {
     const values = columns[field.name];
     if (values === undefined) throw invalidInput(`no values for column ${field.name}`);
-    return vectorFromArray(values, field.type);
+    return columnData(values, field.type);
   });
-  const length = vectors.length ? vectors[0].length : 0;
   const data = makeData({
     type: new Struct(schema.fields),
-    length,
+    length: children.length ? children[0].length : 0,
     nullCount: 0,
-    children: vectors.map((v) => v.data[0]),
+    children,
   });
   return new RecordBatch(schema, data);
+}
+
+const isNull = (v) => v === null || v === undefined;
+
+/** The validity bitmap of `values`, or undefined when none is null. */
+function validity(values) {
+  let nulls = 0;
+  for (const v of values) if (isNull(v)) nulls++;
+  if (nulls === 0) return [undefined, 0];
+  const bitmap = new Uint8Array((values.length + 7) >> 3);
+  values.forEach((v, i) => {
+    if (!isNull(v)) bitmap[i >> 3] |= 1 << (i & 7);
+  });
+  return [bitmap, nulls];
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Arrow data of `type` from plain values: typed arrays and offsets built
+ * directly (apache-arrow's builders are slow under an interpreter), its
+ * builders for the other types.
+ */
+function columnData(values, type) {
+  const length = values.length;
+  const [nullBitmap, nullCount] = validity(values);
+  if (type instanceof Utf8) {
+    const offsets = new Int32Array(length + 1);
+    const parts = [];
+    let end = 0;
+    values.forEach((v, i) => {
+      if (!isNull(v)) {
+        const bytes = textEncoder.encode(v);
+        parts.push(bytes);
+        end += bytes.length;
+      }
+      offsets[i + 1] = end;
+    });
+    const data = new Uint8Array(end);
+    let at = 0;
+    for (const part of parts) {
+      data.set(part, at);
+      at += part.length;
+    }
+    return makeData({ type, length, nullCount, nullBitmap, valueOffsets: offsets, data });
+  }
+  // Values as apache-arrow's getters give them: numbers, BigInt for 64-bit
+  // integers, milliseconds for timestamp[ms]; other units go to the builders.
+  const fixed = DataType.isInt(type)
+    || (DataType.isFloat(type) && type.precision !== Precision.HALF)
+    || (DataType.isDate(type) && type.unit === DateUnit.DAY)
+    || (DataType.isTimestamp(type) && type.unit === TimeUnit.MILLISECOND);
+  if (fixed) {
+    const { ArrayType } = type;
+    const big = ArrayType === BigInt64Array || ArrayType === BigUint64Array;
+    const zero = big ? 0n : 0;
+    const data = ArrayType.from(values, (v) => (isNull(v) ? zero : big ? BigInt(v) : v));
+    return makeData({ type, length, nullCount, nullBitmap, data });
+  }
+  return vectorFromArray(values, type).data[0];
 }
 
 /**

@@ -8,10 +8,7 @@
 //
 // Configuration: `{"min_battery": 20}` (the default).
 // Build: `weir plugin build examples/sensor-enrich/js`.
-import {
-  defineTransform, invalidInput, Field, Float64, Utf8, Schema, RecordBatch, Struct,
-  makeData, vectorFromArray,
-} from 'weir-sdk';
+import { batchFromColumns, defineTransform, invalidInput, Field, Float64, Utf8, Schema } from 'weir-sdk';
 
 const SI = {
   temperature: [(v) => v + 273.15, 'K'],
@@ -43,30 +40,19 @@ export const transform = defineTransform({
 
   process(table) {
     const battery = table.getChild('battery');
+    const levels = battery.toArray(); // a Float64Array: loops over it are fast
     const kept = [];
     for (let row = 0; row < table.numRows; row++) {
-      const b = battery.get(row);
-      if (b !== null && b >= minBattery) kept.push(row);
+      if (levels[row] >= minBattery && battery.isValid(row)) kept.push(row);
     }
-    const columns = table.schema.fields.map((field) => {
-      const column = table.getChild(field.name);
-      return vectorFromArray(kept.map((row) => column.get(row)), field.type);
-    });
-    const sensor = table.getChild('sensor');
-    const value = table.getChild('value');
-    const si = kept.map((row) => {
-      const convert = SI[sensor.get(row)];
-      const v = value.get(row);
-      return convert && v !== null ? [convert[0](v), convert[1]] : [null, null];
-    });
-    columns.push(vectorFromArray(si.map((s) => s[0]), new Float64()));
-    columns.push(vectorFromArray(si.map((s) => s[1]), new Utf8()));
-    const data = makeData({
-      type: new Struct(output.fields),
-      length: kept.length,
-      nullCount: 0,
-      children: columns.map((c) => c.data[0]),
-    });
-    return new RecordBatch(output, data);
+    const columns = {};
+    for (const field of table.schema.fields) {
+      const all = Array.from(table.getChild(field.name));
+      columns[field.name] = kept.map((row) => all[row]);
+    }
+    const si = columns.sensor.map((sensor, i) => (columns.value[i] === null ? undefined : SI[sensor]));
+    columns.value_si = si.map((convert, i) => (convert ? convert[0](columns.value[i]) : null));
+    columns.unit = si.map((convert) => (convert ? convert[1] : null));
+    return batchFromColumns(output, columns);
   },
 });
