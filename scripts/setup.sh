@@ -2,8 +2,11 @@
 # Installs what building and testing Weir needs on a fresh machine. Idempotent.
 # - the wasm32-wasip2 target: plugins are built for it (RUSTUP_AUTO_INSTALL=0
 #   machines never install it on their own);
-# - `kill` (Debian's procps): the Ctrl-C test sends SIGINT to a running `weir`;
-# - the Python and JavaScript plugin toolchains (scripts/toolchains.sh).
+# - Debian packages: procps (`kill`: the Ctrl-C test sends SIGINT to a running
+#   `weir`), libssl-dev, zlib1g-dev and pkg-config (librdkafka is built from
+#   source with TLS and compression);
+# - the Python and JavaScript plugin toolchains (scripts/toolchains.sh);
+# - a Kafka-protocol broker and client for the tests (scripts/kafka-broker.sh).
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -11,11 +14,16 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-if [ ! -x /bin/kill ] && [ ! -x /usr/bin/kill ]; then
-    echo "setup: installing procps (kill)" >&2
+missing=()
+for package in procps libssl-dev zlib1g-dev pkg-config; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q && $sudo apt-get install -y -q procps
+    $sudo apt-get update -q && $sudo apt-get install -y -q "${missing[@]}"
 fi
 
 "$(dirname "$0")/toolchains.sh"
+"$(dirname "$0")/kafka-broker.sh" install

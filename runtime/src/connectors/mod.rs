@@ -1,8 +1,9 @@
 //! Native connectors: sources and sinks that run in the host (files, stdin,
-//! stdout), with configs checked field by field before anything runs.
+//! stdout, Kafka), with configs checked field by field before anything runs.
 
 mod file_sink;
 mod file_source;
+mod kafka;
 mod lines;
 mod stdout;
 
@@ -18,12 +19,13 @@ use crate::spec::Section;
 
 pub use file_sink::FileSink;
 pub use file_source::{FileSource, Positions};
+pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
 pub use stdout::StdoutSink;
 
 /// Native source types.
-pub const SOURCE_TYPES: &[&str] = &["file", "stdin"];
+pub const SOURCE_TYPES: &[&str] = &["file", "stdin", "kafka"];
 /// Native sink types.
-pub const SINK_TYPES: &[&str] = &["file", "stdout"];
+pub const SINK_TYPES: &[&str] = &["file", "stdout", "kafka"];
 
 /// A connector that cannot be configured or fails while running.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum ConnectorError {
         /// Why.
         source: arrow::error::ArrowError,
     },
+    /// A Kafka client failed (connecting, consuming, producing, committing).
+    #[error("kafka: {0}")]
+    Kafka(String),
     /// A Parquet file cannot be read or written.
     #[error("{}: {source}", path.display())]
     Parquet {
@@ -88,6 +93,13 @@ pub trait Source: Send {
     /// about once a second.
     fn lag(&self) -> Option<Lag> {
         None
+    }
+
+    /// Called once every sink has closed its output, so everything read so
+    /// far is durable: sources that commit their position elsewhere (Kafka
+    /// consumer groups) commit it now.
+    fn commit(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
     }
 }
 
@@ -150,6 +162,10 @@ pub enum Connector {
     FileSink(file_sink::Config),
     /// `type: stdout`.
     Stdout(stdout::Config),
+    /// `type: kafka` as a source.
+    KafkaSource(kafka::SourceConfig),
+    /// `type: kafka` as a sink.
+    KafkaSink(kafka::SinkConfig),
 }
 
 impl Connector {
@@ -184,6 +200,12 @@ impl Connector {
                 Ok(Self::FileSink(config))
             }
             (Section::Sinks, "stdout") => Ok(Self::Stdout(parse(config)?)),
+            (Section::Sources, "kafka") => {
+                let config: kafka::SourceConfig = parse(config)?;
+                config.check()?;
+                Ok(Self::KafkaSource(config))
+            }
+            (Section::Sinks, "kafka") => Ok(Self::KafkaSink(parse(config)?)),
             (Section::Transforms, _) => Err(config_error(
                 "type",
                 &format!(
@@ -201,6 +223,7 @@ impl Connector {
         match self {
             Self::FileSource(config) => config.resolve_schema(),
             Self::Stdin(config) => config.resolve_schema(),
+            Self::KafkaSource(config) => config.resolve_schema(),
             _ => unreachable!("a sink connector has no output schema"),
         }
     }
@@ -230,6 +253,7 @@ impl Connector {
                 Ok(Box::new(FileSource::open(config, schema, positions)?))
             }
             Self::Stdin(config) => Ok(Box::new(FileSource::stdin(config, schema)?)),
+            Self::KafkaSource(config) => Ok(Box::new(KafkaSource::open(config, schema)?)),
             _ => unreachable!("a sink connector opened as a source"),
         }
     }
@@ -239,6 +263,7 @@ impl Connector {
         match self {
             Self::FileSink(config) => Ok(Box::new(FileSink::open(config, schema)?)),
             Self::Stdout(config) => Ok(Box::new(StdoutSink::new(config, schema))),
+            Self::KafkaSink(config) => Ok(Box::new(KafkaSink::open(config, schema)?)),
             _ => unreachable!("a source connector opened as a sink"),
         }
     }
@@ -247,6 +272,7 @@ impl Connector {
     pub fn check_sink(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
         match self {
             Self::FileSink(config) => file_sink::check(config, schema),
+            Self::KafkaSink(config) => config.check(schema),
             _ => Ok(()),
         }
     }

@@ -15,6 +15,7 @@
 
 mod audit;
 mod dead_letters;
+mod durable;
 mod node;
 mod positions;
 mod reload;
@@ -30,6 +31,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::graph::Graph;
 use crate::plugin::PluginEngine;
+use crate::spec::Section;
 
 pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
@@ -121,6 +123,13 @@ pub fn run_reloadable(
     let positions: Vec<std::sync::Mutex<Option<serde_json::Value>>> =
         graph.nodes.iter().map(|_| Default::default()).collect();
     let finished = AtomicBool::new(false);
+    let sink_instances = graph
+        .nodes
+        .iter()
+        .filter(|n| n.section == Section::Sinks)
+        .map(|n| n.spec.parallelism)
+        .sum();
+    let durable = durable::Durable::new(sink_instances);
     let pipeline = &graph.pipeline;
     let audit = AuditLog::new(&pipeline.audit_log, &pipeline.tenant.name, &pipeline.name);
 
@@ -153,6 +162,7 @@ pub fn run_reloadable(
                     state_dir: &graph.pipeline.state_dir,
                     position: &positions[i],
                     audit: &audit,
+                    durable: &durable,
                     reloads: inboxes.take(&node.name),
                 };
                 let failures = &failures;

@@ -38,6 +38,9 @@ pub(crate) struct Context<'a> {
     pub audit: &'a AuditLog,
     /// Hot reload requests for this node, if it can be reloaded.
     pub reloads: Option<crossbeam_channel::Receiver<ReloadRequest>>,
+    /// Told when this sink instance has closed; waited on by sources that
+    /// commit once the output is durable.
+    pub durable: &'a super::durable::Durable,
 }
 
 /// How often a source's lag is noted for the metrics.
@@ -48,9 +51,19 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 const MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// Runs the instance to the end of its input; `Err` stops the pipeline.
-pub(crate) fn run(context: Context<'_>) -> Result<(), String> {
+pub(crate) fn run(mut context: Context<'_>) -> Result<(), String> {
     let result = match (&context.node.implementation, context.node.section) {
-        (Implementation::Connector(_), Section::Sources) => connector_source(&context),
+        (Implementation::Connector(_), Section::Sources) => {
+            connector_source(&context).and_then(|mut source| {
+                // Let downstream see the end, then commit what was read
+                // once every sink has closed its output.
+                context.outputs.clear();
+                match context.durable.wait(context.failed) {
+                    true => source.commit().map_err(|e| e.to_string()),
+                    false => Ok(()),
+                }
+            })
+        }
         (Implementation::Plugin(_), Section::Sources) => plugin_source(&context),
         (Implementation::Plugin(_), Section::Transforms) => plugin_transform(&context),
         (Implementation::Connector(_), _) => connector_sink(&context),
@@ -200,7 +213,9 @@ impl Context<'_> {
     }
 }
 
-fn connector_source(cx: &Context<'_>) -> Result<(), String> {
+/// Reads the source to its end (or the stop); answers it, to commit once
+/// the output is durable.
+fn connector_source(cx: &Context<'_>) -> Result<Box<dyn crate::connectors::Source>, String> {
     let Implementation::Connector(connector) = &cx.node.implementation else {
         unreachable!()
     };
@@ -249,7 +264,7 @@ fn connector_source(cx: &Context<'_>) -> Result<(), String> {
     }
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
     *cx.position.lock().expect("position lock") = source.position();
-    Ok(())
+    Ok(source)
 }
 
 fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
@@ -663,7 +678,9 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     let mut sink = connector.open_sink(schema).map_err(|e| e.to_string())?;
     write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;
-    sink.close().map_err(|e| e.to_string())
+    sink.close().map_err(|e| e.to_string())?;
+    cx.durable.closed();
+    Ok(())
 }
 
 fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
@@ -697,11 +714,13 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
             }
         }
     }
-    match sink.get() {
-        Ok(sink) => sink.flush().map_err(|e| e.to_string()),
-        // Every batch since the last instance went to the dead letters.
-        Err(_) => Ok(()),
+    // Without an instance, every batch since the last went to the dead
+    // letters: nothing to flush.
+    if let Ok(sink) = sink.get() {
+        sink.flush().map_err(|e| e.to_string())?;
     }
+    cx.durable.closed();
+    Ok(())
 }
 
 /// Writes every input batch with `write`, counting what was written and

@@ -1,0 +1,290 @@
+//! The Kafka sink: an idempotent producer writing one message per row.
+//!
+//! Delivery reports are awaited before the sink counts as closed: `close`
+//! flushes the producer and fails if any message was not delivered, so the
+//! executor never acknowledges (commits a source offset for) a row that did
+//! not reach the broker.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef};
+use rdkafka::ClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use serde::Deserialize;
+
+use super::{Connection, MessageFormat, kafka_error};
+use crate::connectors::{ConnectorError, Sink, config_error};
+
+/// How long closing waits for outstanding delivery reports.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `type: kafka` as a sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// Brokers and librdkafka options.
+    #[serde(flatten)]
+    pub connection: Connection,
+    /// The topic every message goes to (or see `topic_column`).
+    pub topic: Option<String>,
+    /// A utf8 column naming each row's topic.
+    pub topic_column: Option<String>,
+    /// A column whose value is the message key (utf8 or binary; other
+    /// types as their JSON text).
+    pub key: Option<String>,
+    /// `json`: each row as one JSON object (without the key and topic
+    /// columns); `raw`: the `value` column's bytes.
+    #[serde(default)]
+    pub format: MessageFormat,
+    /// With `raw`: the column holding the message value (default `value`).
+    pub value: Option<String>,
+    /// Headers added to every message.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+impl SinkConfig {
+    /// Checks the config against the schema of the batches it will get.
+    pub fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        if self.topic.is_some() == self.topic_column.is_some() {
+            return Err(config_error(
+                "topic",
+                "give either `topic` or `topic_column`",
+            ));
+        }
+        let column = |field: &str, name: &str, types: &[DataType]| {
+            let found = schema
+                .field_with_name(name)
+                .map_err(|_| config_error(field, &format!("the input has no column {name:?}")))?;
+            match types.is_empty() || types.contains(found.data_type()) {
+                true => Ok(()),
+                false => Err(config_error(
+                    field,
+                    &format!(
+                        "column {name:?} is {}, expected utf8 or binary",
+                        found.data_type()
+                    ),
+                )),
+            }
+        };
+        if let Some(name) = &self.topic_column {
+            column("topic_column", name, &[DataType::Utf8])?;
+        }
+        if let Some(name) = &self.key {
+            column("key", name, &[])?;
+        }
+        if self.format == MessageFormat::Raw {
+            column(
+                "value",
+                self.value_column(),
+                &[DataType::Utf8, DataType::Binary],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn value_column(&self) -> &str {
+        self.value.as_deref().unwrap_or("value")
+    }
+}
+
+/// Counts delivery failures reported by librdkafka's background thread.
+struct Deliveries {
+    failed: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, message)) = result {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            let mut first = self.first_error.lock().expect("error lock");
+            first.get_or_insert_with(|| {
+                use rdkafka::message::Message;
+                format!("{} (topic {})", error, message.topic())
+            });
+        }
+    }
+}
+
+/// A running Kafka sink.
+pub struct KafkaSink {
+    config: SinkConfig,
+    schema: SchemaRef,
+    producer: ThreadedProducer<Deliveries>,
+}
+
+/// A column's value in one row as message bytes: utf8 and binary as they
+/// are, other types as JSON text; `None` for null.
+fn bytes_of(column: &dyn Array, row: usize) -> Option<Vec<u8>> {
+    if column.is_null(row) {
+        return None;
+    }
+    Some(match column.data_type() {
+        DataType::Utf8 => column.as_string::<i32>().value(row).as_bytes().to_vec(),
+        DataType::Binary => column.as_binary::<i32>().value(row).to_vec(),
+        _ => {
+            let formatter =
+                arrow::util::display::ArrayFormatter::try_new(column, &Default::default());
+            formatter
+                .map(|f| f.value(row).to_string().into_bytes())
+                .unwrap_or_default()
+        }
+    })
+}
+
+impl KafkaSink {
+    /// Connects an idempotent producer for batches of `schema`.
+    pub fn open(config: &SinkConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
+        config.check(schema)?;
+        let deliveries = Deliveries {
+            failed: AtomicU64::new(0),
+            first_error: Mutex::new(None),
+        };
+        let producer = config
+            .connection
+            .client(&[("enable.idempotence", "true"), ("linger.ms", "5")])
+            .create_with_context(deliveries)
+            .map_err(|e| kafka_error("cannot create the producer", e))?;
+        Ok(Self {
+            config: config.clone(),
+            schema: schema.clone(),
+            producer,
+        })
+    }
+
+    /// The message values of `batch`, one per row.
+    fn values(&self, batch: &RecordBatch) -> Result<Vec<Option<Vec<u8>>>, ConnectorError> {
+        if self.config.format == MessageFormat::Raw {
+            let column = batch
+                .column_by_name(self.config.value_column())
+                .expect("checked");
+            return Ok((0..batch.num_rows())
+                .map(|r| bytes_of(column.as_ref(), r))
+                .collect());
+        }
+        // JSON of the row, without the columns that became key or topic.
+        let keep: Vec<usize> = (0..batch.num_columns())
+            .filter(|&i| {
+                let name = self.schema.field(i).name();
+                Some(name) != self.config.key.as_ref()
+                    && Some(name) != self.config.topic_column.as_ref()
+            })
+            .collect();
+        let projected = batch
+            .project(&keep)
+            .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
+        let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+        writer
+            .write(&projected)
+            .and_then(|()| writer.finish())
+            .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
+        let text = writer.into_inner();
+        Ok(text
+            .split(|&b| b == b'\n')
+            .take(batch.num_rows())
+            .map(|line| Some(line.to_vec()))
+            .collect())
+    }
+}
+
+impl Sink for KafkaSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
+        let values = self.values(batch)?;
+        let keys = self
+            .config
+            .key
+            .as_ref()
+            .map(|k| batch.column_by_name(k).expect("checked"));
+        let topics = self.config.topic_column.as_ref().map(|t| {
+            batch
+                .column_by_name(t)
+                .expect("checked")
+                .as_string::<i32>()
+                .clone()
+        });
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in &self.config.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        for (row, value) in values.into_iter().enumerate() {
+            let topic = match (&topics, &self.config.topic) {
+                (Some(column), _) if column.is_valid(row) => column.value(row),
+                (Some(_), _) => {
+                    return Err(ConnectorError::Kafka(format!(
+                        "row {row}: the topic column is null"
+                    )));
+                }
+                (None, topic) => topic.as_deref().expect("checked"),
+            };
+            let key = keys.and_then(|k| bytes_of(k.as_ref(), row));
+            let mut record: BaseRecord<'_, Vec<u8>, Vec<u8>> =
+                BaseRecord::to(topic).headers(headers.clone());
+            if let Some(value) = &value {
+                record = record.payload(value);
+            }
+            if let Some(key) = &key {
+                record = record.key(key);
+            }
+            // A full queue: wait for deliveries to make room.
+            let mut record = record;
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        returned,
+                    )) => {
+                        record = returned;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err((error, _)) => return Err(kafka_error("cannot produce", error)),
+                }
+            }
+        }
+        match self.producer.context().failed.load(Ordering::SeqCst) {
+            0 => Ok(()),
+            _ => Err(self.delivery_error()),
+        }
+    }
+
+    fn close(self: Box<Self>) -> Result<(), ConnectorError> {
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .map_err(|e| kafka_error("cannot flush the producer", e))?;
+        match self.producer.context().failed.load(Ordering::SeqCst) {
+            0 => Ok(()),
+            _ => Err(self.delivery_error()),
+        }
+    }
+}
+
+impl KafkaSink {
+    fn delivery_error(&self) -> ConnectorError {
+        let failed = self.producer.context().failed.load(Ordering::SeqCst);
+        let first = self
+            .producer
+            .context()
+            .first_error
+            .lock()
+            .expect("error lock")
+            .clone();
+        ConnectorError::Kafka(format!(
+            "{failed} message(s) not delivered; first: {}",
+            first.unwrap_or_default()
+        ))
+    }
+}

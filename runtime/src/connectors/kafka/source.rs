@@ -1,0 +1,379 @@
+//! The Kafka source: a consumer in a consumer group that turns messages
+//! into batches (up to `batch_rows`, or what arrived within `linger_ms`).
+//!
+//! Offsets are never committed by librdkafka on its own: the executor calls
+//! [`Source::commit`] once every sink has closed its output, so what is
+//! committed has been written (at-least-once; a crash re-reads what came
+//! after the last commit).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+
+use super::{Connection, MessageFormat, kafka_error};
+use crate::connectors::{BadRecord, ConnectorError, Lag, Source, config_error, declared_schema};
+use crate::plugin::Poll;
+
+/// Where a new consumer group starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Start {
+    /// The oldest message kept.
+    #[default]
+    Earliest,
+    /// Only messages produced from now on.
+    Latest,
+}
+
+/// `type: kafka` as a source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Brokers and librdkafka options.
+    #[serde(flatten)]
+    pub connection: Connection,
+    /// Topics to read; a name starting with `^` is a regular expression.
+    pub topics: Vec<String>,
+    /// The consumer group: processes with the same group share partitions.
+    pub group_id: String,
+    /// Where a group with no committed offset starts.
+    #[serde(default)]
+    pub start: Start,
+    /// How message values are read.
+    #[serde(default)]
+    pub format: MessageFormat,
+    /// The columns of JSON messages: `{name: type}` (required for `json`).
+    pub schema: Option<indexmap::IndexMap<String, String>>,
+    /// Most rows in one batch.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+    /// Longest wait for a batch to fill, in milliseconds.
+    #[serde(default = "default_linger_ms")]
+    pub linger_ms: u64,
+    /// End once every assigned partition has been read to its end (a batch
+    /// run over what the topics hold now); default: run until stopped.
+    #[serde(default)]
+    pub until_end: bool,
+}
+
+fn default_batch_rows() -> usize {
+    8192
+}
+
+fn default_linger_ms() -> u64 {
+    100
+}
+
+impl SourceConfig {
+    /// Checks what can be checked without a broker.
+    pub fn check(&self) -> Result<(), ConnectorError> {
+        if self.topics.is_empty() {
+            return Err(config_error("topics", "name at least one topic"));
+        }
+        if self.batch_rows == 0 {
+            return Err(config_error("batch_rows", "must be at least 1"));
+        }
+        match (self.format, &self.schema) {
+            (MessageFormat::Json, None) => Err(config_error(
+                "schema",
+                "JSON messages need a declared schema: {column: type, ...}",
+            )),
+            (MessageFormat::Raw, Some(_)) => Err(config_error(
+                "schema",
+                "raw messages have a fixed schema (key, value, topic, partition, offset, timestamp, headers); remove `schema`",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The schema of the batches.
+    pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
+        match &self.schema {
+            Some(columns) => declared_schema(columns),
+            None => Ok(raw_schema()),
+        }
+    }
+}
+
+/// The columns of `format: raw`.
+pub fn raw_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Binary, true),
+        Field::new("value", DataType::Binary, true),
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, false),
+        Field::new("offset", DataType::Int64, false),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
+            true,
+        ),
+        // The headers as a JSON object of strings (binary values lossily).
+        Field::new("headers", DataType::Utf8, true),
+    ]))
+}
+
+/// A running Kafka source.
+pub struct KafkaSource {
+    config: SourceConfig,
+    schema: SchemaRef,
+    consumer: BaseConsumer,
+    /// Next offset to commit per partition: one past the last message read.
+    read: HashMap<(String, i32), i64>,
+    /// Partitions whose end has been reached (with `until_end`).
+    at_end: HashSet<(String, i32)>,
+}
+
+/// One message, copied out of librdkafka's buffer.
+struct Record {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    timestamp: Option<i64>,
+    headers: Option<String>,
+}
+
+impl Record {
+    /// The message's value; an absent one reads as empty.
+    fn value(&self) -> &[u8] {
+        self.value.as_deref().unwrap_or_default()
+    }
+
+    fn new(message: &BorrowedMessage<'_>) -> Self {
+        let headers = message.headers().map(|headers| {
+            let map: BTreeMap<&str, String> = headers
+                .iter()
+                .map(|h| {
+                    let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                    (h.key, value.into_owned())
+                })
+                .collect();
+            serde_json::to_string(&map).expect("strings serialize")
+        });
+        Self {
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            value: message.payload().map(<[u8]>::to_vec),
+            timestamp: message.timestamp().to_millis(),
+            headers,
+        }
+    }
+
+    /// Where the message is, for dead letters.
+    fn locator(&self) -> String {
+        format!("{}/{}@{}", self.topic, self.partition, self.offset)
+    }
+}
+
+impl KafkaSource {
+    /// Joins the consumer group of `config` and subscribes to its topics.
+    pub fn open(config: &SourceConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
+        let start = match config.start {
+            Start::Earliest => "earliest",
+            Start::Latest => "latest",
+        };
+        let eof = if config.until_end { "true" } else { "false" };
+        let consumer: BaseConsumer = config
+            .connection
+            .client(&[
+                ("group.id", &config.group_id),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", start),
+                ("enable.partition.eof", eof),
+            ])
+            .create()
+            .map_err(|e| kafka_error("cannot create the consumer", e))?;
+        let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| kafka_error("cannot subscribe", e))?;
+        Ok(Self {
+            config: config.clone(),
+            schema: schema.clone(),
+            consumer,
+            read: HashMap::new(),
+            at_end: HashSet::new(),
+        })
+    }
+
+    /// Whether every assigned partition has been read to its end.
+    fn all_at_end(&self) -> bool {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return false;
+        };
+        let assigned = assignment.elements();
+        !assigned.is_empty()
+            && assigned.iter().all(|p| {
+                self.at_end
+                    .contains(&(p.topic().to_string(), p.partition()))
+            })
+    }
+
+    /// Messages until `batch_rows` or `linger_ms` (or the end of every
+    /// partition, with `until_end`).
+    fn poll_records(&mut self) -> Result<Vec<Record>, ConnectorError> {
+        let deadline = Instant::now() + Duration::from_millis(self.config.linger_ms);
+        let mut records = Vec::new();
+        while records.len() < self.config.batch_rows {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.consumer.poll(left) {
+                Some(Ok(message)) => {
+                    let record = Record::new(&message);
+                    let key = (record.topic.clone(), record.partition);
+                    self.at_end.remove(&key);
+                    self.read.insert(key, record.offset + 1);
+                    records.push(record);
+                }
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    // The error names the partition, not the topic: mark the
+                    // assigned partitions of that number that have been read.
+                    if let Ok(assignment) = self.consumer.assignment() {
+                        for p in assignment.elements() {
+                            if p.partition() == partition {
+                                self.at_end.insert((p.topic().to_string(), partition));
+                            }
+                        }
+                    }
+                    if self.config.until_end && self.all_at_end() {
+                        break;
+                    }
+                }
+                Some(Err(error)) => return Err(kafka_error("cannot consume", error)),
+                None => break,
+            }
+            if left.is_zero() {
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    fn raw_batch(&self, records: &[Record]) -> Result<RecordBatch, ConnectorError> {
+        let (mut key, mut value) = (BinaryBuilder::new(), BinaryBuilder::new());
+        let (mut topic, mut headers) = (StringBuilder::new(), StringBuilder::new());
+        let (mut partition, mut offset) = (Int32Builder::new(), Int64Builder::new());
+        let mut timestamp = TimestampMillisecondBuilder::new().with_timezone("+00:00");
+        for r in records {
+            key.append_option(r.key.as_deref());
+            value.append_option(r.value.as_deref());
+            topic.append_value(&r.topic);
+            partition.append_value(r.partition);
+            offset.append_value(r.offset);
+            timestamp.append_option(r.timestamp);
+            headers.append_option(r.headers.as_deref());
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(key.finish()),
+            Arc::new(value.finish()),
+            Arc::new(topic.finish()),
+            Arc::new(partition.finish()),
+            Arc::new(offset.finish()),
+            Arc::new(timestamp.finish()),
+            Arc::new(headers.finish()),
+        ];
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| self.arrow_error(e))
+    }
+
+    fn arrow_error(&self, source: arrow::error::ArrowError) -> ConnectorError {
+        ConnectorError::Arrow {
+            path: self.config.topics.join(",").into(),
+            source,
+        }
+    }
+
+    /// Decodes JSON messages; a message that is not one object of the schema
+    /// goes to `bad` with its topic, partition and offset.
+    fn json_batch(
+        &self,
+        records: &[Record],
+        bad: &mut dyn FnMut(BadRecord),
+    ) -> Result<RecordBatch, ConnectorError> {
+        let decode = |values: &mut dyn Iterator<Item = &[u8]>| {
+            let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
+                .with_batch_size(self.config.batch_rows.max(1))
+                .build_decoder()?;
+            let mut rows = 0;
+            for value in values {
+                decoder.decode(value)?;
+                decoder.decode(b"\n")?;
+                rows += 1;
+            }
+            let batch = decoder
+                .flush()?
+                .unwrap_or_else(|| RecordBatch::new_empty(self.schema.clone()));
+            match batch.num_rows() == rows {
+                true => Ok(batch),
+                false => Err(arrow::error::ArrowError::JsonError(format!(
+                    "{rows} messages gave {} rows: each message must hold one JSON object",
+                    batch.num_rows()
+                ))),
+            }
+        };
+        if let Ok(batch) = decode(&mut records.iter().map(Record::value)) {
+            return Ok(batch);
+        }
+        let mut good = Vec::new();
+        for record in records {
+            match decode(&mut std::iter::once(record.value())) {
+                Ok(batch) => good.push(batch),
+                Err(error) => bad(BadRecord {
+                    record: String::from_utf8_lossy(record.value()).into_owned(),
+                    error: format!("{}: {error}", record.locator()),
+                }),
+            }
+        }
+        arrow::compute::concat_batches(&self.schema, &good).map_err(|e| self.arrow_error(e))
+    }
+}
+
+impl Source for KafkaSource {
+    fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
+        let records = self.poll_records()?;
+        if records.is_empty() {
+            return Ok(match self.config.until_end && self.all_at_end() {
+                true => Poll::Done,
+                false => Poll::Wait(Duration::ZERO),
+            });
+        }
+        let batch = match self.config.format {
+            MessageFormat::Raw => self.raw_batch(&records)?,
+            MessageFormat::Json => self.json_batch(&records, bad)?,
+        };
+        Ok(Poll::Batch(batch))
+    }
+
+    fn lag(&self) -> Option<Lag> {
+        None
+    }
+
+    fn commit(&mut self) -> Result<(), ConnectorError> {
+        if self.read.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), next) in &self.read {
+            offsets
+                .add_partition_offset(topic, *partition, Offset::Offset(*next))
+                .map_err(|e| kafka_error("cannot list the offsets", e))?;
+        }
+        self.consumer
+            .commit(&offsets, CommitMode::Sync)
+            .map_err(|e| kafka_error("cannot commit the offsets", e))
+    }
+}

@@ -1,0 +1,140 @@
+//! A real Kafka-protocol broker for the tests (tansu, built by
+//! `scripts/kafka-broker.sh install`), started on a free port and stopped
+//! when dropped, and an independent client (kafka-python, not librdkafka)
+//! that produces inputs and reads outputs (`scripts/kafka_client.py`).
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where `scripts/kafka-broker.sh` installs the broker and the client.
+fn dir() -> PathBuf {
+    std::env::var_os("WEIR_TANSU_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/weir/tansu"),
+        PathBuf::from,
+    )
+}
+
+/// `scripts/kafka_client.py args...`.
+fn client(args: &[&str]) -> Command {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka_client.py");
+    let mut command = Command::new(dir().join("client/bin/python"));
+    command.arg(script).args(args);
+    command
+}
+
+/// The tansu binary `scripts/kafka-broker.sh` installs.
+fn tansu() -> PathBuf {
+    let binary = dir().join("bin/tansu");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run scripts/kafka-broker.sh install (scripts/setup.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A broker on localhost, killed on drop.
+pub struct Broker {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Broker {
+    /// Starts a broker with in-memory storage and waits until it listens.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{addr}");
+        let child = Command::new(tansu())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let started = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "tansu did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub fn create_topic(&self, topic: &str, partitions: u32) {
+        let out = Command::new(tansu())
+            .args([
+                "topic",
+                "create",
+                topic,
+                "--broker",
+                &format!("tcp://{}", self.addr),
+            ])
+            .args(["--partitions", &partitions.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "creating {topic}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Produces `messages` (one per line, `key<TAB>value` when `keyed`) to
+    /// `topic` with the independent client.
+    pub fn produce(&self, topic: &str, messages: &[String], keyed: bool) {
+        let mut command = client(&["produce", &self.addr, topic]);
+        if keyed {
+            command.arg("--keyed");
+        }
+        let mut child = command.stdin(Stdio::piped()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for message in messages {
+            writeln!(stdin, "{message}").unwrap();
+        }
+        drop(stdin);
+        assert!(
+            child.wait().unwrap().success(),
+            "could not produce to {topic}"
+        );
+    }
+
+    /// Every message value of `topic`, read with the independent client.
+    pub fn consume(&self, topic: &str) -> Vec<String> {
+        let out = client(&["consume", &self.addr, topic]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "could not read {topic}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

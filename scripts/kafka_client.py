@@ -1,0 +1,30 @@
+"""An independent Kafka client for the tests (kafka-python, pure Python; not
+librdkafka, which Weir itself uses). Installed by scripts/kafka-broker.sh.
+
+    kafka_client.py produce BROKERS TOPIC [--keyed]   # one message per stdin line ("key<TAB>value" with --keyed)
+    kafka_client.py consume BROKERS TOPIC             # every value, one per line, until the topic is idle
+"""
+
+import sys
+
+from kafka import KafkaConsumer, KafkaProducer
+
+
+def main(command: str, brokers: str, topic: str, *flags: str) -> None:
+    if command == "produce":
+        producer = KafkaProducer(bootstrap_servers=brokers)
+        for line in sys.stdin.read().splitlines():
+            key, value = line.split("\t", 1) if "--keyed" in flags else (None, line)
+            producer.send(topic, value.encode(), key=key.encode() if key is not None else None)
+        producer.flush()
+    elif command == "consume":
+        consumer = KafkaConsumer(topic, bootstrap_servers=brokers,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        for message in consumer:
+            print(message.value.decode())
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
