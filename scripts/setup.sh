@@ -6,7 +6,8 @@
 #   `weir`), libssl-dev, zlib1g-dev and pkg-config (librdkafka is built from
 #   source with TLS and compression);
 # - the Python and JavaScript plugin toolchains (scripts/toolchains.sh);
-# - a Kafka-protocol broker and client for the tests (scripts/kafka-broker.sh).
+# - with --tests: a Kafka-protocol broker and client for the tests
+#   (scripts/kafka-broker.sh; building the broker takes minutes, once).
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -26,4 +27,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 "$(dirname "$0")/toolchains.sh"
-"$(dirname "$0")/kafka-broker.sh" install
+if [ "${1:-}" = "--tests" ]; then
+    "$(dirname "$0")/kafka-broker.sh" install
+fi

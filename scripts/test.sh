@@ -3,5 +3,5 @@
 # tests that build every plugin for wasm32-wasip2 and run it in the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 exec cargo test --workspace "$@"
