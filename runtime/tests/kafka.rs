@@ -22,7 +22,14 @@ fn write_pipeline(dir: &Path, text: &str) -> std::path::PathBuf {
 }
 
 fn run_ok(pipeline: &Path) -> String {
-    let out = weir(&["run", pipeline.to_str().unwrap()]);
+    run_with(pipeline, &[])
+}
+
+fn run_with(pipeline: &Path, envs: &[(&str, &str)]) -> String {
+    let out = weir_command(&["run", pipeline.to_str().unwrap()])
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     stderr
@@ -70,12 +77,9 @@ sinks:
         .collect();
     kept.sort_by_key(|v| v["id"].as_i64());
     let expected: Vec<serde_json::Value> = (0..400)
-        .map(|id| serde_json::json!({"id": id, "price": id as f64 / 4.0}))
+        .map(|id| serde_json::json!({"id": id, "page": format!("/p/{}", id % 7), "price": id as f64 / 4.0}))
         .collect();
-    assert_eq!(
-        kept, expected,
-        "the kept rows, the key column left out of the value"
-    );
+    assert_eq!(kept, expected, "the kept rows, as JSON objects");
     let letters = fs::read_to_string(dir.path().join("dead-letters/events.jsonl")).unwrap();
     let letters: Vec<serde_json::Value> = letters
         .lines()
@@ -180,4 +184,54 @@ sinks:
         .collect();
     ids.sort();
     assert_eq!(ids, (0..2000).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_clickstream_example_counts_page_views_into_kafka_and_keeps_every_raw_event() {
+    let broker = Broker::start();
+    // One partition: a backlog of several is read one partition after the
+    // other, and events beyond the window's lateness are (rightly) late.
+    broker.create_topic("clicks", 1);
+    broker.create_topic("page-views", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clickstream-kafka");
+    for file in ["produce.yaml", "pipeline.yaml"] {
+        fs::copy(example.join(file), dir.path().join(file)).unwrap();
+    }
+    let envs = [
+        ("BROKERS", broker.addr.as_str()),
+        ("ROWS", "5000"),
+        ("UNTIL_END", "true"),
+    ];
+    run_with(&dir.path().join("produce.yaml"), &envs);
+    run_with(&dir.path().join("pipeline.yaml"), &envs);
+
+    let lake = read_parquet_dir(
+        &dir.path()
+            .join("out/lake")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    );
+    let raw_rows: usize = lake.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(raw_rows, 5000, "every raw event in the lake");
+    let views_in_input = broker
+        .consume("clicks")
+        .iter()
+        .filter(|m| serde_json::from_str::<serde_json::Value>(m).unwrap()["action"] == "view")
+        .count();
+    let counted: i64 = broker
+        .consume("page-views")
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<serde_json::Value>(m).unwrap()["views"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert!(views_in_input > 1000, "{views_in_input}");
+    assert_eq!(counted as usize, views_in_input, "every view counted once");
 }

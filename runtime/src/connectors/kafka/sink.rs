@@ -36,8 +36,8 @@ pub struct SinkConfig {
     /// A column whose value is the message key (utf8 or binary; other
     /// types as their JSON text).
     pub key: Option<String>,
-    /// `json`: each row as one JSON object (without the key and topic
-    /// columns); `raw`: the `value` column's bytes.
+    /// `json`: each row as one JSON object (without a `topic_column`);
+    /// `raw`: the `value` column's bytes.
     #[serde(default)]
     pub format: MessageFormat,
     /// With `raw`: the column holding the message value (default `value`).
@@ -171,13 +171,9 @@ impl KafkaSink {
                 .map(|r| bytes_of(column.as_ref(), r))
                 .collect());
         }
-        // JSON of the row, without the columns that became key or topic.
+        // JSON of the row (the key column too), without a topic column.
         let keep: Vec<usize> = (0..batch.num_columns())
-            .filter(|&i| {
-                let name = self.schema.field(i).name();
-                Some(name) != self.config.key.as_ref()
-                    && Some(name) != self.config.topic_column.as_ref()
-            })
+            .filter(|&i| Some(self.schema.field(i).name()) != self.config.topic_column.as_ref())
             .collect();
         let projected = batch
             .project(&keep)

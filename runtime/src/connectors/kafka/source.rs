@@ -15,7 +15,8 @@ use arrow::array::{
     TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -124,11 +125,25 @@ pub fn raw_schema() -> SchemaRef {
     ]))
 }
 
+/// librdkafka's callbacks: errors to the log, except the end of a
+/// partition, which `until_end` asks for and `poll` reports.
+struct SourceContext;
+
+impl ClientContext for SourceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!(%error, reason, "kafka consumer");
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {}
+
 /// A running Kafka source.
 pub struct KafkaSource {
     config: SourceConfig,
     schema: SchemaRef,
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<SourceContext>,
     /// Next offset to commit per partition: one past the last message read.
     read: HashMap<(String, i32), i64>,
     /// Partitions whose end has been reached (with `until_end`).
@@ -188,7 +203,7 @@ impl KafkaSource {
             Start::Latest => "latest",
         };
         let eof = if config.until_end { "true" } else { "false" };
-        let consumer: BaseConsumer = config
+        let consumer: BaseConsumer<SourceContext> = config
             .connection
             .client(&[
                 ("group.id", &config.group_id),
@@ -197,7 +212,7 @@ impl KafkaSource {
                 ("auto.offset.reset", start),
                 ("enable.partition.eof", eof),
             ])
-            .create()
+            .create_with_context(SourceContext)
             .map_err(|e| kafka_error("cannot create the consumer", e))?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer
