@@ -382,6 +382,15 @@ fn the_example_gives_identical_output_in_rust_python_and_javascript() {
             &dir.path().join("pipeline.yaml"),
             &[("LANGUAGE", language), ("ROWS", "30000")],
         );
+        // A failed batch would only show as missing rows: say why instead.
+        let letters = dir.path().join("dead-letters/enriched.jsonl");
+        if let Ok(text) = fs::read_to_string(&letters) {
+            let first = text.lines().next().unwrap_or_default();
+            panic!(
+                "{language}: {} dead letters, first: {first:.600}",
+                text.lines().count()
+            );
+        }
         read_json_dir(&dir.path().join("out").join(language))
     };
     let rust = output("rust");
