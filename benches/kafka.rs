@@ -10,9 +10,6 @@
 //!
 //! Run: `cargo bench -p weir-e2e --bench kafka`.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -24,6 +21,13 @@ use weir::exec::RunOptions;
 use weir::graph::Graph;
 use weir::plugin::{EngineOptions, PluginEngine};
 use weir::spec::Pipeline;
+
+// The tests' broker: started on a free port, killed when dropped.
+#[path = "../runtime/tests/support/kafka.rs"]
+#[allow(dead_code)]
+mod kafka;
+
+use kafka::Broker;
 
 const MESSAGES: usize = 200_000;
 
@@ -120,45 +124,9 @@ sinks:
 }
 
 fn main() {
-    let tansu = PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/weir/tansu/bin/tansu");
-    assert!(tansu.is_file(), "run scripts/kafka-broker.sh install first");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let brokers = format!("127.0.0.1:{port}");
-    let url = format!("tcp://{brokers}");
-    let mut broker = Command::new(&tansu)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while TcpStream::connect(&brokers).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let topic = |name: &str| {
-        let status = Command::new(&tansu)
-            .args([
-                "topic",
-                "create",
-                name,
-                "--broker",
-                &url,
-                "--partitions",
-                "1",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
+    let broker = Broker::start();
+    let brokers = broker.addr.clone();
+    let topic = |name: &str| broker.create_topic(name, 1);
     topic("input");
     fill(&brokers, "input");
     let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
@@ -188,6 +156,4 @@ fn main() {
         rate(wasm),
         100.0 * rate(wasm) / rate(plain)
     );
-    let _ = broker.kill();
-    let _ = broker.wait();
 }
