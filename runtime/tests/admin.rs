@@ -15,29 +15,9 @@ fn metrics_pipelines_and_reloads_over_http() {
     let ids = dir.path().join("ids.jsonl");
     append_ids(&ids, 0..1000);
     let pipeline = dir.path().join("pipeline.yaml");
-    fs::write(
-        &pipeline,
-        "sources:
-  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, follow: true, resume: false, batch_rows: 100}}
-transforms:
-  keep: {plugin: filter, inputs: [ids], config: {predicate: \"id >= 500\"}}
-sinks:
-  out: {type: file, inputs: [keep], config: {path: out, format: json, max_rows_per_file: 100}}
-",
-    )
-    .unwrap();
-    let weir = Running::start(
-        dir.path(),
-        &[
-            "run",
-            "--quiet",
-            "--admin",
-            "127.0.0.1:0",
-            pipeline.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let addr = weir.admin_address();
+    let keep = ids_pipeline("keep", "plugin: filter, config: {predicate: \"id >= 500\"}");
+    fs::write(&pipeline, keep).unwrap();
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
 
     assert_eq!(http(&addr, "GET", "/health", ""), (200, "ok\n".to_string()));
     weir.wait_for("the first 1000 rows through the filter", || {
@@ -111,10 +91,7 @@ sinks:
             )
         })
     };
-    let audit = dir.path().join("state/audit.jsonl");
-    weir.wait_for("the swap", || {
-        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
-    });
+    weir.wait_for_audit(dir.path(), HOT_RELOAD);
     append_ids(&ids, 1000..2000);
     let (status, swap_answer) = reload.join().unwrap();
     assert_eq!(status, 200, "{swap_answer}");

@@ -21,6 +21,21 @@ fn write_pipeline(dir: &Path, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// The `sources:` section of a pipeline reading JSON events (see [`event`])
+/// from `topic` of `broker` in group `group` to the topic's end, with
+/// `extra` source settings (`batch_rows: 100, options: {...}`).
+fn events_source(broker: &Broker, topic: &str, group: &str, extra: &str) -> String {
+    format!(
+        "sources:
+  events:
+    type: kafka
+    config: {{brokers: \"{}\", topics: [{topic}], group_id: {group}, until_end: true, {extra},
+              schema: {{id: int64, page: utf8, price: float64}}}}
+",
+        broker.addr
+    )
+}
+
 fn run_ok(pipeline: &Path) -> String {
     run_with(pipeline, &[])
 }
@@ -56,17 +71,13 @@ fn json_messages_round_trip_and_malformed_ones_become_dead_letters() {
     let pipeline = write_pipeline(
         dir.path(),
         &format!(
-            "sources:
-  events:
-    type: kafka
-    config: {{brokers: \"{addr}\", topics: [events], group_id: round-trip, until_end: true, batch_rows: 128,
-              schema: {{id: int64, page: utf8, price: float64}}}}
-transforms:
+            "{}transforms:
   cheap: {{plugin: filter, inputs: [events], config: {{predicate: \"price < 100\"}}}}
 sinks:
-  kept: {{type: kafka, inputs: [cheap], config: {{brokers: \"{addr}\", topic: kept, key: page}}}}
+  kept: {{type: kafka, inputs: [cheap], config: {{brokers: \"{}\", topic: kept, key: page}}}}
 ",
-            addr = broker.addr
+            events_source(&broker, "events", "round-trip", "batch_rows: 128"),
+            broker.addr
         ),
     );
     run_ok(&pipeline);
@@ -148,29 +159,14 @@ fn offsets_are_not_committed_before_every_sink_has_closed() {
         write_pipeline(
             dir.path(),
             &format!(
-                "sources:
-  events:
-    type: kafka
-    config: {{brokers: \"{}\", topics: [slow], group_id: slow, until_end: true, batch_rows: 100,
-              schema: {{id: int64, page: utf8, price: float64}}}}
-sinks:
-  out: {sink}
-",
-                broker.addr
+                "{}sinks:\n  out: {sink}\n",
+                events_source(&broker, "slow", "slow", "batch_rows: 100")
             ),
         )
     };
     // A slow sink (50 ms a batch: about a second in all), killed mid-way.
     let slow = pipeline("{plugin: count, inputs: [events], config: {delay_ms: 50}}");
-    let args = [
-        "run",
-        "--quiet",
-        "--admin",
-        "127.0.0.1:0",
-        slow.to_str().unwrap(),
-    ];
-    let weir = Running::start(dir.path(), &args, &[]);
-    let addr = weir.admin_address();
+    let (weir, addr) = Running::with_admin(dir.path(), &slow, &[]);
     weir.wait_for("the first rows in the slow sink", || {
         counter(&scrape(&addr), "weir_node_rows_in_total", "out") > 0.0
     });
@@ -252,16 +248,15 @@ fn killed_runs_lose_nothing_what_was_committed_was_written() {
     let pipeline = write_pipeline(
         dir.path(),
         &format!(
-            "sources:
-  events:
-    type: kafka
-    config: {{brokers: \"{}\", topics: [crash], group_id: crash, until_end: true, batch_rows: 2000,
-              schema: {{id: int64, page: utf8, price: float64}},
-              options: {{session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}}}}
-sinks:
+            "{}sinks:
   out: {{type: file, inputs: [events], config: {{path: out, format: json, max_rows_per_file: 5000}}}}
 ",
-            broker.addr
+            events_source(
+                &broker,
+                "crash",
+                "crash",
+                "batch_rows: 2000, options: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}"
+            )
         ),
     );
     // SIGKILL at spread-out moments (a fixed sequence, so a failure repeats).

@@ -506,26 +506,8 @@ fn a_python_plugin_keeps_its_state_across_a_hot_reload() {
     let ids = dir.path().join("ids.jsonl");
     append_ids(&ids, 0..1000);
     let pipeline = dir.path().join("pipeline.yaml");
-    fs::write(
-        &pipeline,
-        "sources:
-  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, follow: true, resume: false, batch_rows: 100}}
-transforms:
-  counter: {plugin: ./counter.wasm, inputs: [ids]}
-sinks:
-  out: {type: file, inputs: [counter], config: {path: out, format: json, max_rows_per_file: 100}}
-",
-    )
-    .unwrap();
-    let args = [
-        "run",
-        "--quiet",
-        "--admin",
-        "127.0.0.1:0",
-        pipeline.to_str().unwrap(),
-    ];
-    let weir = Running::start(dir.path(), &args, &[]);
-    let addr = weir.admin_address();
+    fs::write(&pipeline, ids_pipeline("counter", "plugin: ./counter.wasm")).unwrap();
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
     let out = dir.path().join("out");
     weir.wait_for("the first 1000 rows", || rows_in(&out) == 1000);
     // The swap completes at the next batch; the request waits for it.
@@ -540,10 +522,7 @@ sinks:
             )
         })
     };
-    let audit = dir.path().join("state/audit.jsonl");
-    weir.wait_for("the new instance", || {
-        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
-    });
+    weir.wait_for_audit(dir.path(), HOT_RELOAD);
     append_ids(&ids, 1000..2000);
     let (status, answer) = reload.join().unwrap();
     assert_eq!(status, 200, "{answer}");

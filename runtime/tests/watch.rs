@@ -16,17 +16,7 @@ fn a_replaced_wasm_file_is_swapped_in_without_losing_a_row() {
     fs::copy(weir_plugin_artifacts::TEST_TAG_V1, &plugin).unwrap();
     append_ids(&dir.path().join("ids.jsonl"), 0..1000);
     let pipeline = dir.path().join("pipeline.yaml");
-    fs::write(
-        &pipeline,
-        "sources:
-  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, follow: true, resume: false, batch_rows: 100}}
-transforms:
-  tag: {plugin: ./tag.wasm, inputs: [ids]}
-sinks:
-  out: {type: file, inputs: [tag], config: {path: out, format: json, max_rows_per_file: 100}}
-",
-    )
-    .unwrap();
+    fs::write(&pipeline, ids_pipeline("tag", "plugin: ./tag.wasm")).unwrap();
     let mut weir = Running::start(
         dir.path(),
         &["run", "--watch", "--quiet", pipeline.to_str().unwrap()],
@@ -39,10 +29,7 @@ sinks:
     let staged = dir.path().join(".tag.wasm.new");
     fs::copy(weir_plugin_artifacts::TEST_TAG_V2, &staged).unwrap();
     fs::rename(&staged, &plugin).unwrap();
-    let audit = dir.path().join("state/audit.jsonl");
-    weir.wait_for("the swap", || {
-        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
-    });
+    weir.wait_for_audit(dir.path(), HOT_RELOAD);
     append_ids(&dir.path().join("ids.jsonl"), 1000..2000);
     weir.wait_for("all 2000 rows", || rows_in(&out) == 2000);
     interrupt(&weir.child);
@@ -64,7 +51,7 @@ sinks:
         };
         assert_eq!(row["version"], expected, "row {id}");
     }
-    let log = fs::read_to_string(&audit).unwrap();
+    let log = fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
     assert!(log.contains("\"event\":\"swap\""), "{log}");
 }
 
@@ -74,14 +61,9 @@ fn a_changed_config_in_the_pipeline_file_is_swapped_in() {
     append_ids(&dir.path().join("ids.jsonl"), 0..1000);
     let pipeline = dir.path().join("pipeline.yaml");
     let text = |predicate: &str| {
-        format!(
-            "sources:
-  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}, follow: true, resume: false, batch_rows: 100}}}}
-transforms:
-  keep: {{plugin: filter, inputs: [ids], config: {{predicate: \"{predicate}\"}}}}
-sinks:
-  out: {{type: file, inputs: [keep], config: {{path: out, format: json, max_rows_per_file: 100}}}}
-"
+        ids_pipeline(
+            "keep",
+            &format!("plugin: filter, config: {{predicate: \"{predicate}\"}}"),
         )
     };
     fs::write(&pipeline, text("id >= 0")).unwrap();
@@ -94,10 +76,7 @@ sinks:
     weir.wait_for("the first 1000 rows", || rows_in(&out) == 1000);
 
     fs::write(&pipeline, text("id >= 1500")).unwrap();
-    let audit = dir.path().join("state/audit.jsonl");
-    weir.wait_for("the swap", || {
-        fs::read_to_string(&audit).is_ok_and(|log| log.contains("\"detail\":\"hot reload\""))
-    });
+    weir.wait_for_audit(dir.path(), HOT_RELOAD);
     append_ids(&dir.path().join("ids.jsonl"), 1000..2000);
     weir.wait_for("the rows the new predicate keeps", || rows_in(&out) == 1500);
     interrupt(&weir.child);
@@ -123,43 +102,20 @@ fn changed_limits_in_the_pipeline_file_apply_to_a_new_instance() {
     append_ids(&ids, 0..100);
     let pipeline = dir.path().join("pipeline.yaml");
     let text = |limits: &str| {
-        format!(
-            "sources:
-  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}, follow: true, resume: false, batch_rows: 100}}}}
-transforms:
-  pass: {{plugin: test-misbehave, inputs: [ids], config: pass, limits: {{{limits}}}}}
-sinks:
-  out: {{type: file, inputs: [pass], config: {{path: out, format: json, max_rows_per_file: 100}}}}
-"
+        ids_pipeline(
+            "pass",
+            &format!("plugin: test-misbehave, config: pass, limits: {{{limits}}}"),
         )
     };
     // A batch of 100 rows past a limit of 50 output rows: dead letters.
     fs::write(&pipeline, text("max_output_rows: 50")).unwrap();
-    let weir = Running::start(
-        dir.path(),
-        &[
-            "run",
-            "--watch",
-            "--quiet",
-            "--admin",
-            "127.0.0.1:0",
-            pipeline.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let addr = weir.admin_address();
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &["--watch"]);
     weir.wait_for("the first batch in the dead letters", || {
         counter(&scrape(&addr), "weir_node_dead_letters_total", "pass") == 100.0
     });
 
     fs::write(&pipeline, text("max_output_rows: 100")).unwrap();
-    let audit = dir.path().join("state/audit.jsonl");
-    let audited = |what: &str| {
-        fs::read_to_string(&audit)
-            .unwrap_or_default()
-            .contains(what)
-    };
-    weir.wait_for("the new instance", || audited("\"detail\":\"hot reload\""));
+    weir.wait_for_audit(dir.path(), HOT_RELOAD);
     append_ids(&ids, 100..200);
     let out = dir.path().join("out");
     weir.wait_for("the rows the new limit lets through", || {
@@ -172,7 +128,7 @@ sinks:
 
     // Too little memory to instantiate: refused, the running version stays.
     fs::write(&pipeline, text("max_output_rows: 100, memory_mib: 1")).unwrap();
-    weir.wait_for("the refusal", || audited("memory minimum size"));
+    weir.wait_for_audit(dir.path(), "memory minimum size");
     append_ids(&ids, 200..300);
     weir.wait_for("the next rows", || rows_in(&out) == 200);
     let metrics = scrape(&addr);

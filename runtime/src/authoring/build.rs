@@ -221,52 +221,12 @@ pub fn build(dir: &Path, out: Option<&Path>) -> Result<Built, BuildError> {
         Language::Rust => build_rust(&dir, &out)?,
         Language::Python => {
             let kind = kind_of(&dir.join(language.entry()), language)?;
-            let venv = toolchains_dir().join("python");
-            let componentize = tool(
-                venv.join("bin/componentize-py"),
-                "componentize-py",
-                "python",
-            )?;
-            let sdk = support.path().join("python");
-            write_all(&sdk.join("weir_sdk"), &PYTHON_SDK)?;
-            let mut command = Command::new(componentize);
-            command
-                .env("VIRTUAL_ENV", &venv)
-                .arg("-d")
-                .arg(&wit)
-                .args(["-w", kind.world(), "componentize", "--stub-wasi", "app"])
-                .arg("-p")
-                .arg(&dir)
-                .arg("-p")
-                .arg(&sdk)
-                .arg("-o")
-                .arg(&out);
-            run(&dir, command)?;
+            build_python(&dir, kind, support.path(), &wit, &out)?;
             kind
         }
         Language::JavaScript => {
             let kind = kind_of(&dir.join(language.entry()), language)?;
-            let js = toolchains_dir().join("js");
-            tool(
-                js.join("node_modules/@bytecodealliance/componentize-js"),
-                "componentize-js",
-                "js",
-            )?;
-            // Beside node_modules, so its imports resolve there.
-            let script = js.join("weir-build.mjs");
-            std::fs::write(&script, JS_BUILD).map_err(io(&script))?;
-            let sdk = support.path().join("weir-sdk.js");
-            std::fs::write(&sdk, JS_SDK).map_err(io(&sdk))?;
-            let mut command = Command::new("node");
-            command
-                .arg(&script)
-                .arg(dir.join(language.entry()))
-                .arg(kind.world())
-                .arg(&wit)
-                .arg(&sdk)
-                .arg(&out);
-            run(&dir, command)?;
-            let _ = std::fs::remove_file(format!("{}.bundle.js", out.display()));
+            build_js(&dir, kind, support.path(), &wit, &out)?;
             kind
         }
     };
@@ -279,6 +239,71 @@ pub fn build(dir: &Path, out: Option<&Path>) -> Result<Built, BuildError> {
         kind,
         took: started.elapsed(),
     })
+}
+
+/// componentize-py on `dir/app.py`, with the Python SDK written into
+/// `support` and WASI stubbed out.
+fn build_python(
+    dir: &Path,
+    kind: Kind,
+    support: &Path,
+    wit: &Path,
+    out: &Path,
+) -> Result<(), BuildError> {
+    let venv = toolchains_dir().join("python");
+    let componentize = tool(
+        venv.join("bin/componentize-py"),
+        "componentize-py",
+        "python",
+    )?;
+    let sdk = support.join("python");
+    write_all(&sdk.join("weir_sdk"), &PYTHON_SDK)?;
+    let mut command = Command::new(componentize);
+    command
+        .env("VIRTUAL_ENV", &venv)
+        .arg("-d")
+        .arg(wit)
+        .args(["-w", kind.world(), "componentize", "--stub-wasi", "app"])
+        .arg("-p")
+        .arg(dir)
+        .arg("-p")
+        .arg(&sdk)
+        .arg("-o")
+        .arg(out);
+    run(dir, command).map(drop)
+}
+
+/// The bundling and componentize-js script on `dir/plugin.js`, with the
+/// JavaScript SDK written into `support`.
+fn build_js(
+    dir: &Path,
+    kind: Kind,
+    support: &Path,
+    wit: &Path,
+    out: &Path,
+) -> Result<(), BuildError> {
+    let js = toolchains_dir().join("js");
+    tool(
+        js.join("node_modules/@bytecodealliance/componentize-js"),
+        "componentize-js",
+        "js",
+    )?;
+    // Beside node_modules, so its imports resolve there.
+    let script = js.join("weir-build.mjs");
+    std::fs::write(&script, JS_BUILD).map_err(io(&script))?;
+    let sdk = support.join("weir-sdk.js");
+    std::fs::write(&sdk, JS_SDK).map_err(io(&sdk))?;
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .arg(dir.join(Language::JavaScript.entry()))
+        .arg(kind.world())
+        .arg(wit)
+        .arg(&sdk)
+        .arg(out);
+    run(dir, command)?;
+    let _ = std::fs::remove_file(format!("{}.bundle.js", out.display()));
+    Ok(())
 }
 
 /// `cargo build`s the crate in `dir` for wasm32-wasip2 and copies its

@@ -118,6 +118,26 @@ impl Running {
         Self { child, stderr }
     }
 
+    /// Starts `weir run --quiet --admin 127.0.0.1:0 FLAGS... PIPELINE` in
+    /// `dir`; answers it and its admin address once it listens.
+    pub fn with_admin(dir: &Path, pipeline: &Path, flags: &[&str]) -> (Self, String) {
+        let mut args = vec!["run", "--quiet", "--admin", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        args.push(pipeline.to_str().unwrap());
+        let running = Self::start(dir, &args, &[]);
+        let addr = running.admin_address();
+        (running, addr)
+    }
+
+    /// Waits until the audit log of a pipeline in `dir` (its default
+    /// place, `state/audit.jsonl`) holds `text`.
+    pub fn wait_for_audit(&self, dir: &Path, text: &str) {
+        let audit = dir.join("state/audit.jsonl");
+        self.wait_for(&format!("{text} in the audit log"), || {
+            fs::read_to_string(&audit).is_ok_and(|log| log.contains(text))
+        });
+    }
+
     /// The address of its admin API (`weir run --admin 127.0.0.1:0`), once
     /// it says it listens.
     pub fn admin_address(&self) -> String {
@@ -159,6 +179,25 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The audit detail of a plugin instance opened by a hot reload.
+pub const HOT_RELOAD: &str = "\"detail\":\"hot reload\"";
+
+/// A pipeline the follow-a-file tests share: `ids.jsonl` (followed, not
+/// resumed, batches of 100 rows) through the transform `node` (`spec`, its
+/// fields but `inputs`, e.g. `plugin: filter, config: {...}`) into JSON
+/// lines in `out/`, 100 rows a file.
+pub fn ids_pipeline(node: &str, spec: &str) -> String {
+    format!(
+        "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}, follow: true, resume: false, batch_rows: 100}}}}
+transforms:
+  {node}: {{{spec}, inputs: [ids]}}
+sinks:
+  out: {{type: file, inputs: [{node}], config: {{path: out, format: json, max_rows_per_file: 100}}}}
+"
+    )
 }
 
 /// Appends `{"id": N}` lines for `ids` to the JSON-lines file at `path`.

@@ -34,7 +34,7 @@ pub struct SinkConfig {
     /// A utf8 column naming each row's topic.
     pub topic_column: Option<String>,
     /// A column whose value is the message key (utf8 or binary; other
-    /// types as their JSON text).
+    /// types as their display text).
     pub key: Option<String>,
     /// `json`: each row as one JSON object (without a `topic_column`);
     /// `raw`: the `value` column's bytes.
@@ -122,23 +122,35 @@ pub struct KafkaSink {
     producer: ThreadedProducer<Deliveries>,
 }
 
-/// A column's value in one row as message bytes: utf8 and binary as they
-/// are, other types as JSON text; `None` for null.
-fn bytes_of(column: &dyn Array, row: usize) -> Option<Vec<u8>> {
-    if column.is_null(row) {
-        return None;
-    }
-    Some(match column.data_type() {
-        DataType::Utf8 => column.as_string::<i32>().value(row).as_bytes().to_vec(),
-        DataType::Binary => column.as_binary::<i32>().value(row).to_vec(),
+/// A column's values as message bytes, one per row: utf8 and binary as
+/// they are, other types as their display text; `None` for null.
+fn column_bytes(column: &dyn Array) -> Vec<Option<Vec<u8>>> {
+    let rows = 0..column.len();
+    match column.data_type() {
+        DataType::Utf8 => {
+            let strings = column.as_string::<i32>();
+            rows.map(|r| {
+                strings
+                    .is_valid(r)
+                    .then(|| strings.value(r).as_bytes().to_vec())
+            })
+            .collect()
+        }
+        DataType::Binary => {
+            let bytes = column.as_binary::<i32>();
+            rows.map(|r| bytes.is_valid(r).then(|| bytes.value(r).to_vec()))
+                .collect()
+        }
         _ => {
             let formatter =
                 arrow::util::display::ArrayFormatter::try_new(column, &Default::default());
-            formatter
-                .map(|f| f.value(row).to_string().into_bytes())
-                .unwrap_or_default()
+            rows.map(|r| {
+                let text = formatter.as_ref().ok().filter(|_| column.is_valid(r))?;
+                Some(text.value(r).to_string().into_bytes())
+            })
+            .collect()
         }
-    })
+    }
 }
 
 impl KafkaSink {
@@ -167,9 +179,7 @@ impl KafkaSink {
             let column = batch
                 .column_by_name(self.config.value_column())
                 .expect("checked");
-            return Ok((0..batch.num_rows())
-                .map(|r| bytes_of(column.as_ref(), r))
-                .collect());
+            return Ok(column_bytes(column.as_ref()));
         }
         // JSON of the row (the key column too), without a topic column.
         let keep: Vec<usize> = (0..batch.num_columns())
@@ -199,7 +209,7 @@ impl Sink for KafkaSink {
             .config
             .key
             .as_ref()
-            .map(|k| batch.column_by_name(k).expect("checked"));
+            .map(|k| column_bytes(batch.column_by_name(k).expect("checked").as_ref()));
         let topics = self.config.topic_column.as_ref().map(|t| {
             batch
                 .column_by_name(t)
@@ -219,22 +229,22 @@ impl Sink for KafkaSink {
                 (Some(column), _) if column.is_valid(row) => column.value(row),
                 (Some(_), _) => {
                     return Err(ConnectorError::Kafka(format!(
-                        "row {row}: the topic column is null"
+                        "row {row}: topic_column {:?} is null",
+                        self.config.topic_column.as_deref().unwrap_or_default()
                     )));
                 }
                 (None, topic) => topic.as_deref().expect("checked"),
             };
-            let key = keys.and_then(|k| bytes_of(k.as_ref(), row));
+            let key = keys.as_ref().and_then(|k| k[row].as_ref());
             let mut record: BaseRecord<'_, Vec<u8>, Vec<u8>> =
                 BaseRecord::to(topic).headers(headers.clone());
             if let Some(value) = &value {
                 record = record.payload(value);
             }
-            if let Some(key) = &key {
+            if let Some(key) = key {
                 record = record.key(key);
             }
             // A full queue: wait for deliveries to make room.
-            let mut record = record;
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,

@@ -24,7 +24,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
 use super::{Connection, MessageFormat, kafka_error};
-use crate::connectors::{BadRecord, ConnectorError, Lag, Source, config_error, declared_schema};
+use crate::connectors::{BadRecord, ConnectorError, Source, config_error, declared_schema};
 use crate::plugin::Poll;
 
 /// Where a new consumer group starts.
@@ -376,10 +376,6 @@ impl Source for KafkaSource {
             MessageFormat::Json => self.json_batch(&records, bad)?,
         };
         Ok(Poll::Batch(batch))
-    }
-
-    fn lag(&self) -> Option<Lag> {
-        None
     }
 
     fn commit(&mut self) -> Result<(), ConnectorError> {
