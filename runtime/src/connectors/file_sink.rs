@@ -477,11 +477,12 @@ impl Sink for FileSink {
         Ok(())
     }
 
-    fn close(mut self: Box<Self>) -> Result<(), ConnectorError> {
-        let mut folders: Vec<_> = self.folders.drain().collect();
-        folders.sort_by(|a, b| a.0.cmp(&b.0));
+    /// Finishes every open file; the next write starts new ones.
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        let mut folders: Vec<_> = self.folders.iter_mut().collect();
+        folders.sort_by(|a, b| a.0.cmp(b.0));
         folders
             .into_iter()
-            .try_for_each(|(_, mut folder)| folder.finish_file())
+            .try_for_each(|(_, folder)| folder.finish_file())
     }
 }

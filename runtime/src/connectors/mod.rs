@@ -83,8 +83,10 @@ pub trait Source: Send {
     /// left out of the batch.
     fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError>;
 
-    /// Where a restarted run should continue, for sources that resume; the
-    /// executor stores it once every sink has closed its output.
+    /// Where the source stands after the batch it gave last, for sources
+    /// whose position can be committed (`None`: nothing to commit). The
+    /// executor tracks it with the batch and commits it once every sink has
+    /// made the batch and all before it durable.
     fn position(&self) -> Option<serde_json::Value> {
         None
     }
@@ -95,10 +97,11 @@ pub trait Source: Send {
         None
     }
 
-    /// Called once every sink has closed its output, so everything read so
-    /// far is durable: sources that commit their position elsewhere (Kafka
-    /// consumer groups) commit it now.
-    fn commit(&mut self) -> Result<(), ConnectorError> {
+    /// Everything up to `position` (one this source answered) is durable:
+    /// sources that commit elsewhere (Kafka consumer groups) commit it now.
+    /// Sources that resume from the state folder need nothing: the executor
+    /// records the position there.
+    fn commit(&mut self, _position: &serde_json::Value) -> Result<(), ConnectorError> {
         Ok(())
     }
 }
@@ -114,8 +117,10 @@ pub enum Lag {
 pub trait Sink: Send {
     /// Writes one batch.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError>;
-    /// Flushes and closes every file; output is complete only after this.
-    fn close(self: Box<Self>) -> Result<(), ConnectorError>;
+    /// Makes everything written so far durable (files finished and synced,
+    /// deliveries confirmed); called at checkpoints and at the end. Writing
+    /// may go on after it.
+    fn flush(&mut self) -> Result<(), ConnectorError>;
 }
 
 /// Data formats of files and standard streams.

@@ -66,7 +66,7 @@ impl Sink for StdoutSink {
         }
     }
 
-    fn close(self: Box<Self>) -> Result<(), ConnectorError> {
+    fn flush(&mut self) -> Result<(), ConnectorError> {
         std::io::stdout()
             .flush()
             .map_err(|source| ConnectorError::Io {

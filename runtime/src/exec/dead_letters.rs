@@ -54,7 +54,8 @@ impl DeadLetters {
                 json_string(error)
             ))?;
         }
-        Ok(())
+        // The batch may be acknowledged right after: its letters go to disk.
+        self.flush()
     }
 
     /// Flushes what was written.

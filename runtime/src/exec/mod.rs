@@ -13,7 +13,9 @@
 //! sources end early, after which everything in flight drains and every sink
 //! closes its files.
 
+mod acks;
 mod audit;
+mod checkpoint;
 mod dead_letters;
 mod durable;
 mod node;
@@ -26,12 +28,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::graph::Graph;
 use crate::plugin::PluginEngine;
 use crate::spec::Section;
+use acks::Envelope;
 
 pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
@@ -113,15 +115,13 @@ pub fn run_reloadable(
 ) -> Result<Summary, RunError> {
     let started = Instant::now();
     assert_eq!(stats.len(), graph.nodes.len(), "one counter set per node");
-    let (senders, receivers): (Vec<Sender<RecordBatch>>, Vec<Receiver<RecordBatch>>) = graph
+    let (senders, receivers): (Vec<Sender<Envelope>>, Vec<Receiver<Envelope>>) = graph
         .nodes
         .iter()
         .map(|_| crossbeam_channel::bounded(options.channel_capacity))
         .unzip();
     let failures = std::sync::Mutex::new(Vec::new());
     let failed = AtomicBool::new(false);
-    let positions: Vec<std::sync::Mutex<Option<serde_json::Value>>> =
-        graph.nodes.iter().map(|_| Default::default()).collect();
     let finished = AtomicBool::new(false);
     let sink_instances = graph
         .nodes
@@ -136,7 +136,7 @@ pub fn run_reloadable(
     std::thread::scope(|scope| {
         let mut threads = Vec::new();
         for (i, node) in graph.nodes.iter().enumerate() {
-            let outputs: Vec<Sender<RecordBatch>> = graph
+            let outputs: Vec<Sender<Envelope>> = graph
                 .nodes
                 .iter()
                 .enumerate()
@@ -160,7 +160,7 @@ pub fn run_reloadable(
                     stop: &*stop,
                     failed: &failed,
                     state_dir: &graph.pipeline.state_dir,
-                    position: &positions[i],
+                    checkpoint_every: graph.pipeline.checkpoint_interval,
                     audit: &audit,
                     durable: &durable,
                     reloads: inboxes.take(&node.name),
@@ -203,18 +203,7 @@ pub fn run_reloadable(
         finished.store(true, Ordering::SeqCst);
     });
 
-    let mut errors = failures.into_inner().expect("failures lock");
-    if errors.is_empty() {
-        // Every sink closed its output: what the sources read is durable.
-        for (node, position) in graph.nodes.iter().zip(positions) {
-            if let Some(position) = position.into_inner().expect("position lock")
-                && let Err(message) =
-                    positions::store(&graph.pipeline.state_dir, &node.name, &position)
-            {
-                errors.push((node.name.clone(), message));
-            }
-        }
-    }
+    let errors = failures.into_inner().expect("failures lock");
     let summary = Summary::new(graph, stats, started.elapsed());
     match errors.is_empty() {
         true => Ok(summary),

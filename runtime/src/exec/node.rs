@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
+use super::acks::{Ack, Envelope, Ledger, release};
+use super::checkpoint::Holding;
 use super::reload::{ReloadRequest, Replacement, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
@@ -24,16 +26,17 @@ pub(crate) struct Context<'a> {
     pub instance: usize,
     pub engine: &'a PluginEngine,
     pub options: &'a RunOptions,
-    pub input: Receiver<RecordBatch>,
-    pub outputs: Vec<Sender<RecordBatch>>,
+    pub input: Receiver<Envelope>,
+    pub outputs: Vec<Sender<Envelope>>,
     pub stats: Arc<NodeStats>,
     pub dead_letters: Arc<DeadLetters>,
     pub stop: &'a AtomicBool,
     pub failed: &'a AtomicBool,
     /// The pipeline's state folder.
     pub state_dir: &'a std::path::Path,
-    /// Where a resuming source leaves its final position.
-    pub position: &'a std::sync::Mutex<Option<serde_json::Value>>,
+    /// How often sources commit, sinks flush and stateful transforms store
+    /// their state.
+    pub checkpoint_every: Duration,
     /// The pipeline's audit log.
     pub audit: &'a AuditLog,
     /// Hot reload requests for this node, if it can be reloaded.
@@ -54,14 +57,18 @@ const MAX_WAIT: Duration = Duration::from_millis(100);
 pub(crate) fn run(mut context: Context<'_>) -> Result<(), String> {
     let result = match (&context.node.implementation, context.node.section) {
         (Implementation::Connector(_), Section::Sources) => {
-            connector_source(&context).and_then(|mut source| {
+            connector_source(&context).and_then(|(mut source, ledger)| {
                 // Let downstream see the end, then commit what was read
-                // once every sink has closed its output.
+                // once every sink has flushed and closed its output.
                 context.outputs.clear();
-                match context.durable.wait(context.failed) {
-                    true => source.commit().map_err(|e| e.to_string()),
-                    false => Ok(()),
+                let Some(ledger) = ledger else { return Ok(()) };
+                let everything = context.durable.wait(context.failed) && ledger.in_flight() == 0;
+                match everything {
+                    // Also past records that only went to the dead letters.
+                    true => source.position(),
+                    false => ledger.take_committable(),
                 }
+                .map_or(Ok(()), |position| commit(&context, &mut *source, &position))
             })
         }
         (Implementation::Plugin(_), Section::Sources) => plugin_source(&context),
@@ -84,26 +91,35 @@ impl Context<'_> {
         self.stop.load(Ordering::SeqCst) || self.failed.load(Ordering::SeqCst)
     }
 
-    /// Sends `batch` to every downstream node; `false` when they are all gone.
-    fn emit(&self, batch: RecordBatch) -> bool {
+    /// Sends `batch`, derived from the source batches of `acks`, to every
+    /// downstream node; `false` when they are all gone.
+    fn emit(&self, batch: RecordBatch, acks: Vec<Ack>) -> bool {
         if batch.num_rows() == 0 && batch.num_columns() > 0 {
+            release(acks);
             return true;
         }
         self.stats.sent(&batch);
         let mut delivered = false;
         for output in &self.outputs {
-            delivered |= output.send(batch.clone()).is_ok();
+            let envelope = Envelope {
+                batch: batch.clone(),
+                acks: acks.clone(),
+            };
+            // A send that fails drops its acks unreleased: never committed.
+            delivered |= output.send(envelope).is_ok();
         }
+        release(acks);
         delivered
     }
 
-    /// Handles what a source's poll gave: sends a batch on, or sleeps when
-    /// asked to wait; `false` once the source is done or nobody listens.
-    fn forward(&self, poll: Poll) -> bool {
+    /// Handles what a source's poll gave: sends a batch on (with `acks`), or
+    /// sleeps when asked to wait; `false` once the source is done or nobody
+    /// listens.
+    fn forward(&self, poll: Poll, acks: Vec<Ack>) -> bool {
         match poll {
             Poll::Batch(batch) => {
                 NodeStats::add(&self.stats.rows_in, batch.num_rows());
-                self.emit(batch)
+                self.emit(batch, acks)
             }
             Poll::Wait(wait) => {
                 std::thread::sleep(wait.min(MAX_WAIT));
@@ -111,13 +127,6 @@ impl Context<'_> {
             }
             Poll::Done => false,
         }
-    }
-
-    /// Every batch of the input channel until all upstream nodes are done.
-    fn batches(&self) -> impl Iterator<Item = RecordBatch> + '_ {
-        self.input
-            .iter()
-            .inspect(|batch| self.stats.received(batch))
     }
 
     /// Applies the node's error policy to `rows` of `batch` that failed.
@@ -213,9 +222,13 @@ impl Context<'_> {
     }
 }
 
-/// Reads the source to its end (or the stop); answers it, to commit once
-/// the output is durable.
-fn connector_source(cx: &Context<'_>) -> Result<Box<dyn crate::connectors::Source>, String> {
+/// A connector source and, when it can resume, the ledger of what it sent.
+type Opened = (Box<dyn crate::connectors::Source>, Option<Arc<Ledger>>);
+
+/// Reads the source to its end (or the stop), committing at every
+/// checkpoint what every sink has made durable; answers the source and its
+/// ledger for the last commit.
+fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
     let Implementation::Connector(connector) = &cx.node.implementation else {
         unreachable!()
     };
@@ -227,16 +240,31 @@ fn connector_source(cx: &Context<'_>) -> Result<Box<dyn crate::connectors::Sourc
     let mut source = connector
         .open_source(schema, start)
         .map_err(|e| e.to_string())?;
+    let ledger = source
+        .position()
+        .is_some()
+        .then(|| Arc::new(Ledger::default()));
     let mut bad_error = None;
     let mut lag_noted: Option<Instant> = None;
+    let mut committed = Instant::now();
     while !cx.stopping() {
         if lag_noted.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
             *cx.stats.lag.lock().expect("lag lock") = source.lag();
             lag_noted = Some(Instant::now());
         }
+        if let Some(ledger) = &ledger
+            && committed.elapsed() >= cx.checkpoint_every
+        {
+            committed = Instant::now();
+            if let Some(position) = ledger.take_committable() {
+                commit(cx, &mut *source, &position)?;
+            }
+        }
         let started = Instant::now();
+        let mut bad_records = 0;
         let mut bad = |record: crate::connectors::BadRecord| {
             NodeStats::add(&cx.stats.rows_in, 1);
+            bad_records += 1;
             let outcome = match cx.node.spec.on_error {
                 OnError::DeadLetter => cx
                     .dead_letters
@@ -258,13 +286,36 @@ fn connector_source(cx: &Context<'_>) -> Result<Box<dyn crate::connectors::Sourc
         if let Some(error) = bad_error.take() {
             return Err(error);
         }
-        if !cx.forward(next) {
+        if bad_records > 0 {
+            // The batch's ack may commit past them: they must be on disk.
+            cx.dead_letters.flush().map_err(|e| e.to_string())?;
+        }
+        let acks = match (&ledger, &next, source.position()) {
+            (Some(ledger), Poll::Batch(_), Some(position)) => vec![ledger.issue(position)],
+            _ => Vec::new(),
+        };
+        if !cx.forward(next, acks) {
             break;
         }
     }
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
-    *cx.position.lock().expect("position lock") = source.position();
-    Ok(source)
+    Ok((source, ledger))
+}
+
+/// Commits `position` of the node's source: in the state folder for sources
+/// that resume from it, and with the source itself (Kafka offsets). A
+/// failed commit is only delayed: the next one covers it.
+fn commit(
+    cx: &Context<'_>,
+    source: &mut dyn crate::connectors::Source,
+    position: &serde_json::Value,
+) -> Result<(), String> {
+    if let Implementation::Connector(connector) = &cx.node.implementation
+        && connector.resumes()
+    {
+        super::positions::store(cx.state_dir, &cx.node.name, position)?;
+    }
+    source.commit(position).map_err(|e| e.to_string())
 }
 
 fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
@@ -284,7 +335,7 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
             .next(cx.options.source_batch_rows)
             .map_err(|e| e.to_string())?;
         cx.stats.busy(started);
-        if !cx.forward(poll) {
+        if !cx.forward(poll, Vec::new()) {
             break;
         }
     }
@@ -422,13 +473,16 @@ enum Step {
     Failed(PluginError, bool),
 }
 
-/// Processes `batch` with `instance`; `selects` when it answers selections.
+/// Processes `input` with `instance`; `selects` when it answers
+/// selections. Outputs carry the acks `holding` gives them.
 fn process_batch(
     cx: &Context<'_>,
     instance: &mut TransformInstance,
-    batch: &RecordBatch,
+    input: &Envelope,
     selects: bool,
+    holding: &Holding,
 ) -> Result<Step, String> {
+    let batch = &input.batch;
     let started = Instant::now();
     let result = instance.process(batch);
     cx.stats.busy(started);
@@ -455,7 +509,7 @@ fn process_batch(
         cx.failed_rows(batch, &rows)?;
     }
     for output in processed.batches {
-        if !cx.emit(output) {
+        if !cx.emit(output, holding.output_acks(&input.acks)) {
             return Ok(Step::DownstreamGone);
         }
     }
@@ -492,16 +546,24 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
         )
     };
     let mut transform = Recreated::new(cx, &open)?;
+    let mut holding = Holding::open(cx.state_dir, &cx.instance_name(), transform.get()?)?;
     // A derived answer keeps, rejects or leaves out each input row.
     let mut selecting = selects(transform.get().ok());
     let mut standby: Option<Standby> = None;
     let never = crossbeam_channel::never();
     let reloads = cx.reloads.as_ref().unwrap_or(&never);
+    let checkpoints = crossbeam_channel::tick(cx.checkpoint_every);
     loop {
-        let batch = crossbeam_channel::select! {
-            recv(cx.input) -> batch => match batch {
-                Ok(batch) => batch,
+        let input = crossbeam_channel::select! {
+            recv(cx.input) -> input => match input {
+                Ok(input) => input,
                 Err(_) => break,
+            },
+            recv(checkpoints) -> _ => {
+                if let Ok(instance) = transform.get() {
+                    holding.checkpoint(instance);
+                }
+                continue;
             },
             recv(reloads) -> request => {
                 let Ok(request) = request else { continue };
@@ -526,11 +588,13 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                 continue;
             },
         };
-        cx.stats.received(&batch);
+        cx.stats.received(&input.batch);
         let run =
             |transform: &mut Recreated<'_, TransformInstance>, selecting| match transform.get() {
-                Ok(instance) => process_batch(cx, instance, &batch, selecting),
-                Err(none_left) => cx.failed_batch(&batch, &none_left).map(|()| Step::Done),
+                Ok(instance) => process_batch(cx, instance, &input, selecting, &holding),
+                Err(none_left) => cx
+                    .failed_batch(&input.batch, &none_left)
+                    .map(|()| Step::Done),
             };
         let mut step = run(&mut transform, selecting)?;
         if let Some(pending) = standby.take() {
@@ -556,8 +620,9 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
         match step {
             Step::Done => {}
             Step::DownstreamGone => return Ok(()),
-            Step::Failed(error, poisoned) => transform.failed(&batch, &error, poisoned)?,
+            Step::Failed(error, poisoned) => transform.failed(&input.batch, &error, poisoned)?,
         }
+        holding.took(input.acks);
     }
     if let Some(pending) = standby.take() {
         confirm(cx, pending)?;
@@ -569,9 +634,9 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let rest = transform.finish().map_err(|e| e.to_string())?;
     cx.stats.busy(started);
     for output in rest {
-        cx.emit(output);
+        cx.emit(output, holding.output_acks(&[]));
     }
-    Ok(())
+    holding.finished()
 }
 
 /// Opens `plugin` for the node, checks its output schema against the one
@@ -676,11 +741,8 @@ fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
         unreachable!()
     };
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let mut sink = connector.open_sink(schema).map_err(|e| e.to_string())?;
-    write_all(cx, |batch| sink.write(batch).map_err(|e| e.to_string()))?;
-    sink.close().map_err(|e| e.to_string())?;
-    cx.durable.closed();
-    Ok(())
+    let sink = connector.open_sink(schema).map_err(|e| e.to_string())?;
+    write_all(cx, ConnectorSink(sink))
 }
 
 fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
@@ -694,49 +756,93 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
             |sink, config| sink.open(config, schema),
         )
     };
-    let mut sink = Recreated::new(cx, &open)?;
-    for batch in cx.batches() {
-        let instance = match sink.get() {
-            Ok(instance) => instance,
-            Err(none_left) => {
-                cx.failed_batch(&batch, &none_left)?;
-                continue;
-            }
-        };
-        let started = Instant::now();
-        let result = instance.write(&batch);
-        cx.stats.busy(started);
-        match result {
-            Ok(()) => cx.stats.sent(&batch),
-            Err(error) => {
-                let poisoned = instance.trapped() || error.breaks_contract();
-                sink.failed(&batch, &error, poisoned)?;
-            }
-        }
-    }
-    // Without an instance, every batch since the last went to the dead
-    // letters: nothing to flush.
-    if let Ok(sink) = sink.get() {
-        sink.flush().map_err(|e| e.to_string())?;
-    }
-    cx.durable.closed();
-    Ok(())
+    write_all(cx, Recreated::new(cx, &open)?)
 }
 
-/// Writes every input batch with `write`, counting what was written and
-/// applying the error policy to batches that fail.
-fn write_all(
-    cx: &Context<'_>,
-    mut write: impl FnMut(&RecordBatch) -> Result<(), String>,
-) -> Result<(), String> {
-    for batch in cx.batches() {
+/// A sink as the executor drives it.
+trait Writes {
+    /// Writes `batch`, applying the node's error policy if it fails.
+    fn write(&mut self, cx: &Context<'_>, batch: &RecordBatch) -> Result<(), String>;
+    /// Makes everything written so far durable.
+    fn flush(&mut self) -> Result<(), String>;
+}
+
+struct ConnectorSink(Box<dyn crate::connectors::Sink>);
+
+impl Writes for ConnectorSink {
+    fn write(&mut self, cx: &Context<'_>, batch: &RecordBatch) -> Result<(), String> {
         let started = Instant::now();
-        let result = write(&batch);
+        let result = self.0.write(batch);
         cx.stats.busy(started);
         match result {
-            Ok(()) => cx.stats.sent(&batch),
-            Err(error) => cx.failed_batch(&batch, &error)?,
+            Ok(()) => {
+                cx.stats.sent(batch);
+                Ok(())
+            }
+            Err(error) => cx.failed_batch(batch, &error.to_string()),
         }
     }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.0.flush().map_err(|e| e.to_string())
+    }
+}
+
+impl Writes for Recreated<'_, SinkInstance> {
+    fn write(&mut self, cx: &Context<'_>, batch: &RecordBatch) -> Result<(), String> {
+        let instance = match self.get() {
+            Ok(instance) => instance,
+            Err(none_left) => return cx.failed_batch(batch, &none_left),
+        };
+        let started = Instant::now();
+        let result = instance.write(batch);
+        cx.stats.busy(started);
+        match result {
+            Ok(()) => {
+                cx.stats.sent(batch);
+                Ok(())
+            }
+            Err(error) => {
+                let poisoned = instance.trapped() || error.breaks_contract();
+                self.failed(batch, &error, poisoned)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        // Without an instance, every batch since the last went to the dead
+        // letters: nothing to flush.
+        match self.get() {
+            Ok(sink) => sink.flush().map_err(|e| e.to_string()),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Writes every input batch to `sink`, flushing it at every checkpoint that
+/// has new batches and at the end; a batch is acknowledged only after the
+/// flush that made it durable.
+fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<(), String> {
+    let mut written: Vec<Ack> = Vec::new();
+    let checkpoints = crossbeam_channel::tick(cx.checkpoint_every);
+    loop {
+        crossbeam_channel::select! {
+            recv(cx.input) -> input => match input {
+                Ok(input) => {
+                    cx.stats.received(&input.batch);
+                    sink.write(cx, &input.batch)?;
+                    written.extend(input.acks);
+                }
+                Err(_) => break,
+            },
+            recv(checkpoints) -> _ => if !written.is_empty() {
+                sink.flush()?;
+                release(std::mem::take(&mut written));
+            },
+        }
+    }
+    sink.flush()?;
+    release(written);
+    cx.durable.closed();
     Ok(())
 }

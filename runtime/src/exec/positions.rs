@@ -1,6 +1,7 @@
-//! Where resuming sources record how far they read: one JSON file per node
-//! in the pipeline's state folder, written only after every sink closed its
-//! output, so a restarted run re-reads (never skips) what was in flight.
+//! The pipeline's state folder: where resuming sources record how far every
+//! sink has durably written what they read (`<node>.json`), and stateful
+//! transforms their state at the last checkpoint (`<instance>.state`). Both
+//! are replaced atomically, so a crash leaves the previous version.
 
 use std::path::{Path, PathBuf};
 
@@ -12,22 +13,48 @@ fn file(dir: &Path, node: &str) -> PathBuf {
 /// The position a previous run recorded for `node`, if any.
 pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>, String> {
     let path = file(dir, node);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+    match read(&path)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| format!("{}: {e}; delete it to read from the start", path.display())),
+        None => Ok(None),
+    }
+}
+
+/// Records `position` for `node`.
+pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_vec_pretty(position).expect("JSON values serialize");
+    write(&file(dir, node), &text).map_err(|e| {
+        format!(
+            "cannot record the position in {}: {e}",
+            file(dir, node).display()
+        )
+    })
+}
+
+/// The state file of a transform instance.
+pub fn state_file(dir: &Path, instance: &str) -> PathBuf {
+    dir.join(format!("{instance}.state"))
+}
+
+/// The bytes of `path`, or `None` when there is no such file.
+pub fn read(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
-/// Records `position` for `node`, replacing the file atomically.
-pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<(), String> {
-    let path = file(dir, node);
-    let temporary = dir.join(format!(".{node}.json.tmp"));
-    let text = serde_json::to_vec_pretty(position).expect("JSON values serialize");
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&temporary, text))
-        .and_then(|()| std::fs::rename(&temporary, &path))
-        .map_err(|e| format!("cannot record the position in {}: {e}", path.display()))
+/// Replaces `path` with `bytes` atomically (a temporary file, synced, then
+/// renamed over it).
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = dir.join(format!(".{name}.tmp"));
+    std::fs::create_dir_all(dir)?;
+    let mut file = std::fs::File::create(&temporary)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
 }

@@ -22,8 +22,12 @@ pub struct Pipeline {
     /// Folder of the dead-letter files (one JSON-lines file per node).
     pub dead_letter_dir: PathBuf,
     /// Folder where resuming sources record how far they read
-    /// (`<state>/<node>.json`).
+    /// (`<state>/<node>.json`) and stateful transforms their last
+    /// checkpointed state (`<state>/<node>.state`).
     pub state_dir: PathBuf,
+    /// How often sources commit what every sink has made durable, sinks
+    /// flush and stateful transforms store their state.
+    pub checkpoint_interval: std::time::Duration,
     /// The pipeline's name in logs and the audit log: the file's stem.
     pub name: String,
     /// Who the pipeline runs for, and that tenant's quotas.
@@ -46,6 +50,8 @@ struct PipelineFile {
     dead_letters: Option<PathBuf>,
     #[serde(default)]
     state: Option<PathBuf>,
+    #[serde(default = "default_checkpoint_interval_ms")]
+    checkpoint_interval_ms: u64,
     #[serde(default)]
     tenant: Option<TenantSpec>,
     #[serde(default)]
@@ -56,6 +62,11 @@ struct PipelineFile {
     transforms: IndexMap<String, NodeSpec>,
     #[serde(default)]
     sinks: IndexMap<String, NodeSpec>,
+}
+
+/// Arroyo's default: a Parquet file per sink partition every ten seconds.
+fn default_checkpoint_interval_ms() -> u64 {
+    10_000
 }
 
 /// The tenant a pipeline runs for. Every plugin instance of the tenant's
@@ -282,6 +293,13 @@ impl Pipeline {
                     message: strip_location(&message),
                 }
             })?;
+        if file.checkpoint_interval_ms == 0 {
+            return Err(SpecError::Syntax {
+                path: path.to_path_buf(),
+                location: None,
+                message: "field `checkpoint_interval_ms`: must be at least 1".into(),
+            });
+        }
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -301,6 +319,7 @@ impl Pipeline {
                 None => state_dir.join("audit.jsonl"),
             },
             state_dir,
+            checkpoint_interval: std::time::Duration::from_millis(file.checkpoint_interval_ms),
             base_dir,
             sources: file.sources,
             transforms: file.transforms,

@@ -267,7 +267,7 @@ impl Sink for KafkaSink {
         }
     }
 
-    fn close(self: Box<Self>) -> Result<(), ConnectorError> {
+    fn flush(&mut self) -> Result<(), ConnectorError> {
         self.producer
             .flush(FLUSH_TIMEOUT)
             .map_err(|e| kafka_error("cannot flush the producer", e))?;

@@ -1,12 +1,15 @@
 //! The Kafka source: a consumer in a consumer group that turns messages
 //! into batches (up to `batch_rows`, or what arrived within `linger_ms`).
 //!
-//! Offsets are never committed by librdkafka on its own: the executor calls
-//! [`Source::commit`] once every sink has closed its output, so what is
-//! committed has been written (at-least-once; a crash re-reads what came
-//! after the last commit).
+//! Offsets are never committed by librdkafka on its own. Each batch's
+//! position is the next offset of every partition read so far; the executor
+//! calls [`Source::commit`] with it once every sink has made that batch and
+//! all before it durable (at every checkpoint and at the end), so a crash
+//! re-reads what came after the last commit (at-least-once). After a
+//! rebalance only partitions still assigned are committed: the new owner of
+//! a revoked partition re-reads what was in flight here.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,6 +129,9 @@ pub fn raw_schema() -> SchemaRef {
     ]))
 }
 
+/// Next offsets by topic and partition: the source's position.
+type Offsets = BTreeMap<String, BTreeMap<i32, i64>>;
+
 /// librdkafka's callbacks: errors to the log, except the end of a
 /// partition, which `until_end` asks for and `poll` reports.
 struct SourceContext;
@@ -149,8 +155,8 @@ pub struct KafkaSource {
     config: SourceConfig,
     schema: SchemaRef,
     consumer: BaseConsumer<SourceContext>,
-    /// Next offset to commit per partition: one past the last message read.
-    read: HashMap<(String, i32), i64>,
+    /// Next offset per topic and partition: one past the last message read.
+    read: Offsets,
     /// Partitions whose end has been reached (with `until_end`).
     at_end: HashSet<(String, i32)>,
 }
@@ -227,7 +233,7 @@ impl KafkaSource {
             config: config.clone(),
             schema: schema.clone(),
             consumer,
-            read: HashMap::new(),
+            read: Offsets::new(),
             at_end: HashSet::new(),
         })
     }
@@ -255,9 +261,12 @@ impl KafkaSource {
             match self.consumer.poll(left) {
                 Some(Ok(message)) => {
                     let record = Record::new(&message);
-                    let key = (record.topic.clone(), record.partition);
-                    self.at_end.remove(&key);
-                    self.read.insert(key, record.offset + 1);
+                    self.at_end
+                        .remove(&(record.topic.clone(), record.partition));
+                    self.read
+                        .entry(record.topic.clone())
+                        .or_default()
+                        .insert(record.partition, record.offset + 1);
                     records.push(record);
                 }
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
@@ -378,18 +387,44 @@ impl Source for KafkaSource {
         Ok(Poll::Batch(batch))
     }
 
-    fn commit(&mut self) -> Result<(), ConnectorError> {
-        if self.read.is_empty() {
+    fn position(&self) -> Option<serde_json::Value> {
+        Some(serde_json::to_value(&self.read).expect("offsets serialize"))
+    }
+
+    fn commit(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
+        let read: Offsets = serde_json::from_value(position.clone())
+            .map_err(|e| ConnectorError::Kafka(format!("unreadable position {position}: {e}")))?;
+        let assigned = self
+            .consumer
+            .assignment()
+            .map_err(|e| kafka_error("cannot read the assignment", e))?;
+        let mut offsets = TopicPartitionList::new();
+        for p in assigned.elements() {
+            if let Some(next) = read.get(p.topic()).and_then(|t| t.get(&p.partition())) {
+                offsets
+                    .add_partition_offset(p.topic(), p.partition(), Offset::Offset(*next))
+                    .map_err(|e| kafka_error("cannot list the offsets", e))?;
+            }
+        }
+        if offsets.count() == 0 {
             return Ok(());
         }
-        let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), next) in &self.read {
-            offsets
-                .add_partition_offset(topic, *partition, Offset::Offset(*next))
-                .map_err(|e| kafka_error("cannot list the offsets", e))?;
+        match self.consumer.commit(&offsets, CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            // The group is rebalancing: the next commit, in the new
+            // generation, covers these offsets (or the new owner re-reads).
+            Err(KafkaError::ConsumerCommit(
+                code @ (RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::UnknownMemberId),
+            )) => {
+                tracing::warn!(
+                    ?code,
+                    "offset commit refused during a rebalance; the next one retries"
+                );
+                Ok(())
+            }
+            Err(error) => Err(kafka_error("cannot commit the offsets", error)),
         }
-        self.consumer
-            .commit(&offsets, CommitMode::Sync)
-            .map_err(|e| kafka_error("cannot commit the offsets", e))
     }
 }

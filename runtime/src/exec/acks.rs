@@ -1,0 +1,254 @@
+//! End-to-end acknowledgements: which source batches every sink has made
+//! durable, so their source may commit how far it read.
+//!
+//! A resuming source keeps a [`Ledger`] and tags each batch it sends with an
+//! [`Ack`]. Every batch derived from it carries a clone: a stateless
+//! transform hands its input's acks to its outputs, a stateful one collects
+//! them in a [`Group`] that its outputs carry until its state is stored at a
+//! checkpoint, a fan-out clones them to every branch, and a sink keeps them
+//! until a `flush` made the write durable. When the last clone is dropped the
+//! batch is acknowledged, and the source commits the position after the
+//! longest run of acknowledged batches from the start (an earlier batch still
+//! in flight holds back the later ones: commits never skip data).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+
+/// What travels on an edge: a batch and the acks of the source batches it
+/// derives from.
+pub(crate) struct Envelope {
+    pub batch: RecordBatch,
+    pub acks: Vec<Ack>,
+}
+
+/// A claim on source batches, acknowledged once every clone was released.
+/// A clone dropped without [`Ack::release`] (a node failed with it, a channel
+/// was torn down) loses the claim: its batches are never acknowledged, so
+/// the source never commits past them and a restart re-reads them.
+pub(crate) struct Ack {
+    claim: Arc<Claim>,
+    released: bool,
+}
+
+struct Claim {
+    kind: ClaimKind,
+    /// A clone was dropped without being released.
+    lost: AtomicBool,
+}
+
+enum ClaimKind {
+    /// One batch of a source.
+    Batch { ledger: Arc<Ledger>, sequence: u64 },
+    /// The acks a stateful transform collected since its last checkpoint.
+    Group(Mutex<Vec<Ack>>),
+}
+
+impl Ack {
+    fn new(kind: ClaimKind) -> Self {
+        Self {
+            claim: Arc::new(Claim {
+                kind,
+                lost: AtomicBool::new(false),
+            }),
+            released: false,
+        }
+    }
+
+    /// This holder is done with the batches: what it did with them (wrote,
+    /// filtered out, sent on with clones) is as durable as it needs to be.
+    pub(crate) fn release(mut self) {
+        self.released = true;
+    }
+}
+
+/// Releases every ack of `acks`.
+pub(crate) fn release(acks: Vec<Ack>) {
+    acks.into_iter().for_each(Ack::release);
+}
+
+impl Clone for Ack {
+    fn clone(&self) -> Self {
+        Self {
+            claim: self.claim.clone(),
+            released: false,
+        }
+    }
+}
+
+impl Drop for Ack {
+    fn drop(&mut self) {
+        if !self.released {
+            self.claim.lost.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let lost = *self.lost.get_mut();
+        match &mut self.kind {
+            ClaimKind::Batch { ledger, sequence } if !lost => ledger.acknowledge(*sequence),
+            ClaimKind::Batch { .. } => {}
+            // The group's inputs share its fate.
+            ClaimKind::Group(held) if !lost => {
+                release(std::mem::take(held.get_mut().expect("group lock")));
+            }
+            ClaimKind::Group(_) => {}
+        }
+    }
+}
+
+/// The batches a source sent and which of them are acknowledged.
+#[derive(Default)]
+pub(crate) struct Ledger {
+    state: Mutex<LedgerState>,
+}
+
+#[derive(Default)]
+struct LedgerState {
+    next: u64,
+    /// Batches not yet committable, by sequence: the source's position after
+    /// each, and whether it was acknowledged.
+    in_flight: BTreeMap<u64, (serde_json::Value, bool)>,
+    /// The position after the longest acknowledged run, not yet taken.
+    committable: Option<serde_json::Value>,
+}
+
+impl Ledger {
+    /// Records a batch after which the source stands at `position`; the
+    /// answered ack travels with the batch.
+    pub(crate) fn issue(self: &Arc<Self>, position: serde_json::Value) -> Ack {
+        let mut state = self.state.lock().expect("ledger lock");
+        let sequence = state.next;
+        state.next += 1;
+        state.in_flight.insert(sequence, (position, false));
+        Ack::new(ClaimKind::Batch {
+            ledger: self.clone(),
+            sequence,
+        })
+    }
+
+    fn acknowledge(&self, sequence: u64) {
+        let mut state = self.state.lock().expect("ledger lock");
+        if let Some(entry) = state.in_flight.get_mut(&sequence) {
+            entry.1 = true;
+        }
+        while let Some(entry) = state.in_flight.first_entry() {
+            if !entry.get().1 {
+                break;
+            }
+            let (position, _) = entry.remove();
+            state.committable = Some(position);
+        }
+    }
+
+    /// The position to commit, if more was acknowledged since the last call.
+    pub(crate) fn take_committable(&self) -> Option<serde_json::Value> {
+        self.state.lock().expect("ledger lock").committable.take()
+    }
+
+    /// Batches sent and not committable yet (in flight, lost, or behind
+    /// one that is).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.state.lock().expect("ledger lock").in_flight.len()
+    }
+}
+
+/// The acks a stateful transform holds: everything its input brought since
+/// the last checkpoint. Its outputs carry the group's ack, so the inputs are
+/// acknowledged only when those outputs are durable *and* the transform
+/// released the group (its state, which may still hold their rows, was
+/// stored).
+pub(crate) struct Group(Ack);
+
+impl Group {
+    pub(crate) fn new() -> Self {
+        Self(Ack::new(ClaimKind::Group(Mutex::new(Vec::new()))))
+    }
+
+    /// Holds `acks` until the group is released.
+    pub(crate) fn hold(&self, acks: Vec<Ack>) {
+        if let ClaimKind::Group(held) = &self.0.claim.kind {
+            held.lock().expect("group lock").extend(acks);
+        }
+    }
+
+    /// The ack an output of the transform carries.
+    pub(crate) fn ack(&self) -> Ack {
+        self.0.clone()
+    }
+
+    /// The transform's state was stored (or emitted): let go.
+    pub(crate) fn release(self) {
+        self.0.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(n: u64) -> serde_json::Value {
+        serde_json::json!(n)
+    }
+
+    #[test]
+    fn commits_only_the_acknowledged_prefix() {
+        let ledger = Arc::new(Ledger::default());
+        let [first, second, third] = [1, 2, 3].map(|n| ledger.issue(position(n)));
+        second.release();
+        assert_eq!(
+            ledger.take_committable(),
+            None,
+            "batch 1 is still in flight"
+        );
+        first.release();
+        assert_eq!(ledger.take_committable(), Some(position(2)));
+        assert_eq!(ledger.take_committable(), None, "taken once");
+        let copy = third.clone();
+        third.release();
+        assert_eq!(ledger.take_committable(), None, "a clone is still held");
+        copy.release();
+        assert_eq!(ledger.take_committable(), Some(position(3)));
+        assert_eq!(ledger.in_flight(), 0);
+    }
+
+    #[test]
+    fn an_ack_dropped_without_release_holds_back_every_later_commit() {
+        let ledger = Arc::new(Ledger::default());
+        let [first, second, third] = [1, 2, 3].map(|n| ledger.issue(position(n)));
+        let copy = second.clone();
+        first.release();
+        second.release();
+        drop(copy);
+        third.release();
+        assert_eq!(ledger.take_committable(), Some(position(1)));
+        assert_eq!(ledger.in_flight(), 2, "the lost batch and the one after it");
+    }
+
+    #[test]
+    fn a_group_holds_its_acks_until_released_and_every_output_is_released() {
+        let ledger = Arc::new(Ledger::default());
+        let group = Group::new();
+        group.hold(vec![ledger.issue(position(1))]);
+        let output = group.ack();
+        group.hold(vec![ledger.issue(position(2))]);
+        group.release();
+        assert_eq!(ledger.take_committable(), None, "an output is in flight");
+        output.release();
+        assert_eq!(ledger.take_committable(), Some(position(2)));
+    }
+
+    #[test]
+    fn a_group_dropped_without_release_loses_what_it_held() {
+        let ledger = Arc::new(Ledger::default());
+        let group = Group::new();
+        group.hold(vec![ledger.issue(position(1))]);
+        drop(group);
+        assert_eq!(ledger.take_committable(), None);
+        assert_eq!(ledger.in_flight(), 1);
+    }
+}
