@@ -3,11 +3,12 @@ librdkafka, which Weir itself uses). Installed by scripts/kafka-broker.sh.
 
     kafka_client.py produce BROKERS TOPIC [--keyed]   # one message per stdin line ("key<TAB>value" with --keyed)
     kafka_client.py consume BROKERS TOPIC             # every value, one per line, until the topic is idle
+    kafka_client.py committed BROKERS TOPIC GROUP     # "partition offset" per partition the group committed
 """
 
 import sys
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 
 def main(command: str, brokers: str, topic: str, *flags: str) -> None:
@@ -22,6 +23,13 @@ def main(command: str, brokers: str, topic: str, *flags: str) -> None:
                                  auto_offset_reset="earliest", consumer_timeout_ms=3000)
         for message in consumer:
             print(message.value.decode())
+    elif command == "committed":
+        consumer = KafkaConsumer(bootstrap_servers=brokers, group_id=flags[0],
+                                 enable_auto_commit=False)
+        for partition in sorted(consumer.partitions_for_topic(topic) or []):
+            offset = consumer.committed(TopicPartition(topic, partition))
+            if offset is not None:
+                print(partition, offset)
     else:
         sys.exit(__doc__)
 

@@ -7,7 +7,9 @@
 #   source with TLS and compression);
 # - the Python and JavaScript plugin toolchains (scripts/toolchains.sh);
 # - with --tests: a Kafka-protocol broker and client for the tests
-#   (scripts/kafka-broker.sh; building the broker takes minutes, once).
+#   (scripts/kafka-broker.sh; building the broker takes minutes, once), and
+#   Debian's kcat, the stock Kafka command-line client the tests check
+#   interoperability with.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -15,8 +17,10 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
+packages=(procps libssl-dev zlib1g-dev pkg-config)
+[ "${1:-}" = "--tests" ] && packages+=(kcat)
 missing=()
-for package in procps libssl-dev zlib1g-dev pkg-config; do
+for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

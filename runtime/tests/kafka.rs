@@ -2,7 +2,8 @@
 //! with an independent client (kafka-python) producing the input and reading
 //! the output: JSON
 //! and raw round trips, malformed messages in the dead letters with where
-//! they were, and offsets committed only once every sink has closed.
+//! they were, offsets committed while streaming only for what every sink
+//! has written, crash recovery, and two processes sharing a topic.
 
 mod support;
 
@@ -111,6 +112,70 @@ sinks:
     assert_eq!(broker.consume("kept").len(), 400, "{stderr}");
 }
 
+/// Runs Debian's `kcat` (librdkafka 2.0) with `args`, feeding it `input`;
+/// answers what it printed.
+fn kcat(broker: &Broker, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kcat")
+        .args(["-b", &broker.addr, "-q"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat is installed by scripts/setup.sh --tests");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "kcat {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn kcat_produces_the_input_and_reads_the_output() {
+    // Debian's kcat cannot read tansu's ApiVersions reply: see `Broker::mock`.
+    let broker = Broker::mock();
+    broker.create_topic("orders", 2);
+    broker.create_topic("cheap", 1);
+    let input: String = (0..1000).map(|id| event(id) + "\n").collect();
+    kcat(&broker, &["-P", "-t", "orders"], &input);
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "{}transforms:
+  cheap: {{plugin: filter, inputs: [events], config: {{predicate: \"price < 100\"}}}}
+sinks:
+  out: {{type: kafka, inputs: [cheap], config: {{brokers: \"{}\", topic: cheap, key: page}}}}
+",
+            events_source(&broker, "orders", "kcat", "batch_rows: 128"),
+            broker.addr
+        ),
+    );
+    run_ok(&pipeline);
+    let output = kcat(&broker, &["-C", "-t", "cheap", "-e", "-f", "%k\t%s\n"], "");
+    let mut read: Vec<(String, serde_json::Value)> = output
+        .lines()
+        .map(|line| {
+            let (key, value) = line.split_once('\t').unwrap();
+            (key.to_string(), serde_json::from_str(value).unwrap())
+        })
+        .collect();
+    read.sort_by_key(|(_, v)| v["id"].as_i64());
+    let expected: Vec<(String, serde_json::Value)> = (0..400)
+        .map(|id| {
+            let page = format!("/p/{}", id % 7);
+            let value = serde_json::json!({"id": id, "page": page, "price": id as f64 / 4.0});
+            (page, value)
+        })
+        .collect();
+    assert_eq!(read, expected, "keys and values as kcat reads them");
+}
+
 #[test]
 fn raw_messages_carry_key_value_and_where_they_were() {
     let broker = Broker::start();
@@ -150,36 +215,183 @@ sinks:
 }
 
 #[test]
-fn offsets_are_not_committed_before_every_sink_has_closed() {
-    let broker = Broker::start();
+fn offsets_committed_while_streaming_never_pass_what_every_sink_has_written() {
+    const MESSAGES: i64 = 2000;
+    // The run is killed and its group goes on: see `Broker::mock`.
+    let broker = Broker::mock();
     broker.create_topic("slow", 1);
-    broker.produce("slow", &(0..2000).map(event).collect::<Vec<_>>(), false);
+    broker.produce(
+        "slow",
+        &(0..MESSAGES as usize).map(event).collect::<Vec<_>>(),
+        false,
+    );
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = |sink: &str| {
-        write_pipeline(
-            dir.path(),
-            &format!(
-                "{}sinks:\n  out: {sink}\n",
-                events_source(&broker, "slow", "slow", "batch_rows: 100")
-            ),
-        )
-    };
-    // A slow sink (50 ms a batch: about a second in all), killed mid-way.
-    let slow = pipeline("{plugin: count, inputs: [events], config: {delay_ms: 50}}");
-    let (weir, addr) = Running::with_admin(dir.path(), &slow, &[]);
-    weir.wait_for("the first rows in the slow sink", || {
-        counter(&scrape(&addr), "weir_node_rows_in_total", "out") > 0.0
+    // Two sinks: JSON files and a slow one (100 ms a batch of 100: 2 s in
+    // all); a checkpoint every 200 ms. One partition: id = offset.
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "checkpoint_interval_ms: 200
+{}sinks:
+  out: {{type: file, inputs: [events], config: {{path: out, format: json}}}}
+  slow: {{plugin: count, inputs: [events], config: {{delay_ms: 100}}}}
+",
+            events_source(&broker, "slow", "slow", "batch_rows: 100")
+        ),
+    );
+    let (weir, _) = Running::with_admin(dir.path(), &pipeline, &[]);
+    weir.wait_for("a commit while the run goes on", || {
+        broker
+            .committed("slow", "slow")
+            .get(&0)
+            .is_some_and(|&c| c > 0)
     });
     drop(weir); // SIGKILL, mid-way
-    // Nothing was committed: the same group reads every message again.
-    let full = pipeline("{type: file, inputs: [events], config: {path: out, format: json}}");
-    run_ok(&full);
-    let mut ids: Vec<i64> = read_json_dir(&dir.path().join("out"))
+    // A commit sent just before the kill may still be on its way.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let committed = broker.committed("slow", "slow")[&0];
+    let written: std::collections::BTreeSet<i64> = read_json_dir(&dir.path().join("out"))
         .iter()
         .map(|r| r["id"].as_i64().unwrap())
         .collect();
-    ids.sort();
-    assert_eq!(ids, (0..2000).collect::<Vec<_>>());
+    assert!(committed < MESSAGES, "killed before the end: {committed}");
+    let missing: Vec<i64> = (0..committed).filter(|id| !written.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "committed up to {committed}, but not in the files: {missing:?}"
+    );
+
+    // The same group continues at the commit: it re-reads only what came
+    // after it, and the two runs together hold every message.
+    let before = read_json_dir(&dir.path().join("out")).len() as i64;
+    run_ok(&pipeline);
+    let ids: Vec<i64> = read_json_dir(&dir.path().join("out"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len() as i64 - before, MESSAGES - committed);
+    let distinct: std::collections::BTreeSet<i64> = ids.into_iter().collect();
+    assert_eq!(distinct, (0..MESSAGES).collect());
+}
+
+/// The ids (the `id` field of JSON values) in the raw-format Parquet files
+/// of `dir`, with the partition each came from.
+fn raw_ids(dir: &Path) -> Vec<(i32, i64)> {
+    use arrow::array::AsArray;
+    if !dir.exists() {
+        return Vec::new();
+    }
+    read_parquet_dir(dir)
+        .iter()
+        .flat_map(|batch| {
+            let values = batch.column_by_name("value").unwrap().as_binary::<i32>();
+            let partitions = batch
+                .column_by_name("partition")
+                .unwrap()
+                .as_primitive::<arrow::datatypes::Int32Type>();
+            (0..batch.num_rows())
+                .map(|row| {
+                    let value: serde_json::Value =
+                        serde_json::from_slice(values.value(row)).unwrap();
+                    (partitions.value(row), value["id"].as_i64().unwrap())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn two_processes_share_the_partitions_and_the_survivor_finishes_what_a_killed_one_left() {
+    const MESSAGES: usize = 40_000;
+    let broker = Broker::mock();
+    broker.create_topic("shared", 4);
+    broker.produce(
+        "shared",
+        &(0..MESSAGES).map(event).collect::<Vec<_>>(),
+        false,
+    );
+    // The same pipeline in two folders (each its own output), one group. A
+    // slow second sink (5,000 rows/s per process) keeps both busy long
+    // enough to share the work; a short session moves a killed member's
+    // partitions within seconds.
+    let pipeline = |dir: &Path| {
+        write_pipeline(
+            dir,
+            &format!(
+                "checkpoint_interval_ms: 300
+sources:
+  events:
+    type: kafka
+    config: {{brokers: \"{}\", topics: [shared], group_id: shared, format: raw, batch_rows: 100,
+              options: {{session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}}}}
+sinks:
+  out: {{type: file, inputs: [events], config: {{path: out, format: parquet}}}}
+  slow: {{plugin: count, inputs: [events], config: {{delay_ms: 20}}}}
+",
+                broker.addr
+            ),
+        )
+    };
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (first, first_admin) =
+        Running::with_admin(first_dir.path(), &pipeline(first_dir.path()), &[]);
+    let rows_out = |admin: &str| counter(&scrape(admin), "weir_node_rows_in_total", "out");
+    first.wait_for("the first process to read", || rows_out(&first_admin) > 0.0);
+    let (second, _) = Running::with_admin(second_dir.path(), &pipeline(second_dir.path()), &[]);
+    second.wait_for("the second process to write files", || {
+        !raw_ids(&second_dir.path().join("out")).is_empty()
+    });
+    let partitions = |ids: &[(i32, i64)]| {
+        ids.iter()
+            .map(|(p, _)| *p)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    // Both have read; kill the second mid-way (SIGKILL).
+    drop(second);
+    let second_written = raw_ids(&second_dir.path().join("out"));
+    assert!(
+        second_written.len() < MESSAGES / 2,
+        "killed before its share was done"
+    );
+    let mut first = first;
+    first.wait_for("the survivor to hold every message", || {
+        let mut ids: std::collections::BTreeSet<i64> =
+            second_written.iter().map(|(_, id)| *id).collect();
+        ids.extend(
+            raw_ids(&first_dir.path().join("out"))
+                .iter()
+                .map(|(_, id)| *id),
+        );
+        ids.len() == MESSAGES
+    });
+    interrupt(&first.child);
+    let status = first.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "a drained stop: {}",
+        first.stderr()
+    );
+    let first_written = raw_ids(&first_dir.path().join("out"));
+    eprintln!(
+        "the killed process wrote {} rows from partitions {:?}; the survivor {} rows from partitions {:?}",
+        second_written.len(),
+        partitions(&second_written),
+        first_written.len(),
+        partitions(&first_written)
+    );
+    assert!(!second_written.is_empty(), "the second process had a share");
+    assert_eq!(
+        partitions(&first_written).len(),
+        4,
+        "the survivor took over the killed one's partitions"
+    );
+    let all: std::collections::BTreeSet<i64> = first_written
+        .iter()
+        .chain(&second_written)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(all.len(), MESSAGES, "nothing lost");
 }
 
 #[test]
