@@ -107,6 +107,30 @@ impl Holding {
         }
     }
 
+    /// The instance trapped and was re-created as `fresh` (or not, when the
+    /// node gave up on its plugin): the state it held is gone. The inputs
+    /// since the last checkpoint are never acknowledged (so this run
+    /// commits nothing past them and a restart reads them again), and
+    /// `fresh` starts from the last stored state.
+    pub(crate) fn lost(&mut self, fresh: Option<&mut TransformInstance>) -> Result<(), String> {
+        let Self::Stateful {
+            group,
+            file,
+            instance,
+        } = self
+        else {
+            return Ok(());
+        };
+        drop(std::mem::replace(group, Group::new()));
+        tracing::warn!(node = %instance, "the instance's state was lost with it; commits stop until a restart re-reads what it held");
+        match (fresh, positions::read(file)?) {
+            (Some(fresh), Some(state)) => fresh
+                .restore(&state)
+                .map_err(|e| format!("cannot restore {}: {e}", file.display())),
+            _ => Ok(()),
+        }
+    }
+
     /// The input ended and `finish` emitted what the state held: the stored
     /// state is obsolete.
     pub(crate) fn finished(self) -> Result<(), String> {

@@ -620,7 +620,12 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
         match step {
             Step::Done => {}
             Step::DownstreamGone => return Ok(()),
-            Step::Failed(error, poisoned) => transform.failed(&input.batch, &error, poisoned)?,
+            Step::Failed(error, poisoned) => {
+                transform.failed(&input.batch, &error, poisoned)?;
+                if poisoned {
+                    holding.lost(transform.get().ok())?;
+                }
+            }
         }
         holding.took(input.acks);
     }
