@@ -177,6 +177,93 @@ sinks:
 }
 
 #[test]
+fn arrow_ipc_batches_round_trip_and_schemas_are_read_off_the_messages() {
+    let broker = Broker::start();
+    broker.create_topic("json-in", 1);
+    broker.create_topic("batches", 1);
+    broker.produce("json-in", &(0..1000).map(event).collect::<Vec<_>>(), false);
+    let dir = tempfile::tempdir().unwrap();
+    // JSON without a declared schema (inferred) -> one Arrow IPC message
+    // per batch.
+    let to_arrow = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  events: {{type: kafka, config: {{brokers: \"{0}\", topics: [json-in], group_id: a, until_end: true, batch_rows: 300}}}}
+sinks:
+  out: {{type: kafka, inputs: [events], config: {{brokers: \"{0}\", topic: batches, format: arrow-ipc}}}}
+",
+            broker.addr
+        ),
+    );
+    let stderr = run_with(&to_arrow, &[("WEIR_LOG", "warn")]);
+    assert!(
+        stderr.contains("schema read off the first records") && stderr.contains("price: Float64"),
+        "{stderr}"
+    );
+    broker.produce("batches", &["not arrow".to_string()], false);
+    // Arrow IPC with the schema of the first message -> Parquet.
+    let from_arrow = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  batches: {{type: kafka, config: {{brokers: \"{}\", topics: [batches], group_id: b, until_end: true, format: arrow-ipc}}}}
+sinks:
+  lake: {{type: file, inputs: [batches], config: {{path: lake, format: parquet}}}}
+",
+            broker.addr
+        ),
+    );
+    run_ok(&from_arrow);
+    let batches = read_parquet_dir(&dir.path().join("lake"));
+    let lake = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    writer.write(&lake).unwrap();
+    writer.finish().unwrap();
+    let mut rows: Vec<serde_json::Value> = serde_json::from_slice(&writer.into_inner()).unwrap();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    let expected: Vec<serde_json::Value> = (0..1000)
+        .map(|id| serde_json::json!({"id": id, "page": format!("/p/{}", id % 7), "price": id as f64 / 4.0}))
+        .collect();
+    assert_eq!(rows, expected);
+    let letters = fs::read_to_string(dir.path().join("dead-letters/batches.jsonl")).unwrap();
+    assert!(
+        letters.contains("batches/0@") && letters.contains("not an Arrow IPC stream"),
+        "{letters}"
+    );
+}
+
+#[test]
+fn a_new_group_can_start_at_a_time() {
+    let broker = Broker::start();
+    broker.create_topic("timed", 2);
+    broker.produce("timed", &(0..100).map(event).collect::<Vec<_>>(), false);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    broker.produce("timed", &(100..250).map(event).collect::<Vec<_>>(), false);
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "{}sinks:\n  out: {{type: file, inputs: [events], config: {{path: out, format: json}}}}\n",
+            events_source(&broker, "timed", "timed", &format!("start: \"{start}\""))
+        ),
+    );
+    run_ok(&pipeline);
+    let mut ids: Vec<i64> = read_json_dir(&dir.path().join("out"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        (100..250).collect::<Vec<_>>(),
+        "only what came after {start}"
+    );
+}
+
+#[test]
 fn raw_messages_carry_key_value_and_where_they_were() {
     let broker = Broker::start();
     broker.create_topic("raw", 1);

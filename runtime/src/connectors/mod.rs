@@ -233,6 +233,15 @@ impl Connector {
         }
     }
 
+    /// Whether a source's schema is read off its data (said in a warning).
+    pub fn infers_schema(&self) -> bool {
+        match self {
+            Self::FileSource(config) => config.infers_schema(),
+            Self::KafkaSource(config) => config.infers_schema(),
+            _ => false,
+        }
+    }
+
     /// Whether the source continues where the previous run ended; its
     /// position is then passed to [`Connector::open_source`].
     pub fn resumes(&self) -> bool {

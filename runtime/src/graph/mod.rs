@@ -495,10 +495,8 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     let output_schema = match (&node.implementation, node.section) {
         (Implementation::Connector(connector), Section::Sources) => {
             let schema = connector.source_schema().map_err(|e| e.to_string())?;
-            if let Connector::FileSource(config) = connector
-                && config.infers_schema()
-            {
-                tracing::warn!(node = %node.name, schema = %render::schema_line(&schema), "schema inferred from the first records; declare `schema` in the config to fix it");
+            if connector.infers_schema() {
+                tracing::warn!(node = %node.name, schema = %render::schema_line(&schema), "schema read off the first records; declare `schema` in the config to fix it");
             }
             Some(schema)
         }

@@ -186,6 +186,37 @@ impl BatchDecoder {
     }
 }
 
+/// Decodes a whole IPC stream (its schema, then record batches with their
+/// dictionaries, then optionally the end-of-stream marker), as Kafka
+/// messages of `format: arrow-ipc` hold one. Validates like
+/// [`BatchDecoder::new`]: hostile bytes are an error, never a panic.
+pub fn read_stream(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    let schema_end = Frame::read(bytes, 0)?.end;
+    let mut decoder = BatchDecoder::new(&bytes[..schema_end])?;
+    let (mut start, mut unit) = (schema_end, schema_end);
+    let mut batches = Vec::new();
+    while start < bytes.len() {
+        if bytes[start..] == END_OF_STREAM {
+            break;
+        }
+        let frame = Frame::read(bytes, start)?;
+        if frame.message.header_type() == MessageHeader::RecordBatch {
+            batches.push(decoder.decode(bytes[unit..frame.end].to_vec())?);
+            unit = frame.end;
+        }
+        start = frame.end;
+    }
+    if unit != start {
+        return Err(ArrowError::IpcError(
+            "the IPC stream ends with messages that belong to no record batch".into(),
+        ));
+    }
+    Ok((decoder.schema, batches))
+}
+
+/// The end-of-stream marker: a continuation marker and a zero length.
+const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+
 /// The IPC continuation marker that starts every encapsulated message.
 const CONTINUATION: [u8; 4] = [0xff; 4];
 
@@ -284,6 +315,21 @@ mod tests {
                 .collect::<DictionaryArray<Int32Type>>(),
         );
         RecordBatch::try_from_iter([("id", ids), ("name", names), ("tag", dict)]).unwrap()
+    }
+
+    #[test]
+    fn a_whole_stream_reads_back_and_a_cut_one_is_an_error() {
+        let batch = sample();
+        let mut writer = StreamWriter::try_new(Vec::new(), &batch.schema()).unwrap();
+        writer.write(&batch).unwrap();
+        writer.write(&batch.slice(1, 2)).unwrap();
+        let bytes = writer.into_inner().unwrap();
+        let (schema, batches) = read_stream(&bytes).unwrap();
+        assert_eq!(schema, batch.schema());
+        assert_eq!(batches, vec![batch.clone(), batch.slice(1, 2)]);
+        for cut in [1, 9, bytes.len() / 2, bytes.len() - 9] {
+            assert!(read_stream(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]

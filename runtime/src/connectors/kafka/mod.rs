@@ -24,6 +24,8 @@ pub enum MessageFormat {
     /// The message as columns: key, value, topic, partition, offset,
     /// timestamp, headers (sources); a value column and optional key (sinks).
     Raw,
+    /// One Arrow IPC stream per message: a whole batch, schema included.
+    ArrowIpc,
 }
 
 /// Connection settings every Kafka node has.

@@ -37,7 +37,9 @@ pub struct SinkConfig {
     /// types as their display text).
     pub key: Option<String>,
     /// `json`: each row as one JSON object (without a `topic_column`);
-    /// `raw`: the `value` column's bytes.
+    /// `raw`: the `value` column's bytes; `arrow-ipc`: each batch as one
+    /// Arrow IPC stream (no `key` or `topic_column`: a message holds rows of
+    /// many keys).
     #[serde(default)]
     pub format: MessageFormat,
     /// With `raw`: the column holding the message value (default `value`).
@@ -71,6 +73,18 @@ impl SinkConfig {
                 )),
             }
         };
+        if self.format == MessageFormat::ArrowIpc {
+            let per_row = [
+                ("key", self.key.is_some()),
+                ("topic_column", self.topic_column.is_some()),
+            ];
+            if let Some((field, _)) = per_row.iter().find(|(_, given)| *given) {
+                return Err(config_error(
+                    field,
+                    "an arrow-ipc message holds a whole batch; a per-row key or topic does not apply",
+                ));
+            }
+        }
         if let Some(name) = &self.topic_column {
             column("topic_column", name, &[DataType::Utf8])?;
         }
@@ -204,6 +218,19 @@ impl KafkaSink {
 
 impl Sink for KafkaSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in &self.config.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        if self.config.format == MessageFormat::ArrowIpc {
+            let stream = self.arrow_stream(batch)?;
+            let topic = self.config.topic.as_deref().expect("checked");
+            self.produce(BaseRecord::to(topic).headers(headers).payload(&stream))?;
+            return self.delivered();
+        }
         let values = self.values(batch)?;
         let keys = self
             .config
@@ -217,13 +244,6 @@ impl Sink for KafkaSink {
                 .as_string::<i32>()
                 .clone()
         });
-        let mut headers = OwnedHeaders::new();
-        for (key, value) in &self.config.headers {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
-        }
         for (row, value) in values.into_iter().enumerate() {
             let topic = match (&topics, &self.config.topic) {
                 (Some(column), _) if column.is_valid(row) => column.value(row),
@@ -244,41 +264,57 @@ impl Sink for KafkaSink {
             if let Some(key) = key {
                 record = record.key(key);
             }
-            // A full queue: wait for deliveries to make room.
-            loop {
-                match self.producer.send(record) {
-                    Ok(()) => break,
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        returned,
-                    )) => {
-                        record = returned;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err((error, _)) => return Err(kafka_error("cannot produce", error)),
-                }
-            }
+            self.produce(record)?;
         }
-        match self.producer.context().failed.load(Ordering::SeqCst) {
-            0 => Ok(()),
-            _ => Err(self.delivery_error()),
-        }
+        self.delivered()
     }
 
     fn flush(&mut self) -> Result<(), ConnectorError> {
         self.producer
             .flush(FLUSH_TIMEOUT)
             .map_err(|e| kafka_error("cannot flush the producer", e))?;
+        self.delivered()
+    }
+}
+
+impl KafkaSink {
+    /// Hands `record` to the producer, waiting while its queue is full.
+    fn produce(&self, mut record: BaseRecord<'_, Vec<u8>, Vec<u8>>) -> Result<(), ConnectorError> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    returned,
+                )) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err((error, _)) => return Err(kafka_error("cannot produce", error)),
+            }
+        }
+    }
+
+    /// `batch` as one Arrow IPC stream: schema, batch, end marker.
+    fn arrow_stream(&self, batch: &RecordBatch) -> Result<Vec<u8>, ConnectorError> {
+        let encode = || {
+            let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &self.schema)?;
+            writer.write(batch)?;
+            writer.into_inner()
+        };
+        encode().map_err(|e| ConnectorError::Kafka(format!("cannot encode a batch: {e}")))
+    }
+
+    /// Fails once a delivery report said a message was not delivered.
+    fn delivered(&self) -> Result<(), ConnectorError> {
         match self.producer.context().failed.load(Ordering::SeqCst) {
             0 => Ok(()),
             _ => Err(self.delivery_error()),
         }
     }
-}
 
-impl KafkaSink {
     fn delivery_error(&self) -> ConnectorError {
         let failed = self.producer.context().failed.load(Ordering::SeqCst);
         let first = self

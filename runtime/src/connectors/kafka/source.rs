@@ -19,10 +19,11 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
@@ -30,16 +31,40 @@ use super::{Connection, MessageFormat, kafka_error};
 use crate::connectors::{BadRecord, ConnectorError, Source, config_error, declared_schema};
 use crate::plugin::Poll;
 
-/// Where a new consumer group starts.
+/// Where a partition without a committed offset (a new group) starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Start {
     /// The oldest message kept.
     #[default]
     Earliest,
     /// Only messages produced from now on.
     Latest,
+    /// The first message with a timestamp at or after this (milliseconds
+    /// since 1970, UTC), given as an RFC 3339 time.
+    Timestamp(i64),
 }
+
+impl TryFrom<String> for Start {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "earliest" => Ok(Self::Earliest),
+            "latest" => Ok(Self::Latest),
+            time => chrono::DateTime::parse_from_rfc3339(time)
+                .map(|t| Self::Timestamp(t.timestamp_millis()))
+                .map_err(|e| {
+                    format!("expected earliest, latest or an RFC 3339 time (2026-01-31T08:00:00Z), got {time:?}: {e}")
+                }),
+        }
+    }
+}
+
+/// Messages read to infer a schema when none is declared.
+const SAMPLE_MESSAGES: usize = 1000;
+/// Longest wait for them.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `type: kafka` as a source.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,7 +83,9 @@ pub struct SourceConfig {
     /// How message values are read.
     #[serde(default)]
     pub format: MessageFormat,
-    /// The columns of JSON messages: `{name: type}` (required for `json`).
+    /// The columns: `{name: type}`. Without it, `json` infers them from the
+    /// first messages of the topics and `arrow-ipc` takes the first
+    /// message's schema.
     pub schema: Option<indexmap::IndexMap<String, String>>,
     /// Most rows in one batch.
     #[serde(default = "default_batch_rows")]
@@ -90,10 +117,6 @@ impl SourceConfig {
             return Err(config_error("batch_rows", "must be at least 1"));
         }
         match (self.format, &self.schema) {
-            (MessageFormat::Json, None) => Err(config_error(
-                "schema",
-                "JSON messages need a declared schema: {column: type, ...}",
-            )),
             (MessageFormat::Raw, Some(_)) => Err(config_error(
                 "schema",
                 "raw messages have a fixed schema (key, value, topic, partition, offset, timestamp, headers); remove `schema`",
@@ -102,11 +125,98 @@ impl SourceConfig {
         }
     }
 
-    /// The schema of the batches.
+    /// Whether the schema comes from the messages rather than the config.
+    pub fn infers_schema(&self) -> bool {
+        self.schema.is_none() && self.format != MessageFormat::Raw
+    }
+
+    /// The schema of the batches: declared, fixed (raw), or read off the
+    /// first messages of the topics.
     pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
-        match &self.schema {
-            Some(columns) => declared_schema(columns),
-            None => Ok(raw_schema()),
+        match (&self.schema, self.format) {
+            (Some(columns), _) => declared_schema(columns),
+            (None, MessageFormat::Raw) => Ok(raw_schema()),
+            (None, MessageFormat::Json) => {
+                let values = self.sample()?;
+                let objects = values.iter().filter_map(|v| {
+                    serde_json::from_slice::<serde_json::Value>(v)
+                        .ok()
+                        .filter(serde_json::Value::is_object)
+                        .map(Ok)
+                });
+                arrow::json::reader::infer_json_schema_from_iterator(objects)
+                    .map(Arc::new)
+                    .map_err(|source| ConnectorError::Arrow {
+                        path: self.topics.join(",").into(),
+                        source,
+                    })
+            }
+            (None, MessageFormat::ArrowIpc) => {
+                let first = self.sample()?.swap_remove(0);
+                weir_ipc::read_stream(&first)
+                    .map(|(schema, _)| schema)
+                    .map_err(|e| {
+                        config_error(
+                            "schema",
+                            &format!("the first message of {} is not an Arrow IPC stream ({e}); declare `schema`", self.topics.join(",")),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Up to [`SAMPLE_MESSAGES`] message values from the start of every
+    /// partition of the topics, read without joining the group.
+    fn sample(&self) -> Result<Vec<Vec<u8>>, ConnectorError> {
+        if self.topics.iter().any(|t| t.starts_with('^')) {
+            return Err(config_error(
+                "schema",
+                "the schema of a topic pattern cannot be read off its messages; declare `schema`",
+            ));
+        }
+        let consumer: BaseConsumer = self
+            .connection
+            .client(&[
+                ("group.id", "weir-schema-sample"),
+                ("enable.auto.commit", "false"),
+                ("enable.partition.eof", "true"),
+            ])
+            .create()
+            .map_err(|e| kafka_error("cannot create the consumer", e))?;
+        let mut assignment = TopicPartitionList::new();
+        for topic in &self.topics {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), SAMPLE_TIMEOUT)
+                .map_err(|e| kafka_error(&format!("cannot read the partitions of {topic}"), e))?;
+            for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+                assignment
+                    .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                    .map_err(|e| kafka_error("cannot list the partitions", e))?;
+            }
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| kafka_error("cannot read the topics", e))?;
+        let deadline = Instant::now() + SAMPLE_TIMEOUT;
+        let (mut values, mut ended) = (Vec::new(), 0);
+        while values.len() < SAMPLE_MESSAGES && ended < assignment.count() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match consumer.poll(left) {
+                Some(Ok(message)) => values.push(message.payload().unwrap_or_default().to_vec()),
+                Some(Err(KafkaError::PartitionEOF(_))) => ended += 1,
+                Some(Err(e)) => return Err(kafka_error("cannot read the topics", e)),
+                None => break,
+            }
+        }
+        match values.is_empty() {
+            true => Err(config_error(
+                "schema",
+                &format!(
+                    "{} holds no message to read the schema off; declare `schema`",
+                    self.topics.join(",")
+                ),
+            )),
+            false => Ok(values),
         }
     }
 }
@@ -133,8 +243,11 @@ pub fn raw_schema() -> SchemaRef {
 type Offsets = BTreeMap<String, BTreeMap<i32, i64>>;
 
 /// librdkafka's callbacks: errors to the log, except the end of a
-/// partition, which `until_end` asks for and `poll` reports.
-struct SourceContext;
+/// partition, which `until_end` asks for and `poll` reports; partitions
+/// without a committed offset start at `start_at` (ms) when given.
+struct SourceContext {
+    start_at: Option<i64>,
+}
 
 impl ClientContext for SourceContext {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -148,7 +261,66 @@ impl ClientContext for SourceContext {
     }
 }
 
-impl ConsumerContext for SourceContext {}
+impl ConsumerContext for SourceContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        event: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let done = match event {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Some(at) = self.start_at
+                    && let Err(error) = start_new_partitions_at(consumer, partitions, at)
+                {
+                    tracing::error!(%error, "cannot find the offsets for `start`; new partitions start at the earliest message");
+                }
+                match cooperative {
+                    true => consumer.incremental_assign(partitions),
+                    false => consumer.assign(partitions),
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if cooperative => {
+                consumer.incremental_unassign(partitions)
+            }
+            _ => consumer.unassign(),
+        };
+        if let Err(error) = done {
+            tracing::error!(%error, "kafka rebalance");
+        }
+    }
+}
+
+/// Points the `partitions` that have no committed offset at their first
+/// message at or after `at` (ms), or their end when there is none.
+fn start_new_partitions_at(
+    consumer: &BaseConsumer<SourceContext>,
+    partitions: &mut TopicPartitionList,
+    at: i64,
+) -> Result<(), KafkaError> {
+    let committed = consumer.committed_offsets(partitions.clone(), SAMPLE_TIMEOUT)?;
+    let mut new = TopicPartitionList::new();
+    for p in committed.elements() {
+        if p.offset() == Offset::Invalid {
+            new.add_partition_offset(p.topic(), p.partition(), Offset::Offset(at))?;
+        }
+    }
+    if new.count() == 0 {
+        return Ok(());
+    }
+    for p in consumer.offsets_for_times(new, SAMPLE_TIMEOUT)?.elements() {
+        let offset = match p.offset() {
+            Offset::Offset(offset) => Offset::Offset(offset),
+            _ => Offset::End,
+        };
+        partitions.set_partition_offset(p.topic(), p.partition(), offset)?;
+    }
+    Ok(())
+}
 
 /// A running Kafka source.
 pub struct KafkaSource {
@@ -210,8 +382,12 @@ impl KafkaSource {
     /// Joins the consumer group of `config` and subscribes to its topics.
     pub fn open(config: &SourceConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
         let start = match config.start {
-            Start::Earliest => "earliest",
+            Start::Earliest | Start::Timestamp(_) => "earliest",
             Start::Latest => "latest",
+        };
+        let start_at = match config.start {
+            Start::Timestamp(at) => Some(at),
+            _ => None,
         };
         let eof = if config.until_end { "true" } else { "false" };
         let consumer: BaseConsumer<SourceContext> = config
@@ -223,7 +399,7 @@ impl KafkaSource {
                 ("auto.offset.reset", start),
                 ("enable.partition.eof", eof),
             ])
-            .create_with_context(SourceContext)
+            .create_with_context(SourceContext { start_at })
             .map_err(|e| kafka_error("cannot create the consumer", e))?;
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer
@@ -371,6 +547,42 @@ impl KafkaSource {
     }
 }
 
+impl KafkaSource {
+    /// Decodes Arrow IPC messages; one that is not a stream of the schema
+    /// goes to `bad` with its topic, partition and offset.
+    fn arrow_batch(
+        &self,
+        records: &[Record],
+        bad: &mut dyn FnMut(BadRecord),
+    ) -> Result<RecordBatch, ConnectorError> {
+        let mut good = Vec::new();
+        for record in records {
+            let error = match weir_ipc::read_stream(record.value()) {
+                Ok((schema, batches)) if schema.fields() == self.schema.fields() => {
+                    good.extend(batches);
+                    continue;
+                }
+                Ok((schema, _)) => format!(
+                    "the message's schema [{}] is not the source's [{}]",
+                    crate::graph::schema_line(&schema),
+                    crate::graph::schema_line(&self.schema)
+                ),
+                Err(e) => format!("not an Arrow IPC stream: {e}"),
+            };
+            bad(BadRecord {
+                record: format!("<{} bytes of Arrow IPC>", record.value().len()),
+                error: format!("{}: {error}", record.locator()),
+            });
+        }
+        let good: Vec<RecordBatch> = good
+            .into_iter()
+            .map(|b| b.with_schema(self.schema.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.arrow_error(e))?;
+        arrow::compute::concat_batches(&self.schema, &good).map_err(|e| self.arrow_error(e))
+    }
+}
+
 impl Source for KafkaSource {
     fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
         let records = self.poll_records()?;
@@ -383,6 +595,7 @@ impl Source for KafkaSource {
         let batch = match self.config.format {
             MessageFormat::Raw => self.raw_batch(&records)?,
             MessageFormat::Json => self.json_batch(&records, bad)?,
+            MessageFormat::ArrowIpc => self.arrow_batch(&records, bad)?,
         };
         Ok(Poll::Batch(batch))
     }
