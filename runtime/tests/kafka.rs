@@ -59,6 +59,35 @@ fn event(id: usize) -> String {
     )
 }
 
+/// Events `ids` as JSON values (see [`event`]).
+fn events_json(ids: std::ops::Range<i64>) -> Vec<serde_json::Value> {
+    ids.map(|id| serde_json::json!({"id": id, "page": format!("/p/{}", id % 7), "price": id as f64 / 4.0}))
+        .collect()
+}
+
+/// A pipeline in `dir`: JSON events (ids 0..1000) from topic `input`
+/// through a filter (`price < 100`: ids 0..400) to topic `output`, keyed by
+/// page.
+fn cheap_events_pipeline(
+    dir: &Path,
+    broker: &Broker,
+    input: &str,
+    output: &str,
+) -> std::path::PathBuf {
+    write_pipeline(
+        dir,
+        &format!(
+            "{}transforms:
+  cheap: {{plugin: filter, inputs: [events], config: {{predicate: \"price < 100\"}}}}
+sinks:
+  out: {{type: kafka, inputs: [cheap], config: {{brokers: \"{}\", topic: {output}, key: page}}}}
+",
+            events_source(broker, input, input, "batch_rows: 128"),
+            broker.addr
+        ),
+    )
+}
+
 #[test]
 fn json_messages_round_trip_and_malformed_ones_become_dead_letters() {
     let broker = Broker::start();
@@ -69,18 +98,7 @@ fn json_messages_round_trip_and_malformed_ones_become_dead_letters() {
     messages.insert(500, r#"{"id": "seven"}"#.into());
     broker.produce("events", &messages, false);
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(
-        dir.path(),
-        &format!(
-            "{}transforms:
-  cheap: {{plugin: filter, inputs: [events], config: {{predicate: \"price < 100\"}}}}
-sinks:
-  kept: {{type: kafka, inputs: [cheap], config: {{brokers: \"{}\", topic: kept, key: page}}}}
-",
-            events_source(&broker, "events", "round-trip", "batch_rows: 128"),
-            broker.addr
-        ),
-    );
+    let pipeline = cheap_events_pipeline(dir.path(), &broker, "events", "kept");
     run_ok(&pipeline);
     let mut kept: Vec<serde_json::Value> = broker
         .consume("kept")
@@ -88,10 +106,7 @@ sinks:
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     kept.sort_by_key(|v| v["id"].as_i64());
-    let expected: Vec<serde_json::Value> = (0..400)
-        .map(|id| serde_json::json!({"id": id, "page": format!("/p/{}", id % 7), "price": id as f64 / 4.0}))
-        .collect();
-    assert_eq!(kept, expected, "the kept rows, as JSON objects");
+    assert_eq!(kept, events_json(0..400), "the kept rows, as JSON objects");
     let letters = fs::read_to_string(dir.path().join("dead-letters/events.jsonl")).unwrap();
     let letters: Vec<serde_json::Value> = letters
         .lines()
@@ -144,19 +159,12 @@ fn kcat_produces_the_input_and_reads_the_output() {
     let input: String = (0..1000).map(|id| event(id) + "\n").collect();
     kcat(&broker, &["-P", "-t", "orders"], &input);
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(
+    run_ok(&cheap_events_pipeline(
         dir.path(),
-        &format!(
-            "{}transforms:
-  cheap: {{plugin: filter, inputs: [events], config: {{predicate: \"price < 100\"}}}}
-sinks:
-  out: {{type: kafka, inputs: [cheap], config: {{brokers: \"{}\", topic: cheap, key: page}}}}
-",
-            events_source(&broker, "orders", "kcat", "batch_rows: 128"),
-            broker.addr
-        ),
-    );
-    run_ok(&pipeline);
+        &broker,
+        "orders",
+        "cheap",
+    ));
     let output = kcat(&broker, &["-C", "-t", "cheap", "-e", "-f", "%k\t%s\n"], "");
     let mut read: Vec<(String, serde_json::Value)> = output
         .lines()
@@ -166,12 +174,9 @@ sinks:
         })
         .collect();
     read.sort_by_key(|(_, v)| v["id"].as_i64());
-    let expected: Vec<(String, serde_json::Value)> = (0..400)
-        .map(|id| {
-            let page = format!("/p/{}", id % 7);
-            let value = serde_json::json!({"id": id, "page": page, "price": id as f64 / 4.0});
-            (page, value)
-        })
+    let expected: Vec<(String, serde_json::Value)> = events_json(0..400)
+        .into_iter()
+        .map(|v| (v["page"].as_str().unwrap().to_string(), v))
         .collect();
     assert_eq!(read, expected, "keys and values as kcat reads them");
 }
@@ -222,10 +227,7 @@ sinks:
     writer.finish().unwrap();
     let mut rows: Vec<serde_json::Value> = serde_json::from_slice(&writer.into_inner()).unwrap();
     rows.sort_by_key(|r| r["id"].as_i64());
-    let expected: Vec<serde_json::Value> = (0..1000)
-        .map(|id| serde_json::json!({"id": id, "page": format!("/p/{}", id % 7), "price": id as f64 / 4.0}))
-        .collect();
-    assert_eq!(rows, expected);
+    assert_eq!(rows, events_json(0..1000));
     let letters = fs::read_to_string(dir.path().join("dead-letters/batches.jsonl")).unwrap();
     assert!(
         letters.contains("batches/0@") && letters.contains("not an Arrow IPC stream"),
@@ -543,11 +545,13 @@ fn killed_runs_lose_nothing_what_was_committed_was_written() {
     );
     let dir = tempfile::tempdir().unwrap();
     // A short session, so a killed member's partitions move on within
-    // seconds (the default is 45 s).
+    // seconds (the default is 45 s); a checkpoint every half second, so
+    // kills land between commits.
     let pipeline = write_pipeline(
         dir.path(),
         &format!(
-            "{}sinks:
+            "checkpoint_interval_ms: 500
+{}sinks:
   out: {{type: file, inputs: [events], config: {{path: out, format: json, max_rows_per_file: 5000}}}}
 ",
             events_source(
