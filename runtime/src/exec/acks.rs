@@ -91,7 +91,7 @@ impl Drop for Claim {
         let lost = *self.lost.get_mut();
         match &mut self.kind {
             ClaimKind::Batch { ledger, sequence } if !lost => ledger.acknowledge(*sequence),
-            ClaimKind::Batch { .. } => {}
+            ClaimKind::Batch { ledger, sequence } => ledger.lose(*sequence),
             // The group's inputs share its fate.
             ClaimKind::Group(held) if !lost => {
                 release(std::mem::take(held.get_mut().expect("group lock")));
@@ -115,6 +115,8 @@ struct LedgerState {
     in_flight: BTreeMap<u64, (serde_json::Value, bool)>,
     /// The position after the longest acknowledged run, not yet taken.
     committable: Option<serde_json::Value>,
+    /// The first batch that was lost: nothing from it on is recorded.
+    lost_from: Option<u64>,
 }
 
 impl Ledger {
@@ -124,7 +126,9 @@ impl Ledger {
         let mut state = self.state.lock().expect("ledger lock");
         let sequence = state.next;
         state.next += 1;
-        state.in_flight.insert(sequence, (position, false));
+        if state.lost_from.is_none() {
+            state.in_flight.insert(sequence, (position, false));
+        }
         Ack::new(ClaimKind::Batch {
             ledger: self.clone(),
             sequence,
@@ -142,6 +146,20 @@ impl Ledger {
             }
             let (position, _) = entry.remove();
             state.committable = Some(position);
+        }
+    }
+
+    /// A batch was lost: no position from it on can be committed, so stop
+    /// recording them (a long run would otherwise hold them all).
+    fn lose(&self, sequence: u64) {
+        let mut state = self.state.lock().expect("ledger lock");
+        if state.lost_from.is_none_or(|from| sequence < from) {
+            tracing::warn!(
+                sequence,
+                "a batch was not delivered downstream; this run commits nothing past it"
+            );
+            state.lost_from = Some(sequence);
+            state.in_flight.retain(|&s, _| s <= sequence);
         }
     }
 
@@ -226,7 +244,14 @@ mod tests {
         drop(copy);
         third.release();
         assert_eq!(ledger.take_committable(), Some(position(1)));
-        assert_eq!(ledger.in_flight(), 2, "the lost batch and the one after it");
+        assert_eq!(
+            ledger.in_flight(),
+            1,
+            "the lost batch; the later ones are not kept"
+        );
+        ledger.issue(position(4)).release();
+        assert_eq!(ledger.take_committable(), None);
+        assert_eq!(ledger.in_flight(), 1);
     }
 
     #[test]
