@@ -227,13 +227,27 @@ mod generate {
 
     #[test]
     fn bounded_output_is_deterministic_and_batch_size_independent() {
-        for dataset in ["clickstream", "iot"] {
+        for dataset in ["clickstream", "iot", "nexmark"] {
             let config = format!(r#"{{"dataset": "{dataset}", "rows": 2500, "seed": 7}}"#);
             let small = concat(&drain(&mut open(&config), 100));
             let large = concat(&drain(&mut open(&config), 4096));
             assert_eq!(small.num_rows(), 2500);
             assert_eq!(small, large);
         }
+    }
+
+    #[test]
+    fn the_nexmark_stream_in_wasm_is_the_native_generator_s() {
+        let config =
+            r#"{"dataset": "nexmark", "rows": 5000, "seed": 3, "start_ms": 0, "step_ms": 1}"#;
+        let wasm = concat(&drain(&mut open(config), 1024));
+        assert_eq!(wasm, weir_plugin_generate::nexmark::rows(3, 0, 1, 0, 5000));
+        let bids = arrow::compute::kernels::cmp::eq(
+            wasm.column_by_name("event_type").unwrap(),
+            &arrow::array::StringArray::new_scalar("bid"),
+        )
+        .unwrap();
+        assert_eq!(bids.true_count(), 5000 / 50 * 46);
     }
 
     #[test]

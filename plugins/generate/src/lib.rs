@@ -8,7 +8,7 @@
 //!
 //! | field | meaning | default |
 //! | --- | --- | --- |
-//! | `dataset` | `clickstream` (user activity events) or `iot` (sensor readings) | `clickstream` |
+//! | `dataset` | `clickstream` (user activity events), `iot` (sensor readings) or `nexmark` (the Nexmark benchmark's people, auctions and bids: see [`nexmark`]) | `clickstream` |
 //! | `rows` | stop after this many rows; absent: unbounded | absent |
 //! | `rate` | at most this many rows per second (wall clock); absent: as fast as asked | absent |
 //! | `seed` | the random seed | `42` |
@@ -29,6 +29,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
 use weir_sdk::{Error, Poll, Result, Source};
+
+pub mod nexmark;
 
 /// The generator's configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +88,8 @@ pub enum Dataset {
     Clickstream,
     /// Sensor readings from devices.
     Iot,
+    /// The Nexmark auction stream (one flat schema for its three kinds).
+    Nexmark,
 }
 
 const PAGES: [&str; 8] = [
@@ -141,6 +145,7 @@ pub fn schema(dataset: Dataset) -> SchemaRef {
             Field::new("value", DataType::Float64, false),
             Field::new("battery", DataType::Float64, true),
         ],
+        Dataset::Nexmark => return nexmark::schema(),
     }))
 }
 
@@ -231,6 +236,10 @@ pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
                 Arc::new(value.finish()),
                 Arc::new(battery.finish()),
             ]
+        }
+        Dataset::Nexmark => {
+            let events = nexmark::rows(seed, config.start_ms, config.step_ms, first, count);
+            return Ok(events);
         }
     };
     Ok(RecordBatch::try_new(schema(config.dataset), columns)?)
