@@ -102,8 +102,9 @@ impl Drop for Claim {
 }
 
 /// The batches a source sent and which of them are acknowledged.
-#[derive(Default)]
 pub(crate) struct Ledger {
+    /// The source node, for the log.
+    node: String,
     state: Mutex<LedgerState>,
 }
 
@@ -120,6 +121,14 @@ struct LedgerState {
 }
 
 impl Ledger {
+    /// The ledger of source `node`.
+    pub(crate) fn new(node: &str) -> Self {
+        Self {
+            node: node.to_string(),
+            state: Mutex::default(),
+        }
+    }
+
     /// Records a batch after which the source stands at `position`; the
     /// answered ack travels with the batch.
     pub(crate) fn issue(self: &Arc<Self>, position: serde_json::Value) -> Ack {
@@ -155,6 +164,7 @@ impl Ledger {
         let mut state = self.state.lock().expect("ledger lock");
         if state.lost_from.is_none_or(|from| sequence < from) {
             tracing::warn!(
+                node = %self.node,
                 sequence,
                 "a batch was not delivered downstream; this run commits nothing past it"
             );
@@ -215,7 +225,7 @@ mod tests {
 
     #[test]
     fn commits_only_the_acknowledged_prefix() {
-        let ledger = Arc::new(Ledger::default());
+        let ledger = Arc::new(Ledger::new("test"));
         let [first, second, third] = [1, 2, 3].map(|n| ledger.issue(position(n)));
         second.release();
         assert_eq!(
@@ -236,7 +246,7 @@ mod tests {
 
     #[test]
     fn an_ack_dropped_without_release_holds_back_every_later_commit() {
-        let ledger = Arc::new(Ledger::default());
+        let ledger = Arc::new(Ledger::new("test"));
         let [first, second, third] = [1, 2, 3].map(|n| ledger.issue(position(n)));
         let copy = second.clone();
         first.release();
@@ -256,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_group_holds_its_acks_until_released_and_every_output_is_released() {
-        let ledger = Arc::new(Ledger::default());
+        let ledger = Arc::new(Ledger::new("test"));
         let group = Group::new();
         group.hold(vec![ledger.issue(position(1))]);
         let output = group.ack();
@@ -269,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_group_dropped_without_release_loses_what_it_held() {
-        let ledger = Arc::new(Ledger::default());
+        let ledger = Arc::new(Ledger::new("test"));
         let group = Group::new();
         group.hold(vec![ledger.issue(position(1))]);
         drop(group);

@@ -18,18 +18,17 @@ use super::acks::{Ack, Group, release};
 use super::positions;
 use crate::plugin::TransformInstance;
 
-/// How an instance's outputs are acknowledged.
-pub(crate) enum Holding {
-    /// Outputs carry their input's acks.
-    Stateless,
-    /// Outputs carry the group of every input since the last checkpoint.
-    Stateful {
-        group: Group,
-        /// Where the state is stored.
-        file: PathBuf,
-        /// The instance, for logs.
-        instance: String,
-    },
+/// How an instance's outputs are acknowledged: with their input's acks
+/// (stateless, `None`), or with the group of every input since the last
+/// checkpoint.
+pub(crate) struct Holding(Option<Stateful>);
+
+struct Stateful {
+    group: Group,
+    /// Where the state is stored.
+    file: PathBuf,
+    /// The instance, for logs.
+    instance: String,
 }
 
 impl Holding {
@@ -54,29 +53,26 @@ impl Holding {
             .snapshot()
             .map_err(|e| format!("snapshot: {e}"))?
             .is_some();
-        Ok(match stateful {
-            true => Self::Stateful {
-                group: Group::new(),
-                file,
-                instance: name.to_string(),
-            },
-            false => Self::Stateless,
-        })
+        Ok(Self(stateful.then(|| Stateful {
+            group: Group::new(),
+            file,
+            instance: name.to_string(),
+        })))
     }
 
     /// The acks an output of an input with `acks` carries.
     pub(crate) fn output_acks(&self, acks: &[Ack]) -> Vec<Ack> {
-        match self {
-            Self::Stateless => acks.to_vec(),
-            Self::Stateful { group, .. } => vec![group.ack()],
+        match &self.0 {
+            None => acks.to_vec(),
+            Some(state) => vec![state.group.ack()],
         }
     }
 
     /// The instance is done with an input that brought `acks`.
     pub(crate) fn took(&self, acks: Vec<Ack>) {
-        match self {
-            Self::Stateless => release(acks),
-            Self::Stateful { group, .. } => group.hold(acks),
+        match &self.0 {
+            None => release(acks),
+            Some(state) => state.group.hold(acks),
         }
     }
 
@@ -84,25 +80,16 @@ impl Holding {
     /// includes. A failure is logged and only delays the commit: the inputs
     /// stay held until a later checkpoint succeeds.
     pub(crate) fn checkpoint(&mut self, transform: &mut TransformInstance) {
-        let Self::Stateful {
-            group,
-            file,
-            instance,
-        } = self
-        else {
-            return;
-        };
+        let Some(state) = &mut self.0 else { return };
         let stored = match transform.snapshot() {
-            Ok(Some(state)) => positions::write(file, &state).map_err(|e| e.to_string()),
-            Ok(None) => std::fs::remove_file(&*file)
-                .or_else(ignore_missing)
-                .map_err(|e| e.to_string()),
+            Ok(Some(bytes)) => positions::write(&state.file, &bytes).map_err(|e| e.to_string()),
+            Ok(None) => positions::remove(&state.file).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match stored {
-            Ok(()) => std::mem::replace(group, Group::new()).release(),
+            Ok(()) => std::mem::replace(&mut state.group, Group::new()).release(),
             Err(error) => {
-                tracing::warn!(node = %instance, file = %file.display(), %error, "cannot store the state; commits wait for the next checkpoint")
+                tracing::warn!(node = %state.instance, file = %state.file.display(), %error, "cannot store the state; commits wait for the next checkpoint")
             }
         }
     }
@@ -113,20 +100,15 @@ impl Holding {
     /// commits nothing past them and a restart reads them again), and
     /// `fresh` starts from the last stored state.
     pub(crate) fn lost(&mut self, fresh: Option<&mut TransformInstance>) -> Result<(), String> {
-        let Self::Stateful {
-            group,
-            file,
-            instance,
-        } = self
-        else {
+        let Some(state) = &mut self.0 else {
             return Ok(());
         };
-        drop(std::mem::replace(group, Group::new()));
-        tracing::warn!(node = %instance, "the instance's state was lost with it; commits stop until a restart re-reads what it held");
-        match (fresh, positions::read(file)?) {
-            (Some(fresh), Some(state)) => fresh
-                .restore(&state)
-                .map_err(|e| format!("cannot restore {}: {e}", file.display())),
+        drop(std::mem::replace(&mut state.group, Group::new()));
+        tracing::warn!(node = %state.instance, "the instance's state was lost with it; commits stop until a restart re-reads what it held");
+        match (fresh, positions::read(&state.file)?) {
+            (Some(fresh), Some(bytes)) => fresh
+                .restore(&bytes)
+                .map_err(|e| format!("cannot restore {}: {e}", state.file.display())),
             _ => Ok(()),
         }
     }
@@ -134,19 +116,11 @@ impl Holding {
     /// The input ended and `finish` emitted what the state held: the stored
     /// state is obsolete.
     pub(crate) fn finished(self) -> Result<(), String> {
-        if let Self::Stateful { group, file, .. } = self {
-            std::fs::remove_file(&file)
-                .or_else(ignore_missing)
-                .map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
-            group.release();
+        if let Some(state) = self.0 {
+            positions::remove(&state.file)
+                .map_err(|e| format!("cannot remove {}: {e}", state.file.display()))?;
+            state.group.release();
         }
         Ok(())
-    }
-}
-
-fn ignore_missing(error: std::io::Error) -> std::io::Result<()> {
-    match error.kind() {
-        std::io::ErrorKind::NotFound => Ok(()),
-        _ => Err(error),
     }
 }

@@ -243,7 +243,7 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
     let ledger = source
         .position()
         .is_some()
-        .then(|| Arc::new(Ledger::default()));
+        .then(|| Arc::new(Ledger::new(&cx.node.name)));
     let mut bad_error = None;
     let mut lag_noted: Option<Instant> = None;
     let mut committed = Instant::now();
@@ -290,10 +290,11 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
             // The batch's ack may commit past them: they must be on disk.
             cx.dead_letters.flush().map_err(|e| e.to_string())?;
         }
-        let acks = match (&ledger, &next, source.position()) {
-            (Some(ledger), Poll::Batch(_), Some(position)) => vec![ledger.issue(position)],
-            _ => Vec::new(),
+        let position = match (&ledger, &next) {
+            (Some(ledger), Poll::Batch(_)) => source.position().map(|p| (ledger, p)),
+            _ => None,
         };
+        let acks = position.map_or_else(Vec::new, |(ledger, p)| vec![ledger.issue(p)]);
         if !cx.forward(next, acks) {
             break;
         }

@@ -23,13 +23,10 @@ pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>, String>
 
 /// Records `position` for `node`.
 pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<(), String> {
+    let path = file(dir, node);
     let text = serde_json::to_vec_pretty(position).expect("JSON values serialize");
-    write(&file(dir, node), &text).map_err(|e| {
-        format!(
-            "cannot record the position in {}: {e}",
-            file(dir, node).display()
-        )
-    })
+    write(&path, &text)
+        .map_err(|e| format!("cannot record the position in {}: {e}", path.display()))
 }
 
 /// The state file of a transform instance.
@@ -57,4 +54,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::io::Write::write_all(&mut file, bytes)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)
+}
+
+/// Removes `path`; a file that is not there is fine.
+pub fn remove(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }

@@ -414,6 +414,25 @@ impl KafkaSource {
         })
     }
 
+    /// Moves the partition of `record` past it (no allocation once the
+    /// topic is known: this runs for every message).
+    fn note_read(&mut self, record: &Record) {
+        if !self.at_end.is_empty() {
+            self.at_end
+                .remove(&(record.topic.clone(), record.partition));
+        }
+        let next = record.offset + 1;
+        match self.read.get_mut(&record.topic) {
+            Some(partitions) => {
+                partitions.insert(record.partition, next);
+            }
+            None => {
+                let partitions = BTreeMap::from([(record.partition, next)]);
+                self.read.insert(record.topic.clone(), partitions);
+            }
+        }
+    }
+
     /// Whether every assigned partition has been read to its end.
     fn all_at_end(&self) -> bool {
         let Ok(assignment) = self.consumer.assignment() else {
@@ -437,12 +456,7 @@ impl KafkaSource {
             match self.consumer.poll(left) {
                 Some(Ok(message)) => {
                     let record = Record::new(&message);
-                    self.at_end
-                        .remove(&(record.topic.clone(), record.partition));
-                    self.read
-                        .entry(record.topic.clone())
-                        .or_default()
-                        .insert(record.partition, record.offset + 1);
+                    self.note_read(&record);
                     records.push(record);
                 }
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
@@ -605,7 +619,7 @@ impl Source for KafkaSource {
     }
 
     fn commit(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
-        let read: Offsets = serde_json::from_value(position.clone())
+        let read = Offsets::deserialize(position)
             .map_err(|e| ConnectorError::Kafka(format!("unreadable position {position}: {e}")))?;
         let assigned = self
             .consumer
@@ -632,6 +646,7 @@ impl Source for KafkaSource {
                 | RDKafkaErrorCode::UnknownMemberId),
             )) => {
                 tracing::warn!(
+                    group = %self.config.group_id,
                     ?code,
                     "offset commit refused during a rebalance; the next one retries"
                 );
