@@ -44,14 +44,6 @@ fn ids(rows: &[serde_json::Value]) -> Vec<i64> {
     rows.iter().map(|r| r["id"].as_i64().unwrap()).collect()
 }
 
-fn dead_letters(dir: &Path, node: &str) -> Vec<serde_json::Value> {
-    fs::read_to_string(dir.join(format!("dead-letters/{node}.jsonl")))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn a_trap_costs_only_its_batch_and_the_instance_is_re_created() {
     let dir = tempfile::tempdir().unwrap();

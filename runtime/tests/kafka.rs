@@ -38,17 +38,7 @@ fn events_source(broker: &Broker, topic: &str, group: &str, extra: &str) -> Stri
 }
 
 fn run_ok(pipeline: &Path) -> String {
-    run_with(pipeline, &[])
-}
-
-fn run_with(pipeline: &Path, envs: &[(&str, &str)]) -> String {
-    let out = weir_command(&["run", pipeline.to_str().unwrap()])
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    stderr
+    run_pipeline(pipeline, &[])
 }
 
 fn event(id: usize) -> String {
@@ -107,11 +97,7 @@ fn json_messages_round_trip_and_malformed_ones_become_dead_letters() {
         .collect();
     kept.sort_by_key(|v| v["id"].as_i64());
     assert_eq!(kept, events_json(0..400), "the kept rows, as JSON objects");
-    let letters = fs::read_to_string(dir.path().join("dead-letters/events.jsonl")).unwrap();
-    let letters: Vec<serde_json::Value> = letters
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let letters = dead_letters(dir.path(), "events");
     assert_eq!(letters.len(), 2, "{letters:?}");
     for letter in &letters {
         let error = letter["error"].as_str().unwrap();
@@ -201,7 +187,7 @@ sinks:
             broker.addr
         ),
     );
-    let stderr = run_with(&to_arrow, &[("WEIR_LOG", "warn")]);
+    let stderr = run_pipeline(&to_arrow, &[("WEIR_LOG", "warn")]);
     assert!(
         stderr.contains("schema read off the first records") && stderr.contains("price: Float64"),
         "{stderr}"
@@ -500,8 +486,8 @@ fn the_clickstream_example_counts_page_views_into_kafka_and_keeps_every_raw_even
         ("ROWS", "5000"),
         ("UNTIL_END", "true"),
     ];
-    run_with(&dir.path().join("produce.yaml"), &envs);
-    run_with(&dir.path().join("pipeline.yaml"), &envs);
+    run_pipeline(&dir.path().join("produce.yaml"), &envs);
+    run_pipeline(&dir.path().join("pipeline.yaml"), &envs);
 
     let lake = read_parquet_dir(
         &dir.path()

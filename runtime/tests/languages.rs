@@ -50,17 +50,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `pipeline` with `envs`; fails with weir's output unless it succeeds.
-fn run(pipeline: &Path, envs: &[(&str, &str)]) -> String {
-    let out = weir_command(&["run", pipeline.to_str().unwrap()])
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{}: {stderr}", pipeline.display());
-    stderr
-}
-
 /// One column of every type the SDKs support, with nulls.
 fn every_type(rows: usize) -> RecordBatch {
     let utc: Option<Arc<str>> = Some("+00:00".into());
@@ -309,7 +298,7 @@ fn echo_pipeline(dir: &Path, transform: Option<&Path>) -> Vec<RecordBatch> {
         ),
     )
     .unwrap();
-    run(&pipeline, &[]);
+    run_pipeline(&pipeline, &[]);
     read_parquet_dir(&out)
 }
 
@@ -378,7 +367,7 @@ fn the_example_gives_identical_output_in_rust_python_and_javascript() {
         );
     }
     let output = |language: &str| {
-        run(
+        run_pipeline(
             &dir.path().join("pipeline.yaml"),
             &[("LANGUAGE", language), ("ROWS", "30000")],
         );
@@ -464,7 +453,7 @@ fn scaffold(
         report.contains(&format!("world:       {kind}-plugin")),
         "{report}"
     );
-    let log = run(&dir.join("pipeline.yaml"), &[("WEIR_LOG", "weir=info")]);
+    let log = run_pipeline(&dir.join("pipeline.yaml"), &[("WEIR_LOG", "weir=info")]);
     (dir.clone(), read_json_dir(&dir.join("out")), log)
 }
 

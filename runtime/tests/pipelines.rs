@@ -121,11 +121,7 @@ sinks:
         "the null store arrives as null"
     );
 
-    let letters = fs::read_to_string(dir.path().join("dead-letters/sales.jsonl")).unwrap();
-    let letters: Vec<serde_json::Value> = letters
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let letters = dead_letters(dir.path(), "sales");
     let records: Vec<&str> = letters
         .iter()
         .map(|l| l["record"].as_str().unwrap())
@@ -257,11 +253,7 @@ sinks:
         .collect();
     assert_eq!(users, [1, 4]);
 
-    let letters = fs::read_to_string(dir.path().join("dead-letters/parse.jsonl")).unwrap();
-    let letters: Vec<serde_json::Value> = letters
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let letters = dead_letters(dir.path(), "parse");
     assert_eq!(letters.len(), 2, "{letters:?}");
     for (letter, id) in letters.iter().zip([1, 2]) {
         assert_eq!(letter["node"], "parse");

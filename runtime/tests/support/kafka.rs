@@ -148,17 +148,9 @@ impl Broker {
 
     /// The offsets `group` has committed for `topic`, by partition.
     pub fn committed(&self, topic: &str, group: &str) -> BTreeMap<i32, i64> {
-        let out = client(&["committed", &self.addr, topic, group])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "could not read the offsets of {group}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
+        let what = format!("the offsets of {group}");
+        output_lines(&["committed", &self.addr, topic, group], &what)
+            .iter()
             .map(|line| {
                 let (partition, offset) = line.split_once(' ').unwrap();
                 (partition.parse().unwrap(), offset.parse().unwrap())
@@ -168,18 +160,24 @@ impl Broker {
 
     /// Every message value of `topic`, read with the independent client.
     pub fn consume(&self, topic: &str) -> Vec<String> {
-        let out = client(&["consume", &self.addr, topic]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "could not read {topic}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        output_lines(&["consume", &self.addr, topic], topic)
     }
+}
+
+/// The lines the client prints for `args`; fails saying it could not read
+/// `what`.
+fn output_lines(args: &[&str], what: &str) -> Vec<String> {
+    let out = client(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "could not read {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 impl Drop for Broker {

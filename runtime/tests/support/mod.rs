@@ -73,6 +73,27 @@ pub fn interrupt(child: &Child) {
     assert!(status.success());
 }
 
+/// Runs `weir run PIPELINE` with `envs`; fails with weir's output unless it
+/// succeeds, and answers its stderr.
+pub fn run_pipeline(pipeline: &Path, envs: &[(&str, &str)]) -> String {
+    let out = weir_command(&["run", pipeline.to_str().unwrap()])
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", pipeline.display());
+    stderr
+}
+
+/// The dead letters of `node` of the pipeline in `dir` (default folder).
+pub fn dead_letters(dir: &Path, node: &str) -> Vec<serde_json::Value> {
+    fs::read_to_string(dir.join(format!("dead-letters/{node}.jsonl")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Every row of every JSON-lines file in `dir`, in file-name order.
 pub fn read_json_dir(dir: &Path) -> Vec<serde_json::Value> {
     files_with_extension(dir, "jsonl")
