@@ -567,6 +567,7 @@ mod json_parse {
 
 mod window_aggregate {
     use super::*;
+    use std::collections::BTreeMap;
 
     const CONFIG: &str = r#"{"time_column": "event_time", "window": "1m", "keys": ["page"],
         "aggregates": [{"op": "count"}, {"op": "sum", "column": "price", "as": "revenue"}, {"op": "max", "column": "price"}]}"#;
@@ -682,6 +683,65 @@ mod window_aggregate {
         );
     }
 
+    /// Hopping windows of 1 minute every 20 s: per window, the page(s)
+    /// with the most events, computed in plain Rust.
+    fn top_pages(input: &RecordBatch) -> Vec<(i64, String, i64)> {
+        let times = column::<arrow::array::TimestampMillisecondArray>(input, "event_time");
+        let pages = strings(input, "page");
+        let mut windows = std::collections::BTreeMap::<i64, BTreeMap<String, i64>>::new();
+        for row in 0..input.num_rows() {
+            let time = times.value(row);
+            // Every window [start, start + 60 s) holding `time`; one starts every 20 s.
+            let mut start = time - time.rem_euclid(20_000);
+            while start > time - 60_000 {
+                *windows
+                    .entry(start)
+                    .or_default()
+                    .entry(pages[row].clone().unwrap())
+                    .or_default() += 1;
+                start -= 20_000;
+            }
+        }
+        let mut top = Vec::new();
+        for (start, counts) in windows {
+            let most = counts.values().copied().max();
+            top.extend(
+                counts
+                    .into_iter()
+                    .filter(|(_, c)| Some(*c) == most)
+                    .map(|(p, c)| (start, p, c)),
+            );
+        }
+        top
+    }
+
+    #[test]
+    fn hopping_windows_emit_their_top_groups() {
+        let input = clicks(3000);
+        let config = r#"{"time_column": "event_time", "window": "1m", "slide": "20s", "keys": ["page"],
+            "aggregates": [{"op": "count", "as": "events"}], "top": {"by": "events"}}"#;
+        let mut t = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input).unwrap();
+        let mut out = Vec::new();
+        for start in (0..3000).step_by(250) {
+            out.extend(run_batches(&mut t, &input.slice(start, 250)));
+        }
+        out.extend(t.finish().unwrap());
+        let out = concat(&out);
+        let starts = column::<arrow::array::TimestampMillisecondArray>(&out, "window_start");
+        let got: Vec<(i64, String, i64)> = (0..out.num_rows())
+            .map(|r| {
+                (
+                    starts.value(r),
+                    strings(&out, "page")[r].clone().unwrap(),
+                    ints(&out, "events")[r].unwrap(),
+                )
+            })
+            .collect();
+        let expected = top_pages(&input);
+        assert!(expected.len() > 3 * 750 / 60, "every window has a top page");
+        assert_eq!(got, expected);
+    }
+
     #[test]
     fn bad_config_says_which_field() {
         let input = clicks(1);
@@ -695,6 +755,146 @@ mod window_aggregate {
             .err()
             .unwrap();
         assert!(err.to_string().contains("field \"window\""), "{err}");
+        let config = r#"{"time_column": "event_time", "window": "1m", "slide": "2m", "aggregates": [{"op": "count"}]}"#;
+        let err = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("field \"slide\""), "{err}");
+        let config = r#"{"time_column": "event_time", "window": "1m", "aggregates": [{"op": "count"}], "top": {"by": "total"}}"#;
+        let err = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("\"total\" is not an aggregate"),
+            "{err}"
+        );
+    }
+}
+
+mod join {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+
+    const CONFIG: &str = r#"{"left": {"key": "person_id", "columns": ["name"]},
+        "right": {"key": "seller", "columns": ["auction_id"]}}"#;
+
+    /// A stream of people (`person_id`, `name`) and auctions (`seller`,
+    /// `auction_id`) where sellers come before and after their person
+    /// record, some never, and one person sells many times.
+    fn stream() -> RecordBatch {
+        let mut person_id = Vec::new();
+        let mut name = Vec::new();
+        let mut seller = Vec::new();
+        let mut auction_id = Vec::new();
+        for n in 0..600_i64 {
+            let person = n % 3 == 0;
+            person_id.push(person.then_some(n / 3));
+            name.push(person.then(|| format!("p{}", n / 3)));
+            // Sellers range over ids up to 40 ahead of the newest person.
+            seller.push((!person).then_some((n * 7919) % (n / 3 + 40)));
+            auction_id.push((!person).then_some(n));
+        }
+        RecordBatch::try_from_iter([
+            (
+                "person_id",
+                Arc::new(Int64Array::from(person_id)) as ArrayRef,
+            ),
+            ("name", Arc::new(StringArray::from(name)) as _),
+            ("seller", Arc::new(Int64Array::from(seller)) as _),
+            ("auction_id", Arc::new(Int64Array::from(auction_id)) as _),
+        ])
+        .unwrap()
+    }
+
+    /// (name, auction) pairs computed in plain Rust.
+    fn reference(input: &RecordBatch) -> Vec<(String, i64)> {
+        let (people, names) = (ints(input, "person_id"), strings(input, "name"));
+        let (sellers, auctions) = (ints(input, "seller"), ints(input, "auction_id"));
+        let mut pairs = Vec::new();
+        for (p, name) in people.iter().zip(&names) {
+            for (s, a) in sellers.iter().zip(&auctions) {
+                if p.is_some() && p == s {
+                    pairs.push((name.clone().unwrap(), a.unwrap()));
+                }
+            }
+        }
+        pairs.sort();
+        pairs
+    }
+
+    fn pairs(batches: &[RecordBatch]) -> Vec<(String, i64)> {
+        let out = concat(batches);
+        assert_eq!(column_names(&out), ["name", "auction_id"]);
+        let mut pairs: Vec<_> = strings(&out, "name")
+            .into_iter()
+            .zip(ints(&out, "auction_id"))
+            .map(|(n, a)| (n.unwrap(), a.unwrap()))
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    fn run_in(t: &mut TransformInstance, batch: &RecordBatch) -> Vec<RecordBatch> {
+        let processed = t.process(batch).unwrap();
+        assert!(processed.rejected.is_empty());
+        processed.batches
+    }
+
+    #[test]
+    fn every_matching_pair_is_emitted_once_whatever_the_order() {
+        let input = stream();
+        let expected = reference(&input);
+        assert!(expected.len() > 300, "the data has many matches");
+        for size in [1, 7, 600] {
+            let mut t = transform(weir_plugin_artifacts::JOIN, CONFIG, &input).unwrap();
+            let mut out = run_in(&mut t, &input.slice(0, 0));
+            for start in (0..600).step_by(size) {
+                out.extend(run_in(&mut t, &input.slice(start, size.min(600 - start))));
+            }
+            assert_eq!(pairs(&out), expected, "batches of {size} rows");
+        }
+    }
+
+    #[test]
+    fn kept_rows_move_to_a_new_instance() {
+        let input = stream();
+        let mut first = transform(weir_plugin_artifacts::JOIN, CONFIG, &input).unwrap();
+        let mut out = Vec::new();
+        for start in (0..300).step_by(50) {
+            out.extend(run_in(&mut first, &input.slice(start, 50)));
+        }
+        let state = first.snapshot().unwrap().expect("stateful");
+        let mut second = transform(weir_plugin_artifacts::JOIN, CONFIG, &input).unwrap();
+        second.restore(&state).unwrap();
+        out.extend(run_in(&mut second, &input.slice(300, 300)));
+        assert_eq!(pairs(&out), reference(&input));
+        let err = second.restore(&state[..state.len() - 3]).unwrap_err();
+        assert!(err.to_string().contains("join state"), "{err}");
+    }
+
+    #[test]
+    fn bad_config_says_which_field() {
+        let input = stream();
+        let cases = [
+            (
+                r#"{"left": {"key": "person_id", "columns": ["name"]}, "right": {"key": "name", "columns": ["auction_id"]}}"#,
+                "join keys must be of one kind",
+            ),
+            (
+                r#"{"left": {"key": "person_id", "columns": ["name"]}, "right": {"key": "seller", "columns": ["name"]}}"#,
+                "output names must differ",
+            ),
+            (
+                r#"{"left": {"key": "person_id", "columns": ["nam"]}, "right": {"key": "seller", "columns": ["auction_id"]}}"#,
+                "left.columns[0]",
+            ),
+        ];
+        for (config, expected) in cases {
+            let err = transform(weir_plugin_artifacts::JOIN, config, &input)
+                .err()
+                .unwrap();
+            assert!(err.to_string().contains(expected), "{config}: {err}");
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! `window-aggregate`: tumbling event-time windows with aggregates per key.
+//! `window-aggregate`: tumbling or hopping event-time windows with aggregates
+//! per key.
 //!
 //! Configuration:
 //!
@@ -6,16 +7,19 @@
 //! | --- | --- | --- |
 //! | `time_column` | a timestamp column: the event time | `"event_time"` |
 //! | `window` | window length: a number with `ms`, `s`, `m` or `h` | `"1m"` |
+//! | `slide` | hopping windows: a new window starts every `slide` (at most `window`), so an event counts in `window / slide` windows; default: `window` (tumbling) | `"2s"` |
 //! | `keys` | group by these columns (utf8, integer or bool); may be empty | `["page"]` |
 //! | `aggregates` | `op` (`count`, `sum`, `min`, `max`, `avg`), `column` (not needed for `count`), `as` (output name; default `op` or `op_column`) | `[{"op": "count"}, {"op": "sum", "column": "price", "as": "revenue"}]` |
 //! | `lateness` | how long after the newest event a window stays open for late events | `"5s"` (default `"0s"`) |
+//! | `top` | emit only the groups whose aggregate `by` (an output name) is among the `rows` largest of their window, ties included (default `rows`: 1) | `{"by": "bids", "rows": 1}` |
 //!
 //! Output, one row per window and key: `window_start`, `window_end`
 //! (timestamp\[ms\], UTC), the key columns, then the aggregates (`count` is
 //! int64, the others float64; nulls are ignored as in SQL). A window is
 //! emitted once the watermark (newest event time minus `lateness`) passes its
 //! end; the rest at the end of input. An event for a window already emitted
-//! is rejected to the dead letters, never silently dropped. The open windows
+//! (for hopping windows: for the first of its windows) is rejected to the
+//! dead letters, never silently dropped. The open windows
 //! are the plugin's state: `snapshot`/`restore` carry them across restarts
 //! and hot reloads.
 
@@ -49,6 +53,28 @@ pub struct Config {
     /// Allowed lateness, e.g. `"5s"`.
     #[serde(default)]
     pub lateness: Option<String>,
+    /// Hopping windows: the time between window starts, e.g. `"2s"`.
+    #[serde(default)]
+    pub slide: Option<String>,
+    /// Emit only the top groups of each window.
+    #[serde(default)]
+    pub top: Option<Top>,
+}
+
+/// Which groups of a window are emitted: those whose aggregate `by` is among
+/// the `rows` largest values of the window (ties included).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Top {
+    /// The output name of an aggregate.
+    pub by: String,
+    /// How many of the largest values to keep.
+    #[serde(default = "one")]
+    pub rows: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One aggregate.
@@ -170,7 +196,10 @@ struct State {
 /// The running transform.
 pub struct WindowAggregate {
     size: i64,
+    slide: i64,
     lateness: i64,
+    /// The aggregate (index) and how many of its largest values to emit.
+    top: Option<(usize, usize)>,
     /// Received-batch indices: time, keys, aggregate inputs (`None` for count(*)).
     time: usize,
     keys: Vec<(usize, DataType)>,
@@ -197,6 +226,16 @@ impl Transform for WindowAggregate {
                 .map_err(|e| Error::invalid_config(format!("field \"lateness\": {e}")))?,
             None => 0,
         };
+        let slide = match &config.slide {
+            Some(s) => duration_ms(s)
+                .map_err(|e| Error::invalid_config(format!("field \"slide\": {e}")))?,
+            None => size,
+        };
+        if slide <= 0 || slide > size {
+            return Err(Error::invalid_config(format!(
+                "field \"slide\": must be longer than 0 and at most the window ({size} ms), not {slide} ms"
+            )));
+        }
         let index = |name: &str, field: &str| weir_sdk::config::column(input, name, field);
         let time = index(&config.time_column, "time_column")?;
         if !matches!(input.field(time).data_type(), DataType::Timestamp(..)) {
@@ -271,10 +310,31 @@ impl Transform for WindowAggregate {
         reads.sort_unstable();
         reads.dedup();
         let at = |i: usize| reads.binary_search(&i).expect("read");
+        let top = match &config.top {
+            None => None,
+            Some(Top { rows: 0, .. }) => {
+                return Err(Error::invalid_config(
+                    "field \"top.rows\": must be at least 1",
+                ));
+            }
+            Some(top) => {
+                let names = &fields[2 + keys.len()..];
+                let Some(at) = names.iter().position(|f| f.name() == &top.by) else {
+                    return Err(Error::invalid_config(format!(
+                        "field \"top.by\": {:?} is not an aggregate; the aggregates are {:?}",
+                        top.by,
+                        names.iter().map(|f| f.name()).collect::<Vec<_>>()
+                    )));
+                };
+                Some((at, top.rows))
+            }
+        };
         let output: SchemaRef = Arc::new(Schema::new(fields));
         let transform = WindowAggregate {
             size,
+            slide,
             lateness,
+            top,
             time: at(time),
             keys: keys.into_iter().map(|(i, t)| (at(i), t)).collect(),
             aggregates: aggregates
@@ -321,25 +381,30 @@ impl Transform for WindowAggregate {
                 continue;
             }
             let time = times.value(row);
-            let start = time.div_euclid(self.size) * self.size;
-            if start < self.closed_before {
-                rejected.push((row, format!("late event at {time} ms: its window starting at {start} ms was already emitted")));
+            // The windows holding `time` start at `last`, `last - slide`, ...
+            // down to `first`, the earliest one that has not ended yet.
+            let last = time.div_euclid(self.slide) * self.slide;
+            let first = last - (self.size - 1 - (time - last)) / self.slide * self.slide;
+            if first < self.closed_before {
+                rejected.push((row, format!("late event at {time} ms: its window starting at {first} ms was already emitted")));
                 continue;
             }
             let key: Vec<Key> = keys.iter().map(|k| key_value(k, row)).collect();
-            let accs = self
-                .windows
-                .entry(start)
-                .or_default()
-                .entry(key)
-                .or_insert_with(|| vec![Acc::default(); self.aggregates.len()]);
-            for ((acc, (op, _)), column) in accs.iter_mut().zip(&self.aggregates).zip(&values) {
-                match column {
-                    None => acc.add(Some(0.0)),
-                    Some(c) => acc.add(
-                        c.is_valid(row)
-                            .then(|| if *op == Op::Count { 0.0 } else { c.value(row) }),
-                    ),
+            for start in (first..=last).step_by(self.slide as usize) {
+                let accs = self
+                    .windows
+                    .entry(start)
+                    .or_default()
+                    .entry(key.clone())
+                    .or_insert_with(|| vec![Acc::default(); self.aggregates.len()]);
+                for ((acc, (op, _)), column) in accs.iter_mut().zip(&self.aggregates).zip(&values) {
+                    match column {
+                        None => acc.add(Some(0.0)),
+                        Some(c) => acc.add(
+                            c.is_valid(row)
+                                .then(|| if *op == Op::Count { 0.0 } else { c.value(row) }),
+                        ),
+                    }
                 }
             }
             self.newest = Some(self.newest.map_or(time, |n| n.max(time)));
@@ -432,8 +497,21 @@ impl WindowAggregate {
         let mut key_cols: Vec<Vec<Key>> = vec![Vec::new(); self.keys.len()];
         let mut agg_cols: Vec<Vec<Option<f64>>> = vec![Vec::new(); self.aggregates.len()];
         for start in starts {
-            let groups = self.windows.remove(&start).expect("listed");
-            self.closed_before = self.closed_before.max(start + self.size);
+            let mut groups = self.windows.remove(&start).expect("listed");
+            self.closed_before = self.closed_before.max(start + self.slide);
+            if let Some((by, rows)) = self.top {
+                let op = self.aggregates[by].0;
+                let mut values: Vec<f64> =
+                    groups.values().filter_map(|a| a[by].result(op)).collect();
+                values.sort_unstable_by(|a, b| b.total_cmp(a));
+                let least = values.get(rows - 1).or(values.last()).copied();
+                groups.retain(|_, a| {
+                    a[by]
+                        .result(op)
+                        .zip(least)
+                        .is_some_and(|(v, least)| v >= least)
+                });
+            }
             for (key, accs) in groups {
                 start_col.append_value(start);
                 end_col.append_value(start + self.size);
