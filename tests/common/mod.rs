@@ -3,6 +3,8 @@
 //! recompile), loading plugins built by `weir-plugin-artifacts`, and batches.
 #![allow(dead_code)]
 
+pub mod nexmark;
+
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
