@@ -688,16 +688,15 @@ mod window_aggregate {
     fn top_pages(input: &RecordBatch) -> Vec<(i64, String, i64)> {
         let times = column::<arrow::array::TimestampMillisecondArray>(input, "event_time");
         let pages = strings(input, "page");
-        let mut windows = std::collections::BTreeMap::<i64, BTreeMap<String, i64>>::new();
-        for row in 0..input.num_rows() {
-            let time = times.value(row);
+        let mut windows = BTreeMap::<i64, BTreeMap<String, i64>>::new();
+        for (&time, page) in times.values().iter().zip(&pages) {
             // Every window [start, start + 60 s) holding `time`; one starts every 20 s.
             let mut start = time - time.rem_euclid(20_000);
             while start > time - 60_000 {
                 *windows
                     .entry(start)
                     .or_default()
-                    .entry(pages[row].clone().unwrap())
+                    .entry(page.clone().unwrap())
                     .or_default() += 1;
                 start -= 20_000;
             }
