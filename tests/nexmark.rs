@@ -41,7 +41,7 @@ fn bids() -> impl Iterator<Item = (i64, i64, i64, i64)> {
 /// Runs `query` over [`EVENTS`] events and answers its output.
 fn output(query: &str) -> RecordBatch {
     let dir = tempfile::tempdir().unwrap();
-    let graph = Graph::build(pipeline(query, EVENTS, Some(dir.path())), engine()).unwrap();
+    let graph = Graph::build(pipeline(query, EVENTS, dir.path(), true), engine()).unwrap();
     run(
         &graph,
         engine(),
@@ -49,7 +49,7 @@ fn output(query: &str) -> RecordBatch {
         &AtomicBool::new(false),
     )
     .unwrap();
-    concat(&read_parquet(dir.path()))
+    concat(&read_parquet(&dir.path().join("out")))
 }
 
 fn read_parquet(dir: &Path) -> Vec<RecordBatch> {

@@ -722,6 +722,12 @@ mod window_aggregate {
         let mut t = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input).unwrap();
         let mut out = Vec::new();
         for start in (0..3000).step_by(250) {
+            if start == 1500 {
+                // Mid-window, the open panes move to a new instance.
+                let state = t.snapshot().unwrap().expect("stateful");
+                t = transform(weir_plugin_artifacts::WINDOW_AGGREGATE, config, &input).unwrap();
+                t.restore(&state).unwrap();
+            }
             out.extend(run_batches(&mut t, &input.slice(start, 250)));
         }
         out.extend(t.finish().unwrap());

@@ -31,24 +31,20 @@ pub fn file(query: &str) -> std::path::PathBuf {
         .join(format!("{query}.yaml"))
 }
 
-/// `query` over `events` events, its output counted by the `count` sink or,
-/// with `parquet_out`, written there as Parquet.
-pub fn pipeline(query: &str, events: u64, parquet_out: Option<&Path>) -> Pipeline {
-    let path = file(query);
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    if let Some(dir) = parquet_out {
+/// `query` over `events` events, run in folder `dir` (its state, and with
+/// `parquet` its output, in `dir/out`, instead of counting it with the
+/// `count` sink).
+pub fn pipeline(query: &str, events: u64, dir: &Path, parquet: bool) -> Pipeline {
+    let mut text = std::fs::read_to_string(file(query)).unwrap();
+    if parquet {
         let sink = "{plugin: count,";
         assert!(text.contains(sink), "{query}: the sink is {sink} ...}}");
-        let files = format!(
-            "{{type: file, config: {{path: '{}', format: parquet}},",
-            dir.display()
-        );
-        text = text.replace(sink, &files);
+        text = text.replace(sink, "{type: file, config: {path: out, format: parquet},");
     }
     for (name, component) in PLUGINS {
         text = text.replace(&format!("plugin: {name}"), &format!("plugin: {component}"));
     }
-    Pipeline::parse(&path, &text, |name| {
+    Pipeline::parse(&dir.join(format!("{query}.yaml")), &text, |name| {
         (name == "EVENTS").then(|| events.to_string())
     })
     .unwrap()

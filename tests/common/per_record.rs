@@ -1,6 +1,8 @@
 //! Host side of the per-record benchmark baseline (`plugins/bench-per-record`):
 //! one Wasm call per JSON record, as per-record Wasm stream processors do.
 
+#![allow(dead_code)]
+
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -50,6 +52,13 @@ impl PerRecordFilter {
             .call_configure(&mut store, threshold, columns)
             .expect("configure");
         Self { store, bindings }
+    }
+
+    /// Runs Nexmark q1 or q2 on one JSON event.
+    pub fn nexmark(&mut self, query: u8, event: &str) -> Option<String> {
+        self.bindings
+            .call_nexmark_record(&mut self.store, query, event)
+            .expect("call")
     }
 
     /// Filters one record.

@@ -1,5 +1,6 @@
 //! Benchmark baseline: the same filter and projection as the `filter`
-//! benchmark, in the per-record model (one call per JSON record).
+//! benchmark, and Nexmark q1 and q2, in the per-record model (one call per
+//! JSON record).
 #![allow(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -38,6 +39,32 @@ impl Guest for PerRecord {
                 .collect();
             serde_json::to_string(&projected).ok()
         })
+    }
+
+    fn nexmark_record(query: u8, json: String) -> Option<String> {
+        let Value::Object(event) = serde_json::from_str::<Value>(&json).ok()? else {
+            return None;
+        };
+        if event.get("event_type")?.as_str()? != "bid" {
+            return None;
+        }
+        let field = |name: &str| event.get(name).cloned().unwrap_or(Value::Null);
+        let out = match query {
+            1 => {
+                let price = 0.908 * event.get("price")?.as_i64()? as f64;
+                serde_json::json!({"auction": field("auction"), "bidder": field("bidder"),
+                    "price": price, "date_time": field("date_time")})
+            }
+            2 => {
+                let auction = event.get("auction")?.as_i64()?;
+                if ![1007, 1020, 2001, 2019, 2087].contains(&auction) {
+                    return None;
+                }
+                serde_json::json!({"auction": auction, "price": field("price")})
+            }
+            _ => return None,
+        };
+        serde_json::to_string(&out).ok()
     }
 }
 

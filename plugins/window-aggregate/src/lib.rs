@@ -131,7 +131,7 @@ pub fn duration_ms(text: &str) -> std::result::Result<i64, String> {
 }
 
 /// A group-by key value.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Key {
     /// Null.
     Null,
@@ -168,6 +168,22 @@ impl Acc {
         self.max = if first || v > max { v } else { max }.to_bits();
     }
 
+    /// Adds what `other` accumulated (another pane of the same window).
+    fn merge(&mut self, other: &Acc) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        let float = f64::from_bits;
+        self.count += other.count;
+        self.sum = (float(self.sum) + float(other.sum)).to_bits();
+        self.min = float(self.min).min(float(other.min)).to_bits();
+        self.max = float(self.max).max(float(other.max)).to_bits();
+    }
+
     fn result(&self, op: Op) -> Option<f64> {
         (self.count > 0).then(|| match op {
             Op::Sum => f64::from_bits(self.sum),
@@ -179,14 +195,24 @@ impl Acc {
     }
 }
 
-/// Open windows: start → key → one accumulator per aggregate.
-type Windows = BTreeMap<i64, BTreeMap<Vec<Key>, Vec<Acc>>>;
+/// Key → one accumulator per aggregate. Hashed with Fx (cheap in Wasm,
+/// unlike SipHash or a B-tree); sorted by key when a window is emitted.
+type Groups = rustc_hash::FxHashMap<Vec<Key>, Vec<Acc>>;
 
-/// The groups of one window, as stored in a snapshot.
+/// Open panes: start → groups. A pane is a slice of time that every window
+/// holding any of it holds whole (the greatest common divisor of window and
+/// slide; the window itself when tumbling), so each event updates one pane
+/// and a hopping window merges its panes when it is emitted (Flink and
+/// Arroyo do the same), instead of every event updating `window / slide`
+/// windows.
+type Panes = BTreeMap<i64, Groups>;
+
+/// The groups of one pane, as stored in a snapshot.
 type SavedGroups = Vec<(Vec<Key>, Vec<Acc>)>;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
+    /// The open panes (windows, when tumbling).
     windows: Vec<(i64, SavedGroups)>,
     newest: Option<i64>,
     /// Windows starting before this were emitted.
@@ -197,6 +223,7 @@ struct State {
 pub struct WindowAggregate {
     size: i64,
     slide: i64,
+    pane: i64,
     lateness: i64,
     /// The aggregate (index) and how many of its largest values to emit.
     top: Option<(usize, usize)>,
@@ -205,7 +232,7 @@ pub struct WindowAggregate {
     keys: Vec<(usize, DataType)>,
     aggregates: Vec<(Op, Option<usize>)>,
     output: SchemaRef,
-    windows: Windows,
+    panes: Panes,
     newest: Option<i64>,
     closed_before: i64,
 }
@@ -333,6 +360,7 @@ impl Transform for WindowAggregate {
         let transform = WindowAggregate {
             size,
             slide,
+            pane: gcd(size, slide),
             lateness,
             top,
             time: at(time),
@@ -342,7 +370,7 @@ impl Transform for WindowAggregate {
                 .map(|(op, c)| (op, c.map(at)))
                 .collect(),
             output: output.clone(),
-            windows: Windows::new(),
+            panes: Panes::new(),
             newest: None,
             closed_before: i64::MIN,
         };
@@ -374,6 +402,9 @@ impl Transform for WindowAggregate {
             })
             .collect();
 
+        let keys: Vec<KeyColumn> = keys.iter().map(KeyColumn::of).collect();
+        // One row's key and aggregate inputs, reused from row to row.
+        let (mut key, mut inputs) = (Vec::with_capacity(keys.len()), Vec::new());
         let mut rejected: Vec<(usize, String)> = Vec::new();
         for row in 0..batch.num_rows() {
             if times.is_null(row) {
@@ -381,30 +412,34 @@ impl Transform for WindowAggregate {
                 continue;
             }
             let time = times.value(row);
-            // The windows holding `time` start at `last`, `last - slide`, ...
-            // down to `first`, the earliest one that has not ended yet.
-            let last = time.div_euclid(self.slide) * self.slide;
-            let first = last - (self.size - 1 - (time - last)) / self.slide * self.slide;
+            let first = self.first_window(time);
             if first < self.closed_before {
                 rejected.push((row, format!("late event at {time} ms: its window starting at {first} ms was already emitted")));
                 continue;
             }
-            let key: Vec<Key> = keys.iter().map(|k| key_value(k, row)).collect();
-            for start in (first..=last).step_by(self.slide as usize) {
-                let accs = self
-                    .windows
-                    .entry(start)
-                    .or_default()
-                    .entry(key.clone())
-                    .or_insert_with(|| vec![Acc::default(); self.aggregates.len()]);
-                for ((acc, (op, _)), column) in accs.iter_mut().zip(&self.aggregates).zip(&values) {
-                    match column {
-                        None => acc.add(Some(0.0)),
-                        Some(c) => acc.add(
-                            c.is_valid(row)
-                                .then(|| if *op == Op::Count { 0.0 } else { c.value(row) }),
-                        ),
-                    }
+            key.clear();
+            key.extend(keys.iter().map(|k| k.value(row)));
+            inputs.clear();
+            inputs.extend(
+                self.aggregates
+                    .iter()
+                    .zip(&values)
+                    .map(|((op, _), column)| match column {
+                        None => Some(0.0),
+                        Some(c) => c
+                            .is_valid(row)
+                            .then(|| if *op == Op::Count { 0.0 } else { c.value(row) }),
+                    }),
+            );
+            let add = |accs: &mut [Acc]| accs.iter_mut().zip(&inputs).for_each(|(a, v)| a.add(*v));
+            let pane = time.div_euclid(self.pane) * self.pane;
+            let groups = self.panes.entry(pane).or_default();
+            match groups.get_mut(key.as_slice()) {
+                Some(accs) => add(accs),
+                None => {
+                    let mut accs = vec![Acc::default(); self.aggregates.len()];
+                    add(&mut accs);
+                    groups.insert(key.clone(), accs);
                 }
             }
             self.newest = Some(self.newest.map_or(time, |n| n.max(time)));
@@ -413,7 +448,7 @@ impl Transform for WindowAggregate {
         let closed = match self.newest {
             Some(newest) => {
                 let watermark = newest - self.lateness;
-                self.emit(|start, size| start + size <= watermark)?
+                self.emit(watermark)?
             }
             None => Vec::new(),
         };
@@ -421,13 +456,13 @@ impl Transform for WindowAggregate {
     }
 
     fn finish(&mut self) -> Result<Vec<RecordBatch>> {
-        self.emit(|_, _| true)
+        self.emit(i64::MAX)
     }
 
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {
         let state = State {
             windows: self
-                .windows
+                .panes
                 .iter()
                 .map(|(s, k)| (*s, k.iter().map(|(k, a)| (k.clone(), a.clone())).collect()))
                 .collect(),
@@ -450,7 +485,7 @@ impl Transform for WindowAggregate {
                 "the state was taken with a different list of aggregates",
             ));
         }
-        self.windows = state
+        self.panes = state
             .windows
             .into_iter()
             .map(|(s, k)| (s, k.into_iter().collect()))
@@ -461,50 +496,109 @@ impl Transform for WindowAggregate {
     }
 }
 
-fn key_value(column: &ArrayRef, row: usize) -> Key {
-    if column.is_null(row) {
-        return Key::Null;
+fn gcd(a: i64, b: i64) -> i64 {
+    match b {
+        0 => a,
+        _ => gcd(b, a % b),
     }
-    let any = column.as_any();
-    if let Some(a) = any.downcast_ref::<Int64Array>() {
-        Key::Int(a.value(row))
-    } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
-        Key::Bool(a.value(row))
-    } else {
-        Key::Text(
-            any.downcast_ref::<StringArray>()
-                .expect("utf8 key")
-                .value(row)
-                .to_string(),
-        )
+}
+
+/// A key column, cast to its key type and downcast once per batch.
+enum KeyColumn<'a> {
+    Int(&'a Int64Array),
+    Bool(&'a BooleanArray),
+    Text(&'a StringArray),
+}
+
+impl<'a> KeyColumn<'a> {
+    fn of(column: &'a ArrayRef) -> Self {
+        let any = column.as_any();
+        if let Some(a) = any.downcast_ref::<Int64Array>() {
+            Self::Int(a)
+        } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+            Self::Bool(a)
+        } else {
+            Self::Text(any.downcast_ref::<StringArray>().expect("utf8 key"))
+        }
+    }
+
+    fn value(&self, row: usize) -> Key {
+        match self {
+            Self::Int(a) if a.is_valid(row) => Key::Int(a.value(row)),
+            Self::Bool(a) if a.is_valid(row) => Key::Bool(a.value(row)),
+            Self::Text(a) if a.is_valid(row) => Key::Text(a.value(row).to_string()),
+            _ => Key::Null,
+        }
     }
 }
 
 impl WindowAggregate {
-    /// Removes and returns the windows `done(start, size)` says are complete.
-    fn emit(&mut self, done: impl Fn(i64, i64) -> bool) -> Result<Vec<RecordBatch>> {
-        let starts: Vec<i64> = self
-            .windows
-            .keys()
-            .copied()
-            .filter(|s| done(*s, self.size))
-            .collect();
-        if starts.is_empty() {
-            return Ok(Vec::new());
+    /// The start of the earliest window not emitted yet that holds an open
+    /// pane (so empty windows are skipped, however long a gap in time).
+    fn next_window(&self) -> Option<i64> {
+        let (&pane, _) = self.panes.first_key_value()?;
+        Some(self.first_window(pane).max(self.closed_before))
+    }
+
+    /// The start of the earliest window holding `time`: the smallest
+    /// multiple of the slide whose window ends after `time`.
+    fn first_window(&self, time: i64) -> i64 {
+        (time - self.size).div_euclid(self.slide) * self.slide + self.slide
+    }
+
+    /// The groups of the window at `start`: its panes merged (taken, when
+    /// the window is its only pane).
+    fn window(&mut self, start: i64) -> Groups {
+        if self.pane == self.size {
+            return self.panes.remove(&start).unwrap_or_default();
         }
+        let mut merged = Groups::default();
+        for (_, groups) in self.panes.range(start..start + self.size) {
+            for (key, accs) in groups {
+                match merged.get_mut(key) {
+                    Some(into) => into.iter_mut().zip(accs).for_each(|(m, a)| m.merge(a)),
+                    None => {
+                        merged.insert(key.clone(), accs.clone());
+                    }
+                }
+            }
+        }
+        merged
+    }
+
+    /// Emits every window that ends at or before `watermark` (all of
+    /// them for `i64::MAX`) and drops the panes no open window needs.
+    fn emit(&mut self, watermark: i64) -> Result<Vec<RecordBatch>> {
         let mut start_col = TimestampMillisecondBuilder::new().with_timezone("+00:00");
         let mut end_col = TimestampMillisecondBuilder::new().with_timezone("+00:00");
         let mut key_cols: Vec<Vec<Key>> = vec![Vec::new(); self.keys.len()];
         let mut agg_cols: Vec<Vec<Option<f64>>> = vec![Vec::new(); self.aggregates.len()];
-        for start in starts {
-            let mut groups = self.windows.remove(&start).expect("listed");
-            self.closed_before = self.closed_before.max(start + self.slide);
+        let mut emitted = 0;
+        while let Some(start) = self.next_window() {
+            if start.saturating_add(self.size) > watermark {
+                break;
+            }
+            let mut groups = self.window(start);
+            self.closed_before = start + self.slide;
+            while let Some(entry) = self.panes.first_entry() {
+                if *entry.key() >= self.closed_before {
+                    break;
+                }
+                entry.remove();
+            }
             if let Some((by, rows)) = self.top {
                 let op = self.aggregates[by].0;
                 let mut values: Vec<f64> =
                     groups.values().filter_map(|a| a[by].result(op)).collect();
-                values.sort_unstable_by(|a, b| b.total_cmp(a));
-                let least = values.get(rows - 1).or(values.last()).copied();
+                // The `rows`-th largest value (or the smallest, if fewer).
+                let least = match values.len() {
+                    0 => None,
+                    n => Some(
+                        *values
+                            .select_nth_unstable_by((rows - 1).min(n - 1), |a, b| b.total_cmp(a))
+                            .1,
+                    ),
+                };
                 groups.retain(|_, a| {
                     a[by]
                         .result(op)
@@ -512,6 +606,9 @@ impl WindowAggregate {
                         .is_some_and(|(v, least)| v >= least)
                 });
             }
+            emitted += groups.len();
+            let mut groups: Vec<_> = groups.into_iter().collect();
+            groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, accs) in groups {
                 start_col.append_value(start);
                 end_col.append_value(start + self.size);
@@ -523,6 +620,9 @@ impl WindowAggregate {
                     );
                 }
             }
+        }
+        if emitted == 0 {
+            return Ok(Vec::new());
         }
         let mut columns: Vec<ArrayRef> =
             vec![Arc::new(start_col.finish()), Arc::new(end_col.finish())];

@@ -287,6 +287,10 @@ fn config(pooling: bool, epoch_interruption: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(epoch_interruption);
+    if std::env::var_os("WEIR_PERF_MAP").is_some() {
+        // Names the compiled plugin functions for `perf` (/tmp/perf-PID.map).
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOL_INSTANCES)
