@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use arrow::array::{RecordBatch, TimestampMillisecondArray};
@@ -50,26 +49,6 @@ fn output(query: &str) -> RecordBatch {
     )
     .unwrap();
     concat(&read_parquet(&dir.path().join("out")))
-}
-
-fn read_parquet(dir: &Path) -> Vec<RecordBatch> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|path| {
-            let file = std::fs::File::open(path).unwrap();
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(|b| b.unwrap())
-        })
-        .collect()
 }
 
 fn times(batch: &RecordBatch, name: &str) -> Vec<i64> {

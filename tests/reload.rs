@@ -23,27 +23,6 @@ fn graph(dir: &Path, text: &str) -> Graph {
     Graph::build(Pipeline::from_file(&path).unwrap(), engine()).unwrap()
 }
 
-fn read_parquet(dir: &Path) -> Vec<RecordBatch> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|path| {
-            let file = std::fs::File::open(path).unwrap();
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(|b| b.unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
     batch
         .column_by_name(name)

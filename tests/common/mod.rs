@@ -122,3 +122,24 @@ pub fn column_names(batch: &RecordBatch) -> Vec<String> {
         .map(|f| f.name().clone())
         .collect()
 }
+
+/// Every batch of the Parquet files in `dir`, in file name order.
+pub fn read_parquet(dir: &std::path::Path) -> Vec<RecordBatch> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|path| {
+            let file = std::fs::File::open(path).unwrap();
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap())
+        })
+        .collect()
+}
