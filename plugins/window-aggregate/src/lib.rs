@@ -24,6 +24,8 @@
 //! and hot reloads.
 
 use std::collections::BTreeMap;
+
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -197,7 +199,14 @@ impl Acc {
 
 /// Key → one accumulator per aggregate. Hashed with Fx (cheap in Wasm,
 /// unlike SipHash or a B-tree); sorted by key when a window is emitted.
-type Groups = rustc_hash::FxHashMap<Vec<Key>, Vec<Acc>>;
+type Groups = rustc_hash::FxHashMap<KeyRow, Accs>;
+
+/// A group's key values: up to two inline, so a new group of a one- or
+/// two-column key allocates nothing but its table slot.
+type KeyRow = SmallVec<[Key; 2]>;
+
+/// A group's accumulators, one per aggregate (two inline).
+type Accs = SmallVec<[Acc; 2]>;
 
 /// Open panes: start → groups. A pane is a slice of time that every window
 /// holding any of it holds whole (the greatest common divisor of window and
@@ -404,7 +413,7 @@ impl Transform for WindowAggregate {
 
         let keys: Vec<KeyColumn> = keys.iter().map(KeyColumn::of).collect();
         // One row's key and aggregate inputs, reused from row to row.
-        let (mut key, mut inputs) = (Vec::with_capacity(keys.len()), Vec::new());
+        let (mut key, mut inputs) = (KeyRow::new(), Vec::new());
         let mut rejected: Vec<(usize, String)> = Vec::new();
         for row in 0..batch.num_rows() {
             if times.is_null(row) {
@@ -433,11 +442,15 @@ impl Transform for WindowAggregate {
             );
             let add = |accs: &mut [Acc]| accs.iter_mut().zip(&inputs).for_each(|(a, v)| a.add(*v));
             let pane = time.div_euclid(self.pane) * self.pane;
-            let groups = self.panes.entry(pane).or_default();
+            // A new pane is sized like the newest one, so it rarely grows.
+            let newest_groups = self.panes.last_key_value().map_or(0, |(_, g)| g.len());
+            let groups = self.panes.entry(pane).or_insert_with(|| {
+                Groups::with_capacity_and_hasher(newest_groups, Default::default())
+            });
             match groups.get_mut(key.as_slice()) {
                 Some(accs) => add(accs),
                 None => {
-                    let mut accs = vec![Acc::default(); self.aggregates.len()];
+                    let mut accs = Accs::from_elem(Acc::default(), self.aggregates.len());
                     add(&mut accs);
                     groups.insert(key.clone(), accs);
                 }
@@ -464,7 +477,12 @@ impl Transform for WindowAggregate {
             windows: self
                 .panes
                 .iter()
-                .map(|(s, k)| (*s, k.iter().map(|(k, a)| (k.clone(), a.clone())).collect()))
+                .map(|(s, k)| {
+                    (
+                        *s,
+                        k.iter().map(|(k, a)| (k.to_vec(), a.to_vec())).collect(),
+                    )
+                })
                 .collect(),
             newest: self.newest,
             closed_before: self.closed_before,
@@ -488,7 +506,12 @@ impl Transform for WindowAggregate {
         self.panes = state
             .windows
             .into_iter()
-            .map(|(s, k)| (s, k.into_iter().collect()))
+            .map(|(s, k)| {
+                let groups = k
+                    .into_iter()
+                    .map(|(k, a)| (KeyRow::from_vec(k), Accs::from_vec(a)));
+                (s, groups.collect())
+            })
             .collect();
         self.newest = state.newest;
         self.closed_before = state.closed_before;
