@@ -81,14 +81,22 @@ struct Side {
 const MAX_CHUNKS: usize = 64;
 
 impl Side {
-    /// This side's rows of `batch` (key first), or `None` if it has none.
-    fn rows_of(&self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
-        let key = cast(batch.column(self.reads[0]), &self.key_type)?;
+    /// This side's key column of `batch`, as its key type.
+    fn key(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        Ok(cast(batch.column(self.reads[0]), &self.key_type)?)
+    }
+
+    /// Keeps this side's rows of `batch` (those where `key` is not null);
+    /// answers the row number the first of them gets.
+    fn keep(&mut self, batch: &RecordBatch, key: ArrayRef) -> Result<usize> {
         let mut columns = vec![key];
         columns.extend(self.reads[1..].iter().map(|i| batch.column(*i).clone()));
         let projected = RecordBatch::try_new(self.schema.clone(), columns)?;
         let mine = filter_record_batch(&projected, &is_not_null(projected.column(0))?)?;
-        Ok((mine.num_rows() > 0).then_some(mine))
+        match mine.num_rows() {
+            0 => Ok(self.rows),
+            _ => self.push(mine),
+        }
     }
 
     /// Keeps `chunk`; answers the row number of its first row.
@@ -248,22 +256,10 @@ impl Transform for Join {
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<Output> {
-        let left_keys = key_values(&cast(
-            batch.column(self.left.reads[0]),
-            &self.left.key_type,
-        )?);
-        let right_keys = key_values(&cast(
-            batch.column(self.right.reads[0]),
-            &self.right.key_type,
-        )?);
-        let left_first = match self.left.rows_of(&batch)? {
-            Some(rows) => self.left.push(rows)?,
-            None => self.left.rows,
-        };
-        let right_first = match self.right.rows_of(&batch)? {
-            Some(rows) => self.right.push(rows)?,
-            None => self.right.rows,
-        };
+        let (left_key, right_key) = (self.left.key(&batch)?, self.right.key(&batch)?);
+        let (left_keys, right_keys) = (key_values(&left_key), key_values(&right_key));
+        let left_first = self.left.keep(&batch, left_key)?;
+        let right_first = self.right.keep(&batch, right_key)?;
         // Rows in arrival order: each pair is made when its later row comes.
         let (mut next_left, mut next_right) = (left_first, right_first);
         let (mut left_at, mut right_at) = (Vec::new(), Vec::new());
