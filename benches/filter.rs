@@ -25,7 +25,7 @@ mod work;
 
 use std::hint::black_box;
 
-use arrow::array::{Int64Array, RecordBatch};
+use arrow::array::Int64Array;
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::gt;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -34,17 +34,6 @@ use weir::plugin::{EngineOptions, Limits, PluginEngine, TransformInstance};
 use work::*;
 
 const OUTPUT: [&str; 4] = ["id", "amount", "name", "at"];
-
-fn json_records(batch: &RecordBatch) -> Vec<String> {
-    let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
-    writer.write(batch).unwrap();
-    writer.finish().unwrap();
-    String::from_utf8(writer.into_inner())
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 fn benches(c: &mut Criterion) {
     let input = batch();
@@ -102,7 +91,7 @@ fn benches(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| t.process(black_box(&input)).unwrap()));
     }
 
-    let records = json_records(&input);
+    let records = per_record::json_records(&input);
     let columns: Vec<String> = OUTPUT.iter().map(|s| s.to_string()).collect();
     let mut per_record = per_record::PerRecordFilter::new(
         weir_plugin_artifacts::BENCH_PER_RECORD,

@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-NEXMARK_RUNS="${NEXMARK_RUNS:-5}" exec cargo bench -p weir-e2e --bench nexmark "$@"
+exec cargo bench -p weir-e2e --bench nexmark "$@"

@@ -887,7 +887,11 @@ mod join {
             ),
             (
                 r#"{"left": {"key": "person_id", "columns": ["name"]}, "right": {"key": "seller", "columns": ["name"]}}"#,
-                "output names must differ",
+                "field \"right.columns[0]\": \"name\" is already an output column; output names must differ",
+            ),
+            (
+                r#"{"left": {"key": "person_id", "columns": ["name", "name"]}, "right": {"key": "seller", "columns": ["auction_id"]}}"#,
+                "field \"left.columns[1]\"",
             ),
             (
                 r#"{"left": {"key": "person_id", "columns": ["nam"]}, "right": {"key": "seller", "columns": ["auction_id"]}}"#,

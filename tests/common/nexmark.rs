@@ -12,7 +12,7 @@ pub const QUERIES: [&str; 6] = ["q0", "q1", "q2", "q3", "q5", "q7"];
 pub const SEED: u64 = 7;
 /// Event `n` happens at `START_MS + n` (the generator's default start,
 /// `step_ms: 1` in the query files).
-pub const START_MS: i64 = 1_795_564_800_000;
+pub const START_MS: i64 = weir_plugin_generate::DEFAULT_START_MS;
 
 /// The plugins the query files name, and their built components.
 const PLUGINS: [(&str, &str); 6] = [

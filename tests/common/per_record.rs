@@ -68,3 +68,16 @@ impl PerRecordFilter {
             .expect("call")
     }
 }
+
+/// Every row of `batch` as a JSON object (null fields left out): the
+/// records a per-record system receives.
+pub fn json_records(batch: &arrow::array::RecordBatch) -> Vec<String> {
+    let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+    writer.write(batch).unwrap();
+    writer.finish().unwrap();
+    String::from_utf8(writer.into_inner())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

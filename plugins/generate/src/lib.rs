@@ -66,8 +66,12 @@ pub struct Config {
 fn default_seed() -> u64 {
     42
 }
+/// The event time of row 0 unless `start_ms` says otherwise:
+/// 2026-11-25T00:00:00Z.
+pub const DEFAULT_START_MS: i64 = 1_795_564_800_000;
+
 fn default_start() -> i64 {
-    1_795_564_800_000
+    DEFAULT_START_MS
 }
 fn default_step() -> i64 {
     100

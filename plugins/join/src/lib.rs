@@ -232,10 +232,15 @@ impl Transform for Join {
             .iter()
             .flat_map(|s| s.schema.fields()[1..].iter().map(|f| f.as_ref().clone()))
             .collect();
+        let left_count = config.left.columns.len();
         for (n, field) in fields.iter().enumerate() {
             if fields[..n].iter().any(|f| f.name() == field.name()) {
+                let (side, at) = match n < left_count {
+                    true => ("left", n),
+                    false => ("right", n - left_count),
+                };
                 return Err(Error::invalid_config(format!(
-                    "field \"right.columns\": {:?} is also a left column; output names must differ (rename one with `select` first)",
+                    "field \"{side}.columns[{at}]\": {:?} is already an output column; output names must differ (rename one with `select` first)",
                     field.name()
                 )));
             }

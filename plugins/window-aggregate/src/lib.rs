@@ -414,6 +414,9 @@ impl Transform for WindowAggregate {
         let keys: Vec<KeyColumn> = keys.iter().map(KeyColumn::of).collect();
         // One row's key and aggregate inputs, reused from row to row.
         let (mut key, mut inputs) = (KeyRow::new(), Vec::new());
+        // A new pane is sized like the newest one at the batch's start, so it
+        // rarely grows.
+        let newest_groups = self.panes.last_key_value().map_or(0, |(_, g)| g.len());
         let mut rejected: Vec<(usize, String)> = Vec::new();
         for row in 0..batch.num_rows() {
             if times.is_null(row) {
@@ -442,8 +445,6 @@ impl Transform for WindowAggregate {
             );
             let add = |accs: &mut [Acc]| accs.iter_mut().zip(&inputs).for_each(|(a, v)| a.add(*v));
             let pane = time.div_euclid(self.pane) * self.pane;
-            // A new pane is sized like the newest one, so it rarely grows.
-            let newest_groups = self.panes.last_key_value().map_or(0, |(_, g)| g.len());
             let groups = self.panes.entry(pane).or_insert_with(|| {
                 Groups::with_capacity_and_hasher(newest_groups, Default::default())
             });
