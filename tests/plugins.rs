@@ -164,6 +164,46 @@ mod filter {
         );
     }
 
+    /// The host frames batches with the arrays' own buffers where it can
+    /// (one copy, into the plugin) and through arrow's writer otherwise
+    /// (sliced arrays, dictionaries): the plugin must receive the same rows
+    /// either way.
+    #[test]
+    fn sliced_and_dictionary_columns_reach_the_plugin_intact() {
+        let mixed = mixed_batch();
+        let labels: arrow::array::DictionaryArray<arrow::datatypes::Int32Type> =
+            ["x", "y", "x", "z", "y", "x"].into_iter().collect();
+        let mut columns = mixed.columns().to_vec();
+        columns.push(Arc::new(labels));
+        let mut fields = mixed.schema().fields().to_vec();
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            "label",
+            columns[5].data_type().clone(),
+            false,
+        )));
+        let with_labels =
+            RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+        let config = r#"{"predicate": "amount is null or amount >= 0", "output": "batches"}"#;
+        for input in [
+            mixed.slice(1, 4),
+            with_labels.clone(),
+            with_labels.slice(2, 3),
+        ] {
+            let mut f = transform(FILTER, config, &input).unwrap();
+            let amount = input.column_by_name("amount").unwrap();
+            let keep = arrow::compute::kernels::cmp::gt_eq(
+                amount,
+                &arrow::array::Float64Array::new_scalar(0.0),
+            )
+            .unwrap();
+            let keep = arrow::compute::or_kleene(&keep, &arrow::compute::is_null(amount).unwrap())
+                .unwrap();
+            let expected = arrow::compute::filter_record_batch(&input, &keep).unwrap();
+            assert!(expected.num_rows() > 0);
+            assert_eq!(run(&mut f, &input), expected);
+        }
+    }
+
     #[test]
     fn empty_batches_and_no_matches_give_empty_output() {
         let input = mixed_batch();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use weir_ipc::BatchEncoder;
+use weir_ipc::{BatchEncoder, FramedBatch};
 
 use super::error::PluginError;
 use super::instance::Instance;
@@ -48,19 +48,20 @@ impl InputEncoder {
         Ok(Self { reads, encoder })
     }
 
-    /// Encodes the read columns of `batch`. The bytes stay in the encoder's
-    /// buffer (no copy) until the next call.
-    pub(crate) fn encode(
+    /// Frames the read columns of `batch` for [`super::lower::call_with_batch`],
+    /// which copies each buffer once, into the plugin. The head stays in the
+    /// encoder's buffer until the next call.
+    pub(crate) fn frame(
         &mut self,
         batch: &RecordBatch,
         node: &str,
         call: &'static str,
-    ) -> Result<&Vec<u8>, PluginError> {
+    ) -> Result<FramedBatch<'_>, PluginError> {
         let sent = match &self.reads {
             Some(indices) => batch.project(indices),
             None => Ok(batch.clone()),
         };
-        sent.and_then(|sent| self.encoder.encode(&sent))
+        sent.and_then(|sent| self.encoder.frame(&sent))
             .map_err(|source| PluginError::Encode {
                 plugin: node.to_string(),
                 call,

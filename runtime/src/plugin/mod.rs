@@ -18,6 +18,7 @@ mod input;
 pub mod inspect;
 mod instance;
 mod limits;
+mod lower;
 pub mod schedule;
 mod sink;
 mod source;

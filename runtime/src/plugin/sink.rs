@@ -13,6 +13,7 @@ use super::host::PluginMetrics;
 use super::input::InputEncoder;
 use super::instance::Instance;
 use super::limits::Limits;
+use super::lower::call_with_batch;
 use super::world::World;
 use weir_ipc::schema_to_bytes;
 
@@ -78,9 +79,10 @@ impl SinkInstance {
                 .instance
                 .protocol("write", "called before a successful open"));
         };
-        let bytes = opened.encode(batch, &self.instance.node, "write")?;
-        self.instance
-            .call("write", |b, s| b.weir_plugin_sink().call_write(s, bytes))
+        let framed = opened.frame(batch, &self.instance.node, "write")?;
+        self.instance.call("write", |b, s| {
+            call_with_batch(b.weir_plugin_sink().func_write(), s, &framed)
+        })
     }
 
     /// Makes everything written so far durable.

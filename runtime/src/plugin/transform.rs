@@ -19,6 +19,7 @@ use super::host::PluginMetrics;
 use super::input::InputEncoder;
 use super::instance::Instance;
 use super::limits::Limits;
+use super::lower::call_with_batch;
 use super::world::World;
 use weir_ipc::{BatchDecoder, schema_from_bytes, schema_to_bytes};
 
@@ -165,9 +166,9 @@ impl TransformInstance {
             .opened
             .as_mut()
             .ok_or_else(|| not_opened(&self.instance.node, "process"))?;
-        let bytes = opened.input.encode(batch, &self.instance.node, "process")?;
+        let framed = opened.input.frame(batch, &self.instance.node, "process")?;
         let processed = self.instance.call("process", |b, s| {
-            b.weir_plugin_transform().call_process(s, bytes)
+            call_with_batch(b.weir_plugin_transform().func_process(), s, &framed)
         })?;
 
         let opened = self.opened.as_mut().expect("opened above");

@@ -4,12 +4,14 @@
 //! body, then into the output. Batches cross the plugin boundary on every
 //! call, so for the common case (columns of primitive, boolean, date/time,
 //! string or binary type, not sliced) this writes the message header
-//! itself and copies each buffer once, straight into the output. Anything
-//! else (nested or dictionary columns, sliced arrays) returns `false` and is
-//! left to arrow's writer. The bytes are standard Arrow IPC (version 5), read
-//! by any IPC reader.
+//! itself and leaves the body's buffers where they are: [`frame`] gives the
+//! header and the buffers, and whoever writes the message copies each buffer
+//! once, straight to its destination. Anything else (nested or dictionary
+//! columns, sliced arrays) is `None` and left to arrow's writer. The bytes
+//! are standard Arrow IPC (version 5), read by any IPC reader.
 
 use arrow_array::{Array, RecordBatch};
+use arrow_buffer::Buffer;
 use arrow_buffer::bit_util::ceil;
 use arrow_data::ArrayData;
 use arrow_ipc::{FieldNode, MessageBuilder, MessageHeader, MetadataVersion, RecordBatchBuilder};
@@ -17,20 +19,15 @@ use arrow_schema::DataType;
 use flatbuffers::FlatBufferBuilder;
 
 /// Buffers start at multiples of this in the body.
-const ALIGNMENT: usize = 8;
+pub(crate) const ALIGNMENT: usize = 8;
 
-/// One buffer of the body, by reference.
-struct Part<'a> {
-    bytes: &'a [u8],
-}
-
-fn padded(len: usize) -> usize {
+pub(crate) fn padded(len: usize) -> usize {
     len.next_multiple_of(ALIGNMENT)
 }
 
-/// The IPC buffers of one column, in IPC order, or `None` when the column
-/// is not flat and unsliced.
-fn column_parts(data: &ArrayData) -> Option<Vec<Part<'_>>> {
+/// The IPC buffers of one column, in IPC order, each cut to the bytes the
+/// message holds, or `None` when the column is not flat and unsliced.
+fn column_parts(data: &ArrayData) -> Option<Vec<Buffer>> {
     if data.offset() != 0 {
         return None;
     }
@@ -40,26 +37,22 @@ fn column_parts(data: &ArrayData) -> Option<Vec<Part<'_>>> {
             if nulls.offset() != 0 {
                 return None;
             }
-            &nulls.buffer().as_slice()[..ceil(len, 8)]
+            nulls.buffer().slice_with_length(0, ceil(len, 8))
         }
         // No nulls: an empty validity buffer, as the format allows.
-        _ => &[][..],
+        _ => Buffer::from_vec(Vec::<u8>::new()),
     };
-    let mut parts = vec![Part { bytes: validity }];
+    let mut parts = vec![validity];
     let buffers = data.buffers();
     match data.data_type() {
-        DataType::Boolean => parts.push(Part {
-            bytes: &buffers[0].as_slice()[..ceil(len, 8)],
-        }),
+        DataType::Boolean => parts.push(buffers[0].slice_with_length(0, ceil(len, 8))),
         DataType::Utf8 | DataType::Binary => parts.extend(byte_parts::<i32>(buffers, len)?),
         DataType::LargeUtf8 | DataType::LargeBinary => {
             parts.extend(byte_parts::<i64>(buffers, len)?)
         }
         t if t.is_primitive() => {
             let width = t.primitive_width()?;
-            parts.push(Part {
-                bytes: &buffers[0].as_slice()[..len * width],
-            });
+            parts.push(buffers[0].slice_with_length(0, len * width));
         }
         _ => return None,
     }
@@ -68,7 +61,7 @@ fn column_parts(data: &ArrayData) -> Option<Vec<Part<'_>>> {
 
 /// The offsets and values of a string or binary column whose offsets start
 /// at 0 (else it was sliced, and arrow's writer rebases it).
-fn byte_parts<O>(buffers: &[arrow_buffer::Buffer], len: usize) -> Option<[Part<'_>; 2]>
+fn byte_parts<O>(buffers: &[Buffer], len: usize) -> Option<[Buffer; 2]>
 where
     O: arrow_buffer::ArrowNativeType + TryInto<usize>,
 {
@@ -78,41 +71,30 @@ where
     }
     let end = offsets[len].try_into().ok()?;
     Some([
-        Part {
-            bytes: &buffers[0].as_slice()[..(len + 1) * size_of::<O>()],
-        },
-        Part {
-            bytes: &buffers[1].as_slice()[..end],
-        },
+        buffers[0].slice_with_length(0, (len + 1) * size_of::<O>()),
+        buffers[1].slice_with_length(0, end),
     ])
 }
 
-/// Appends `batch` to `out` as one IPC record batch message, copying each
-/// buffer once; `false` (and `out` untouched) when a column is not flat.
-pub(crate) fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> bool {
+/// Appends the head of `batch`'s IPC record batch message to `head`
+/// (continuation marker, metadata length, metadata padded so the body starts
+/// 8-aligned) and returns the body's buffers, each to be padded to 8 bytes;
+/// `None` (and `head` untouched) when a column is not flat.
+pub(crate) fn frame(batch: &RecordBatch, head: &mut Vec<u8>) -> Option<Vec<Buffer>> {
     let data: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
-    let mut columns = Vec::with_capacity(data.len());
-    for column in &data {
-        match column_parts(column) {
-            Some(parts) => columns.push(parts),
-            None => return false,
-        }
-    }
-
-    let mut nodes = Vec::with_capacity(columns.len());
+    let mut nodes = Vec::with_capacity(data.len());
     let mut buffers = Vec::new();
+    let mut parts = Vec::new();
     let mut body_len = 0;
-    for (column, parts) in data.iter().zip(&columns) {
+    for column in &data {
         nodes.push(FieldNode::new(
             column.len() as i64,
             column.null_count() as i64,
         ));
-        for part in parts {
-            buffers.push(arrow_ipc::Buffer::new(
-                body_len as i64,
-                part.bytes.len() as i64,
-            ));
-            body_len += padded(part.bytes.len());
+        for part in column_parts(column)? {
+            buffers.push(arrow_ipc::Buffer::new(body_len as i64, part.len() as i64));
+            body_len += padded(part.len());
+            parts.push(part);
         }
     }
 
@@ -131,21 +113,15 @@ pub(crate) fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> bool {
     message.add_header(record_batch.as_union_value());
     let message = message.finish();
     fbb.finish(message, None);
-    let header = fbb.finished_data();
+    let metadata = fbb.finished_data();
 
-    // Continuation marker, metadata length, metadata padded so the body
-    // starts 8-aligned, then the body.
-    let metadata_len = padded(header.len() + 8) - 8;
-    out.reserve(8 + metadata_len + body_len);
-    out.extend_from_slice(&u32::MAX.to_le_bytes());
-    out.extend_from_slice(&(metadata_len as i32).to_le_bytes());
-    out.extend_from_slice(header);
-    out.resize(out.len() + metadata_len - header.len(), 0);
-    for part in columns.iter().flatten() {
-        out.extend_from_slice(part.bytes);
-        out.resize(out.len() + padded(part.bytes.len()) - part.bytes.len(), 0);
-    }
-    true
+    let metadata_len = padded(metadata.len() + 8) - 8;
+    head.reserve(8 + metadata_len);
+    head.extend_from_slice(&u32::MAX.to_le_bytes());
+    head.extend_from_slice(&(metadata_len as i32).to_le_bytes());
+    head.extend_from_slice(metadata);
+    head.resize(head.len() + metadata_len - metadata.len(), 0);
+    Some(parts)
 }
 
 #[cfg(test)]
@@ -296,7 +272,10 @@ mod tests {
     fn every_flat_type_with_nulls_round_trips_through_one_copy() {
         for rows in [3, 100] {
             let batch = every_type(rows);
-            assert!(encode(&batch, &mut Vec::new()), "took the single-copy path");
+            assert!(
+                frame(&batch, &mut Vec::new()).is_some(),
+                "took the single-copy path"
+            );
             assert_eq!(round_trip(&batch), batch);
         }
     }
@@ -308,7 +287,10 @@ mod tests {
         let mut writer =
             arrow_ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
         writer.flush().unwrap();
-        assert!(encode(&batch, writer.get_mut()));
+        let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
+        let framed = encoder.frame(&batch).unwrap();
+        assert!(framed.is_flat());
+        framed.append_to(writer.get_mut());
         writer.finish().unwrap();
         let read: Vec<RecordBatch> = arrow_ipc::reader::StreamReader::try_new(&stream[..], None)
             .unwrap()
@@ -331,7 +313,7 @@ mod tests {
         let batch = every_type(100);
         let sliced = batch.slice(7, 50);
         assert!(
-            !encode(&sliced, &mut Vec::new()),
+            frame(&sliced, &mut Vec::new()).is_none(),
             "sliced nulls and strings are not flat"
         );
         assert_eq!(round_trip(&sliced), sliced);
@@ -348,7 +330,7 @@ mod tests {
         ]));
         for column in [dictionary, list] {
             let batch = RecordBatch::try_from_iter([("c", column)]).unwrap();
-            assert!(!encode(&batch, &mut Vec::new()));
+            assert!(frame(&batch, &mut Vec::new()).is_none());
             assert_eq!(round_trip(&batch), batch);
         }
     }

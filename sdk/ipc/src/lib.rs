@@ -89,8 +89,16 @@ impl BatchEncoder {
     /// passed without a copy where generated bindings take `&Vec<u8>`.
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
         self.writer.get_mut().clear();
-        if !flat::encode(batch, self.writer.get_mut()) {
-            self.writer.write(batch)?;
+        match flat::frame(batch, self.writer.get_mut()) {
+            Some(parts) => {
+                let out = self.writer.get_mut();
+                out.reserve(parts.iter().map(|p| flat::padded(p.len())).sum());
+                for part in &parts {
+                    out.extend_from_slice(part);
+                    out.resize(out.len() + flat::padded(part.len()) - part.len(), 0);
+                }
+            }
+            None => self.writer.write(batch)?,
         }
         Ok(self.writer.get_ref())
     }
@@ -100,6 +108,77 @@ impl BatchEncoder {
     pub fn encode_owned(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
         self.encode(batch)?;
         Ok(std::mem::take(self.writer.get_mut()))
+    }
+
+    /// Frames `batch` without copying its buffers: the same bytes as
+    /// [`BatchEncoder::encode`], given as a head and the arrays' own buffers,
+    /// so a caller copies each buffer once, straight to where the message
+    /// goes (the host writes it into a plugin's memory this way). Batches
+    /// the single-copy path does not cover are encoded whole into the head.
+    pub fn frame(&mut self, batch: &RecordBatch) -> Result<FramedBatch<'_>, ArrowError> {
+        self.writer.get_mut().clear();
+        let parts = match flat::frame(batch, self.writer.get_mut()) {
+            Some(parts) => parts,
+            None => {
+                self.writer.write(batch)?;
+                Vec::new()
+            }
+        };
+        let head = self.writer.get_ref();
+        let len = head.len() + parts.iter().map(|p| flat::padded(p.len())).sum::<usize>();
+        Ok(FramedBatch { head, parts, len })
+    }
+}
+
+/// The IPC messages of one record batch, framed but not yet copied: a head
+/// (the message before its body, or the whole encoded messages), then body
+/// buffers each padded to 8 bytes. See [`BatchEncoder::frame`].
+pub struct FramedBatch<'a> {
+    head: &'a [u8],
+    parts: Vec<Buffer>,
+    len: usize,
+}
+
+impl FramedBatch<'_> {
+    /// The length of the messages in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the messages are empty (never, for a framed batch).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the body's buffers are the arrays' own (the single-copy path).
+    pub fn is_flat(&self) -> bool {
+        !self.parts.is_empty()
+    }
+
+    /// Writes the messages into `out`, which must be exactly
+    /// [`FramedBatch::len`] bytes long.
+    ///
+    /// # Panics
+    ///
+    /// If `out` has another length.
+    pub fn write_to(&self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.len, "output must fit the framed batch");
+        let (head, mut rest) = out.split_at_mut(self.head.len());
+        head.copy_from_slice(self.head);
+        for part in &self.parts {
+            let (written, after) = rest.split_at_mut(flat::padded(part.len()));
+            let (bytes, padding) = written.split_at_mut(part.len());
+            bytes.copy_from_slice(part);
+            padding.fill(0);
+            rest = after;
+        }
+    }
+
+    /// Appends the messages to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + self.len, 0);
+        self.write_to(&mut out[start..]);
     }
 }
 
