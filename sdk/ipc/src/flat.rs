@@ -125,7 +125,7 @@ pub(crate) fn frame(batch: &RecordBatch, head: &mut Vec<u8>) -> Option<Vec<Buffe
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use arrow_array::types::Int32Type;
@@ -136,7 +136,7 @@ mod tests {
     use crate::{BatchDecoder, BatchEncoder, schema_to_bytes};
 
     /// Every flat type, each column with a null, `rows` rows (at least 3).
-    fn every_type(rows: usize) -> RecordBatch {
+    pub(crate) fn every_type(rows: usize) -> RecordBatch {
         let nth = |i: usize| (i % 3 != 1).then_some(i);
         let columns: Vec<(&str, ArrayRef)> = vec![
             (
