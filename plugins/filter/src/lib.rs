@@ -17,7 +17,6 @@ mod simd;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use arrow_select::filter::filter_record_batch;
 use serde::Deserialize;
 use weir_sdk::{Error, Layout, Output, Plan, Result, Transform};
 
@@ -111,7 +110,7 @@ impl Transform for Filter {
         match &self.projection {
             None => Ok(Output::select(&mask)),
             // The filter kernel treats null as false, as `select` does.
-            Some(projection) => Ok(Output::batch(filter_record_batch(
+            Some(projection) => Ok(Output::batch(weir_sdk::compute::filter_record_batch(
                 &batch.project(projection)?,
                 &mask,
             )?)),

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bindings;
+pub mod compute;
 pub mod config;
 mod error;
 pub mod host;
