@@ -4,6 +4,9 @@
 //! work is `id > 500` (about half the rows) and a projection to 4 columns.
 //!
 //! - `native`: arrow's comparison kernel and `filter_record_batch` on the host;
+//! - `native_sdk_kernel`: the same with the SDK's filter kernel, which the
+//!   plugin's whole-batch path runs in Wasm (tuned for Wasm; shown natively so
+//!   the Wasm cost is visible apart from the kernel's);
 //! - `wasm_selection`: the plugin reads `id` only and answers a bitmap, the
 //!   host applies it (the default);
 //! - `wasm_batches`: the plugin receives the 4 output columns and `id` and
@@ -12,8 +15,11 @@
 //!   epoch interruption (what deadlines cost);
 //! - `wasm_per_record_json`: one call per record, JSON in and out (the model
 //!   of per-record Wasm systems), with the JSON prepared outside the timing;
-//! - the parts of the selection path (encode `id`, apply the bitmap);
-//! - instantiation of a plugin instance, with and without the pooling allocator.
+//! - the host's parts of the selection path (encode `id`, apply the bitmap)
+//!   and of the whole-batch path (copy in, copy out and decode);
+//! - instantiation of a plugin instance, with and without the pooling allocator;
+//! - `paired`: native, selection and whole batch interleaved call by call,
+//!   printed as medians and ratios to native (robust to the machine's drift).
 //!
 //! Run: `cargo bench -p weir-e2e --bench filter`. Compare each throughput
 //! with `native` of the same run.
@@ -24,8 +30,9 @@ mod per_record;
 mod work;
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use arrow::array::Int64Array;
+use arrow::array::{Int64Array, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::gt;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -61,6 +68,10 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("filter_8192x5");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.bench_function("native", |b| b.iter(|| native(black_box(&input))));
+    assert_eq!(native_sdk_kernel(&input), expected);
+    group.bench_function("native_sdk_kernel", |b| {
+        b.iter(|| native_sdk_kernel(black_box(&input)))
+    });
     group.bench_function("wasm_selection", |b| {
         b.iter(|| selection.process(black_box(&input)).unwrap())
     });
@@ -125,6 +136,29 @@ fn benches(c: &mut Criterion) {
     group.bench_function("part_apply_selection", |b| {
         b.iter(|| filter_record_batch(black_box(&projected), &mask).unwrap())
     });
+
+    // The host's parts of the whole-batch path: the 4 read columns framed
+    // and copied once (into the guest, here into a buffer), and the output
+    // copied out and decoded with validation (the guest is not trusted).
+    let mut encoder = weir_ipc::BatchEncoder::new(&projected.schema()).unwrap();
+    let mut guest_memory = Vec::new();
+    group.bench_function("part_batches_copy_in", |b| {
+        b.iter(|| {
+            let framed = encoder.frame(black_box(&projected)).unwrap();
+            guest_memory.resize(framed.len(), 0);
+            framed.write_to(&mut guest_memory);
+        })
+    });
+    let output = weir_ipc::BatchEncoder::new(&expected.schema())
+        .unwrap()
+        .encode_owned(&expected)
+        .unwrap();
+    let mut decoder =
+        weir_ipc::BatchDecoder::new(&weir_ipc::schema_to_bytes(&expected.schema()).unwrap())
+            .unwrap();
+    group.bench_function("part_batches_copy_out_and_decode", |b| {
+        b.iter(|| decoder.decode(black_box(&output).clone()).unwrap())
+    });
     group.finish();
 
     let mut group = c.benchmark_group("instantiate");
@@ -144,9 +178,9 @@ fn benches(c: &mut Criterion) {
         // then the whole cycle with the drop that returns its memory.
         group.bench_function(allocator, |b| {
             b.iter_custom(|iterations| {
-                let mut total = std::time::Duration::ZERO;
+                let mut total = Duration::ZERO;
                 for _ in 0..iterations {
-                    let started = std::time::Instant::now();
+                    let started = Instant::now();
                     let instance = black_box(instantiate());
                     total += started.elapsed();
                     drop(instance);
@@ -159,12 +193,81 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same filter with the SDK's Wasm-tuned kernel
+/// (`weir_sdk::compute::filter_record_batch`) run natively: what the plugin's
+/// whole-batch path computes, without Wasm.
+fn native_sdk_kernel(batch: &RecordBatch) -> RecordBatch {
+    let id = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
+    weir_sdk::compute::filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask).unwrap()
+}
+
+/// One way of doing the filter, answering the rows it kept.
+type Path<'a> = dyn FnMut(&RecordBatch) -> usize + 'a;
+
+/// Native, selection and whole-batch calls interleaved round by round (the
+/// order rotating), so every ratio compares calls made in the same moments:
+/// criterion measures each path in its own few seconds, and on a shared VM
+/// those drift apart by ±20 % from run to run. Prints the median time of
+/// each path and its ratio to native.
+fn paired(_: &mut Criterion) {
+    const ROUNDS: usize = 3000;
+    let input = batch();
+    let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
+    let plugin = engine
+        .load_file(weir_plugin_artifacts::FILTER.as_ref())
+        .unwrap();
+    let open = |output: &str| {
+        let mut t = TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap();
+        t.open(&filter_config(output), &input.schema()).unwrap();
+        move |batch: &RecordBatch| t.process(batch).unwrap().batches[0].num_rows()
+    };
+    let (mut selection, mut whole) = (open("selection"), open("batches"));
+    let paths: [(&str, &mut Path); 4] = [
+        ("native", &mut |b| native(b).num_rows()),
+        ("native_sdk_kernel", &mut |b| {
+            native_sdk_kernel(b).num_rows()
+        }),
+        ("wasm_selection", &mut selection),
+        ("wasm_batches", &mut whole),
+    ];
+    let mut times = vec![Vec::with_capacity(ROUNDS); paths.len()];
+    for round in 0..ROUNDS {
+        for k in 0..paths.len() {
+            let path = (round + k) % paths.len();
+            let started = Instant::now();
+            black_box((paths[path].1)(black_box(&input)));
+            times[path].push(started.elapsed());
+        }
+    }
+    let medians: Vec<Duration> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_unstable();
+            t[t.len() / 2]
+        })
+        .collect();
+    println!("paired, median of {ROUNDS} interleaved calls per path:");
+    for ((name, _), median) in paths.iter().zip(&medians) {
+        println!(
+            "  {name:<18} {:>7.1} µs  {:>6.1} M rows/s  {:>4.0} % of native",
+            median.as_secs_f64() * 1e6,
+            ROWS as f64 / median.as_secs_f64() / 1e6,
+            100.0 * medians[0].as_secs_f64() / median.as_secs_f64()
+        );
+    }
+}
+
 criterion_group! {
     name = filter;
     config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_secs(1))
-        .measurement_time(std::time::Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = benches
+    targets = benches, paired
 }
 criterion_main!(filter);
