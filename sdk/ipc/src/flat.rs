@@ -19,10 +19,19 @@ use arrow_schema::DataType;
 use flatbuffers::FlatBufferBuilder;
 
 /// Buffers start at multiples of this in the body.
-pub(crate) const ALIGNMENT: usize = 8;
+const ALIGNMENT: usize = 8;
 
 pub(crate) fn padded(len: usize) -> usize {
     len.next_multiple_of(ALIGNMENT)
+}
+
+/// Appends body buffers to `out`, each padded to 8 bytes.
+pub(crate) fn append_parts(out: &mut Vec<u8>, parts: &[Buffer]) {
+    out.reserve(parts.iter().map(|p| padded(p.len())).sum());
+    for part in parts {
+        out.extend_from_slice(part);
+        out.resize(out.len() + padded(part.len()) - part.len(), 0);
+    }
 }
 
 /// The IPC buffers of one column, in IPC order, each cut to the bytes the

@@ -91,14 +91,7 @@ impl BatchEncoder {
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
         self.writer.get_mut().clear();
         match flat::frame(batch, self.writer.get_mut()) {
-            Some(parts) => {
-                let out = self.writer.get_mut();
-                out.reserve(parts.iter().map(|p| flat::padded(p.len())).sum());
-                for part in &parts {
-                    out.extend_from_slice(part);
-                    out.resize(out.len() + flat::padded(part.len()) - part.len(), 0);
-                }
-            }
+            Some(parts) => flat::append_parts(self.writer.get_mut(), &parts),
             None => self.writer.write(batch)?,
         }
         Ok(self.writer.get_ref())
@@ -177,9 +170,8 @@ impl FramedBatch<'_> {
 
     /// Appends the messages to `out`.
     pub fn append_to(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.resize(start + self.len, 0);
-        self.write_to(&mut out[start..]);
+        out.extend_from_slice(self.head);
+        flat::append_parts(out, &self.parts);
     }
 }
 
