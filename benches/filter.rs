@@ -32,11 +32,10 @@ mod work;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Int64Array, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::compute::filter_record_batch;
-use arrow::compute::kernels::cmp::gt;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use weir::plugin::{EngineOptions, Limits, PluginEngine, TransformInstance};
+use weir::plugin::{EngineOptions, Limits, Plugin, PluginEngine, TransformInstance};
 
 use work::*;
 
@@ -48,11 +47,7 @@ fn benches(c: &mut Criterion) {
     let plugin = engine
         .load_file(weir_plugin_artifacts::FILTER.as_ref())
         .unwrap();
-    let open = |output: &str| {
-        let mut t = TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap();
-        t.open(&filter_config(output), &input.schema()).unwrap();
-        t
-    };
+    let open = |output| filter_instance(&engine, &plugin, output, &input);
     let (mut selection, mut whole) = (open("selection"), open("batches"));
     // All paths must agree before they are timed.
     let expected = native(&input);
@@ -90,10 +85,7 @@ fn benches(c: &mut Criterion) {
         .load_file(weir_plugin_artifacts::FILTER.as_ref())
         .unwrap();
     for output in ["selection", "batches"] {
-        let mut t =
-            TransformInstance::new(&unbounded, &unbounded_plugin, "bench", &Limits::default())
-                .unwrap();
-        t.open(&filter_config(output), &input.schema()).unwrap();
+        let mut t = filter_instance(&unbounded, &unbounded_plugin, output, &input);
         assert_eq!(t.process(&input).unwrap().batches, vec![expected.clone()]);
         let name = match output {
             "selection" => "wasm_selection_no_epoch",
@@ -126,12 +118,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("part_encode_id_column", |b| {
         b.iter(|| encoder.encode(black_box(&id_only)).unwrap().len())
     });
-    let id = input
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap();
-    let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
+    let mask = mask(&input);
     let projected = input.project(&[0, 1, 2, 3]).unwrap();
     group.bench_function("part_apply_selection", |b| {
         b.iter(|| filter_record_batch(black_box(&projected), &mask).unwrap())
@@ -197,13 +184,20 @@ fn benches(c: &mut Criterion) {
 /// (`weir_sdk::compute::filter_record_batch`) run natively: what the plugin's
 /// whole-batch path computes, without Wasm.
 fn native_sdk_kernel(batch: &RecordBatch) -> RecordBatch {
-    let id = batch
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap();
-    let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
-    weir_sdk::compute::filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask).unwrap()
+    weir_sdk::compute::filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask(batch))
+        .unwrap()
+}
+
+/// A `filter` instance opened on `input`'s schema with output `output`.
+fn filter_instance(
+    engine: &PluginEngine,
+    plugin: &Plugin,
+    output: &str,
+    input: &RecordBatch,
+) -> TransformInstance {
+    let mut t = TransformInstance::new(engine, plugin, "bench", &Limits::default()).unwrap();
+    t.open(&filter_config(output), &input.schema()).unwrap();
+    t
 }
 
 /// One way of doing the filter, answering the rows it kept.
@@ -221,9 +215,8 @@ fn paired(_: &mut Criterion) {
     let plugin = engine
         .load_file(weir_plugin_artifacts::FILTER.as_ref())
         .unwrap();
-    let open = |output: &str| {
-        let mut t = TransformInstance::new(&engine, &plugin, "bench", &Limits::default()).unwrap();
-        t.open(&filter_config(output), &input.schema()).unwrap();
+    let open = |output| {
+        let mut t = filter_instance(&engine, &plugin, output, &input);
         move |batch: &RecordBatch| t.process(batch).unwrap().batches[0].num_rows()
     };
     let (mut selection, mut whole) = (open("selection"), open("batches"));

@@ -51,16 +51,20 @@ pub fn batch() -> RecordBatch {
     .unwrap()
 }
 
-/// The filter done natively: arrow's `gt` kernel and `filter_record_batch`
-/// on the 4 output columns.
-pub fn native(batch: &RecordBatch) -> RecordBatch {
+/// The predicate `id > THRESHOLD` with arrow's `gt` kernel.
+pub fn mask(batch: &RecordBatch) -> BooleanArray {
     let id = batch
         .column(0)
         .as_any()
         .downcast_ref::<Int64Array>()
         .unwrap();
-    let mask = gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap();
-    filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask).unwrap()
+    gt(id, &Int64Array::new_scalar(THRESHOLD)).unwrap()
+}
+
+/// The filter done natively: arrow's `gt` kernel and `filter_record_batch`
+/// on the 4 output columns.
+pub fn native(batch: &RecordBatch) -> RecordBatch {
+    filter_record_batch(&batch.project(&[0, 1, 2, 3]).unwrap(), &mask(batch)).unwrap()
 }
 
 /// The `filter` plugin's config for `output` (`selection` or `batches`).
