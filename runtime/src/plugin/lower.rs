@@ -23,9 +23,11 @@ use wasmtime::component::{ComponentType, Lift, Lower, TypedFunc};
 use wasmtime::{AsContextMut, ValRaw};
 use weir_ipc::FramedBatch;
 
-/// The guest allocation is aligned like an IPC body buffer of 64-bit values,
-/// so the guest's IPC reader can use the buffers where they are.
-const ALIGN: u32 = 8;
+/// The alignment the canonical ABI gives a `list<u8>`: the guest's bindings
+/// free the list with this layout, so it must be the one asked for. (Guest
+/// allocators return 8-aligned blocks anyway, which keeps the IPC buffers
+/// aligned for the guest's reader.)
+const ALIGN: u32 = 1;
 
 /// A framed batch lowered as the `list<u8>` of its IPC bytes.
 pub(crate) struct GuestBatch<'a>(pub(crate) &'a FramedBatch<'a>);
