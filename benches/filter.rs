@@ -131,7 +131,7 @@ fn benches(c: &mut Criterion) {
     let mut guest_memory = Vec::new();
     group.bench_function("part_batches_copy_in", |b| {
         b.iter(|| {
-            let framed = encoder.frame(black_box(&projected)).unwrap();
+            let framed = encoder.frame(black_box(&projected), None).unwrap();
             guest_memory.resize(framed.len(), 0);
             framed.write_to(&mut guest_memory);
         })

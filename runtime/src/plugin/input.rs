@@ -57,11 +57,8 @@ impl InputEncoder {
         node: &str,
         call: &'static str,
     ) -> Result<FramedBatch<'_>, PluginError> {
-        let sent = match &self.reads {
-            Some(indices) => batch.project(indices),
-            None => Ok(batch.clone()),
-        };
-        sent.and_then(|sent| self.encoder.frame(&sent))
+        self.encoder
+            .frame(batch, self.reads.as_deref())
             .map_err(|source| PluginError::Encode {
                 plugin: node.to_string(),
                 call,

@@ -10,7 +10,7 @@
 //! columns, sliced arrays) is `None` and left to arrow's writer. The bytes
 //! are standard Arrow IPC (version 5), read by any IPC reader.
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef};
 use arrow_buffer::Buffer;
 use arrow_buffer::bit_util::ceil;
 use arrow_data::ArrayData;
@@ -85,12 +85,18 @@ where
     ])
 }
 
-/// Appends the head of `batch`'s IPC record batch message to `head`
+/// Appends the head of the IPC record batch message of `columns` (of
+/// `rows` rows) to `head`
 /// (continuation marker, metadata length, metadata padded so the body starts
 /// 8-aligned) and returns the body's buffers, each to be padded to 8 bytes;
 /// `None` (and `head` untouched) when a column is not flat.
-pub(crate) fn frame(batch: &RecordBatch, head: &mut Vec<u8>) -> Option<Vec<Buffer>> {
-    let data: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+pub(crate) fn frame(
+    columns: &[ArrayRef],
+    rows: usize,
+    head: &mut Vec<u8>,
+    fbb: &mut FlatBufferBuilder<'static>,
+) -> Option<Vec<Buffer>> {
+    let data: Vec<ArrayData> = columns.iter().map(|c| c.to_data()).collect();
     let mut nodes = Vec::with_capacity(data.len());
     let mut buffers = Vec::new();
     let mut parts = Vec::new();
@@ -107,15 +113,15 @@ pub(crate) fn frame(batch: &RecordBatch, head: &mut Vec<u8>) -> Option<Vec<Buffe
         }
     }
 
-    let mut fbb = FlatBufferBuilder::new();
+    fbb.reset();
     let nodes = fbb.create_vector(&nodes);
     let buffers = fbb.create_vector(&buffers);
-    let mut record_batch = RecordBatchBuilder::new(&mut fbb);
-    record_batch.add_length(batch.num_rows() as i64);
+    let mut record_batch = RecordBatchBuilder::new(fbb);
+    record_batch.add_length(rows as i64);
     record_batch.add_nodes(nodes);
     record_batch.add_buffers(buffers);
     let record_batch = record_batch.finish();
-    let mut message = MessageBuilder::new(&mut fbb);
+    let mut message = MessageBuilder::new(fbb);
     message.add_version(MetadataVersion::V5);
     message.add_header_type(MessageHeader::RecordBatch);
     message.add_bodyLength(body_len as i64);
@@ -269,6 +275,15 @@ pub(crate) mod tests {
         RecordBatch::try_from_iter(columns).unwrap()
     }
 
+    fn frame_batch(batch: &RecordBatch) -> Option<Vec<Buffer>> {
+        frame(
+            batch.columns(),
+            batch.num_rows(),
+            &mut Vec::new(),
+            &mut FlatBufferBuilder::new(),
+        )
+    }
+
     fn round_trip(batch: &RecordBatch) -> RecordBatch {
         let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
         let mut decoder = BatchDecoder::new(&schema_to_bytes(&batch.schema()).unwrap()).unwrap();
@@ -281,10 +296,7 @@ pub(crate) mod tests {
     fn every_flat_type_with_nulls_round_trips_through_one_copy() {
         for rows in [3, 100] {
             let batch = every_type(rows);
-            assert!(
-                frame(&batch, &mut Vec::new()).is_some(),
-                "took the single-copy path"
-            );
+            assert!(frame_batch(&batch).is_some(), "took the single-copy path");
             assert_eq!(round_trip(&batch), batch);
         }
     }
@@ -297,7 +309,7 @@ pub(crate) mod tests {
             arrow_ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
         writer.flush().unwrap();
         let mut encoder = BatchEncoder::new(&batch.schema()).unwrap();
-        let framed = encoder.frame(&batch).unwrap();
+        let framed = encoder.frame(&batch, None).unwrap();
         assert!(framed.is_flat());
         framed.append_to(writer.get_mut());
         writer.finish().unwrap();
@@ -322,7 +334,7 @@ pub(crate) mod tests {
         let batch = every_type(100);
         let sliced = batch.slice(7, 50);
         assert!(
-            frame(&sliced, &mut Vec::new()).is_none(),
+            frame_batch(&sliced).is_none(),
             "sliced nulls and strings are not flat"
         );
         assert_eq!(round_trip(&sliced), sliced);
@@ -339,7 +351,7 @@ pub(crate) mod tests {
         ]));
         for column in [dictionary, list] {
             let batch = RecordBatch::try_from_iter([("c", column)]).unwrap();
-            assert!(frame(&batch, &mut Vec::new()).is_none());
+            assert!(frame_batch(&batch).is_none());
             assert_eq!(round_trip(&batch), batch);
         }
     }

@@ -10,7 +10,7 @@
 mod check;
 mod flat;
 
-use arrow_array::RecordBatch;
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::FileDecoder;
@@ -75,6 +75,8 @@ pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
 /// Encodes the batches of one stream, schema excluded, reusing its buffer.
 pub struct BatchEncoder {
     writer: StreamWriter<Vec<u8>>,
+    /// Builds each message's flatbuffer; kept so its buffer is reused.
+    fbb: flatbuffers::FlatBufferBuilder<'static>,
 }
 
 impl BatchEncoder {
@@ -82,7 +84,10 @@ impl BatchEncoder {
     pub fn new(schema: &Schema) -> Result<Self, ArrowError> {
         let mut writer = StreamWriter::try_new(Vec::new(), schema)?;
         writer.get_mut().clear();
-        Ok(Self { writer })
+        Ok(Self {
+            writer,
+            fbb: flatbuffers::FlatBufferBuilder::new(),
+        })
     }
 
     /// Encodes `batch` (its dictionaries, then the record batch message) and
@@ -90,7 +95,8 @@ impl BatchEncoder {
     /// passed without a copy where generated bindings take `&Vec<u8>`.
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
         self.writer.get_mut().clear();
-        match flat::frame(batch, self.writer.get_mut()) {
+        let (columns, rows) = (batch.columns(), batch.num_rows());
+        match flat::frame(columns, rows, self.writer.get_mut(), &mut self.fbb) {
             Some(parts) => flat::append_parts(self.writer.get_mut(), &parts),
             None => self.writer.write(batch)?,
         }
@@ -104,17 +110,32 @@ impl BatchEncoder {
         Ok(std::mem::take(self.writer.get_mut()))
     }
 
-    /// Frames `batch` without copying its buffers: the same bytes as
-    /// [`BatchEncoder::encode`], given as a head and the arrays' own buffers,
-    /// so a caller copies each buffer once, straight to where the message
-    /// goes (the host writes it into a plugin's memory this way). Batches
-    /// the single-copy path does not cover are encoded whole into the head.
-    pub fn frame(&mut self, batch: &RecordBatch) -> Result<FramedBatch<'_>, ArrowError> {
+    /// Frames `batch`, or only its `columns` (the encoder's schema must be
+    /// theirs), without copying its buffers: the same bytes as
+    /// [`BatchEncoder::encode`] of those columns, given as a head and the
+    /// arrays' own buffers, so a caller copies each buffer once, straight to
+    /// where the message goes (the host writes it into a plugin's memory this
+    /// way). Batches the single-copy path does not cover are encoded whole
+    /// into the head.
+    pub fn frame(
+        &mut self,
+        batch: &RecordBatch,
+        columns: Option<&[usize]>,
+    ) -> Result<FramedBatch<'_>, ArrowError> {
         self.writer.get_mut().clear();
-        let parts = match flat::frame(batch, self.writer.get_mut()) {
+        let picked: Vec<ArrayRef> = match columns {
+            Some(indices) => indices.iter().map(|&i| batch.column(i).clone()).collect(),
+            None => batch.columns().to_vec(),
+        };
+        let rows = batch.num_rows();
+        let parts = match flat::frame(&picked, rows, self.writer.get_mut(), &mut self.fbb) {
             Some(parts) => parts,
             None => {
-                self.writer.write(batch)?;
+                let sent = match columns {
+                    Some(indices) => batch.project(indices)?,
+                    None => batch.clone(),
+                };
+                self.writer.write(&sent)?;
                 Vec::new()
             }
         };
