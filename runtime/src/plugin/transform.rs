@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::buffer::{BooleanBuffer, Buffer};
-use arrow::compute::filter_record_batch;
+use arrow::compute::FilterBuilder;
 use arrow::datatypes::{Schema, SchemaRef};
 
 use super::bindings::transform::TransformPlugin;
@@ -428,9 +428,16 @@ fn derive<B>(
     derivation: wit::Derivation,
 ) -> Result<RecordBatch, PluginError> {
     let rows = input.num_rows();
-    let mut kept = input
-        .project(passthrough)
-        .map_err(|e| instance.protocol("process", e.to_string()))?;
+    // The passed-through columns, not a projected batch: projecting builds
+    // a schema on every call, and the output gets its own schema below.
+    let mut kept = passthrough
+        .iter()
+        .map(|&i| input.columns().get(i).cloned())
+        .collect::<Option<Vec<ArrayRef>>>()
+        .ok_or_else(|| {
+            instance.protocol("process", "the input batch lacks a passed-through column")
+        })?;
+    let mut kept_rows = rows;
     if let Some(bits) = derivation.selection {
         if bits.len() < rows.div_ceil(8) {
             return Err(instance.protocol(
@@ -444,8 +451,18 @@ fn derive<B>(
         }
         let mask = BooleanArray::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, rows), None);
         if mask.true_count() < rows {
-            kept = filter_record_batch(&kept, &mask)
+            // As `filter_record_batch` does: one predicate for every column.
+            let mut builder = FilterBuilder::new(&mask);
+            if kept.len() > 1 {
+                builder = builder.optimize();
+            }
+            let predicate = builder.build();
+            kept = kept
+                .iter()
+                .map(|column| predicate.filter(column))
+                .collect::<Result<_, _>>()
                 .map_err(|e| instance.protocol("process", e.to_string()))?;
+            kept_rows = predicate.count();
         }
     }
     let appended = match derivation.appended {
@@ -463,27 +480,27 @@ fn derive<B>(
         ));
     }
     if let Some(appended) = &appended
-        && appended.num_rows() != kept.num_rows()
+        && appended.num_rows() != kept_rows
     {
         return Err(instance.protocol(
             "process",
             format!(
                 "appended columns have {} rows but the selection keeps {}",
                 appended.num_rows(),
-                kept.num_rows()
+                kept_rows
             ),
         ));
     }
     let columns: Vec<ArrayRef> = layout
         .iter()
         .map(|source| match source {
-            ColumnSource::Input(i) => kept.column(*i).clone(),
+            ColumnSource::Input(i) => kept[*i].clone(),
             ColumnSource::Appended(j) => {
                 appended.as_ref().expect("checked above").column(*j).clone()
             }
         })
         .collect();
-    let options = RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
+    let options = RecordBatchOptions::new().with_row_count(Some(kept_rows));
     RecordBatch::try_new_with_options(output_schema.clone(), columns, &options).map_err(|e| {
         instance.protocol(
             "process",
