@@ -19,18 +19,10 @@ use arrow_schema::{ArrowError, DataType, Schema};
 
 /// Whether every column of `schema` is of a type [`check`] validates.
 pub(crate) fn is_flat(schema: &Schema) -> bool {
-    schema.fields().iter().all(|f| {
-        let t = f.data_type();
-        t.is_primitive()
-            || matches!(
-                t,
-                DataType::Boolean
-                    | DataType::Utf8
-                    | DataType::Binary
-                    | DataType::LargeUtf8
-                    | DataType::LargeBinary
-            )
-    })
+    schema
+        .fields()
+        .iter()
+        .all(|f| crate::flat::is_flat_type(f.data_type()))
 }
 
 fn invalid(message: String) -> ArrowError {

@@ -25,6 +25,20 @@ pub(crate) fn padded(len: usize) -> usize {
     len.next_multiple_of(ALIGNMENT)
 }
 
+/// Whether the single-copy path covers columns of type `t` (the decoder's
+/// own check covers the same types).
+pub(crate) fn is_flat_type(t: &DataType) -> bool {
+    t.is_primitive()
+        || matches!(
+            t,
+            DataType::Boolean
+                | DataType::Utf8
+                | DataType::Binary
+                | DataType::LargeUtf8
+                | DataType::LargeBinary
+        )
+}
+
 /// Appends body buffers to `out`, each padded to 8 bytes.
 pub(crate) fn append_parts(out: &mut Vec<u8>, parts: &[Buffer]) {
     out.reserve(parts.iter().map(|p| padded(p.len())).sum());
