@@ -60,8 +60,8 @@ fn benches(c: &mut Criterion) {
         vec![expected.clone()]
     );
 
-    let mut group = c.benchmark_group("filter_8192x5");
-    group.throughput(Throughput::Elements(ROWS as u64));
+    let mut group = c.benchmark_group(format!("filter_{}x5", input.num_rows()));
+    group.throughput(Throughput::Elements(input.num_rows() as u64));
     group.bench_function("native", |b| b.iter(|| native(black_box(&input))));
     assert_eq!(native_sdk_kernel(&input), expected);
     group.bench_function("native_sdk_kernel", |b| {
@@ -208,9 +208,13 @@ type Path<'a> = dyn FnMut(&RecordBatch) -> usize + 'a;
 /// criterion measures each path in its own few seconds, and on a shared VM
 /// those drift apart by ±20 % from run to run. Prints the median time of
 /// each path and its ratio to native.
+///
+/// `FILTER_BENCH_ROWS=64` (say) runs it on smaller batches, where the fixed
+/// cost of a call shows.
 fn paired(_: &mut Criterion) {
     const ROUNDS: usize = 3000;
     let input = batch();
+    let rows = input.num_rows();
     let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
     let plugin = engine
         .load_file(weir_plugin_artifacts::FILTER.as_ref())
@@ -244,12 +248,12 @@ fn paired(_: &mut Criterion) {
             t[t.len() / 2]
         })
         .collect();
-    println!("paired, median of {ROUNDS} interleaved calls per path:");
+    println!("paired, {rows} rows, median of {ROUNDS} interleaved calls per path:");
     for ((name, _), median) in paths.iter().zip(&medians) {
         println!(
             "  {name:<18} {:>7.1} µs  {:>6.1} M rows/s  {:>4.0} % of native",
             median.as_secs_f64() * 1e6,
-            ROWS as f64 / median.as_secs_f64() / 1e6,
+            rows as f64 / median.as_secs_f64() / 1e6,
             100.0 * medians[0].as_secs_f64() / median.as_secs_f64()
         );
     }

@@ -15,9 +15,18 @@ pub const ROWS: usize = 8192;
 /// The filter keeps `id > THRESHOLD` (about half the rows).
 pub const THRESHOLD: i64 = 500;
 
-/// One batch of 5 columns: id (i64), amount (f64), name (utf8), at
-/// (timestamp), vip (bool), from a fixed seed.
+/// One batch of `FILTER_BENCH_ROWS` rows, `ROWS` by default (see
+/// [`batch_of`]). Small batches (say 64 rows) show the fixed cost of a call.
 pub fn batch() -> RecordBatch {
+    let rows = std::env::var("FILTER_BENCH_ROWS").map_or(ROWS, |rows| {
+        rows.parse().expect("FILTER_BENCH_ROWS is a number of rows")
+    });
+    batch_of(rows)
+}
+
+/// One batch of `rows` rows and 5 columns: id (i64), amount (f64), name
+/// (utf8), at (timestamp), vip (bool), from a fixed seed.
+pub fn batch_of(rows: usize) -> RecordBatch {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         x ^= x << 13;
@@ -25,21 +34,21 @@ pub fn batch() -> RecordBatch {
         x ^= x << 17;
         x
     };
-    let ids: Vec<i64> = (0..ROWS).map(|_| (next() % 1000) as i64).collect();
+    let ids: Vec<i64> = (0..rows).map(|_| (next() % 1000) as i64).collect();
     let amount: ArrayRef = Arc::new(Float64Array::from_iter_values(
-        (0..ROWS).map(|_| (next() % 100_000) as f64 / 100.0),
+        (0..rows).map(|_| (next() % 100_000) as f64 / 100.0),
     ));
     let name: ArrayRef = Arc::new(StringArray::from_iter_values(
-        (0..ROWS).map(|_| format!("user-{:06}", next() % 1_000_000)),
+        (0..rows).map(|_| format!("user-{:06}", next() % 1_000_000)),
     ));
     let at: ArrayRef = Arc::new(
         TimestampMillisecondArray::from_iter_values(
-            (0..ROWS).map(|i| 1_795_564_800_000 + i as i64),
+            (0..rows).map(|i| 1_795_564_800_000 + i as i64),
         )
         .with_timezone("+00:00"),
     );
     let vip: ArrayRef = Arc::new(BooleanArray::from_iter(
-        (0..ROWS).map(|_| Some(next() % 2 == 0)),
+        (0..rows).map(|_| Some(next() % 2 == 0)),
     ));
     RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),

@@ -7,16 +7,20 @@
 //! instance and per direction. It also holds the type names that plugin
 //! configurations and pipeline files share.
 
-mod check;
 mod flat;
+mod read;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::StreamWriter;
-use arrow_ipc::{Block, Message, MessageHeader, MetadataVersion, root_as_message};
+use arrow_ipc::{
+    Block, Message, MessageHeader, MetadataVersion, root_as_message, root_as_message_unchecked,
+};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef, TimeUnit};
+
+use read::Validation;
 
 /// Parses the type names that plugin configurations and pipeline files use:
 /// `bool`, `int8` .. `int64`, `uint8` .. `uint64`, `float32`, `float64`,
@@ -59,7 +63,7 @@ pub fn schema_to_bytes(schema: &Schema) -> Result<Vec<u8>, ArrowError> {
 
 /// Decodes one IPC schema message.
 pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
-    let frame = Frame::read(bytes, 0)?;
+    let frame = Frame::read(bytes, 0, Validation::Full)?;
     if frame.end != bytes.len() {
         return Err(ArrowError::IpcError(
             "expected exactly one IPC schema message".into(),
@@ -200,14 +204,16 @@ impl FramedBatch<'_> {
 ///
 /// Each call takes the messages of exactly one record batch: its
 /// dictionary batches, then the record batch. Every length and buffer range
-/// in the messages is checked against the bytes before arrow reads them, so
-/// hostile bytes are an error, never a panic.
+/// in the messages is checked against the bytes before they are read, so
+/// hostile bytes are an error, never a panic. Batches of flat schemas (see
+/// `read.rs`) are read without arrow's reader; others with it.
 pub struct BatchDecoder {
-    decoder: FileDecoder,
     schema: SchemaRef,
-    /// For a validating decoder of a flat schema: reads record batches
-    /// without arrow's validation, after [`check::check`] validated them.
-    checked: Option<FileDecoder>,
+    /// Reads batches of schemas that are not flat.
+    decoder: FileDecoder,
+    /// Whether the schema is flat, so batches are read by [`read::read`].
+    flat: bool,
+    validation: Validation,
 }
 
 impl BatchDecoder {
@@ -215,25 +221,22 @@ impl BatchDecoder {
     /// validates every array it decodes.
     pub fn new(schema_bytes: &[u8]) -> Result<Self, ArrowError> {
         let schema = schema_from_bytes(schema_bytes)?;
-        // SAFETY: this decoder only reads record batches that `check::check`
-        // found valid, which is what arrow's validation would have checked.
-        let checked = check::is_flat(&schema).then(|| unsafe {
-            FileDecoder::new(schema.clone(), MetadataVersion::V5).with_skip_validation(true)
-        });
         Ok(Self {
             decoder: FileDecoder::new(schema.clone(), MetadataVersion::V5),
+            flat: read::is_flat(&schema),
             schema,
-            checked,
+            validation: Validation::Full,
         })
     }
 
-    /// A decoder that does not validate array contents (UTF-8, offsets,
-    /// dictionary keys); framing and buffer ranges are still checked.
+    /// A decoder that verifies neither the messages' flatbuffers nor the
+    /// array contents (UTF-8, offsets, null counts, dictionary keys); lengths
+    /// and buffer ranges are still checked.
     ///
     /// # Safety
     ///
     /// Only for bytes written by a trusted [`BatchEncoder`] from valid arrays,
-    /// such as a plugin reading what the host sends: invalid contents would be
+    /// such as a plugin reading what the host sends: invalid bytes would be
     /// undefined behaviour in the reader.
     pub unsafe fn trusted(schema_bytes: &[u8]) -> Result<Self, ArrowError> {
         let mut decoder = Self::new(schema_bytes)?;
@@ -241,7 +244,7 @@ impl BatchDecoder {
         decoder.decoder = unsafe {
             FileDecoder::new(decoder.schema.clone(), MetadataVersion::V5).with_skip_validation(true)
         };
-        decoder.checked = None;
+        decoder.validation = Validation::Trusted;
         Ok(decoder)
     }
 
@@ -274,9 +277,12 @@ impl BatchDecoder {
 
     fn decode_unguarded(&mut self, bytes: Vec<u8>) -> Result<RecordBatch, ArrowError> {
         let bytes = Buffer::from_vec(bytes);
+        if self.flat {
+            return self.read_flat(&bytes);
+        }
         let mut start = 0;
         loop {
-            let frame = Frame::read(&bytes, start)?;
+            let frame = Frame::read(&bytes, start, self.validation)?;
             let message = frame.message;
             let unit = bytes.slice_with_length(start, frame.end - start);
             let block = Block::new(0, frame.metadata_len, frame.body_len as i64);
@@ -287,22 +293,9 @@ impl BatchDecoder {
                     self.decoder.read_dictionary(&block, &unit)?;
                 }
                 MessageHeader::RecordBatch => {
-                    let record_batch = message.header_as_record_batch();
-                    frame.check_buffers(record_batch)?;
-                    let batch = match &self.checked {
-                        Some(checked) => {
-                            let body = &bytes[frame.end - frame.body_len..frame.end];
-                            check::check(&self.schema, record_batch.expect("checked"), body)?;
-                            checked.read_record_batch(&block, &unit)?
-                        }
-                        None => self.decoder.read_record_batch(&block, &unit)?,
-                    };
-                    if frame.end != bytes.len() {
-                        return Err(ArrowError::IpcError(format!(
-                            "{} unexpected bytes after the record batch",
-                            bytes.len() - frame.end
-                        )));
-                    }
+                    frame.check_buffers(message.header_as_record_batch())?;
+                    let batch = self.decoder.read_record_batch(&block, &unit)?;
+                    frame.check_end(&bytes)?;
                     return batch
                         .ok_or_else(|| ArrowError::IpcError("empty record batch message".into()));
                 }
@@ -315,6 +308,29 @@ impl BatchDecoder {
             start = frame.end;
         }
     }
+
+    /// Reads the one record batch message of a flat schema (which has no
+    /// dictionaries).
+    fn read_flat(&self, bytes: &Buffer) -> Result<RecordBatch, ArrowError> {
+        let frame = Frame::read(bytes, 0, self.validation)?;
+        // As arrow's reader: the version of the schema's message.
+        if frame.message.version() != MetadataVersion::V5 {
+            return Err(ArrowError::IpcError(format!(
+                "IPC metadata version {:?}, expected V5",
+                frame.message.version()
+            )));
+        }
+        let record_batch = frame.message.header_as_record_batch().ok_or_else(|| {
+            ArrowError::IpcError(format!(
+                "expected a record batch message, found {:?}",
+                frame.message.header_type()
+            ))
+        })?;
+        let body = bytes.slice_with_length(frame.end - frame.body_len, frame.body_len);
+        let batch = read::read(&self.schema, record_batch, &body, self.validation)?;
+        frame.check_end(bytes)?;
+        Ok(batch)
+    }
 }
 
 /// Decodes a whole IPC stream (its schema, then record batches with their
@@ -322,7 +338,7 @@ impl BatchDecoder {
 /// messages of `format: arrow-ipc` hold one. Validates like
 /// [`BatchDecoder::new`]: hostile bytes are an error, never a panic.
 pub fn read_stream(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
-    let schema_end = Frame::read(bytes, 0)?.end;
+    let schema_end = Frame::read(bytes, 0, Validation::Full)?.end;
     let mut decoder = BatchDecoder::new(&bytes[..schema_end])?;
     let (mut start, mut unit) = (schema_end, schema_end);
     let mut batches = Vec::new();
@@ -330,7 +346,7 @@ pub fn read_stream(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowE
         if bytes[start..] == END_OF_STREAM {
             break;
         }
-        let frame = Frame::read(bytes, start)?;
+        let frame = Frame::read(bytes, start, Validation::Full)?;
         if frame.message.header_type() == MessageHeader::RecordBatch {
             batches.push(decoder.decode(bytes[unit..frame.end].to_vec())?);
             unit = frame.end;
@@ -351,10 +367,10 @@ const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
 /// The IPC continuation marker that starts every encapsulated message.
 const CONTINUATION: [u8; 4] = [0xff; 4];
 
-/// One encapsulated IPC message inside a byte slice: its verified metadata
-/// and where its body is, with every length checked against the slice.
+/// One encapsulated IPC message inside a byte slice: its metadata and where
+/// its body is, with every length checked against the slice.
 struct Frame<'a> {
-    /// The flatbuffer metadata, verified once.
+    /// The flatbuffer metadata, verified once (unless trusted).
     message: Message<'a>,
     /// Prefix (continuation marker and length) plus flatbuffer metadata.
     metadata_len: i32,
@@ -364,8 +380,9 @@ struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    /// Reads the message at `start`: its framing and metadata.
-    fn read(bytes: &'a [u8], start: usize) -> Result<Self, ArrowError> {
+    /// Reads the message at `start`: its framing and metadata, whose
+    /// flatbuffer is verified unless `validation` is trusted.
+    fn read(bytes: &'a [u8], start: usize, validation: Validation) -> Result<Self, ArrowError> {
         let truncated = || ArrowError::IpcError(format!("truncated IPC message at byte {start}"));
         let prefix = bytes.get(start..start + 8).ok_or_else(truncated)?;
         if prefix[..4] != CONTINUATION {
@@ -384,8 +401,12 @@ impl<'a> Frame<'a> {
             .checked_add(metadata_len as usize)
             .ok_or_else(truncated)?;
         let metadata = bytes.get(start + 8..metadata_end).ok_or_else(truncated)?;
-        let message = root_as_message(metadata)
-            .map_err(|e| ArrowError::IpcError(format!("invalid IPC message metadata: {e}")))?;
+        let message = match validation {
+            Validation::Full => root_as_message(metadata)
+                .map_err(|e| ArrowError::IpcError(format!("invalid IPC message metadata: {e}")))?,
+            // SAFETY: the decoder was made for bytes of a trusted encoder.
+            Validation::Trusted => unsafe { root_as_message_unchecked(metadata) },
+        };
         let body_len = message.bodyLength();
         let body_len = usize::try_from(body_len)
             .map_err(|_| ArrowError::IpcError(format!("invalid IPC body length {body_len}")))?;
@@ -399,6 +420,16 @@ impl<'a> Frame<'a> {
             body_len,
             end,
         })
+    }
+
+    /// Checks that the message is the last of `bytes`.
+    fn check_end(&self, bytes: &[u8]) -> Result<(), ArrowError> {
+        match bytes.len() - self.end {
+            0 => Ok(()),
+            extra => Err(ArrowError::IpcError(format!(
+                "{extra} unexpected bytes after the record batch"
+            ))),
+        }
     }
 
     /// Checks that every buffer of a record batch lies inside the body:
