@@ -10,7 +10,7 @@
 mod flat;
 mod read;
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_ipc::convert::fb_to_schema;
 use arrow_ipc::reader::FileDecoder;
@@ -79,8 +79,7 @@ pub fn schema_from_bytes(bytes: &[u8]) -> Result<SchemaRef, ArrowError> {
 /// Encodes the batches of one stream, schema excluded, reusing its buffer.
 pub struct BatchEncoder {
     writer: StreamWriter<Vec<u8>>,
-    /// Builds each message's flatbuffer; kept so its buffer is reused.
-    fbb: flatbuffers::FlatBufferBuilder<'static>,
+    framer: flat::Framer,
 }
 
 impl BatchEncoder {
@@ -90,7 +89,7 @@ impl BatchEncoder {
         writer.get_mut().clear();
         Ok(Self {
             writer,
-            fbb: flatbuffers::FlatBufferBuilder::new(),
+            framer: flat::Framer::default(),
         })
     }
 
@@ -99,8 +98,8 @@ impl BatchEncoder {
     /// passed without a copy where generated bindings take `&Vec<u8>`.
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
         self.writer.get_mut().clear();
-        let (columns, rows) = (batch.columns(), batch.num_rows());
-        match flat::frame(columns, rows, self.writer.get_mut(), &mut self.fbb) {
+        let (columns, rows) = (batch.columns().iter(), batch.num_rows());
+        match self.framer.frame(columns, rows, self.writer.get_mut()) {
             Some(parts) => flat::append_parts(self.writer.get_mut(), &parts),
             None => self.writer.write(batch)?,
         }
@@ -127,25 +126,33 @@ impl BatchEncoder {
         columns: Option<&[usize]>,
     ) -> Result<FramedBatch<'_>, ArrowError> {
         self.writer.get_mut().clear();
-        let picked: Vec<ArrayRef> = match columns {
-            Some(indices) => indices.iter().map(|&i| batch.column(i).clone()).collect(),
-            None => batch.columns().to_vec(),
+        let (rows, head) = (batch.num_rows(), self.writer.get_mut());
+        let framed = match columns {
+            Some(indices) => {
+                self.framer
+                    .frame(indices.iter().map(|&i| batch.column(i)), rows, head)
+            }
+            None => self.framer.frame(batch.columns().iter(), rows, head),
         };
-        let rows = batch.num_rows();
-        let parts = match flat::frame(&picked, rows, self.writer.get_mut(), &mut self.fbb) {
-            Some(parts) => parts,
+        let (parts, flat) = match framed {
+            Some(parts) => (parts, true),
             None => {
                 let sent = match columns {
                     Some(indices) => batch.project(indices)?,
                     None => batch.clone(),
                 };
                 self.writer.write(&sent)?;
-                Vec::new()
+                (Vec::new(), false)
             }
         };
         let head = self.writer.get_ref();
         let len = head.len() + parts.iter().map(|p| flat::padded(p.len())).sum::<usize>();
-        Ok(FramedBatch { head, parts, len })
+        Ok(FramedBatch {
+            head,
+            parts,
+            len,
+            flat,
+        })
     }
 }
 
@@ -156,6 +163,7 @@ pub struct FramedBatch<'a> {
     head: &'a [u8],
     parts: Vec<Buffer>,
     len: usize,
+    flat: bool,
 }
 
 impl FramedBatch<'_> {
@@ -171,7 +179,7 @@ impl FramedBatch<'_> {
 
     /// Whether the body's buffers are the arrays' own (the single-copy path).
     pub fn is_flat(&self) -> bool {
-        !self.parts.is_empty()
+        self.flat
     }
 
     /// Writes the messages into `out`, which must be exactly

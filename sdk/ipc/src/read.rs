@@ -19,11 +19,16 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, make_array};
+use arrow_array::types::{BinaryType, ByteArrayType, LargeBinaryType, LargeUtf8Type, Utf8Type};
+use arrow_array::{
+    ArrayRef, ArrowPrimitiveType, BooleanArray, GenericByteArray, PrimitiveArray, RecordBatch,
+    downcast_primitive,
+};
 use arrow_buffer::bit_chunk_iterator::UnalignedBitChunk;
 use arrow_buffer::bit_util::ceil;
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
-use arrow_data::ArrayDataBuilder;
+use arrow_buffer::{
+    ArrowNativeType, BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
+};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 
 /// Whether every column of `schema` is of a type [`read`] reads.
@@ -147,20 +152,26 @@ pub(crate) fn read(
                 })
             }
         };
-        let buffers = match field.data_type() {
+        let bytes = |offsets, values| Bytes {
+            offsets,
+            values,
+            len,
+            nulls: nulls.clone(),
+            full,
+            name,
+        };
+        columns.push(match field.data_type() {
             DataType::Boolean => {
                 let values = next()?;
                 if values.len() < ceil(len, 8) {
                     return Err(short("values"));
                 }
-                vec![values]
+                Arc::new(BooleanArray::new(BooleanBuffer::new(values, 0, len), nulls))
             }
-            DataType::Utf8 => offsets::<i32>(next()?, next()?, len, Text::Utf8, full, name)?,
-            DataType::Binary => offsets::<i32>(next()?, next()?, len, Text::Bytes, full, name)?,
-            DataType::LargeUtf8 => offsets::<i64>(next()?, next()?, len, Text::Utf8, full, name)?,
-            DataType::LargeBinary => {
-                offsets::<i64>(next()?, next()?, len, Text::Bytes, full, name)?
-            }
+            DataType::Utf8 => bytes(next()?, next()?).array::<Utf8Type>()?,
+            DataType::Binary => bytes(next()?, next()?).array::<BinaryType>()?,
+            DataType::LargeUtf8 => bytes(next()?, next()?).array::<LargeUtf8Type>()?,
+            DataType::LargeBinary => bytes(next()?, next()?).array::<LargeBinaryType>()?,
             t => {
                 let width = t
                     .primitive_width()
@@ -169,19 +180,27 @@ pub(crate) fn read(
                 if len.checked_mul(width).is_none_or(|n| values.len() < n) {
                     return Err(short("values"));
                 }
-                vec![values]
+                macro_rules! primitive {
+                    ($t:ty) => {
+                        Arc::new(
+                            PrimitiveArray::<$t>::new(
+                                ScalarBuffer::new(
+                                    aligned::<<$t as ArrowPrimitiveType>::Native>(values),
+                                    0,
+                                    len,
+                                ),
+                                nulls,
+                            )
+                            .with_data_type(t.clone()),
+                        )
+                    };
+                }
+                downcast_primitive! {
+                    t => (primitive),
+                    _ => return Err(invalid(format!("column {name:?}: type {t} is not flat"))),
+                }
             }
-        };
-        let data = ArrayDataBuilder::new(field.data_type().clone())
-            .len(len)
-            .nulls(nulls)
-            .buffers(buffers)
-            .align_buffers(true);
-        // SAFETY: every buffer was checked above to hold valid data of the
-        // column's type (or the bytes are trusted); misaligned buffers are
-        // copied by `align_buffers`.
-        let data = unsafe { data.skip_validation(true) }.build()?;
-        columns.push(make_array(data));
+        });
     }
     if buffers.next().is_some() {
         return Err(invalid(
@@ -193,92 +212,111 @@ pub(crate) fn read(
     Ok(unsafe { RecordBatch::new_unchecked(Arc::clone(schema), columns, batch.length() as usize) })
 }
 
-/// Whether a string or binary column's values must be UTF-8.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Text {
-    Utf8,
-    Bytes,
-}
-
-/// An offset type of string and binary columns, read from little-endian bytes.
-trait Offset {
-    const WIDTH: usize;
-    fn read(bytes: &[u8]) -> i64;
-}
-
-impl Offset for i32 {
-    const WIDTH: usize = 4;
-    fn read(bytes: &[u8]) -> i64 {
-        i32::from_le_bytes(bytes.try_into().expect("4 bytes")).into()
-    }
-}
-
-impl Offset for i64 {
-    const WIDTH: usize = 8;
-    fn read(bytes: &[u8]) -> i64 {
-        i64::from_le_bytes(bytes.try_into().expect("8 bytes"))
-    }
-}
-
-/// Checks the `len + 1` offsets of a string or binary column into `values`
-/// (with `full` validation: that they never decrease, and for text that
-/// every value is UTF-8) and answers the column's buffers.
-fn offsets<O: Offset>(
+/// The buffers of a string or binary column, before they are checked.
+struct Bytes<'a> {
     offsets: Buffer,
     values: Buffer,
     len: usize,
-    text: Text,
+    nulls: Option<NullBuffer>,
+    /// Whether to check every offset and, for text, the UTF-8.
     full: bool,
-    name: &str,
-) -> Result<Vec<Buffer>, ArrowError> {
-    // Writers may leave the offsets of an empty column out.
-    if len == 0 && offsets.is_empty() {
-        return Ok(vec![offsets, values]);
-    }
-    let all = (len + 1)
-        .checked_mul(O::WIDTH)
-        .and_then(|n| offsets.get(..n))
-        .ok_or_else(|| {
-            invalid(format!(
-                "column {name:?}: offsets buffer too short for {len} rows"
-            ))
-        })?;
-    let first = O::read(&all[..O::WIDTH]);
-    let last = O::read(&all[len * O::WIDTH..]);
-    let mut ordered = first >= 0 && first <= last;
-    if full {
-        let mut previous = first;
-        for offset in all.chunks_exact(O::WIDTH).skip(1) {
-            let offset = O::read(offset);
-            ordered &= offset >= previous;
-            previous = offset;
+    name: &'a str,
+}
+
+impl Bytes<'_> {
+    /// Checks the `len + 1` offsets into the values (with `full` validation:
+    /// that they never decrease, and for text that every value is UTF-8)
+    /// and builds the array.
+    fn array<T: ByteArrayType>(self) -> Result<ArrayRef, ArrowError>
+    where
+        T::Offset: Into<i64>,
+    {
+        let Self {
+            offsets,
+            values,
+            len,
+            nulls,
+            full,
+            name,
+        } = self;
+        // Writers may leave the offsets of an empty column out.
+        if len == 0 && offsets.is_empty() {
+            let empty = OffsetBuffer::new_empty();
+            // SAFETY: no values.
+            return Ok(Arc::new(unsafe {
+                GenericByteArray::<T>::new_unchecked(empty, values, None)
+            }));
         }
-    }
-    if !ordered || usize::try_from(last).map_or(true, |last| last > values.len()) {
-        return Err(invalid(format!(
-            "column {name:?}: offsets must not decrease and must stay within the {}-byte values",
-            values.len()
-        )));
-    }
-    if full && text == Text::Utf8 {
-        // A string of valid UTF-8 cut only at character boundaries gives
-        // valid strings, and valid strings put together are valid UTF-8.
-        let text = &values[first as usize..last as usize];
-        std::str::from_utf8(text)
-            .map_err(|e| invalid(format!("column {name:?}: invalid UTF-8: {e}")))?;
+        if offsets.len() < (len + 1) * size_of::<T::Offset>() {
+            return Err(invalid(format!(
+                "column {name:?}: offsets buffer too short for {len} rows"
+            )));
+        }
+        let offsets = ScalarBuffer::<T::Offset>::new(aligned::<T::Offset>(offsets), 0, len + 1);
+        let first: i64 = offsets[0].into();
+        let last: i64 = offsets[len].into();
+        let in_range = 0 <= first && first <= last && last as u64 <= values.len() as u64;
+        let mut ordered = true;
+        // Text values as far as the last offset: an offset there is the end,
+        // whatever byte follows.
+        let text = &values[..if in_range { last as usize } else { 0 }];
         let mut boundaries = true;
-        for offset in all.chunks_exact(O::WIDTH) {
-            let at = (O::read(offset) - first) as usize;
-            // Not a UTF-8 continuation byte (0b10xx_xxxx), or the end.
-            boundaries &= text.get(at).is_none_or(|&b| (b as i8) >= -0x40);
+        if full && in_range {
+            let utf8 = matches!(T::DATA_TYPE, DataType::Utf8 | DataType::LargeUtf8);
+            let mut previous = first;
+            // One pass, no early exit, so the loop stays simple.
+            for &offset in offsets.iter() {
+                let offset: i64 = offset.into();
+                ordered &= offset >= previous;
+                previous = offset;
+                if utf8 {
+                    // Not a UTF-8 continuation byte (0b10xx_xxxx), or the end.
+                    boundaries &= text
+                        .get(offset as usize)
+                        .is_none_or(|&b| (b as i8) >= -0x40);
+                }
+            }
+            if ordered && utf8 {
+                // A string of valid UTF-8 cut only at character boundaries
+                // gives valid strings, and valid strings put together are
+                // valid UTF-8.
+                std::str::from_utf8(&text[first as usize..])
+                    .map_err(|e| invalid(format!("column {name:?}: invalid UTF-8: {e}")))?;
+            }
+        }
+        if !in_range || !ordered {
+            return Err(invalid(format!(
+                "column {name:?}: offsets must not decrease and must stay within the {}-byte values",
+                values.len()
+            )));
         }
         if !boundaries {
             return Err(invalid(format!(
                 "column {name:?}: an offset splits a UTF-8 character"
             )));
         }
+        // SAFETY: the offsets were checked above to start at or after 0,
+        // never decrease, stay within the values and, for text, cut them
+        // only at character boundaries of valid UTF-8 (or the bytes are
+        // trusted).
+        let array = unsafe {
+            GenericByteArray::<T>::new_unchecked(
+                OffsetBuffer::new_unchecked(offsets),
+                values,
+                nulls,
+            )
+        };
+        Ok(Arc::new(array))
     }
-    Ok(vec![offsets, values])
+}
+
+/// `buffer`, copied if its start is not aligned for `T` (a reader may lay
+/// buffers out at any offset).
+fn aligned<T: ArrowNativeType>(buffer: Buffer) -> Buffer {
+    match buffer.as_ptr().align_offset(align_of::<T>()) {
+        0 => buffer,
+        _ => Buffer::from_slice_ref(buffer.as_slice()),
+    }
 }
 
 #[cfg(test)]
