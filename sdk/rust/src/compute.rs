@@ -126,36 +126,28 @@ fn gather<T: ArrowNativeType>(data: &ArrayData, indices: &[u32]) -> ArrayDataBui
     ArrayData::builder(data.data_type().clone()).add_buffer(Buffer::from_vec(kept))
 }
 
-/// A string or binary column's values at `indices`, with new offsets.
+/// A string or binary column's values at `indices`, with new offsets, in
+/// one pass: the values buffer is sized for all of the column's values (the
+/// kept ones are at most those), then shrunk to what was kept.
 fn strings(data: &ArrayData, indices: &[u32]) -> ArrayDataBuilder {
     let offsets = &data.buffer::<i32>(0)[..data.len() + 1];
     let values = data.buffers()[1].as_slice();
-    let range = |i: u32| {
-        (
-            offsets[i as usize] as usize,
-            offsets[i as usize + 1] as usize,
-        )
-    };
+    let all = (offsets[data.len()] - offsets[0]) as usize;
 
-    let mut new_offsets = Vec::with_capacity(indices.len() + 1);
-    new_offsets.push(0i32);
-    let mut total = 0usize;
-    for_each_by_four(indices, |i| {
-        let (start, end) = range(i);
-        total += end - start;
-        new_offsets.push(total as i32);
-    });
-
+    let mut new_offsets: Vec<i32> = Vec::with_capacity(indices.len() + 1);
+    new_offsets.push(0);
+    let ends = &mut new_offsets.spare_capacity_mut()[..indices.len()];
     // 16 bytes of slack so that a short value is copied with one wide store.
-    let mut out: Vec<u8> = Vec::with_capacity(total + 16);
+    let mut out: Vec<u8> = Vec::with_capacity(all + 16);
     let dst = out.as_mut_ptr();
     let mut written = 0;
+    let mut k = 0;
     for_each_by_four(indices, |i| {
-        let (start, end) = range(i);
+        let (start, end) = (offsets[i as usize] as usize, offsets[i as usize + 1] as usize);
         let len = end - start;
         if len <= 16 && start + 16 <= values.len() {
             // SAFETY: 16 bytes are readable at `start` (checked) and writable
-            // at `written` (capacity `total + 16`, `written + len <= total`).
+            // at `written` (capacity `all + 16`, `written + len <= all`).
             unsafe {
                 let chunk = values
                     .as_ptr()
@@ -166,15 +158,22 @@ fn strings(data: &ArrayData, indices: &[u32]) -> ArrayDataBuilder {
             }
         } else {
             // SAFETY: `start..end` is in `values` (offsets of a valid array)
-            // and `written + len <= total` fits the capacity.
+            // and `written + len <= all` fits the capacity.
             unsafe {
                 std::ptr::copy_nonoverlapping(values.as_ptr().add(start), dst.add(written), len)
             };
         }
         written += len;
+        ends[k].write(written as i32);
+        k += 1;
     });
-    // SAFETY: the `written == total` bytes were initialised above.
-    unsafe { out.set_len(written) };
+    // SAFETY: the `indices.len()` ends and the `written` bytes were
+    // initialised above.
+    unsafe {
+        new_offsets.set_len(indices.len() + 1);
+        out.set_len(written);
+    }
+    out.shrink_to_fit();
     ArrayData::builder(data.data_type().clone())
         .add_buffer(Buffer::from_vec(new_offsets))
         .add_buffer(Buffer::from_vec(out))
