@@ -110,16 +110,19 @@ fn filter_column(
 /// A fixed-width column's values at `indices`, as values of `T`'s width.
 fn gather<T: ArrowNativeType>(data: &ArrayData, indices: &[u32]) -> ArrayDataBuilder {
     let values = &data.buffer::<T>(0)[..data.len()];
+    assert!(indices.last().is_none_or(|&i| (i as usize) < values.len()));
     let mut kept: Vec<T> = Vec::with_capacity(indices.len());
     let (out_eights, out_rest) = kept.spare_capacity_mut()[..indices.len()].as_chunks_mut::<8>();
     let (eights, rest) = indices.as_chunks::<8>();
+    // SAFETY (of the unchecked reads): the indices ascend (set_indices), and
+    // the last is in bounds (asserted above).
     for (out, eight) in out_eights.iter_mut().zip(eights) {
         for k in 0..8 {
-            out[k].write(values[eight[k] as usize]);
+            out[k].write(unsafe { *values.get_unchecked(eight[k] as usize) });
         }
     }
     for (out, &i) in out_rest.iter_mut().zip(rest) {
-        out.write(values[i as usize]);
+        out.write(unsafe { *values.get_unchecked(i as usize) });
     }
     // SAFETY: each of the `indices.len()` slots was written above.
     unsafe { kept.set_len(indices.len()) };
@@ -133,6 +136,7 @@ fn strings(data: &ArrayData, indices: &[u32]) -> ArrayDataBuilder {
     let offsets = &data.buffer::<i32>(0)[..data.len() + 1];
     let values = data.buffers()[1].as_slice();
     let all = (offsets[data.len()] - offsets[0]) as usize;
+    assert!(indices.last().is_none_or(|&i| (i as usize) < data.len()));
 
     let mut new_offsets: Vec<i32> = Vec::with_capacity(indices.len() + 1);
     new_offsets.push(0);
@@ -143,7 +147,14 @@ fn strings(data: &ArrayData, indices: &[u32]) -> ArrayDataBuilder {
     let mut written = 0;
     let mut k = 0;
     for_each_by_four(indices, |i| {
-        let (start, end) = (offsets[i as usize] as usize, offsets[i as usize + 1] as usize);
+        // SAFETY: the indices ascend (set_indices), and the last one plus
+        // one is in bounds (asserted above).
+        let (start, end) = unsafe {
+            (
+                *offsets.get_unchecked(i as usize) as usize,
+                *offsets.get_unchecked(i as usize + 1) as usize,
+            )
+        };
         let len = end - start;
         if len <= 16 && start + 16 <= values.len() {
             // SAFETY: 16 bytes are readable at `start` (checked) and writable
