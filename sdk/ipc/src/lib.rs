@@ -321,7 +321,7 @@ impl BatchDecoder {
     /// dictionaries).
     fn read_flat(&self, bytes: &Buffer) -> Result<RecordBatch, ArrowError> {
         let frame = Frame::read(bytes, 0, self.validation)?;
-        // As arrow's reader: the version of the schema's message.
+        // As arrow's reader for the contract's schemas: version 5 only.
         if frame.message.version() != MetadataVersion::V5 {
             return Err(ArrowError::IpcError(format!(
                 "IPC metadata version {:?}, expected V5",

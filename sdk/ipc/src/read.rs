@@ -156,7 +156,6 @@ pub(crate) fn read(
             offsets,
             values,
             len,
-            nulls: nulls.clone(),
             full,
             name,
         };
@@ -168,10 +167,10 @@ pub(crate) fn read(
                 }
                 Arc::new(BooleanArray::new(BooleanBuffer::new(values, 0, len), nulls))
             }
-            DataType::Utf8 => bytes(next()?, next()?).array::<Utf8Type>()?,
-            DataType::Binary => bytes(next()?, next()?).array::<BinaryType>()?,
-            DataType::LargeUtf8 => bytes(next()?, next()?).array::<LargeUtf8Type>()?,
-            DataType::LargeBinary => bytes(next()?, next()?).array::<LargeBinaryType>()?,
+            DataType::Utf8 => bytes(next()?, next()?).array::<Utf8Type>(nulls)?,
+            DataType::Binary => bytes(next()?, next()?).array::<BinaryType>(nulls)?,
+            DataType::LargeUtf8 => bytes(next()?, next()?).array::<LargeUtf8Type>(nulls)?,
+            DataType::LargeBinary => bytes(next()?, next()?).array::<LargeBinaryType>(nulls)?,
             t => {
                 let width = t
                     .primitive_width()
@@ -217,7 +216,6 @@ struct Bytes<'a> {
     offsets: Buffer,
     values: Buffer,
     len: usize,
-    nulls: Option<NullBuffer>,
     /// Whether to check every offset and, for text, the UTF-8.
     full: bool,
     name: &'a str,
@@ -226,8 +224,8 @@ struct Bytes<'a> {
 impl Bytes<'_> {
     /// Checks the `len + 1` offsets into the values (with `full` validation:
     /// that they never decrease, and for text that every value is UTF-8)
-    /// and builds the array.
-    fn array<T: ByteArrayType>(self) -> Result<ArrayRef, ArrowError>
+    /// and builds the array with `nulls`.
+    fn array<T: ByteArrayType>(self, nulls: Option<NullBuffer>) -> Result<ArrayRef, ArrowError>
     where
         T::Offset: Into<i64>,
     {
@@ -235,7 +233,6 @@ impl Bytes<'_> {
             offsets,
             values,
             len,
-            nulls,
             full,
             name,
         } = self;

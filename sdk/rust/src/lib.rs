@@ -23,10 +23,10 @@ pub mod arrow {
 
 /// A decoder for the batches the host sends, of `schema`.
 ///
-/// It skips arrow's validation of array contents: the host encodes them from
-/// arrays it has validated, and validating again inside the sandbox measured
-/// a fifth of a whole-batch transform's time. Framing and buffer ranges are
-/// still checked.
+/// It skips the verification of the messages' flatbuffers and the validation
+/// of array contents: the host encodes them from arrays it has validated,
+/// and validating again inside the sandbox measured a fifth of a whole-batch
+/// transform's time. Lengths and buffer ranges are still checked.
 fn trusted_decoder(schema: &arrow_schema::Schema) -> Result<weir_ipc::BatchDecoder> {
     let bytes = weir_ipc::schema_to_bytes(schema).map_err(Error::internal)?;
     // SAFETY: the bytes come from the host's encoder, which writes valid
