@@ -132,7 +132,8 @@ fn gather<T: ArrowNativeType>(data: &ArrayData, indices: &[u32]) -> ArrayDataBui
 
 /// A string or binary column's values at `indices`, with new offsets, in
 /// one pass: the values buffer is sized for all of the column's values (the
-/// kept ones are at most those), then shrunk to what was kept.
+/// kept ones are at most those), then shrunk to what was kept. So it never
+/// needs more memory than keeping every row would.
 fn strings(data: &ArrayData, indices: &[u32]) -> ArrayDataBuilder {
     let offsets = &data.buffer::<i32>(0)[..data.len() + 1];
     let values = data.buffers()[1].as_slice();
