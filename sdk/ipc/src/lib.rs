@@ -97,12 +97,9 @@ impl BatchEncoder {
     /// returns the bytes, valid until the next call. A `Vec` so it can be
     /// passed without a copy where generated bindings take `&Vec<u8>`.
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<&Vec<u8>, ArrowError> {
-        self.writer.get_mut().clear();
-        let (columns, rows) = (batch.columns().iter(), batch.num_rows());
-        match self.framer.frame(columns, rows, self.writer.get_mut()) {
-            Some(parts) => flat::append_parts(self.writer.get_mut(), &parts),
-            None => self.writer.write(batch)?,
-        }
+        // The head is already in the writer's buffer; the body follows it.
+        let parts = self.frame(batch, None)?.parts;
+        flat::append_parts(self.writer.get_mut(), &parts);
         Ok(self.writer.get_ref())
     }
 
@@ -134,25 +131,20 @@ impl BatchEncoder {
             }
             None => self.framer.frame(batch.columns().iter(), rows, head),
         };
-        let (parts, flat) = match framed {
-            Some(parts) => (parts, true),
+        let parts = match framed {
+            Some(parts) => parts,
             None => {
                 let sent = match columns {
                     Some(indices) => batch.project(indices)?,
                     None => batch.clone(),
                 };
                 self.writer.write(&sent)?;
-                (Vec::new(), false)
+                Vec::new()
             }
         };
         let head = self.writer.get_ref();
         let len = head.len() + parts.iter().map(|p| flat::padded(p.len())).sum::<usize>();
-        Ok(FramedBatch {
-            head,
-            parts,
-            len,
-            flat,
-        })
+        Ok(FramedBatch { head, parts, len })
     }
 }
 
@@ -163,7 +155,6 @@ pub struct FramedBatch<'a> {
     head: &'a [u8],
     parts: Vec<Buffer>,
     len: usize,
-    flat: bool,
 }
 
 impl FramedBatch<'_> {
@@ -175,11 +166,6 @@ impl FramedBatch<'_> {
     /// Whether the messages are empty (never, for a framed batch).
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Whether the body's buffers are the arrays' own (the single-copy path).
-    pub fn is_flat(&self) -> bool {
-        self.flat
     }
 
     /// Writes the messages into `out`, which must be exactly
@@ -199,12 +185,6 @@ impl FramedBatch<'_> {
             padding.fill(0);
             rest = after;
         }
-    }
-
-    /// Appends the messages to `out`.
-    pub fn append_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.head);
-        flat::append_parts(out, &self.parts);
     }
 }
 
