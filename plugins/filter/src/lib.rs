@@ -48,8 +48,15 @@ pub enum OutputKind {
 /// The running filter.
 pub struct Filter {
     predicate: expr::Compiled,
-    /// For whole-batch output: the output columns in the received batch.
-    projection: Option<Vec<usize>>,
+    answer: Answer,
+}
+
+/// What [`Filter::process`] answers.
+enum Answer {
+    Selection,
+    /// Whole batches of the output columns, at these positions in the
+    /// received batch; `None` when they are the received batch as it is.
+    Batches(Option<Vec<usize>>),
 }
 
 impl Transform for Filter {
@@ -90,31 +97,31 @@ impl Transform for Filter {
             OutputKind::Batches => Plan::batches(layout.output_schema()),
         }
         .reading(reads.iter().copied());
-        let projection = (config.output == OutputKind::Batches).then(|| {
-            output_columns
-                .iter()
-                .map(|i| reads.binary_search(i).expect("read"))
-                .collect()
-        });
-        Ok((
-            Filter {
-                predicate,
-                projection,
-            },
-            plan,
-        ))
+        let answer = match config.output {
+            OutputKind::Selection => Answer::Selection,
+            OutputKind::Batches => {
+                let projection: Vec<usize> = output_columns
+                    .iter()
+                    .map(|i| reads.binary_search(i).expect("read"))
+                    .collect();
+                let whole = projection.iter().copied().eq(0..reads.len());
+                Answer::Batches((!whole).then_some(projection))
+            }
+        };
+        Ok((Filter { predicate, answer }, plan))
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<Output> {
         let mask = self.predicate.evaluate(&batch)?;
-        match &self.projection {
-            None => Ok(Output::select(&mask)),
-            // The filter kernel treats null as false, as `select` does.
-            Some(projection) => Ok(Output::batch(weir_sdk::compute::filter_record_batch(
-                &batch.project(projection)?,
-                &mask,
-            )?)),
-        }
+        // The filter kernel treats null as false, as `select` does.
+        let filter = |batch: &RecordBatch| weir_sdk::compute::filter_record_batch(batch, &mask);
+        Ok(match &self.answer {
+            Answer::Selection => Output::select(&mask),
+            Answer::Batches(None) => Output::batch(filter(&batch)?),
+            Answer::Batches(Some(projection)) => {
+                Output::batch(filter(&batch.project(projection)?)?)
+            }
+        })
     }
 }
 
