@@ -225,93 +225,61 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let draws: Vec<u64> = (0..rows).map(|_| next()).collect();
-        let value = |i: usize, d: &[u64]| (!d[i].is_multiple_of(7)).then_some(d[i]);
+        // One draw per row, a null where it is a multiple of 7.
+        let values: Vec<Option<u64>> = (0..rows)
+            .map(|_| next())
+            .map(|v| (!v.is_multiple_of(7)).then_some(v))
+            .collect();
+        let at: TimestampMillisecondArray = column(&values, |v| (v >> 20) as i64);
         let columns: Vec<(&str, ArrayRef)> = vec![
             (
                 "i64",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| v as i64))
-                        .collect::<Int64Array>(),
-                ),
+                Arc::new(column::<Int64Array, _>(&values, |v| v as i64)),
             ),
             (
                 "f64",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| v as f64 / 3.0))
-                        .collect::<Float64Array>(),
-                ),
+                Arc::new(column::<Float64Array, _>(&values, |v| v as f64 / 3.0)),
             ),
             (
                 "i32",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| v as i32))
-                        .collect::<Int32Array>(),
-                ),
+                Arc::new(column::<Int32Array, _>(&values, |v| v as i32)),
             ),
             (
                 "u16",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| v as u16))
-                        .collect::<UInt16Array>(),
-                ),
+                Arc::new(column::<UInt16Array, _>(&values, |v| v as u16)),
             ),
-            (
-                "i8",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| v as i8))
-                        .collect::<Int8Array>(),
-                ),
-            ),
-            (
-                "at",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| (v >> 20) as i64))
-                        .collect::<TimestampMillisecondArray>()
-                        .with_timezone("+00:00"),
-                ),
-            ),
+            ("i8", Arc::new(column::<Int8Array, _>(&values, |v| v as i8))),
+            ("at", Arc::new(at.with_timezone("+00:00"))),
             // Lengths from 0 to 40 bytes: both sides of the 16-byte copy.
             (
                 "utf8",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| "é".repeat((v % 21) as usize)))
-                        .collect::<StringArray>(),
-                ),
+                Arc::new(column::<StringArray, _>(&values, |v| {
+                    "é".repeat((v % 21) as usize)
+                })),
             ),
             (
                 "binary",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| vec![v as u8; (v % 33) as usize]))
-                        .collect::<BinaryArray>(),
-                ),
+                Arc::new(column::<BinaryArray, _>(&values, |v| {
+                    vec![v as u8; (v % 33) as usize]
+                })),
             ),
             (
                 "bool",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| v % 2 == 0))
-                        .collect::<BooleanArray>(),
-                ),
+                Arc::new(column::<BooleanArray, _>(&values, |v| v % 2 == 0)),
             ),
             (
                 "dict",
-                Arc::new(
-                    (0..rows)
-                        .map(|i| value(i, &draws).map(|v| ["a", "b", "c"][(v % 3) as usize]))
-                        .collect::<DictionaryArray<Int32Type>>(),
-                ),
+                Arc::new(column::<DictionaryArray<Int32Type>, _>(&values, |v| {
+                    ["a", "b", "c"][(v % 3) as usize]
+                })),
             ),
         ];
         RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    /// An array of `f` of each value, null where the value is.
+    fn column<A: FromIterator<Option<T>>, T>(values: &[Option<u64>], f: impl Fn(u64) -> T) -> A {
+        values.iter().map(|v| v.map(&f)).collect()
     }
 
     fn mask(rows: usize, keep: impl Fn(usize) -> Option<bool>) -> BooleanArray {
