@@ -15,18 +15,14 @@ pub const ROWS: usize = 8192;
 /// The filter keeps `id > THRESHOLD` (about half the rows).
 pub const THRESHOLD: i64 = 500;
 
-/// One batch of `FILTER_BENCH_ROWS` rows, `ROWS` by default (see
-/// [`batch_of`]). Small batches (say 64 rows) show the fixed cost of a call.
+/// One batch of 5 columns: id (i64), amount (f64), name (utf8), at
+/// (timestamp), vip (bool), from a fixed seed. `FILTER_BENCH_ROWS` rows,
+/// `ROWS` by default: small batches (say 64 rows) show the fixed cost of a
+/// call.
 pub fn batch() -> RecordBatch {
     let rows = std::env::var("FILTER_BENCH_ROWS").map_or(ROWS, |rows| {
         rows.parse().expect("FILTER_BENCH_ROWS is a number of rows")
     });
-    batch_of(rows)
-}
-
-/// One batch of `rows` rows and 5 columns: id (i64), amount (f64), name
-/// (utf8), at (timestamp), vip (bool), from a fixed seed.
-pub fn batch_of(rows: usize) -> RecordBatch {
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         x ^= x << 13;
