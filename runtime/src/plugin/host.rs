@@ -14,7 +14,7 @@ use super::error::{PluginError, boxed};
 use super::grants::Grants;
 use super::limits::{Limiter, Limits};
 use super::schedule::CallWindow;
-use super::stdio::LogStream;
+use super::stdio::{LogStream, RateLimit};
 
 /// Plugin-defined metrics reported through the `host` interface.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -34,6 +34,10 @@ pub struct HostState {
     pub(crate) metrics: PluginMetrics,
     /// The call in progress, with its deadline (see [`super::schedule`]).
     pub(crate) call: Option<CallWindow>,
+    /// Bounds the `log` records written, as stdout's lines are.
+    log_rate: RateLimit,
+    /// `log` records dropped by the rate limit since the last one written.
+    logs_dropped: u64,
 }
 
 impl HostState {
@@ -68,6 +72,8 @@ impl HostState {
             limiter,
             metrics: PluginMetrics::default(),
             call: None,
+            log_rate: RateLimit::default(),
+            logs_dropped: 0,
         })
     }
 }
@@ -84,6 +90,11 @@ impl WasiView for HostState {
 /// Longest plugin log message or field kept, so a hostile plugin cannot flood
 /// the log with one record.
 const MAX_LOG_TEXT: usize = 4096;
+
+/// Longest plugin log record (message and every field together) kept: the
+/// fields past it are dropped and counted, so many clipped fields cannot add
+/// up to one huge line either.
+const MAX_LOG_RECORD: usize = 16 << 10;
 
 /// Most distinct counters (and gauges) one instance may define, so a plugin
 /// inventing names cannot grow the host's memory without bound.
@@ -119,14 +130,40 @@ fn clip(text: &str) -> &str {
     &text[..end]
 }
 
+/// `key=value` pairs of `fields`, each clipped, in at most `room` bytes;
+/// the fields past it are replaced by how many were left out.
+fn bounded_fields(fields: &[(String, String)], room: usize) -> String {
+    let mut text = String::new();
+    for (n, (key, value)) in fields.iter().enumerate() {
+        let (key, value) = (clip(key), clip(value));
+        if text.len() + key.len() + value.len() + 2 > room {
+            text.push_str(&format!(" ({} more fields left out)", fields.len() - n));
+            break;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(key);
+        text.push('=');
+        text.push_str(value);
+    }
+    text
+}
+
 impl host::Host for HostState {
     fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
-        let fields = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", clip(k), clip(v)))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let (node, message) = (self.node.as_str(), clip(&message));
+        if !self.log_rate.allow() {
+            self.logs_dropped += 1;
+            return;
+        }
+        let message = clip(&message);
+        let fields = bounded_fields(&fields, MAX_LOG_RECORD.saturating_sub(message.len()));
+        let dropped = std::mem::take(&mut self.logs_dropped);
+        let fields = match dropped {
+            0 => fields,
+            _ => format!("{fields} (rate limit: {dropped} earlier records dropped)"),
+        };
+        let node = self.node.as_str();
         match level {
             Level::Trace => tracing::trace!(target: "weir::plugin", node, fields, "{message}"),
             Level::Debug => tracing::debug!(target: "weir::plugin", node, fields, "{message}"),
@@ -169,6 +206,28 @@ mod tests {
         assert_eq!(state.metrics.gauges.len(), MAX_METRICS);
         state.counter_add("c0".into(), u64::MAX);
         assert_eq!(state.metrics.counters["c0"], u64::MAX);
+    }
+
+    #[test]
+    fn a_log_record_is_bounded_as_a_whole_and_log_calls_are_rate_limited() {
+        let field = ("k".to_string(), "v".repeat(MAX_LOG_TEXT));
+        let text = bounded_fields(&vec![field; 15_000], MAX_LOG_RECORD);
+        assert!(text.len() < MAX_LOG_RECORD + 64, "{} bytes", text.len());
+        assert!(
+            text.ends_with("more fields left out)"),
+            "{}",
+            &text[text.len() - 40..]
+        );
+
+        let mut state = HostState::new("node", &Limits::default()).unwrap();
+        for _ in 0..10_000 {
+            state.log(Level::Error, "spam".into(), Vec::new());
+        }
+        assert!(
+            state.logs_dropped >= 9_800,
+            "dropped {}",
+            state.logs_dropped
+        );
     }
 
     #[test]

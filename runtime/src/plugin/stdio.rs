@@ -31,11 +31,42 @@ struct Lines {
     stream: &'static str,
     /// The unfinished last line.
     pending: Vec<u8>,
-    /// Lines that may be logged now (a token bucket).
-    allowance: f64,
-    refilled: Instant,
+    rate: RateLimit,
     /// Lines dropped by the rate limit since the last one logged.
     dropped: u64,
+}
+
+/// A token bucket: [`BURST_LINES`] records at once, then
+/// [`LINES_PER_SECOND`]. Shared by a plugin's output streams and its `log`
+/// calls, so neither can flood the host's log.
+#[derive(Debug)]
+pub(crate) struct RateLimit {
+    allowance: f64,
+    refilled: Instant,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            allowance: BURST_LINES,
+            refilled: Instant::now(),
+        }
+    }
+}
+
+impl RateLimit {
+    /// Whether one more record may be logged now (and takes its token).
+    pub(crate) fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.allowance = (self.allowance + elapsed * LINES_PER_SECOND).min(BURST_LINES);
+        self.refilled = now;
+        if self.allowance < 1.0 {
+            return false;
+        }
+        self.allowance -= 1.0;
+        true
+    }
 }
 
 impl LogStream {
@@ -46,8 +77,7 @@ impl LogStream {
                 node: node.to_string(),
                 stream,
                 pending: Vec::new(),
-                allowance: BURST_LINES,
-                refilled: Instant::now(),
+                rate: RateLimit::default(),
                 dropped: 0,
             })),
         }
@@ -77,15 +107,10 @@ impl Lines {
     }
 
     fn log(&mut self, line: &[u8]) {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.allowance = (self.allowance + elapsed * LINES_PER_SECOND).min(BURST_LINES);
-        self.refilled = now;
-        if self.allowance < 1.0 {
+        if !self.rate.allow() {
             self.dropped += 1;
             return;
         }
-        self.allowance -= 1.0;
         let (node, stream, dropped) = (self.node.as_str(), self.stream, self.dropped);
         let text = String::from_utf8_lossy(line);
         match dropped {
@@ -177,7 +202,7 @@ mod tests {
         stream.write_bytes(&long);
         let inner = stream.inner.lock().unwrap();
         assert_eq!(inner.pending.len(), MAX_LINE, "a long line is clipped");
-        assert_eq!(inner.allowance.floor(), BURST_LINES - 2.0);
+        assert_eq!(inner.rate.allowance.floor(), BURST_LINES - 2.0);
         drop(inner);
         for _ in 0..1000 {
             stream.write_bytes(b"spam\n");
