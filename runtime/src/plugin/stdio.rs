@@ -32,17 +32,17 @@ struct Lines {
     /// The unfinished last line.
     pending: Vec<u8>,
     rate: RateLimit,
-    /// Lines dropped by the rate limit since the last one logged.
-    dropped: u64,
 }
 
-/// A token bucket: [`BURST_LINES`] records at once, then
-/// [`LINES_PER_SECOND`]. Shared by a plugin's output streams and its `log`
-/// calls, so neither can flood the host's log.
+/// A token bucket of log records: [`BURST_LINES`] at once, then
+/// [`LINES_PER_SECOND`], counting the records it refuses. Each of a
+/// plugin's output streams has one, and so do its `log` calls.
 #[derive(Debug)]
 pub(crate) struct RateLimit {
     allowance: f64,
     refilled: Instant,
+    /// Records refused since the last one allowed.
+    pub(crate) dropped: u64,
 }
 
 impl Default for RateLimit {
@@ -50,22 +50,25 @@ impl Default for RateLimit {
         Self {
             allowance: BURST_LINES,
             refilled: Instant::now(),
+            dropped: 0,
         }
     }
 }
 
 impl RateLimit {
-    /// Whether one more record may be logged now (and takes its token).
-    pub(crate) fn allow(&mut self) -> bool {
+    /// Takes a token for one more record: `Some(records refused since the
+    /// last one allowed)`, or `None` when this one is refused too.
+    pub(crate) fn allow(&mut self) -> Option<u64> {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.allowance = (self.allowance + elapsed * LINES_PER_SECOND).min(BURST_LINES);
         self.refilled = now;
         if self.allowance < 1.0 {
-            return false;
+            self.dropped += 1;
+            return None;
         }
         self.allowance -= 1.0;
-        true
+        Some(std::mem::take(&mut self.dropped))
     }
 }
 
@@ -78,7 +81,6 @@ impl LogStream {
                 stream,
                 pending: Vec::new(),
                 rate: RateLimit::default(),
-                dropped: 0,
             })),
         }
     }
@@ -107,17 +109,15 @@ impl Lines {
     }
 
     fn log(&mut self, line: &[u8]) {
-        if !self.rate.allow() {
-            self.dropped += 1;
+        let Some(dropped) = self.rate.allow() else {
             return;
-        }
-        let (node, stream, dropped) = (self.node.as_str(), self.stream, self.dropped);
+        };
+        let (node, stream) = (self.node.as_str(), self.stream);
         let text = String::from_utf8_lossy(line);
         match dropped {
             0 => tracing::info!(target: "weir::plugin", node, stream, "{text}"),
             _ => tracing::info!(target: "weir::plugin", node, stream, dropped, "{text}"),
         }
-        self.dropped = 0;
     }
 }
 
@@ -127,8 +127,8 @@ impl Drop for Lines {
             let line = std::mem::take(&mut self.pending);
             self.log(&line);
         }
-        if self.dropped > 0 {
-            let (node, stream, dropped) = (self.node.as_str(), self.stream, self.dropped);
+        if self.rate.dropped > 0 {
+            let (node, stream, dropped) = (self.node.as_str(), self.stream, self.rate.dropped);
             tracing::warn!(target: "weir::plugin", node, stream, dropped, "plugin output lines dropped by the rate limit");
         }
     }
@@ -208,6 +208,6 @@ mod tests {
             stream.write_bytes(b"spam\n");
         }
         let inner = stream.inner.lock().unwrap();
-        assert!(inner.dropped >= 800, "dropped {}", inner.dropped);
+        assert!(inner.rate.dropped >= 800, "dropped {}", inner.rate.dropped);
     }
 }
