@@ -8,8 +8,11 @@
 //! - `churn`: resident memory after 2,000 instances that trapped and were
 //!   dropped, against after 200 (a leak through guests would grow it);
 //! - `neighbour`: a well-behaved pipeline's rows/s while another tenant's
-//!   plugin spins to its deadline over and over, as a ratio of its rows/s
-//!   alone; with demotion of long calls (the default) and without.
+//!   plugin misbehaves in each of the ways of `HOSTILE` (spins to its
+//!   deadline in `process` or `open`, reads a FIFO, returns too much, rejects
+//!   too many rows, floods the log, invents metric names, snapshots 512 MiB),
+//!   as a ratio of its rows/s alone in runs next to it; and beside the
+//!   spinning one without demotion of long calls.
 //!
 //! (What epoch interruption costs on the filter is in `benches/filter.rs`:
 //! `wasm_*_no_epoch` against `wasm_*`.)
@@ -145,14 +148,58 @@ fn graph(engine: &PluginEngine, dir: &std::path::Path, name: &str, text: &str) -
     Graph::build(Pipeline::from_file(&path).unwrap(), engine).unwrap()
 }
 
+/// The hostile transforms the neighbour runs beside: what each does, and
+/// its node (YAML flow mapping without `inputs`).
+const HOSTILE: [(&str, &str); 8] = [
+    (
+        "spins to a 2 s deadline in process",
+        "{plugin: TEST_MISBEHAVE, config: spin, limits: {call_timeout_ms: 2000}}",
+    ),
+    (
+        "spins to a 10 s deadline in open",
+        "{plugin: TEST_MISBEHAVE, config: spin-open, limits: {call_timeout_ms: 10000}}",
+    ),
+    (
+        "reads a FIFO in a granted folder",
+        "{plugin: TEST_FILES, config: {at: process, read: [/data/fifo]}, capabilities: {dirs: [{host: data, guest: /data}]}, limits: {call_timeout_ms: 500}}",
+    ),
+    (
+        "appends 40 MiB past an 8 MiB output limit",
+        "{plugin: TEST_MISBEHAVE, config: \"appended:40\", limits: {max_output_mib: 8}}",
+    ),
+    (
+        "rejects 100,000 rows of each batch",
+        "{plugin: TEST_MISBEHAVE, config: reject-many}",
+    ),
+    (
+        "logs 15,000 fields of 4 KiB and a million records",
+        "{plugin: TEST_MISBEHAVE, config: log-flood, limits: {memory_mib: 128}}",
+    ),
+    (
+        "reports 10,000 metric names a batch",
+        "{plugin: TEST_MISBEHAVE, config: \"metric-names:10000\"}",
+    ),
+    (
+        "answers a 512 MiB snapshot",
+        "{plugin: TEST_MISBEHAVE, config: \"big-state:512\"}",
+    ),
+];
+
 fn neighbour(engine: &PluginEngine) {
-    use weir_plugin_artifacts::{COUNT, FILTER, GENERATE, TEST_MISBEHAVE};
+    use weir_plugin_artifacts::{COUNT, FILTER, GENERATE, TEST_FILES, TEST_MISBEHAVE};
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("data/fifo"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
     // Two sources and two filter instances: the neighbour can use both
     // cores of this machine.
     let half = NEIGHBOUR_ROWS / 2;
     let neighbour_text = format!(
         "tenant: {{name: good}}
+dead_letters: neighbour-dead-letters
 sources:
   a: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: {half}, seed: 7}}}}
   b: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: {half}, seed: 8}}}}
@@ -162,20 +209,28 @@ sinks:
   counted: {{plugin: {COUNT}, inputs: [buys]}}
 "
     );
-    // Spins to a 2 s deadline on every batch, six times (then gives up and
-    // skips): about 14 s of one core, longer than the neighbour runs.
-    let hostile_text = format!(
-        "tenant: {{name: evil}}
+    // Each hostile node misbehaves on every batch until it is given up on
+    // (then its batches are skipped).
+    let hostile_text = |node: &str| {
+        let node = node
+            .replace("TEST_MISBEHAVE", TEST_MISBEHAVE)
+            .replace("TEST_FILES", TEST_FILES);
+        format!(
+            "tenant: {{name: evil}}
 sources:
   clicks: {{plugin: {GENERATE}, config: {{dataset: clickstream, rows: 100000, seed: 1}}}}
 transforms:
-  spin: {{plugin: {TEST_MISBEHAVE}, inputs: [clicks], config: spin, limits: {{call_timeout_ms: 2000}}, on_error: skip}}
+  hostile: {node}
 sinks:
-  counted: {{plugin: {COUNT}, inputs: [spin]}}
+  counted: {{plugin: {COUNT}, inputs: [hostile]}}
 "
-    );
+        )
+        .replace("hostile: {", "hostile: {inputs: [clicks], on_error: skip, ")
+    };
     let options = RunOptions::default();
-    let rate = |demote: bool, beside_hostile: bool| -> f64 {
+    // The neighbour's rows/s, alone or while `hostile` (a pipeline file)
+    // builds and runs on threads of its own, as `weir run` runs them.
+    let rate = |demote: bool, hostile: Option<&str>| -> f64 {
         let set_demotion = |mut graph: Graph| {
             for node in &mut graph.nodes {
                 node.limits.demote_after = demote.then_some(weir::plugin::schedule::SLICE);
@@ -183,12 +238,21 @@ sinks:
             graph
         };
         let good = set_demotion(graph(engine, dir.path(), "neighbour", &neighbour_text));
-        let evil = set_demotion(graph(engine, dir.path(), "hostile", &hostile_text));
         let (stop, stop_hostile) = (AtomicBool::new(false), AtomicBool::new(false));
         std::thread::scope(|scope| {
-            let hostile = beside_hostile.then(|| {
-                let handle = scope.spawn(|| run(&evil, engine, &options, &stop_hostile));
-                // Let the hostile plugin start spinning.
+            let hostile = hostile.map(|text| {
+                let (dir, options, stop_hostile) = (&dir, &options, &stop_hostile);
+                let handle = scope.spawn(move || {
+                    let path = dir.path().join("hostile.yaml");
+                    std::fs::write(&path, text).unwrap();
+                    let pipeline = Pipeline::from_file(&path).unwrap();
+                    // A hostile `open` fails the build at its deadline.
+                    if let Ok(evil) = Graph::build(pipeline, engine) {
+                        let evil = set_demotion(evil);
+                        run(&evil, engine, options, stop_hostile).unwrap();
+                    }
+                });
+                // Let the hostile plugin start misbehaving.
                 std::thread::sleep(Duration::from_millis(300));
                 handle
             });
@@ -197,25 +261,35 @@ sinks:
             let rate = rows / summary.elapsed.as_secs_f64();
             stop_hostile.store(true, std::sync::atomic::Ordering::SeqCst);
             if let Some(hostile) = hostile {
-                hostile.join().unwrap().unwrap();
+                hostile.join().unwrap();
             }
             rate
         })
     };
-    rate(true, false); // warm the caches
-    let (mut alone, mut demoted, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    rate(true, None); // warm the caches
+    let spin = hostile_text(HOSTILE[0].1);
+    let (mut alone, mut plain) = (Vec::new(), Vec::new());
+    let mut beside: Vec<Vec<f64>> = vec![Vec::new(); HOSTILE.len()];
     for _ in 0..RUNS {
-        alone.push(rate(true, false));
-        demoted.push(rate(true, true));
-        plain.push(rate(false, true));
+        for (i, (_, node)) in HOSTILE.iter().enumerate() {
+            alone.push(rate(true, None));
+            beside[i].push(rate(true, Some(&hostile_text(node))));
+        }
+        plain.push(rate(false, Some(&spin)));
     }
     let alone = median(alone);
-    let (demoted, plain) = (median(demoted), median(plain));
+    println!("neighbour alone: {:.2} M rows/s", alone / 1e6);
+    for ((what, _), rates) in HOSTILE.iter().zip(beside) {
+        let rate = median(rates);
+        println!(
+            "neighbour beside a tenant that {what}: {:.2} M rows/s = {:.2} x alone",
+            rate / 1e6,
+            rate / alone
+        );
+    }
+    let plain = median(plain);
     println!(
-        "neighbour alone: {:.2} M rows/s; beside a spinning tenant: {:.2} M rows/s = {:.2} x alone (long calls demoted), {:.2} M rows/s = {:.2} x alone (no demotion)",
-        alone / 1e6,
-        demoted / 1e6,
-        demoted / alone,
+        "neighbour beside a tenant that spins in process, without demotion of long calls: {:.2} M rows/s = {:.2} x alone",
         plain / 1e6,
         plain / alone
     );

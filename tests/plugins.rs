@@ -1146,6 +1146,9 @@ mod test_misbehave {
             "{err}"
         );
         assert!(!t.trapped(), "the instance stays usable");
+        // A thousand copies of the batch are far past twice 4096 bytes: the
+        // copy out of the plugin stops on the way, and the instance, which
+        // trapped, must be re-created.
         let mut t = limited(
             "flood",
             Limits {
@@ -1157,14 +1160,15 @@ mod test_misbehave {
         assert!(
             matches!(
                 err,
-                PluginError::OutputLimit {
-                    unit: "bytes",
-                    limit: 4096,
+                PluginError::CopyLimit {
+                    call: "process",
+                    limit: 8192,
                     ..
                 }
             ),
             "{err}"
         );
+        assert!(t.trapped());
     }
 
     #[test]
@@ -1333,6 +1337,78 @@ mod test_misbehave {
                 .contains("rejected row 4294967295 of a 6-row batch"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rejected_rows_are_each_an_input_row_once_and_not_delivered() {
+        for (mode, message) in [
+            ("reject-twice", "rejected row 0 more than once"),
+            ("reject-many", "rejected 100000 rows of a 6-row batch"),
+            (
+                "reject-kept",
+                "rejected row 0 but the answer also delivers it",
+            ),
+        ] {
+            let err = process_error(mode);
+            assert!(matches!(err, PluginError::Protocol { .. }), "{mode}: {err}");
+            assert!(err.to_string().contains(message), "{mode}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_returned_byte_counts_against_the_output_limit() {
+        let limits = || Limits {
+            max_output_bytes: 8 << 20,
+            ..Limits::default()
+        };
+        // Appended columns past the limit, refused before decoding ...
+        let err = limited("appended:12", limits())
+            .process(&mixed_batch())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("process returned 12582912 bytes, more than the limit of 8388608 bytes"),
+            "{err}"
+        );
+        // ... and far past it, stopped while being copied.
+        let err = limited("appended:40", limits())
+            .process(&mixed_batch())
+            .unwrap_err();
+        assert!(
+            matches!(err, PluginError::CopyLimit { limit, .. } if limit == 16 << 20),
+            "{err}"
+        );
+        assert!(err.is_limit_breach() && err.breaks_contract());
+    }
+
+    #[test]
+    fn the_default_limits_take_a_200_mib_batch_and_a_512_mib_state() {
+        let input = mixed_batch();
+        let mut t = limited("big-batch:200", Limits::default());
+        let processed = t.process(&input).unwrap();
+        let blob = processed.batches[0].column_by_name("blob").unwrap();
+        assert!(blob.get_buffer_memory_size() >= 200 << 20);
+        let mut t = limited("big-state:512", Limits::default());
+        let state = t.snapshot().unwrap().unwrap();
+        assert_eq!(state.len(), 512 << 20);
+        t.restore(&state).unwrap();
+    }
+
+    #[test]
+    fn plugin_metrics_of_a_node_are_bounded_and_shared_by_its_instances() {
+        let shared = weir::plugin::NodeMetrics::default();
+        let limits = || Limits {
+            metrics: Some(shared.clone()),
+            ..Limits::default()
+        };
+        for _ in 0..2 {
+            let mut t = limited("metric-names:1000", limits());
+            t.process(&mixed_batch()).unwrap();
+        }
+        let metrics = shared.lock().unwrap().clone();
+        assert_eq!(metrics.counters.len(), weir::plugin::MAX_METRICS);
+        assert_eq!(metrics.counters["batches"], 2, "two instances, one count");
+        assert!(metrics.refused > 1000);
     }
 
     #[test]
@@ -1685,6 +1761,33 @@ mod test_files {
             report.contains("env HOME unset") && report.contains("env PATH unset"),
             "{report}"
         );
+    }
+}
+
+mod test_source_flood {
+    use super::*;
+
+    #[test]
+    fn a_source_batch_past_the_byte_limit_is_refused_before_decoding() {
+        let plugin = load(weir_plugin_artifacts::TEST_SOURCE_FLOOD);
+        let limits = Limits {
+            max_output_bytes: 8 << 20,
+            ..Limits::default()
+        };
+        let mut source = SourceInstance::new(engine(), &plugin, "flood", &limits).unwrap();
+        source.open("12").unwrap();
+        let err = source.next(1024).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "flood: next returned 12582912 bytes, more than the limit of 8388608 bytes"
+            ),
+            "{err}"
+        );
+        // Within the limit the junk gets as far as the decoder.
+        let mut source = SourceInstance::new(engine(), &plugin, "flood", &limits).unwrap();
+        source.open("1").unwrap();
+        let err = source.next(1024).unwrap_err();
+        assert!(matches!(err, PluginError::MalformedIpc { .. }), "{err}");
     }
 }
 

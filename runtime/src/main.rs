@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use weir::authoring::{Kind, Language};
 use weir::exec::RunOptions;
 use weir::graph::Graph;
-use weir::plugin::{EngineOptions, PluginEngine, inspect::inspect};
+use weir::plugin::{EngineOptions, PluginEngine, TenantQuota, inspect::inspect};
 use weir::spec::Pipeline;
 
 /// Weir: a dataflow runtime whose stages are sandboxed WebAssembly components.
@@ -42,6 +42,11 @@ enum Command {
         /// address, e.g. 127.0.0.1:9464 (port 0: any free port).
         #[arg(long, value_name = "ADDR")]
         admin: Option<std::net::SocketAddr>,
+        /// After Ctrl-C, how long to let in-flight batches drain and sinks
+        /// close before exiting anyway (a plugin stuck in a call the host
+        /// cannot interrupt must not keep `weir` running).
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        drain_timeout: u64,
     },
     /// Check a pipeline file and print every edge with its schema.
     Validate {
@@ -135,21 +140,39 @@ fn build(file: &Path) -> anyhow::Result<(Graph, PluginEngine)> {
     Ok((graph, engine))
 }
 
-/// Sets `stop` at the first Ctrl-C; exits at once at the second.
-fn handle_ctrl_c(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+/// Sets `stop` at the first Ctrl-C, then exits with 130 at the second or
+/// once `drain` has passed, whichever comes first.
+fn handle_ctrl_c(stop: Arc<AtomicBool>, drain: Duration) -> anyhow::Result<()> {
+    on_ctrl_c(move || async move {
+        eprintln!(
+            "\ninterrupted: draining in-flight batches and closing sinks for up to {} s (Ctrl-C again to exit at once)",
+            drain.as_secs()
+        );
+        stop.store(true, Ordering::SeqCst);
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = tokio::time::sleep(drain) => {
+                eprintln!("error: still draining after {} s; exiting without waiting (a node is stuck in a call the host cannot interrupt; what it did not commit is read again by the next run)", drain.as_secs());
+            }
+        }
+        std::process::exit(INTERRUPTED.into());
+    })
+}
+
+/// Runs `then` on a thread of its own at the first Ctrl-C.
+fn on_ctrl_c<F: Future<Output = ()>>(
+    then: impl FnOnce() -> F + Send + 'static,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()?;
     std::thread::Builder::new()
         .name("weir-signals".into())
         .spawn(move || {
             runtime.block_on(async {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("\ninterrupted: draining in-flight batches and closing sinks (Ctrl-C again to exit at once)");
-                    stop.store(true, Ordering::SeqCst);
-                }
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(INTERRUPTED.into());
+                    then().await;
                 }
             })
         })?;
@@ -181,116 +204,126 @@ fn pipeline_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// How `weir run` runs its pipelines: the same for each.
+struct RunSettings<'a> {
+    engine: &'a PluginEngine,
+    base: RunOptions,
+    several: bool,
+    watch: bool,
+    stop: &'a AtomicBool,
+    shown: &'a weir::admin::Pipelines,
+}
+
+/// What became of one pipeline.
+enum Outcome {
+    /// Its graph could not be built.
+    NotStarted(anyhow::Error),
+    /// It ran, to this end.
+    Ran {
+        name: String,
+        tenant: String,
+        result: Result<weir::exec::Summary, weir::exec::RunError>,
+    },
+}
+
 /// Runs every pipeline in `files` side by side. One pipeline alone fails
 /// as it is; with several, one that cannot start or fails is reported and
 /// the others run to their end, and the exit code says that one failed.
+/// Each pipeline builds its graph (loads and opens its plugins) on its own
+/// thread and starts as soon as it is built: a slow plugin of one tenant
+/// never delays another's start.
 fn run_pipelines(
     files: &[PathBuf],
     quiet: bool,
     watch: bool,
     admin: Option<std::net::SocketAddr>,
+    drain: Duration,
 ) -> anyhow::Result<ExitCode> {
     let engine = PluginEngine::new(&EngineOptions::default())?;
-    let mut graphs = Vec::new();
+    let several = files.len() > 1;
     let mut failed = Vec::new();
+    let mut pipelines = Vec::new();
     for file in files {
-        match Pipeline::from_file(file)
-            .map_err(anyhow::Error::from)
-            .and_then(|pipeline| Ok(Graph::build(pipeline, &engine)?))
-        {
-            Ok(graph) => graphs.push(graph),
-            Err(error) if files.len() == 1 => return Err(error),
-            Err(error) => failed.push(format!("{}: not started: {error:#}", file.display())),
+        match Pipeline::from_file(file) {
+            Ok(pipeline) => pipelines.push(pipeline),
+            Err(error) if !several => return Err(error.into()),
+            Err(error) => failed.push(format!(
+                "{}: not started: {:#}",
+                file.display(),
+                anyhow::Error::from(error)
+            )),
         }
     }
-    let refused = weir::exec::prepare(&mut graphs);
-    for (i, why) in refused.iter().rev() {
-        let graph = graphs.remove(*i);
-        failed.push(format!(
-            "{}: not started: {why}",
-            graph.pipeline.path.display()
-        ));
+    let admitted = weir::exec::prepare(&pipelines);
+    let mut ready = Vec::new();
+    for (pipeline, quota) in pipelines.into_iter().zip(admitted) {
+        match quota {
+            Ok(quota) => ready.push((pipeline, quota)),
+            Err(why) => failed.push(format!("{}: not started: {why}", pipeline.path.display())),
+        }
     }
-    if files.len() == 1 && !failed.is_empty() {
+    if !several && !failed.is_empty() {
         anyhow::bail!("{}", failed.join("\n"));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    handle_ctrl_c(stop.clone())?;
-    let several = files.len() > 1;
-    let base = RunOptions {
-        progress: (!quiet).then_some(Duration::from_secs(1)),
-        ..RunOptions::default()
-    };
-    // Per pipeline: its reload channels and live counters, shared with the
-    // admin API.
-    let wired: Vec<_> = graphs
-        .iter()
-        .map(|graph| {
-            let (reloader, inboxes) = weir::exec::reload_channels(graph);
-            (reloader, inboxes, weir::exec::node_stats(graph))
-        })
-        .collect();
+    let stop = AtomicBool::new(false);
+    let stop = Arc::new(stop);
+    handle_ctrl_c(stop.clone(), drain)?;
+    let shown = weir::admin::Pipelines::default();
     if let Some(addr) = admin {
-        let views = graphs
-            .iter()
-            .zip(&wired)
-            .map(|(graph, (reloader, _, stats))| {
-                weir::admin::PipelineView::new(graph, stats.clone(), reloader.clone())
-            })
-            .collect();
-        serve_admin(addr, views, engine.clone())?;
+        serve_admin(addr, shown.clone(), engine.clone())?;
     }
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let runs: Vec<_> = graphs
-            .iter()
-            .zip(wired)
-            .map(|(graph, (reloader, inboxes, stats))| {
-                let options = RunOptions {
-                    label: several.then(|| graph.pipeline.name.clone()),
-                    ..base.clone()
-                };
-                let (engine, stop) = (&engine, &*stop);
-                scope.spawn(move || {
-                    let done = AtomicBool::new(false);
-                    std::thread::scope(|scope| {
-                        if watch {
-                            let (reloader, done) = (&reloader, &done);
-                            scope.spawn(move || {
-                                if let Err(error) =
-                                    weir::watch::watch_plugins(graph, engine, reloader, done)
-                                {
-                                    tracing::error!(%error, "cannot watch the plugin files; no reloads");
-                                }
-                            });
-                        }
-                        let result = weir::exec::run_reloadable(
-                            graph, engine, &options, stop, inboxes, &stats,
-                        );
-                        done.store(true, Ordering::SeqCst);
-                        result
-                    })
-                })
+    let settings = RunSettings {
+        engine: &engine,
+        base: RunOptions {
+            progress: (!quiet).then_some(Duration::from_secs(1)),
+            ..RunOptions::default()
+        },
+        several,
+        watch,
+        stop: &stop,
+        shown: &shown,
+    };
+    let outcomes: Vec<(PathBuf, Outcome)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = ready
+            .into_iter()
+            .map(|(pipeline, quota)| {
+                let path = pipeline.path.clone();
+                let settings = &settings;
+                (
+                    path,
+                    scope.spawn(move || run_one(pipeline, &quota, settings)),
+                )
             })
             .collect();
         runs.into_iter()
-            .map(|r| r.join().expect("a pipeline thread panicked"))
+            .map(|(path, run)| (path, run.join().expect("a pipeline thread panicked")))
             .collect()
     });
-    for (graph, result) in graphs.iter().zip(results) {
-        let summary = match &result {
-            Ok(summary) => summary,
-            Err(error) => &error.summary,
+    for (path, outcome) in outcomes {
+        let (name, tenant, result) = match outcome {
+            Outcome::NotStarted(error) if !several => return Err(error),
+            Outcome::NotStarted(error) => {
+                failed.push(format!("{}: not started: {error:#}", path.display()));
+                continue;
+            }
+            Outcome::Ran {
+                name,
+                tenant,
+                result,
+            } => (name, tenant, result),
         };
         if !quiet {
             if several {
-                let tenant = &graph.pipeline.tenant.name;
-                eprintln!("pipeline {} (tenant {tenant}):", graph.pipeline.name);
+                eprintln!("pipeline {name} (tenant {tenant}):");
             }
+            let summary = match &result {
+                Ok(summary) => summary,
+                Err(error) => &error.summary,
+            };
             eprintln!("{summary}");
         }
         if let Err(error) = result {
-            let error = anyhow::Error::from(error)
-                .context(format!("running {}", graph.pipeline.path.display()));
+            let error = anyhow::Error::from(error).context(format!("running {}", path.display()));
             match several {
                 true => failed.push(format!("{error:#}")),
                 false => return Err(error),
@@ -307,11 +340,60 @@ fn run_pipelines(
     })
 }
 
+/// Builds `pipeline`'s graph under its tenant's `quota` and runs it (with
+/// its plugin watcher when asked), shown by the admin API once built.
+fn run_one(pipeline: Pipeline, quota: &Arc<TenantQuota>, settings: &RunSettings<'_>) -> Outcome {
+    let mut graph = match Graph::build(pipeline, settings.engine) {
+        Ok(graph) => graph,
+        Err(error) => return Outcome::NotStarted(error.into()),
+    };
+    graph.set_tenant_quota(quota);
+    let (reloader, inboxes) = weir::exec::reload_channels(&graph);
+    let stats = weir::exec::node_stats(&graph);
+    settings.shown.add(weir::admin::PipelineView::new(
+        &graph,
+        stats.clone(),
+        reloader.clone(),
+    ));
+    let options = RunOptions {
+        label: settings.several.then(|| graph.pipeline.name.clone()),
+        ..settings.base.clone()
+    };
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        if settings.watch {
+            let (graph, reloader, done) = (&graph, &reloader, &done);
+            scope.spawn(move || {
+                if let Err(error) =
+                    weir::watch::watch_plugins(graph, settings.engine, reloader, done)
+                {
+                    tracing::error!(%error, "cannot watch the plugin files; no reloads");
+                }
+            });
+        }
+        let result = weir::exec::run_reloadable(
+            &graph,
+            settings.engine,
+            &options,
+            settings.stop,
+            inboxes,
+            &stats,
+        );
+        done.store(true, Ordering::SeqCst);
+        result
+    });
+    Outcome::Ran {
+        name: graph.pipeline.name.clone(),
+        tenant: graph.pipeline.tenant.name.clone(),
+        result,
+    }
+}
+
 /// Binds `addr` and serves the admin API on a thread of its own until the
 /// process ends; says where on stderr.
 fn serve_admin(
     addr: std::net::SocketAddr,
-    views: Vec<weir::admin::PipelineView>,
+    pipelines: weir::admin::Pipelines,
     engine: PluginEngine,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -325,7 +407,7 @@ fn serve_admin(
     std::thread::Builder::new()
         .name("weir-admin".into())
         .spawn(move || {
-            if let Err(error) = runtime.block_on(weir::admin::serve(listener, views, engine)) {
+            if let Err(error) = runtime.block_on(weir::admin::serve(listener, pipelines, engine)) {
                 tracing::error!(%error, "the admin API stopped");
             }
         })?;
@@ -339,8 +421,18 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             watch,
             admin,
-        } => run_pipelines(&pipeline_files(&files)?, quiet, watch, admin),
+            drain_timeout,
+        } => run_pipelines(
+            &pipeline_files(&files)?,
+            quiet,
+            watch,
+            admin,
+            Duration::from_secs(drain_timeout),
+        ),
         Command::Validate { file } => {
+            // Nothing to drain: Ctrl-C exits at once, whatever a plugin's
+            // `open` is doing.
+            on_ctrl_c(|| async { std::process::exit(INTERRUPTED.into()) })?;
             let (graph, engine) = build(&file)?;
             print!("{}", graph.edges_report());
             print!("{}", graph.capabilities_report(&engine));

@@ -435,3 +435,336 @@ fn plugin_output_goes_to_the_log_rate_limited() {
         HOSTILE_ROWS
     );
 }
+
+/// Writes the neighbour and `hostile_yaml` (a whole pipeline file) into
+/// `dir`, runs both in one process, checks that the neighbour delivered
+/// every row, and answers the run.
+fn beside_neighbour(dir: &Path, hostile_yaml: &str) -> Output {
+    write_pipelines(dir, &Hostile::misbehave("pass", "{}"));
+    fs::write(dir.join("hostile.yaml"), hostile_yaml).unwrap();
+    let out = run_beside_neighbour_files(dir);
+    let delivered = ids(&read_json_dir(&dir.join("neighbour-out")));
+    assert_eq!(delivered, (1..=NEIGHBOUR_ROWS).collect::<Vec<_>>());
+    out
+}
+
+fn run_beside_neighbour_files(dir: &Path) -> Output {
+    weir(&[
+        "run",
+        dir.join("hostile.yaml").to_str().unwrap(),
+        dir.join("neighbour.yaml").to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_named_pipe_in_a_granted_folder_is_refused_not_waited_on() {
+    let fifo_in_data = |dir: &Path| {
+        granted_data_dir(dir);
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("data/fifo"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    };
+    // In `process`, under a short deadline: refused, not blocked on.
+    let report = probe(
+        fifo_in_data,
+        r#"{at: process, read: [/data/fifo, /data/ok.txt]}"#,
+        "{dirs: [{host: data, guest: /data}]}",
+    );
+    assert!(report.contains("read /data/fifo failed"), "{report}");
+    assert!(report.contains("read /data/ok.txt: granted"), "{report}");
+
+    // In `open`, through `weir validate`: it answers instead of hanging.
+    let dir = tempfile::tempdir().unwrap();
+    fifo_in_data(dir.path());
+    fs::write(dir.path().join("ids.jsonl"), "{\"id\": 1}\n").unwrap();
+    fs::write(
+        dir.path().join("fifo.yaml"),
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}}}
+transforms:
+  reader: {plugin: test-files, inputs: [ids], config: {read: [/data/fifo], report: true}, capabilities: {dirs: [{host: data, guest: /data}]}, limits: {call_timeout_ms: 500}}
+sinks:
+  out: {type: file, inputs: [reader], config: {path: out, format: json}}
+",
+    )
+    .unwrap();
+    let mut validate = weir_command(&["validate", dir.path().join("fifo.yaml").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while validate.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            validate.kill().unwrap();
+            panic!("weir validate hangs on a FIFO opened in `open`");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = validate.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("read /data/fifo failed"), "{stderr}");
+}
+
+#[test]
+fn the_first_ctrl_c_exits_within_the_drain_timeout_whatever_a_plugin_does() {
+    // A call that will not return for a minute: the drain cannot finish.
+    let dir = tempfile::tempdir().unwrap();
+    write_pipelines(
+        dir.path(),
+        &Hostile::misbehave("spin", "{call_timeout_ms: 60000}"),
+    );
+    let running = Running::start(
+        dir.path(),
+        &[
+            "run",
+            "--drain-timeout",
+            "2",
+            dir.path().join("hostile.yaml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let mut running = running;
+    running.wait_for("the plugin to spin", || {
+        fs::read_to_string(dir.path().join("state/audit.jsonl"))
+            .is_ok_and(|log| log.contains("\"load\""))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    interrupt(&running.child);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "weir still runs after Ctrl-C: {}",
+            running.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{}", running.stderr());
+    assert!(
+        running.stderr().contains("still draining after 2 s"),
+        "{}",
+        running.stderr()
+    );
+}
+
+#[test]
+fn a_slow_open_does_not_delay_the_neighbour_s_start() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pipelines(
+        dir.path(),
+        &Hostile::misbehave("spin-open", "{call_timeout_ms: 20000}"),
+    );
+    let mut running = Running::start(
+        dir.path(),
+        &[
+            "run",
+            dir.path().join("hostile.yaml").to_str().unwrap(),
+            dir.path().join("neighbour.yaml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    // The neighbour delivers everything while the hostile `open` still
+    // spins (it runs for 20 s before its deadline stops it).
+    running.wait_for("the neighbour's rows", || {
+        rows_in(&dir.path().join("neighbour-out")) == NEIGHBOUR_ROWS as usize
+    });
+    assert!(
+        running.child.try_wait().unwrap().is_none(),
+        "the hostile open was still running: {}",
+        running.stderr()
+    );
+    let status = running.child.wait().unwrap();
+    assert!(!status.success());
+    let stderr = running.stderr();
+    assert!(
+        stderr.contains("hostile.yaml: not started")
+            && stderr.contains("open ran past its deadline of 20000 ms"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn appended_columns_count_against_the_output_limit() {
+    let c = contain(Hostile::misbehave("appended:12", "{max_output_mib: 8}"));
+    c.every_letter_says("process returned 12582912 bytes, more than the limit of 8388608 bytes");
+    c.restarted_to_the_limit();
+    c.breaches_audited();
+    // Far past the limit, the copy out of the plugin is stopped on the way.
+    let c = contain(Hostile::misbehave("appended:40", "{max_output_mib: 8}"));
+    c.every_letter_says("process tried to copy more than 16777216 bytes out of the plugin");
+    c.restarted_to_the_limit();
+}
+
+#[test]
+fn a_source_s_batches_count_against_the_output_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = beside_neighbour(
+        dir.path(),
+        "tenant: {name: evil}
+sources:
+  hostile: {plugin: test-source-flood, config: 12, limits: {max_output_mib: 8}}
+sinks:
+  survivors: {type: file, inputs: [hostile], config: {path: survivors, format: json}}
+",
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("next returned 12582912 bytes, more than the limit of 8388608 bytes"),
+        "{stderr}"
+    );
+    assert_eq!(rows_in(&dir.path().join("survivors")), 0);
+}
+
+#[test]
+fn the_documented_defaults_hold_at_their_edges() {
+    // A 200 MiB batch and a 512 MiB state are within `max_output_mib: 256`
+    // and `memory_mib: 1024`: wasmtime's own 128 MiB copy cap must not
+    // refuse them.
+    let c = contain(Hostile::misbehave("big-batch:200", "{}"));
+    assert!(c.dead_letters.is_empty(), "{:?}", c.dead_letters.first());
+    let c = contain(Hostile::misbehave("big-state:512", "{}"));
+    assert!(c.dead_letters.is_empty(), "{:?}", c.dead_letters.first());
+    assert!(!c.stderr.contains("fuel"), "{}", c.stderr);
+}
+
+#[test]
+fn rejected_rows_are_checked() {
+    let c = contain(Hostile::misbehave("reject-twice", "{}"));
+    c.every_letter_says("rejected row 0 more than once");
+    c.restarted_to_the_limit();
+    let c = contain(Hostile::misbehave("reject-many", "{}"));
+    c.every_letter_says("rejected 100000 rows of a 10-row batch");
+    let c = contain(Hostile::misbehave("reject-kept", "{}"));
+    c.every_letter_says("rejected row 0 but the answer also delivers it");
+}
+
+#[test]
+fn a_log_flood_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = beside_neighbour(
+        dir.path(),
+        "tenant: {name: evil}
+sources:
+  ids: {type: file, config: {path: hostile-ids.jsonl, schema: {id: int64}, batch_rows: 10}}
+transforms:
+  hostile: {plugin: test-misbehave, inputs: [ids], config: log-flood, limits: {memory_mib: 128}}
+sinks:
+  survivors: {type: file, inputs: [hostile], config: {path: survivors, format: json}}
+",
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        rows_in(&dir.path().join("survivors")),
+        HOSTILE_ROWS as usize
+    );
+    // One record of 60 MB and a million calls: a few KiB a line, and the
+    // rest dropped by the rate limit.
+    assert!(stderr.len() < 4 << 20, "{} bytes of stderr", stderr.len());
+    assert!(stderr.lines().all(|l| l.len() < 20 << 10));
+    assert!(stderr.contains("more fields left out"), "{stderr}");
+}
+
+#[test]
+fn causes_reach_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let validate = |dir: &Path, plugin: &str, limits: &str| {
+        fs::write(dir.join("ids.jsonl"), "{\"id\": 1}\n").unwrap();
+        let file = dir.join("p.yaml");
+        fs::write(
+            &file,
+            format!(
+                "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64}}}}}}
+transforms:
+  t: {{plugin: {plugin}, inputs: [ids], config: pass, limits: {limits}}}
+sinks:
+  out: {{type: file, inputs: [t], config: {{path: out, format: json}}}}
+"
+            ),
+        )
+        .unwrap();
+        let out = weir(&["validate", file.to_str().unwrap()]);
+        assert!(!out.status.success());
+        text(&out.stderr)
+    };
+    // A component whose memory does not fit its limit says so.
+    let stderr = validate(dir.path(), "test-misbehave", "{memory_mib: 1}");
+    assert!(
+        stderr.contains("memory limit exceeded in instantiate: requested")
+            && stderr.contains("limit 1048576 bytes"),
+        "{stderr}"
+    );
+    // A component that does not compile says why.
+    let mut broken = b"\0asm\x0d\x00\x01\x00".to_vec();
+    broken.extend_from_slice(&[0xff; 64]);
+    fs::write(dir.path().join("broken.wasm"), broken).unwrap();
+    let stderr = validate(dir.path(), "broken.wasm", "{}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("cannot compile the component"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let (_, cause) = line.split_once("cannot compile the component").unwrap();
+    assert!(cause.trim_start_matches(':').trim().len() > 5, "{stderr}");
+}
+
+#[test]
+fn plugin_metrics_are_exported_and_their_names_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("metrics.yaml");
+    fs::write(
+        &pipeline,
+        ids_pipeline(
+            "hostile",
+            "plugin: test-misbehave, config: \"metric-names:10000\"",
+        ),
+    )
+    .unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 1..1001);
+    let (running, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
+    running.wait_for("the rows", || rows_in(&dir.path().join("out")) == 1000);
+    // Ten batches of 10,000 names each: 100,000 counters and as many gauges.
+    let (status, body) = http(&addr, "GET", "/metrics", "");
+    assert_eq!(status, 200);
+    assert!(body.len() < 256 << 10, "{} bytes of metrics", body.len());
+    let scrape = scrape(&addr);
+    let plugin_samples = |name: &str| {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && s.labels.get("node") == Some("hostile"))
+            .count()
+    };
+    assert_eq!(plugin_samples("weir_plugin_counter_total"), 256);
+    assert_eq!(plugin_samples("weir_plugin_gauge"), 256);
+    let batches = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "weir_plugin_counter_total" && s.labels.get("metric") == Some("batches")
+        })
+        .expect("the plugin's first counter is exported");
+    assert!(
+        matches!(
+            batches.value,
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) if v == 10.0
+        ),
+        "{:?}",
+        batches.value
+    );
+    assert!(
+        counter(
+            &scrape,
+            "weir_plugin_metric_updates_refused_total",
+            "hostile"
+        ) > 100_000.0
+    );
+}

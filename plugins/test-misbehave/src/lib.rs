@@ -15,7 +15,21 @@
 //!   passes the batch through;
 //! - `"trap-on-13"`: passes batches through, but panics on a batch whose
 //!   `id` column (int64) holds 13: a poison pill;
-//! - `"reject-out-of-range"`: rejects a row index past the batch.
+//! - `"reject-out-of-range"`: rejects a row index past the batch;
+//! - `"reject-twice"`: passes batches through and rejects row 0 twice;
+//! - `"reject-many"`: passes batches through and rejects 100,000 rows;
+//! - `"reject-kept"`: keeps every row (derived output) and also rejects row 0;
+//! - `"appended:N"`: derived output whose one appended column comes back as
+//!   N MiB (of junk: the host must refuse the size before decoding it);
+//! - `"big-batch:N"`: appends a `blob` column, N MiB long in the first row of
+//!   the first batch (a legitimate, large batch);
+//! - `"big-state:N"`: passes batches through and answers `snapshot` with an
+//!   N MiB state;
+//! - `"metric-names:N"`: passes batches through and reports N counters and N
+//!   gauges of distinct names on every batch;
+//! - `"spin-open"`: loops forever in `open`;
+//! - `"log-flood"`: passes batches through; on the first it logs one record
+//!   of 15,000 fields of 4 KiB, then makes 1,000,000 `log` calls.
 #![allow(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -33,6 +47,7 @@ wit_bindgen::generate!({
 use exports::weir::plugin::transform::{
     ColumnSource, Derivation, Guest, Output, OutputMode, Plan, Processed,
 };
+use weir::plugin::host::Level;
 use weir::plugin::types::{Error, PluginInfo, RejectedRow};
 
 thread_local! {
@@ -49,8 +64,40 @@ fn recurse(depth: u64) -> u64 {
     recurse(std::hint::black_box(depth + 1)).wrapping_add(depth)
 }
 
+/// The mode's word (before any `:`).
 fn mode() -> String {
-    MODE.with_borrow(|m| m.clone())
+    let mode = MODE.with_borrow(|m| m.clone());
+    mode.split(':').next().unwrap_or_default().to_string()
+}
+
+/// The mode's number (after `:`), in MiB or a count.
+fn mode_number() -> usize {
+    MODE.with_borrow(|m| {
+        m.split(':')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// The input schema with a `blob` text column appended.
+fn with_blob(input: &Schema) -> Schema {
+    let mut fields: Vec<_> = input.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new("blob", DataType::Utf8, true)));
+    Schema::new(fields)
+}
+
+fn decode_input(batch: Vec<u8>) -> Result<RecordBatch, Error> {
+    let schema = INPUT_SCHEMA.with_borrow(|s| s.clone());
+    let mut decoder =
+        weir_ipc::BatchDecoder::new(&schema).map_err(|e| Error::Internal(e.to_string()))?;
+    decoder
+        .decode(batch)
+        .map_err(|e| Error::InvalidInput(e.to_string()))
+}
+
+thread_local! {
+    static BATCHES_SEEN: RefCell<usize> = const { RefCell::new(0) };
 }
 
 impl Guest for Misbehave {
@@ -68,7 +115,14 @@ impl Guest for Misbehave {
         INPUT_SCHEMA.with_borrow_mut(|s| *s = input_schema.clone());
         let schema = weir_ipc::schema_from_bytes(&input_schema)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let (output_schema, mode) = match mode.as_str() {
+        let word = mode.split(':').next().unwrap_or_default();
+        if word == "spin-open" {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        let (output_schema, mode) = match word {
             "pass"
             | "malformed-ipc"
             | "trap"
@@ -79,7 +133,32 @@ impl Guest for Misbehave {
             | "recurse"
             | "sleep"
             | "print"
-            | "reject-out-of-range" => (input_schema, OutputMode::Batches),
+            | "reject-out-of-range"
+            | "reject-twice"
+            | "reject-many"
+            | "big-state"
+            | "metric-names"
+            | "log-flood" => (input_schema, OutputMode::Batches),
+            "big-batch" => (
+                weir_ipc::schema_to_bytes(&with_blob(&schema)).unwrap(),
+                OutputMode::Batches,
+            ),
+            "reject-kept" => {
+                let layout = (0..schema.fields().len() as u32)
+                    .map(ColumnSource::Input)
+                    .collect();
+                (input_schema, OutputMode::Derived(layout))
+            }
+            "appended" => {
+                let mut layout: Vec<_> = (0..schema.fields().len() as u32)
+                    .map(ColumnSource::Input)
+                    .collect();
+                layout.push(ColumnSource::Appended(0));
+                (
+                    weir_ipc::schema_to_bytes(&with_blob(&schema)).unwrap(),
+                    OutputMode::Derived(layout),
+                )
+            }
             "wrong-schema" => {
                 let announced = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
                 (
@@ -104,7 +183,69 @@ impl Guest for Misbehave {
 
     fn process(batch: Vec<u8>) -> Result<Processed, Error> {
         let output = match mode().as_str() {
-            "pass" | "reject-out-of-range" => Output::Batches(vec![batch]),
+            "pass" | "reject-out-of-range" | "reject-twice" | "reject-many" | "big-state" => {
+                Output::Batches(vec![batch])
+            }
+            "log-flood" => {
+                let first = BATCHES_SEEN.with_borrow_mut(|n| {
+                    *n += 1;
+                    *n == 1
+                });
+                if first {
+                    let fields: Vec<(String, String)> = (0..15_000)
+                        .map(|i| (format!("field{i}"), "v".repeat(4096)))
+                        .collect();
+                    weir::plugin::host::log(Level::Error, "one huge record", &fields);
+                    for i in 0..1_000_000 {
+                        weir::plugin::host::log(Level::Error, &format!("flood {i}"), &[]);
+                    }
+                }
+                Output::Batches(vec![batch])
+            }
+            "metric-names" => {
+                let seen = BATCHES_SEEN.with_borrow_mut(|n| {
+                    *n += 1;
+                    *n
+                });
+                weir::plugin::host::counter_add("batches", 1);
+                for i in 0..mode_number() {
+                    let name = format!("metric_{seen}_{i}");
+                    weir::plugin::host::counter_add(&name, 1);
+                    weir::plugin::host::gauge_set(&name, i as f64);
+                }
+                Output::Batches(vec![batch])
+            }
+            "reject-kept" => Output::Derived(Derivation {
+                selection: None,
+                appended: None,
+            }),
+            "appended" => Output::Derived(Derivation {
+                selection: None,
+                appended: Some(vec![0x5a; mode_number() << 20]),
+            }),
+            "big-batch" => {
+                let input = decode_input(batch)?;
+                let first = BATCHES_SEEN.with_borrow_mut(|n| {
+                    *n += 1;
+                    *n == 1
+                });
+                let blob: StringArray = (0..input.num_rows())
+                    .map(|row| match (first, row) {
+                        (true, 0) => Some("x".repeat(mode_number() << 20)),
+                        _ => Some(String::new()),
+                    })
+                    .collect();
+                let schema = Arc::new(with_blob(&input.schema()));
+                let mut columns = input.columns().to_vec();
+                columns.push(Arc::new(blob));
+                let output = RecordBatch::try_new(schema.clone(), columns)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let bytes = weir_ipc::BatchEncoder::new(&schema)
+                    .unwrap()
+                    .encode_owned(&output)
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                Output::Batches(vec![bytes])
+            }
             "malformed-ipc" => {
                 Output::Batches(vec![vec![0xff, 0xff, 0xff, 0xff, 0x10, 0, 0, 0, 1, 2, 3]])
             }
@@ -181,11 +322,18 @@ impl Guest for Misbehave {
             }
             other => return Err(Error::Internal(format!("unknown mode {other:?}"))),
         };
+        let reject = |row: u32| RejectedRow {
+            row,
+            message: "rejected on purpose".into(),
+        };
         let rejected = match mode().as_str() {
             "reject-out-of-range" => vec![RejectedRow {
                 row: u32::MAX,
                 message: "no such row".into(),
             }],
+            "reject-twice" => vec![reject(0), reject(0)],
+            "reject-many" => (0..100_000).map(|i| reject(i % 10)).collect(),
+            "reject-kept" => vec![reject(0)],
             _ => Vec::new(),
         };
         Ok(Processed { output, rejected })
@@ -196,11 +344,17 @@ impl Guest for Misbehave {
     }
 
     fn snapshot() -> Result<Option<Vec<u8>>, Error> {
-        Ok(None)
+        Ok(match mode().as_str() {
+            "big-state" => Some(vec![7; mode_number() << 20]),
+            _ => None,
+        })
     }
 
-    fn restore(_state: Vec<u8>) -> Result<(), Error> {
-        Err(Error::InvalidState("stateless".into()))
+    fn restore(state: Vec<u8>) -> Result<(), Error> {
+        match mode().as_str() {
+            "big-state" if state.len() == mode_number() << 20 => Ok(()),
+            _ => Err(Error::InvalidState("stateless".into())),
+        }
     }
 }
 

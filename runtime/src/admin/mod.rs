@@ -5,15 +5,20 @@
 //!   rows, bytes and batches in and out, dead letters, skipped and filtered
 //!   rows, instance restarts, hot reloads, busy time, a histogram of call
 //!   durations and the plugin's memory in use; per source that knows it, its
-//!   lag (bytes of input not read yet);
+//!   lag (bytes of input not read yet); the plugin's own counters and gauges
+//!   (`weir_plugin_counter_total` and `weir_plugin_gauge`, labelled with
+//!   the metric's name, at most [`MAX_METRICS`](crate::plugin::MAX_METRICS)
+//!   of each per node);
 //! - `GET /pipelines` and `GET /pipelines/{p}`: the pipelines, their nodes,
 //!   schemas, plugin digests and live counters, as JSON;
 //! - `POST /pipelines/{p}/nodes/{n}/reload`: hot-reloads a transform, from
 //!   its own plugin file or from `{"path": "..."}` (optionally with
 //!   `"config"`); answers the swap or why it was refused.
+//!
+//! Pipelines appear once their graph is built: each starts on its own.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -32,6 +37,23 @@ use crate::connectors::Lag;
 use crate::exec::{CALL_BUCKETS, NodeStats, Reloader, Replacement};
 use crate::graph::{Graph, Implementation, load_plugin, schema_line};
 use crate::plugin::PluginEngine;
+
+/// The pipelines the API shows, shared with `weir run`, which adds each
+/// once its graph is built.
+#[derive(Clone, Default)]
+pub struct Pipelines(Arc<RwLock<Vec<Arc<PipelineView>>>>);
+
+impl Pipelines {
+    /// Shows `view` from now on.
+    pub fn add(&self, view: PipelineView) {
+        self.0.write().expect("pipelines lock").push(Arc::new(view));
+    }
+
+    /// The pipelines shown now.
+    fn list(&self) -> Vec<Arc<PipelineView>> {
+        self.0.read().expect("pipelines lock").clone()
+    }
+}
 
 /// One pipeline as the API shows it.
 pub struct PipelineView {
@@ -200,7 +222,7 @@ const COUNTERS: [Counter; 12] = [
 
 /// What the server shares between requests.
 struct Admin {
-    pipelines: Vec<PipelineView>,
+    pipelines: Pipelines,
     engine: PluginEngine,
     registry: Registry,
 }
@@ -219,21 +241,102 @@ impl MeteredNode {
     fn labels(&self) -> [(&str, &str); 2] {
         [("pipeline", &self.pipeline), ("node", &self.node)]
     }
+
+    fn labels_with_metric<'a>(&'a self, metric: &'a str) -> [(&'a str, &'a str); 3] {
+        let [pipeline, node] = self.labels();
+        [pipeline, node, ("metric", metric)]
+    }
 }
 
 /// The per-node counters and gauges of every pipeline, read at each scrape.
-#[derive(Debug)]
 struct NodeCollector {
-    nodes: Vec<MeteredNode>,
+    pipelines: Pipelines,
+}
+
+impl std::fmt::Debug for NodeCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeCollector")
+    }
+}
+
+impl NodeCollector {
+    /// Every node of the pipelines shown now.
+    fn nodes(&self) -> Vec<MeteredNode> {
+        self.pipelines
+            .list()
+            .iter()
+            .flat_map(|p| {
+                p.nodes.iter().zip(&p.stats).map(|(n, stats)| MeteredNode {
+                    pipeline: p.name.clone(),
+                    node: n.name.clone(),
+                    plugin: n.plugin.is_some(),
+                    stats: stats.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The plugins' own counters and gauges, each labelled with its name.
+    fn encode_plugin_metrics(
+        nodes: &[MeteredNode],
+        encoder: &mut DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        let metrics: Vec<_> = nodes
+            .iter()
+            .map(|n| {
+                n.stats
+                    .plugin_metrics
+                    .lock()
+                    .expect("plugin metrics lock")
+                    .clone()
+            })
+            .collect();
+        let mut family = encoder.encode_descriptor(
+            "weir_plugin_counter",
+            "A counter the node's plugin reports (counter-add), by name.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (node, metrics) in nodes.iter().zip(&metrics) {
+            for (name, value) in &metrics.counters {
+                let labels = node.labels_with_metric(name);
+                ConstCounter::new(*value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "weir_plugin_gauge",
+            "A gauge the node's plugin reports (gauge-set), by name.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (node, metrics) in nodes.iter().zip(&metrics) {
+            for (name, value) in &metrics.gauges {
+                let labels = node.labels_with_metric(name);
+                ConstGauge::new(*value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "weir_plugin_metric_updates_refused",
+            "Plugin metric updates dropped: a new name past the per-node cap, or too long a name.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (node, metrics) in nodes.iter().zip(&metrics).filter(|(n, _)| n.plugin) {
+            ConstCounter::new(metrics.refused).encode(family.encode_family(&node.labels())?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Collector for NodeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let nodes = self.nodes();
+        Self::encode_plugin_metrics(&nodes, &mut encoder)?;
         for counter in &COUNTERS {
             let name = format!("weir_node_{}", counter.key);
             let mut family =
                 encoder.encode_descriptor(&name, counter.help, None, MetricType::Counter)?;
-            for node in &self.nodes {
+            for node in &nodes {
                 let value = (counter.counter)(&node.stats).load(Ordering::Relaxed);
                 ConstCounter::new(value).encode(family.encode_family(&node.labels())?)?;
             }
@@ -244,7 +347,7 @@ impl Collector for NodeCollector {
             None,
             MetricType::Gauge,
         )?;
-        for node in self.nodes.iter().filter(|n| n.plugin) {
+        for node in nodes.iter().filter(|n| n.plugin) {
             let bytes = node.stats.memory_bytes.load(Ordering::Relaxed);
             ConstGauge::new(bytes).encode(family.encode_family(&node.labels())?)?;
         }
@@ -254,7 +357,7 @@ impl Collector for NodeCollector {
             None,
             MetricType::Gauge,
         )?;
-        for node in &self.nodes {
+        for node in &nodes {
             if let Some(Lag::Bytes(bytes)) = *node.stats.lag.lock().expect("lag lock") {
                 ConstGauge::new(bytes).encode(family.encode_family(&node.labels())?)?;
             }
@@ -265,7 +368,7 @@ impl Collector for NodeCollector {
             None,
             MetricType::Histogram,
         )?;
-        for node in &self.nodes {
+        for node in &nodes {
             // prometheus-client sums the buckets up itself: counts per bucket.
             let counts: Vec<u64> = node
                 .stats
@@ -288,22 +391,13 @@ impl Collector for NodeCollector {
 /// Serves the API on `listener` until the process ends.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    pipelines: Vec<PipelineView>,
+    pipelines: Pipelines,
     engine: PluginEngine,
 ) -> std::io::Result<()> {
     let mut registry = Registry::default();
-    let nodes = pipelines
-        .iter()
-        .flat_map(|p| {
-            p.nodes.iter().zip(&p.stats).map(|(n, stats)| MeteredNode {
-                pipeline: p.name.clone(),
-                node: n.name.clone(),
-                plugin: n.plugin.is_some(),
-                stats: stats.clone(),
-            })
-        })
-        .collect();
-    registry.register_collector(Box::new(NodeCollector { nodes }));
+    registry.register_collector(Box::new(NodeCollector {
+        pipelines: pipelines.clone(),
+    }));
     let admin = Arc::new(Admin {
         pipelines,
         engine,
@@ -336,7 +430,7 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
 
 async fn pipelines_json(State(admin): State<Arc<Admin>>) -> Json<Value> {
     Json(Value::Array(
-        admin.pipelines.iter().map(PipelineView::json).collect(),
+        admin.pipelines.list().iter().map(|p| p.json()).collect(),
     ))
 }
 
@@ -350,7 +444,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn find<'a>(admin: &'a Admin, pipeline: &str) -> Result<&'a PipelineView, ApiError> {
+fn find(admin: &Admin, pipeline: &str) -> Result<Arc<PipelineView>, ApiError> {
     let missing = || {
         ApiError(
             StatusCode::NOT_FOUND,
@@ -359,7 +453,8 @@ fn find<'a>(admin: &'a Admin, pipeline: &str) -> Result<&'a PipelineView, ApiErr
     };
     admin
         .pipelines
-        .iter()
+        .list()
+        .into_iter()
         .find(|p| p.name == pipeline)
         .ok_or_else(missing)
 }

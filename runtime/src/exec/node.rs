@@ -16,7 +16,7 @@ use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
     Grants, Limits, OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance,
-    SourceInstance, TransformInstance,
+    SourceInstance, TransformInstance, with_causes,
 };
 use crate::spec::{OnError, Section};
 
@@ -199,10 +199,12 @@ impl Context<'_> {
         self.node.spec.config.to_string()
     }
 
-    /// `limits` counting the instance's memory into the node's gauge.
+    /// `limits` counting the instance's memory into the node's gauge and
+    /// its plugin metrics into the node's.
     fn metered(&self, limits: &Limits) -> Limits {
         Limits {
             memory_meter: Some(self.stats.memory_bytes.clone()),
+            metrics: Some(self.stats.plugin_metrics.clone()),
             ..limits.clone()
         }
     }
@@ -722,24 +724,6 @@ fn refuse(
     cx.audit(AuditEvent::ReloadRefused, Some(&detail))?;
     let _ = reply.send(Err(reason.to_string()));
     Ok(())
-}
-
-/// An error with its causes, for dead letters and logs: the first line of
-/// each, leaving out headers of multi-line details (wasmtime's "error while
-/// executing at wasm backtrace:").
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        let line = error.to_string();
-        let first = line.lines().next().unwrap_or_default();
-        if !first.ends_with(':') {
-            text.push_str(": ");
-            text.push_str(first);
-        }
-        cause = error.source();
-    }
-    text
 }
 
 fn connector_sink(cx: &Context<'_>) -> Result<(), String> {

@@ -1,29 +1,34 @@
 //! Several pipelines in one `weir run`: every pipeline names its tenant, and
 //! all plugin instances of a tenant's pipelines share one [`TenantQuota`];
 //! no two pipelines may write the same dead-letter or position file.
+//!
+//! These are checked on the pipeline files, before any plugin is loaded, so
+//! that each pipeline can then build its graph and start on its own: a
+//! tenant's slow plugin never delays another's start.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::graph::{Graph, Implementation};
+use crate::connectors::Connector;
 use crate::plugin::TenantQuota;
-use crate::spec::TenantSpec;
+use crate::spec::{Pipeline, TenantSpec};
 
-/// Prepares graphs to run side by side: gives each its tenant's shared
-/// quota. Answers, by graph index (each at most once, in order), the
-/// pipelines that cannot run: one that would write another's dead-letter or
-/// position files, a tenant stated with other quotas than in an earlier
-/// file, or whose pipelines together keep more plugin instances alive than
-/// its `max_instances`.
-pub fn prepare(graphs: &mut [Graph]) -> Vec<(usize, String)> {
-    let mut refused = shared_files(graphs);
+/// Admits pipelines to run side by side. Answers, for each pipeline in
+/// order, its tenant's shared quota (to give its graph with
+/// [`crate::graph::Graph::set_tenant_quota`]), or why it cannot run: it
+/// would write another's dead-letter or position files, its tenant is stated
+/// with other quotas than in an earlier file, or the tenant's pipelines
+/// together keep more plugin instances alive than its `max_instances`.
+pub fn prepare(pipelines: &[Pipeline]) -> Vec<Result<Arc<TenantQuota>, String>> {
+    let mut quotas = vec![None; pipelines.len()];
+    let mut refused = shared_files(pipelines);
     // Per tenant: its quotas as first stated and in which file, its shared
     // quota, its pipelines.
     type Tenant = (TenantSpec, PathBuf, Arc<TenantQuota>, Vec<usize>);
     let mut tenants: BTreeMap<String, Tenant> = BTreeMap::new();
-    for (i, graph) in graphs.iter_mut().enumerate() {
-        let (spec, path) = (&graph.pipeline.tenant, &graph.pipeline.path);
+    for (i, pipeline) in pipelines.iter().enumerate() {
+        let (spec, path) = (&pipeline.tenant, &pipeline.path);
         let (first, first_path, quota, members) =
             tenants.entry(spec.name.clone()).or_insert_with(|| {
                 let quota = TenantQuota::new(
@@ -44,11 +49,14 @@ pub fn prepare(graphs: &mut [Graph]) -> Vec<(usize, String)> {
             ));
             continue;
         }
-        graph.set_tenant_quota(quota);
+        quotas[i] = Some(quota.clone());
         members.push(i);
     }
     for (name, (spec, _, _, members)) in tenants {
-        let needed: usize = members.iter().map(|&i| graphs[i].plugin_instances()).sum();
+        let needed: usize = members
+            .iter()
+            .map(|&i| plugin_instances(&pipelines[i]))
+            .sum();
         if let Some(max) = spec.max_instances.filter(|&max| needed > max) {
             for i in members {
                 refused.push((
@@ -68,32 +76,51 @@ pub fn prepare(graphs: &mut [Graph]) -> Vec<(usize, String)> {
         }
         same
     });
-    refused
+    let mut refused = refused.into_iter().peekable();
+    quotas
+        .into_iter()
+        .enumerate()
+        .map(|(i, quota)| match refused.next_if(|(j, _)| *j == i) {
+            Some((_, why)) => Err(why),
+            None => Ok(quota.expect("every admitted pipeline has its tenant's quota")),
+        })
+        .collect()
+}
+
+/// Plugin instances `pipeline` keeps alive while it runs.
+fn plugin_instances(pipeline: &Pipeline) -> usize {
+    pipeline
+        .nodes()
+        .filter(|(_, _, spec)| spec.plugin.is_some())
+        .map(|(_, _, spec)| spec.parallelism)
+        .sum()
 }
 
 /// Pipelines (by index, with why) that would write a dead-letter or position
 /// file an earlier pipeline of the run writes too.
-fn shared_files(graphs: &[Graph]) -> Vec<(usize, String)> {
+fn shared_files(pipelines: &[Pipeline]) -> Vec<(usize, String)> {
     let mut owners: HashMap<PathBuf, (usize, String)> = HashMap::new();
     let mut refused = Vec::new();
-    for (i, graph) in graphs.iter().enumerate() {
-        let pipeline = &graph.pipeline;
+    for (i, pipeline) in pipelines.iter().enumerate() {
         let mut files = Vec::new();
-        for node in &graph.nodes {
+        for (section, name, spec) in pipeline.nodes() {
             files.push((
                 "dead letters",
                 "dead_letters",
-                pipeline
-                    .dead_letter_dir
-                    .join(format!("{}.jsonl", node.name)),
-                &node.name,
+                pipeline.dead_letter_dir.join(format!("{name}.jsonl")),
+                name,
             ));
-            if matches!(&node.implementation, Implementation::Connector(c) if c.resumes()) {
+            // A connector that cannot be made fails the graph's build.
+            let resumes = spec.connector.as_deref().is_some_and(|kind| {
+                Connector::new(section, kind, &spec.config, &pipeline.base_dir)
+                    .is_ok_and(|c| c.resumes())
+            });
+            if resumes {
                 files.push((
                     "its position",
                     "state",
-                    pipeline.state_dir.join(format!("{}.json", node.name)),
-                    &node.name,
+                    pipeline.state_dir.join(format!("{name}.json")),
+                    name,
                 ));
             }
         }
@@ -105,13 +132,13 @@ fn shared_files(graphs: &[Graph]) -> Vec<(usize, String)> {
                         format!(
                             "node {node:?} would write {what} to {}, as node {other:?} of {} does; give one of the pipelines its own `{field}:` folder",
                             path.display(),
-                            graphs[*j].pipeline.path.display()
+                            pipelines[*j].path.display()
                         ),
                     ));
                     break;
                 }
                 _ => {
-                    owners.insert(path, (i, node.clone()));
+                    owners.insert(path, (i, node.to_string()));
                 }
             }
         }

@@ -38,6 +38,9 @@ pub struct NodeStats {
     pub reloads: AtomicU64,
     /// Bytes of linear memory the node's plugin instances hold now.
     pub memory_bytes: Arc<AtomicU64>,
+    /// What the node's plugin reported through `counter-add` and
+    /// `gauge-set`, over all its instances.
+    pub plugin_metrics: crate::plugin::NodeMetrics,
     /// How far a source is behind its input, if it knows (updated about
     /// once a second).
     pub lag: std::sync::Mutex<Option<crate::connectors::Lag>>,

@@ -16,7 +16,7 @@ use crate::connectors::Connector;
 use crate::plugin::inspect::Capability;
 use crate::plugin::{
     DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance,
-    TransformInstance, World,
+    TransformInstance, World, with_causes,
 };
 use crate::spec::{LimitsSpec, NodeSpec, Pipeline, Section};
 
@@ -36,15 +36,6 @@ impl Graph {
         for node in &mut self.nodes {
             node.limits.tenant = Some(quota.clone());
         }
-    }
-
-    /// Plugin instances the graph keeps alive while it runs.
-    pub fn plugin_instances(&self) -> usize {
-        self.nodes
-            .iter()
-            .filter(|n| matches!(n.implementation, Implementation::Plugin(_)))
-            .map(|n| n.spec.parallelism)
-            .sum()
     }
 }
 
@@ -414,7 +405,7 @@ pub fn load_plugin(
         Some(digest) => engine.load_file_pinned(&path, &digest),
         None => engine.load_file(&path),
     }
-    .map_err(|e| format!("field `plugin`: {e}"))
+    .map_err(|e| format!("field `plugin`: {}", with_causes(&e)))
 }
 
 /// Where a `plugin:` reference points: a path (relative to the pipeline
@@ -494,7 +485,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     let config = node.spec.config.to_string();
     let output_schema = match (&node.implementation, node.section) {
         (Implementation::Connector(connector), Section::Sources) => {
-            let schema = connector.source_schema().map_err(|e| e.to_string())?;
+            let schema = connector.source_schema().map_err(|e| with_causes(&e))?;
             if connector.infers_schema() {
                 tracing::warn!(node = %node.name, schema = %render::schema_line(&schema), "schema read off the first records; declare `schema` in the config to fix it");
             }
@@ -502,14 +493,14 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
         }
         (Implementation::Connector(connector), _) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");
-            connector.check_sink(schema).map_err(|e| e.to_string())?;
+            connector.check_sink(schema).map_err(|e| with_causes(&e))?;
             None
         }
         (Implementation::Plugin(plugin), Section::Sources) => {
             let mut instance =
                 SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
-                    .map_err(|e| e.to_string())?;
-            Some(instance.open(&config).map_err(|e| e.to_string())?)
+                    .map_err(|e| with_causes(&e))?;
+            Some(instance.open(&config).map_err(|e| with_causes(&e))?)
         }
         (Implementation::Plugin(plugin), Section::Transforms) => {
             let mut instance = TransformInstance::with_grants(
@@ -519,17 +510,17 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
                 &node.limits,
                 &node.grants,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| with_causes(&e))?;
             let input = input_schema.as_ref().expect("transforms have inputs");
-            Some(instance.open(&config, input).map_err(|e| e.to_string())?)
+            Some(instance.open(&config, input).map_err(|e| with_causes(&e))?)
         }
         (Implementation::Plugin(plugin), Section::Sinks) => {
             let mut instance =
                 SinkInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| with_causes(&e))?;
             instance
                 .open(&config, input_schema.as_ref().expect("sinks have inputs"))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| with_causes(&e))?;
             None
         }
     };

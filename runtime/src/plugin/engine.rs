@@ -155,6 +155,7 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .and_then(|()| super::clocks::add_to_linker(&mut linker))
+            .and_then(|()| super::special_files::add_to_linker(&mut linker))
             .and_then(|()| bindings::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .and_then(|()| bindings::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))
             .map_err(|e| PluginError::Engine { source: boxed(e) })?;

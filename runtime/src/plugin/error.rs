@@ -173,6 +173,20 @@ pub enum PluginError {
         limit: usize,
     },
 
+    /// A call tried to copy more bytes out of the plugin than its node allows
+    /// (wasmtime's hostcall fuel, set from the limits), and trapped.
+    #[error(
+        "{plugin}: {call} tried to copy more than {limit} bytes out of the plugin in one call (twice limits.max_output_mib; for snapshot, limits.memory_mib)"
+    )]
+    CopyLimit {
+        /// The node.
+        plugin: String,
+        /// The contract function.
+        call: &'static str,
+        /// The most bytes the call may copy.
+        limit: usize,
+    },
+
     /// A call ran past its deadline and was interrupted.
     #[error("{plugin}: {call} ran past its deadline of {} ms", limit.as_millis())]
     Deadline {
@@ -309,6 +323,7 @@ impl PluginError {
                 | Self::InstanceLimit { .. }
                 | Self::Deadline { .. }
                 | Self::OutputLimit { .. }
+                | Self::CopyLimit { .. }
                 | Self::Quota { .. }
         )
     }
@@ -318,7 +333,10 @@ impl PluginError {
     pub fn breaks_contract(&self) -> bool {
         matches!(
             self,
-            Self::MalformedIpc { .. } | Self::Protocol { .. } | Self::OutputLimit { .. }
+            Self::MalformedIpc { .. }
+                | Self::Protocol { .. }
+                | Self::OutputLimit { .. }
+                | Self::CopyLimit { .. }
         )
     }
 
@@ -329,6 +347,25 @@ impl PluginError {
             _ => None,
         }
     }
+}
+
+/// An error with its causes, as users read it in messages, dead letters and
+/// logs: the first line of each cause, each once, leaving out headers of
+/// multi-line details (wasmtime's "error while executing at wasm
+/// backtrace:") and causes the text already says.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let line = error.to_string();
+        let first = line.lines().next().unwrap_or_default().trim();
+        if !first.is_empty() && !first.ends_with(':') && !text.contains(first) {
+            text.push_str(": ");
+            text.push_str(first);
+        }
+        cause = error.source();
+    }
+    text
 }
 
 /// Converts wasmtime's error (its own type when built without `anyhow`) into a

@@ -1,11 +1,13 @@
 //! The state of one plugin instance (its wasmtime `Store` data) and the
 //! host side of the `weir:plugin/host` interface.
 //!
-//! Log records go to `tracing` with the node's name; counters and gauges are
-//! kept per instance and read by the executor and the metrics endpoint.
+//! Log records go to `tracing` with the node's name; counters and gauges go
+//! to the node's [`NodeMetrics`], which its instances share and the metrics
+//! endpoint exports.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -24,7 +26,15 @@ pub struct PluginMetrics {
     pub counters: BTreeMap<String, u64>,
     /// Gauges by name.
     pub gauges: BTreeMap<String, f64>,
+    /// Updates dropped because they named a new metric past
+    /// [`MAX_METRICS`], or a name longer than [`MAX_METRIC_NAME`].
+    pub refused: u64,
 }
+
+/// The plugin metrics of one node: its instances (parallel ones, and those
+/// re-created after a trap or swapped in by a reload) add to the same
+/// counters, and the last gauge set wins.
+pub type NodeMetrics = Arc<Mutex<PluginMetrics>>;
 
 /// What a plugin instance's `Store` holds.
 pub struct HostState {
@@ -32,7 +42,7 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
-    pub(crate) metrics: PluginMetrics,
+    metrics: NodeMetrics,
     /// The call in progress, with its deadline (see [`super::schedule`]).
     pub(crate) call: Option<CallWindow>,
     /// Bounds the `log` records written, as stdout's lines are.
@@ -40,6 +50,17 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// The node the instance runs as.
+    pub(crate) fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// What the plugin reported through `counter-add` and `gauge-set` (with
+    /// the node's other instances, when they share its metrics).
+    pub fn metrics(&self) -> PluginMetrics {
+        self.metrics.lock().expect("plugin metrics lock").clone()
+    }
+
     /// State for an instance of the plugin running as `node`, granted no
     /// WASI capability beyond clocks and random numbers.
     pub fn new(node: &str, limits: &Limits) -> Result<Self, PluginError> {
@@ -69,7 +90,7 @@ impl HostState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter,
-            metrics: PluginMetrics::default(),
+            metrics: limits.metrics.clone().unwrap_or_default(),
             call: None,
             log_rate: RateLimit::default(),
         })
@@ -94,27 +115,41 @@ const MAX_LOG_TEXT: usize = 4096;
 /// up to one huge line either.
 const MAX_LOG_RECORD: usize = 16 << 10;
 
-/// Most distinct counters (and gauges) one instance may define, so a plugin
-/// inventing names cannot grow the host's memory without bound.
+/// Most distinct counters (and as many gauges) one node's plugin may
+/// define, so a plugin inventing names cannot grow the host's memory or the
+/// metrics endpoint without bound.
 pub const MAX_METRICS: usize = 256;
 
-/// The metric `name`, created unless the map is `full` (then the update is
-/// dropped with a warning).
-fn bounded_entry<'a, V: Default>(
-    map: &'a mut BTreeMap<String, V>,
-    name: String,
-    full: bool,
-    node: &str,
-) -> Option<&'a mut V> {
-    if full && !map.contains_key(&name) {
-        tracing::warn!(
-            node,
-            metric = clip(&name),
-            "plugin defines more than {MAX_METRICS} metrics; ignoring new ones"
-        );
-        return None;
+/// Longest metric name kept, in bytes.
+pub const MAX_METRIC_NAME: usize = 128;
+
+impl PluginMetrics {
+    /// Applies `update` to the metric `name` of `map`, created unless that
+    /// would pass the bounds; a refusal is counted and warned about once.
+    fn update<V: Default>(
+        &mut self,
+        map: impl FnOnce(&mut Self) -> &mut BTreeMap<String, V>,
+        name: String,
+        node: &str,
+        update: impl FnOnce(&mut V),
+    ) {
+        let refused = self.refused;
+        let map = map(self);
+        if let Some(value) = map.get_mut(&name) {
+            return update(value);
+        }
+        if map.len() < MAX_METRICS && name.len() <= MAX_METRIC_NAME {
+            return update(map.entry(name).or_default());
+        }
+        if refused == 0 {
+            tracing::warn!(
+                node,
+                metric = clip(&name),
+                "plugin defines more than {MAX_METRICS} counters or gauges, or a name longer than {MAX_METRIC_NAME} bytes; ignoring those"
+            );
+        }
+        self.refused += 1;
     }
-    Some(map.entry(name).or_default())
 }
 
 fn clip(text: &str) -> &str {
@@ -170,17 +205,18 @@ impl host::Host for HostState {
     }
 
     fn counter_add(&mut self, name: String, delta: u64) {
-        let full = self.metrics.counters.len() >= MAX_METRICS;
-        if let Some(counter) = bounded_entry(&mut self.metrics.counters, name, full, &self.node) {
-            *counter = counter.saturating_add(delta);
-        }
+        let mut metrics = self.metrics.lock().expect("plugin metrics lock");
+        metrics.update(
+            |m| &mut m.counters,
+            name,
+            &self.node,
+            |c| *c = c.saturating_add(delta),
+        );
     }
 
     fn gauge_set(&mut self, name: String, value: f64) {
-        let full = self.metrics.gauges.len() >= MAX_METRICS;
-        if let Some(gauge) = bounded_entry(&mut self.metrics.gauges, name, full, &self.node) {
-            *gauge = value;
-        }
+        let mut metrics = self.metrics.lock().expect("plugin metrics lock");
+        metrics.update(|m| &mut m.gauges, name, &self.node, |g| *g = value);
     }
 }
 
@@ -193,15 +229,28 @@ mod tests {
 
     #[test]
     fn metric_names_are_bounded_and_counters_saturate() {
-        let mut state = HostState::new("node", &Limits::default()).unwrap();
-        for i in 0..MAX_METRICS + 10 {
-            state.counter_add(format!("c{i}"), 1);
-            state.gauge_set(format!("g{i}"), 1.0);
+        let shared = NodeMetrics::default();
+        let limits = Limits {
+            metrics: Some(shared.clone()),
+            ..Limits::default()
+        };
+        let mut first = HostState::new("node", &limits).unwrap();
+        for i in 0..100_000 {
+            first.counter_add(format!("c{i}"), 1);
+            first.gauge_set(format!("g{i}"), 1.0);
         }
-        assert_eq!(state.metrics.counters.len(), MAX_METRICS);
-        assert_eq!(state.metrics.gauges.len(), MAX_METRICS);
-        state.counter_add("c0".into(), u64::MAX);
-        assert_eq!(state.metrics.counters["c0"], u64::MAX);
+        first.counter_add("x".repeat(MAX_METRIC_NAME + 1), 1);
+        let metrics = shared.lock().unwrap().clone();
+        assert_eq!(metrics.counters.len(), MAX_METRICS);
+        assert_eq!(metrics.gauges.len(), MAX_METRICS);
+        assert_eq!(metrics.refused, 2 * (100_000 - MAX_METRICS as u64) + 1);
+
+        // A second instance of the node (a restart) adds to the same counters.
+        let mut second = HostState::new("node", &limits).unwrap();
+        second.counter_add("c0".into(), 41);
+        assert_eq!(first.metrics().counters["c0"], 42);
+        second.counter_add("c0".into(), u64::MAX);
+        assert_eq!(first.metrics().counters["c0"], u64::MAX);
     }
 
     #[test]

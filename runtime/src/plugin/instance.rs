@@ -44,13 +44,20 @@ impl<B> Instance<B> {
         });
         // Instantiation runs guest code (start functions) under the same
         // deadline as a call.
-        let instantiated = within_call(&mut store, limits, bind);
-        let bindings = instantiated.map_err(|e| {
-            count_limit(node, limits, &e).unwrap_or_else(|| PluginError::Instantiate {
-                plugin: node.to_string(),
-                source: boxed(e),
-            })
-        })?;
+        let instantiated = within_call(&mut store, limits, "instantiate", bind);
+        let bindings = match instantiated {
+            Ok(bindings) => bindings,
+            Err(e) => {
+                let breach = store.data_mut().limiter.breach.take();
+                return Err(breach
+                    .map(|breach| memory_error(node, "instantiate", breach))
+                    .or_else(|| count_limit(node, limits, &e))
+                    .unwrap_or_else(|| PluginError::Instantiate {
+                        plugin: node.to_string(),
+                        source: boxed(e),
+                    }));
+            }
+        };
         Ok(Self {
             node: node.to_string(),
             store,
@@ -76,26 +83,24 @@ impl<B> Instance<B> {
         }
         self.store.data_mut().limiter.breach = None;
         let bindings = &self.bindings;
-        let result = within_call(&mut self.store, &self.limits, |store| f(bindings, store));
+        let result = within_call(&mut self.store, &self.limits, call, |store| {
+            f(bindings, store)
+        });
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(guest_error(&self.node, call, error)),
             Err(error) => {
                 self.trapped = true;
                 let plugin = self.node.clone();
-                match self.store.data_mut().limiter.breach.take() {
-                    Some(MemoryBreach::Instance { requested, limit }) => {
-                        return Err(PluginError::MemoryLimit {
-                            plugin,
-                            call,
-                            requested,
-                            limit,
-                        });
-                    }
-                    Some(MemoryBreach::Tenant(breach)) => {
-                        return Err(PluginError::Quota { plugin, breach });
-                    }
-                    None => {}
+                if let Some(breach) = self.store.data_mut().limiter.breach.take() {
+                    return Err(memory_error(&plugin, call, breach));
+                }
+                if is_copy_limit(&error) {
+                    return Err(PluginError::CopyLimit {
+                        plugin,
+                        call,
+                        limit: copy_limit(&self.limits, call),
+                    });
                 }
                 if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt)
                     || error.downcast_ref::<SleptPastDeadline>().is_some()
@@ -135,8 +140,28 @@ impl<B> Instance<B> {
     }
 
     /// Metrics the plugin reported through the host interface.
-    pub(crate) fn metrics(&self) -> &PluginMetrics {
-        &self.store.data().metrics
+    pub(crate) fn metrics(&self) -> PluginMetrics {
+        self.store.data().metrics()
+    }
+
+    /// Refuses `produced` rows or bytes returned by `call` past `limit`.
+    pub(crate) fn check_output(
+        &self,
+        call: &'static str,
+        unit: &'static str,
+        produced: usize,
+        limit: usize,
+    ) -> Result<(), PluginError> {
+        match produced > limit {
+            true => Err(PluginError::OutputLimit {
+                plugin: self.node.clone(),
+                call,
+                unit,
+                produced,
+                limit,
+            }),
+            false => Ok(()),
+        }
     }
 
     /// A contract violation by this plugin in `call`.
@@ -146,6 +171,20 @@ impl<B> Instance<B> {
             call,
             message: message.into(),
         }
+    }
+}
+
+/// The error of a memory growth the limiter refused in `call`.
+fn memory_error(node: &str, call: &'static str, breach: MemoryBreach) -> PluginError {
+    let plugin = node.to_string();
+    match breach {
+        MemoryBreach::Instance { requested, limit } => PluginError::MemoryLimit {
+            plugin,
+            call,
+            requested,
+            limit,
+        },
+        MemoryBreach::Tenant(breach) => PluginError::Quota { plugin, breach },
     }
 }
 
@@ -172,13 +211,38 @@ fn count_limit(node: &str, limits: &Limits, error: &wasmtime::Error) -> Option<P
     })
 }
 
+/// The most bytes `call` may copy out of the plugin's memory, the host
+/// calls it makes included: wasmtime's hostcall fuel, which it checks while
+/// copying, before the host holds the bytes. A state may be as large as the
+/// memory holding it; any other answer gets twice the output limit, so that
+/// the output limit, checked on what was copied, is what refuses an answer
+/// a little too large, with its numbers.
+pub(crate) fn copy_limit(limits: &Limits, call: &str) -> usize {
+    match call {
+        "snapshot" => limits.max_memory_bytes.max(limits.max_output_bytes),
+        _ => limits.max_output_bytes.saturating_mul(2),
+    }
+}
+
+/// Whether `error` is wasmtime refusing a copy past the hostcall fuel (its
+/// error type is private: it is known by its text).
+fn is_copy_limit(error: &wasmtime::Error) -> bool {
+    error.chain().any(|e| {
+        e.to_string()
+            .contains("fuel allocated for hostcalls has been exhausted")
+    })
+}
+
 /// Runs `f` as one call into the guest: with a fresh deadline, checked on
-/// every epoch tick, and the thread's priority restored afterwards.
+/// every epoch tick, its copy limit, and the thread's priority restored
+/// afterwards.
 fn within_call<R>(
     store: &mut Store<HostState>,
     limits: &Limits,
+    call: &str,
     f: impl FnOnce(&mut Store<HostState>) -> R,
 ) -> R {
+    store.set_hostcall_fuel(copy_limit(limits, call));
     store.data_mut().call = Some(CallWindow::start(limits.call_timeout, limits.demote_after));
     store.set_epoch_deadline(1);
     let result = f(store);

@@ -39,6 +39,9 @@ pub struct Limits {
     /// Where the instance's linear memory is counted while it lives, with
     /// other instances sharing the meter (a node's, for its metrics).
     pub memory_meter: Option<Arc<AtomicU64>>,
+    /// Where the instance's plugin metrics go, shared with the node's other
+    /// instances (`None`: its own).
+    pub metrics: Option<super::host::NodeMetrics>,
 }
 
 impl Default for Limits {
@@ -53,6 +56,7 @@ impl Default for Limits {
             max_output_bytes: 256 << 20,
             tenant: None,
             memory_meter: None,
+            metrics: None,
         }
     }
 }

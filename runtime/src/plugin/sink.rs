@@ -97,7 +97,7 @@ impl SinkInstance {
     }
 
     /// Metrics the plugin reported through the host interface.
-    pub fn metrics(&self) -> &PluginMetrics {
+    pub fn metrics(&self) -> PluginMetrics {
         self.instance.metrics()
     }
 }

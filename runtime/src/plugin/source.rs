@@ -98,6 +98,9 @@ impl SourceInstance {
         let decoder = self.decoder.as_mut().expect("checked above");
         Ok(match poll {
             wit::Poll::Batch(bytes) => {
+                let limit = self.instance.limits().max_output_bytes;
+                self.instance
+                    .check_output("next", "bytes", bytes.len(), limit)?;
                 let batch = decode(&self.instance, decoder, "next", bytes)?;
                 if batch.num_rows() > max_rows as usize {
                     return Err(self.instance.protocol(
@@ -129,7 +132,7 @@ impl SourceInstance {
     }
 
     /// Metrics the plugin reported through the host interface.
-    pub fn metrics(&self) -> &PluginMetrics {
+    pub fn metrics(&self) -> PluginMetrics {
         self.instance.metrics()
     }
 }

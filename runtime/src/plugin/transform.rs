@@ -171,12 +171,26 @@ impl TransformInstance {
             call_with_batch(b.weir_plugin_transform().func_process(), s, &framed)
         })?;
 
+        self.check_bytes("process", returned_bytes(&processed))?;
+        let delivered = match &processed.output {
+            wit::Output::Batches(_) => Delivered::Unknown,
+            wit::Output::Derived(wit::Derivation {
+                selection: None, ..
+            }) => Delivered::All,
+            wit::Output::Derived(wit::Derivation {
+                selection: Some(bits),
+                ..
+            }) => Delivered::Selected(bits),
+        };
+        let rejected = check_rejected(
+            &self.instance,
+            batch.num_rows(),
+            processed.rejected,
+            delivered,
+        )?;
         let opened = self.opened.as_mut().expect("opened above");
-        let rejected = check_rejected(&self.instance, batch.num_rows(), processed.rejected)?;
         let batches = match (processed.output, &opened.mode) {
             (wit::Output::Batches(list), OutputMode::Batches) => {
-                self.check_output("process", &list)?;
-                let opened = self.opened.as_mut().expect("opened above");
                 let batches = list
                     .into_iter()
                     .map(|bytes| decode(&self.instance, &mut opened.decoder, "process", bytes))
@@ -233,7 +247,7 @@ impl TransformInstance {
                 "returned batches but declared derived output at open",
             ));
         }
-        self.check_output("finish", &list)?;
+        self.check_bytes("finish", list.iter().map(Vec::len).sum())?;
         let opened = self.opened.as_mut().expect("opened above");
         let batches = list
             .into_iter()
@@ -244,39 +258,24 @@ impl TransformInstance {
     }
 
     /// Refuses output past the node's byte limit (before decoding it).
-    fn check_output(&self, call: &'static str, list: &[Vec<u8>]) -> Result<(), PluginError> {
-        let produced = list.iter().map(Vec::len).sum();
-        let limit = self.instance.limits().max_output_bytes;
-        match produced > limit {
-            true => Err(self.output_limit(call, "bytes", produced, limit)),
-            false => Ok(()),
-        }
+    fn check_bytes(&self, call: &'static str, produced: usize) -> Result<(), PluginError> {
+        self.instance.check_output(
+            call,
+            "bytes",
+            produced,
+            self.instance.limits().max_output_bytes,
+        )
     }
 
     /// Refuses output past the node's row limit.
     fn check_rows(&self, call: &'static str, batches: &[RecordBatch]) -> Result<(), PluginError> {
         let produced = batches.iter().map(RecordBatch::num_rows).sum();
-        let limit = self.instance.limits().max_output_rows;
-        match produced > limit {
-            true => Err(self.output_limit(call, "rows", produced, limit)),
-            false => Ok(()),
-        }
-    }
-
-    fn output_limit(
-        &self,
-        call: &'static str,
-        unit: &'static str,
-        produced: usize,
-        limit: usize,
-    ) -> PluginError {
-        PluginError::OutputLimit {
-            plugin: self.instance.node.clone(),
+        self.instance.check_output(
             call,
-            unit,
+            "rows",
             produced,
-            limit,
-        }
+            self.instance.limits().max_output_rows,
+        )
     }
 
     /// Whether the instance trapped (a panic, its deadline, its memory
@@ -300,7 +299,7 @@ impl TransformInstance {
     }
 
     /// Metrics the plugin reported through the host interface.
-    pub fn metrics(&self) -> &PluginMetrics {
+    pub fn metrics(&self) -> PluginMetrics {
         self.instance.metrics()
     }
 
@@ -396,22 +395,77 @@ pub(crate) fn decode<B>(
         })
 }
 
+/// Every byte of a `process` answer: its batches or its selection and
+/// appended columns, and its rejection messages.
+fn returned_bytes(processed: &wit::Processed) -> usize {
+    let data = match &processed.output {
+        wit::Output::Batches(list) => list.iter().map(Vec::len).sum(),
+        wit::Output::Derived(d) => {
+            d.selection.as_ref().map_or(0, Vec::len) + d.appended.as_ref().map_or(0, Vec::len)
+        }
+    };
+    let messages: usize = processed.rejected.iter().map(|r| r.message.len()).sum();
+    data + messages
+}
+
+/// Which input rows an answer delivers, as far as the host can tell.
+enum Delivered<'a> {
+    /// Whole batches: their rows cannot be traced to input rows.
+    Unknown,
+    /// A derivation without a selection: every row.
+    All,
+    /// A derivation's selection bitmap.
+    Selected(&'a [u8]),
+}
+
+impl Delivered<'_> {
+    fn contains(&self, row: usize) -> bool {
+        match self {
+            Self::Unknown => false,
+            Self::All => true,
+            Self::Selected(bits) => bits.get(row / 8).is_some_and(|b| b & (1 << (row % 8)) != 0),
+        }
+    }
+}
+
+/// Checks the rejected rows of a `rows`-row batch: each an input row,
+/// reported once and not also delivered, so a call never dead-letters more
+/// rows than it received nor a row it passed on.
 fn check_rejected<B>(
     instance: &Instance<B>,
     rows: usize,
     rejected: Vec<wit::RejectedRow>,
+    delivered: Delivered<'_>,
 ) -> Result<Vec<RejectedRow>, PluginError> {
+    if rejected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bad = |message: String| instance.protocol("process", message);
+    if rejected.len() > rows {
+        return Err(bad(format!(
+            "rejected {} rows of a {rows}-row batch",
+            rejected.len()
+        )));
+    }
+    let mut seen = vec![false; rows];
     rejected
         .into_iter()
-        .map(|r| match (r.row as usize) < rows {
-            true => Ok(RejectedRow {
-                row: r.row as usize,
-                message: r.message,
-            }),
-            false => Err(instance.protocol(
-                "process",
-                format!("rejected row {} of a {rows}-row batch", r.row),
-            )),
+        .map(|r| {
+            let row = r.row as usize;
+            match seen.get_mut(row) {
+                None => Err(bad(format!("rejected row {row} of a {rows}-row batch"))),
+                Some(true) => Err(bad(format!("rejected row {row} more than once"))),
+                Some(_) if delivered.contains(row) => Err(bad(format!(
+                    "rejected row {row} but the answer also delivers it"
+                ))),
+                Some(seen) => {
+                    *seen = true;
+                    Ok(RejectedRow {
+                        row,
+                        message: r.message,
+                    })
+                }
+            }
         })
         .collect()
 }
