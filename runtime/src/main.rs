@@ -152,7 +152,7 @@ fn handle_ctrl_c(stop: Arc<AtomicBool>, drain: Duration) -> anyhow::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             () = tokio::time::sleep(drain) => {
-                eprintln!("error: still draining after {} s; exiting without waiting (a node is stuck in a call the host cannot interrupt; what it did not commit is read again by the next run)", drain.as_secs());
+                eprintln!("error: still draining after {} s; exiting without waiting for it (a plugin or connector may be stuck in a call the host cannot interrupt; what was not committed is read again by the next run)", drain.as_secs());
             }
         }
         std::process::exit(INTERRUPTED.into());
@@ -265,8 +265,7 @@ fn run_pipelines(
     if !several && !failed.is_empty() {
         anyhow::bail!("{}", failed.join("\n"));
     }
-    let stop = AtomicBool::new(false);
-    let stop = Arc::new(stop);
+    let stop = Arc::new(AtomicBool::new(false));
     handle_ctrl_c(stop.clone(), drain)?;
     let shown = weir::admin::Pipelines::default();
     if let Some(addr) = admin {

@@ -128,7 +128,7 @@ fn changed_limits_in_the_pipeline_file_apply_to_a_new_instance() {
 
     // Too little memory to instantiate: refused, the running version stays.
     fs::write(&pipeline, text("max_output_rows: 100, memory_mib: 1")).unwrap();
-    weir.wait_for_audit(dir.path(), "memory minimum size");
+    weir.wait_for_audit(dir.path(), "memory limit exceeded in instantiate");
     append_ids(&ids, 200..300);
     weir.wait_for("the next rows", || rows_in(&out) == 200);
     let metrics = scrape(&addr);

@@ -140,13 +140,17 @@ impl Running {
     }
 
     /// Starts `weir run --quiet --admin 127.0.0.1:0 FLAGS... PIPELINE` in
-    /// `dir`; answers it and its admin address once it listens.
+    /// `dir`; answers it and its admin address once it listens and shows
+    /// the pipeline (which it does once the pipeline's graph is built).
     pub fn with_admin(dir: &Path, pipeline: &Path, flags: &[&str]) -> (Self, String) {
         let mut args = vec!["run", "--quiet", "--admin", "127.0.0.1:0"];
         args.extend_from_slice(flags);
         args.push(pipeline.to_str().unwrap());
         let running = Self::start(dir, &args, &[]);
         let addr = running.admin_address();
+        running.wait_for("the pipeline in the admin API", || {
+            http(&addr, "GET", "/pipelines", "").1 != "[]"
+        });
         (running, addr)
     }
 
