@@ -97,6 +97,12 @@ pub trait Source: Send {
         None
     }
 
+    /// A line for the run's summary, for sources with something to say at
+    /// the end (a bounded Kafka run: every partition and its end offset).
+    fn report(&self) -> Option<String> {
+        None
+    }
+
     /// Everything up to `position` (one this source answered) is durable:
     /// sources that commit elsewhere (Kafka consumer groups) commit it now.
     /// Sources that resume from the state folder need nothing: the executor
@@ -168,7 +174,7 @@ pub enum Connector {
     /// `type: stdout`.
     Stdout(stdout::Config),
     /// `type: kafka` as a source.
-    KafkaSource(kafka::SourceConfig),
+    KafkaSource(Box<kafka::SourceConfig>),
     /// `type: kafka` as a sink.
     KafkaSink(kafka::SinkConfig),
 }
@@ -208,7 +214,7 @@ impl Connector {
             (Section::Sources, "kafka") => {
                 let config: kafka::SourceConfig = parse(config)?;
                 config.check()?;
-                Ok(Self::KafkaSource(config))
+                Ok(Self::KafkaSource(Box::new(config)))
             }
             (Section::Sinks, "kafka") => Ok(Self::KafkaSink(parse(config)?)),
             (Section::Transforms, _) => Err(config_error(

@@ -302,6 +302,7 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
         }
     }
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
+    *cx.stats.report.lock().expect("report lock") = source.report();
     Ok((source, ledger))
 }
 

@@ -44,6 +44,8 @@ pub struct NodeStats {
     /// How far a source is behind its input, if it knows (updated about
     /// once a second).
     pub lag: std::sync::Mutex<Option<crate::connectors::Lag>>,
+    /// What the node's source says for the summary at the end, if anything.
+    pub report: std::sync::Mutex<Option<String>>,
     /// Nanoseconds spent working (not waiting on channels).
     pub busy_nanos: AtomicU64,
     /// Calls into the node's plugin or connector by duration: the count in
@@ -114,6 +116,8 @@ pub struct NodeSummary {
     pub reloads: u64,
     /// Time spent working.
     pub busy: Duration,
+    /// What its source says at the end (see `Source::report`).
+    pub report: Option<String>,
 }
 
 /// What a run did.
@@ -165,6 +169,7 @@ impl Summary {
                     restarts: load(&s.restarts),
                     reloads: load(&s.reloads),
                     busy: Duration::from_nanos(load(&s.busy_nanos)),
+                    report: s.report.lock().expect("report lock").clone(),
                 })
                 .collect(),
             elapsed,
@@ -230,6 +235,11 @@ impl fmt::Display for Summary {
                 "{}: plugin swapped {} time(s) by hot reload",
                 n.name, n.reloads
             )?;
+        }
+        for n in &self.nodes {
+            if let Some(report) = &n.report {
+                writeln!(f, "{}: {report}", n.name)?;
+            }
         }
         let read = self.source_rows();
         let secs = self.elapsed.as_secs_f64();

@@ -1,6 +1,7 @@
 //! `type: kafka`: a consumer-group source and an idempotent producer sink
 //! over librdkafka (rdkafka), with the client settings the two share.
 
+mod bounded;
 mod sink;
 mod source;
 

@@ -27,6 +27,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
+use super::bounded::{Ends, Progress};
 use super::{Connection, MessageFormat, kafka_error};
 use crate::connectors::{BadRecord, ConnectorError, Source, config_error, declared_schema};
 use crate::plugin::Poll;
@@ -93,10 +94,25 @@ pub struct SourceConfig {
     /// Longest wait for a batch to fill, in milliseconds.
     #[serde(default = "default_linger_ms")]
     pub linger_ms: u64,
-    /// End once every assigned partition has been read to its end (a batch
-    /// run over what the topics hold now); default: run until stopped.
+    /// End once every partition of the topics has been read to the end
+    /// offsets taken when the run started, here or by another member of the
+    /// group (a batch run over what the topics hold now); default: run until
+    /// stopped.
     #[serde(default)]
     pub until_end: bool,
+    /// With `until_end`: how long to wait, without progress, for partitions
+    /// another member holds before failing the run, naming them.
+    #[serde(default = "default_until_end_timeout_ms")]
+    pub until_end_timeout_ms: u64,
+    /// librdkafka's `group.instance.id` (static membership): a process
+    /// restarted with the same id gets its partitions back at once, instead
+    /// of after the dead member's session times out. Give each process of
+    /// the group its own, stable id.
+    pub group_instance_id: Option<String>,
+}
+
+fn default_until_end_timeout_ms() -> u64 {
+    60_000
 }
 
 fn default_batch_rows() -> usize {
@@ -115,6 +131,12 @@ impl SourceConfig {
         }
         if self.batch_rows == 0 {
             return Err(config_error("batch_rows", "must be at least 1"));
+        }
+        if self.until_end && self.topics.iter().any(|t| t.starts_with('^')) {
+            return Err(config_error(
+                "until_end",
+                "a bounded run needs topic names: the partitions of a pattern are not known when the run starts",
+            ));
         }
         match (self.format, &self.schema) {
             (MessageFormat::Raw, Some(_)) => Err(config_error(
@@ -329,8 +351,12 @@ pub struct KafkaSource {
     consumer: BaseConsumer<SourceContext>,
     /// Next offset per topic and partition: one past the last message read.
     read: Offsets,
-    /// Partitions whose end has been reached (with `until_end`).
+    /// Partitions whose end has been reached (with `until_end`): a batch
+    /// is sent without waiting out `linger_ms` once all assigned are.
     at_end: HashSet<(String, i32)>,
+    /// With `until_end`: the end offsets taken at the start, and how far the
+    /// group has got.
+    ends: Option<Ends>,
 }
 
 /// One message, copied out of librdkafka's buffer.
@@ -390,17 +416,26 @@ impl KafkaSource {
             _ => None,
         };
         let eof = if config.until_end { "true" } else { "false" };
+        let mut settings = vec![
+            ("group.id", config.group_id.as_str()),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", start),
+            ("enable.partition.eof", eof),
+        ];
+        if let Some(id) = &config.group_instance_id {
+            settings.push(("group.instance.id", id));
+        }
         let consumer: BaseConsumer<SourceContext> = config
             .connection
-            .client(&[
-                ("group.id", &config.group_id),
-                ("enable.auto.commit", "false"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", start),
-                ("enable.partition.eof", eof),
-            ])
+            .client(&settings)
             .create_with_context(SourceContext { start_at })
             .map_err(|e| kafka_error("cannot create the consumer", e))?;
+        let timeout = Duration::from_millis(config.until_end_timeout_ms);
+        let ends = match config.until_end {
+            true => Some(Ends::take(&consumer, &config.topics, timeout)?),
+            false => None,
+        };
         let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topics)
@@ -411,6 +446,7 @@ impl KafkaSource {
             consumer,
             read: Offsets::new(),
             at_end: HashSet::new(),
+            ends,
         })
     }
 
@@ -601,9 +637,13 @@ impl Source for KafkaSource {
     fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
         let records = self.poll_records()?;
         if records.is_empty() {
-            return Ok(match self.config.until_end && self.all_at_end() {
-                true => Poll::Done,
-                false => Poll::Wait(Duration::ZERO),
+            let progress = match &mut self.ends {
+                Some(ends) => ends.progress(&self.consumer, &self.read)?,
+                None => Progress::Waiting,
+            };
+            return Ok(match progress {
+                Progress::Done => Poll::Done,
+                Progress::Waiting => Poll::Wait(Duration::ZERO),
             });
         }
         let batch = match self.config.format {
@@ -616,6 +656,10 @@ impl Source for KafkaSource {
 
     fn position(&self) -> Option<serde_json::Value> {
         Some(serde_json::to_value(&self.read).expect("offsets serialize"))
+    }
+
+    fn report(&self) -> Option<String> {
+        self.ends.as_ref().map(|ends| ends.report(&self.read))
     }
 
     fn commit(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
