@@ -596,6 +596,7 @@ fn killed_runs_lose_nothing_what_was_committed_was_written() {
 /// reads its share and commits it with [`Holder::commit_all`].
 struct Holder {
     consumer: rdkafka::consumer::BaseConsumer,
+    topic: String,
     read: BTreeMap<i32, i64>,
 }
 
@@ -619,6 +620,7 @@ impl Holder {
         }
         Self {
             consumer,
+            topic: topic.to_string(),
             read: BTreeMap::new(),
         }
     }
@@ -635,9 +637,30 @@ impl Holder {
         }
     }
 
+    /// Stays in the group (committing what it read, when `commit`) while
+    /// `weir run PIPELINE` runs in `dir`; answers how it ended and its
+    /// stderr.
+    fn beside_run(
+        &mut self,
+        dir: &Path,
+        pipeline: &Path,
+        commit: bool,
+    ) -> (std::process::ExitStatus, String) {
+        let mut running = Running::start(dir, &["run", pipeline.to_str().unwrap()], &[]);
+        loop {
+            self.poll_for(std::time::Duration::from_millis(200));
+            if commit {
+                self.commit_all();
+            }
+            if let Some(status) = running.child.try_wait().unwrap() {
+                return (status, running.stderr());
+            }
+        }
+    }
+
     /// Commits what it read (a refusal during a rebalance is retried by
     /// the next call).
-    fn commit_all(&self, topic: &str) {
+    fn commit_all(&self) {
         use rdkafka::consumer::Consumer;
         if self.read.is_empty() {
             return;
@@ -645,7 +668,7 @@ impl Holder {
         let mut offsets = rdkafka::TopicPartitionList::new();
         for (partition, next) in &self.read {
             offsets
-                .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*next))
+                .add_partition_offset(&self.topic, *partition, rdkafka::Offset::Offset(*next))
                 .unwrap();
         }
         if let Err(error) = self
@@ -685,14 +708,7 @@ fn a_bounded_run_succeeds_only_once_every_partition_is_read_to_its_start_end() {
     // Another member holds some partitions and neither reads nor commits
     // them: the run must not end with exit 0.
     let mut holder = Holder::join(&broker, "bounded", "bounded");
-    let mut running = Running::start(dir.path(), &["run", pipeline.to_str().unwrap()], &[]);
-    let status = loop {
-        holder.poll_for(std::time::Duration::from_millis(200));
-        if let Some(status) = running.child.try_wait().unwrap() {
-            break status;
-        }
-    };
-    let stderr = running.stderr();
+    let (status, stderr) = holder.beside_run(dir.path(), &pipeline, false);
     assert!(!status.success(), "{stderr}");
     let unread = stderr.matches("not read (no committed offset)").count();
     assert!((1..3).contains(&unread), "{stderr}");
@@ -701,15 +717,7 @@ fn a_bounded_run_succeeds_only_once_every_partition_is_read_to_its_start_end() {
     // While the other member reads and commits its share, a run that reads
     // the rest ends with exit 0 and says who read what.
     std::fs::remove_dir_all(dir.path().join("out")).ok();
-    let mut running = Running::start(dir.path(), &["run", pipeline.to_str().unwrap()], &[]);
-    let status = loop {
-        holder.poll_for(std::time::Duration::from_millis(200));
-        holder.commit_all("bounded");
-        if let Some(status) = running.child.try_wait().unwrap() {
-            break status;
-        }
-    };
-    let stderr = running.stderr();
+    let (status, stderr) = holder.beside_run(dir.path(), &pipeline, true);
     assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("events: read to the end offsets taken at the start:")
