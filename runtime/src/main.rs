@@ -439,6 +439,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, format } => {
+            on_ctrl_c(|| async { std::process::exit(INTERRUPTED.into()) })?;
             let (graph, _) = build(&file)?;
             print!(
                 "{}",
