@@ -159,6 +159,12 @@ fn handle_ctrl_c(stop: Arc<AtomicBool>, drain: Duration) -> anyhow::Result<()> {
     })
 }
 
+/// Exits with 130 at the first Ctrl-C, whatever a plugin's `open` is doing:
+/// for commands with nothing to drain.
+fn exit_on_ctrl_c() -> anyhow::Result<()> {
+    on_ctrl_c(|| async { std::process::exit(INTERRUPTED.into()) })
+}
+
 /// Runs `then` on a thread of its own at the first Ctrl-C.
 fn on_ctrl_c<F: Future<Output = ()>>(
     then: impl FnOnce() -> F + Send + 'static,
@@ -429,9 +435,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Duration::from_secs(drain_timeout),
         ),
         Command::Validate { file } => {
-            // Nothing to drain: Ctrl-C exits at once, whatever a plugin's
-            // `open` is doing.
-            on_ctrl_c(|| async { std::process::exit(INTERRUPTED.into()) })?;
+            exit_on_ctrl_c()?;
             let (graph, engine) = build(&file)?;
             print!("{}", graph.edges_report());
             print!("{}", graph.capabilities_report(&engine));
@@ -439,7 +443,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, format } => {
-            on_ctrl_c(|| async { std::process::exit(INTERRUPTED.into()) })?;
+            exit_on_ctrl_c()?;
             let (graph, _) = build(&file)?;
             print!(
                 "{}",

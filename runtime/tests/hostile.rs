@@ -45,11 +45,28 @@ impl<'a> Hostile<'a> {
 /// Writes both pipelines into `dir` and runs them in one process.
 fn run_beside_neighbour(dir: &Path, hostile: &Hostile<'_>) -> Output {
     write_pipelines(dir, hostile);
+    run_both(dir)
+}
+
+/// Runs `hostile.yaml` and `neighbour.yaml` of `dir` in one process.
+fn run_both(dir: &Path) -> Output {
     weir(&[
         "run",
         dir.join("hostile.yaml").to_str().unwrap(),
         dir.join("neighbour.yaml").to_str().unwrap(),
     ])
+}
+
+/// The neighbour pipeline in `dir` delivered every row, once, in order,
+/// and dead-lettered none.
+fn neighbour_delivered_everything(dir: &Path) {
+    let delivered = ids(&read_json_dir(&dir.join("neighbour-out")));
+    assert_eq!(
+        delivered,
+        (1..=NEIGHBOUR_ROWS).collect::<Vec<_>>(),
+        "the neighbour delivered every row, once, in order"
+    );
+    assert!(!dir.join("neighbour-dead-letters").exists());
 }
 
 /// Writes `hostile.yaml`, `neighbour.yaml` and their inputs into `dir`.
@@ -121,13 +138,7 @@ fn contain(hostile: Hostile<'_>) -> Contained {
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
 
-    let delivered = ids(&read_json_dir(&dir.path().join("neighbour-out")));
-    assert_eq!(
-        delivered,
-        (1..=NEIGHBOUR_ROWS).collect::<Vec<_>>(),
-        "the neighbour delivered every row, once, in order"
-    );
-    assert!(!dir.path().join("neighbour-dead-letters").exists());
+    neighbour_delivered_everything(dir.path());
 
     let dead_letters = json_lines(&dir.path().join("dead-letters/hostile.jsonl"));
     let mut seen = ids(&read_json_dir(&dir.path().join("survivors")));
@@ -253,8 +264,7 @@ fn a_tenant_instance_quota_is_checked_before_the_run() {
         stderr.contains("tenant \"evil\"'s pipelines keep 1 plugin instances alive, more than its quota (tenant.max_instances: 0)"),
         "{stderr}"
     );
-    let delivered = read_json_dir(&dir.path().join("neighbour-out"));
-    assert_eq!(delivered.len() as i64, NEIGHBOUR_ROWS);
+    neighbour_delivered_everything(dir.path());
 
     // The one instance the pipeline needs fits a quota of one.
     let c = contain(Hostile {
@@ -335,8 +345,7 @@ fn probe(dir_setup: impl FnOnce(&Path), config: &str, capabilities: &str) -> Str
         },
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let delivered = read_json_dir(&dir.path().join("neighbour-out"));
-    assert_eq!(delivered.len() as i64, NEIGHBOUR_ROWS);
+    neighbour_delivered_everything(dir.path());
     let letters = json_lines(&dir.path().join("dead-letters/hostile.jsonl"));
     assert_eq!(letters.len() as i64, HOSTILE_ROWS);
     letters[0]["error"].as_str().unwrap().to_string()
@@ -408,8 +417,7 @@ fn a_plugin_that_imports_sockets_is_refused_and_its_neighbour_runs() {
         stderr.contains("hostile.yaml: not started") && stderr.contains("wasi:sockets"),
         "{stderr}"
     );
-    let delivered = read_json_dir(&dir.path().join("neighbour-out"));
-    assert_eq!(delivered.len() as i64, NEIGHBOUR_ROWS);
+    neighbour_delivered_everything(dir.path());
 }
 
 #[test]
@@ -442,18 +450,9 @@ fn plugin_output_goes_to_the_log_rate_limited() {
 fn beside_neighbour(dir: &Path, hostile_yaml: &str) -> Output {
     write_pipelines(dir, &Hostile::misbehave("pass", "{}"));
     fs::write(dir.join("hostile.yaml"), hostile_yaml).unwrap();
-    let out = run_beside_neighbour_files(dir);
-    let delivered = ids(&read_json_dir(&dir.join("neighbour-out")));
-    assert_eq!(delivered, (1..=NEIGHBOUR_ROWS).collect::<Vec<_>>());
+    let out = run_both(dir);
+    neighbour_delivered_everything(dir);
     out
-}
-
-fn run_beside_neighbour_files(dir: &Path) -> Output {
-    weir(&[
-        "run",
-        dir.join("hostile.yaml").to_str().unwrap(),
-        dir.join("neighbour.yaml").to_str().unwrap(),
-    ])
 }
 
 #[test]
@@ -517,7 +516,7 @@ fn the_first_ctrl_c_exits_within_the_drain_timeout_whatever_a_plugin_does() {
         dir.path(),
         &Hostile::misbehave("spin", "{call_timeout_ms: 60000}"),
     );
-    let running = Running::start(
+    let mut running = Running::start(
         dir.path(),
         &[
             "run",
@@ -527,7 +526,6 @@ fn the_first_ctrl_c_exits_within_the_drain_timeout_whatever_a_plugin_does() {
         ],
         &[],
     );
-    let mut running = running;
     running.wait_for("the plugin to spin", || {
         fs::read_to_string(dir.path().join("state/audit.jsonl"))
             .is_ok_and(|log| log.contains("\"load\""))

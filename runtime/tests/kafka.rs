@@ -690,20 +690,18 @@ fn a_bounded_run_succeeds_only_once_every_partition_is_read_to_its_start_end() {
         &(0..MESSAGES).map(event).collect::<Vec<_>>(),
         false,
     );
+    // The topic's events, read by group `group`, into JSON lines in `out/`.
+    let to_files = |dir: &Path, group: &str, extra: &str| {
+        let source = events_source(&broker, "bounded", group, extra);
+        let sink =
+            "sinks:\n  out: {type: file, inputs: [events], config: {path: out, format: json}}\n";
+        write_pipeline(dir, &format!("{source}{sink}"))
+    };
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(
+    let pipeline = to_files(
         dir.path(),
-        &format!(
-            "{}sinks:
-  out: {{type: file, inputs: [events], config: {{path: out, format: json}}}}
-",
-            events_source(
-                &broker,
-                "bounded",
-                "bounded",
-                "until_end_timeout_ms: 15000, options: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}"
-            )
-        ),
+        "bounded",
+        "until_end_timeout_ms: 15000, options: {session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}",
     );
     // Another member holds some partitions and neither reads nor commits
     // them: the run must not end with exit 0.
@@ -731,16 +729,7 @@ fn a_bounded_run_succeeds_only_once_every_partition_is_read_to_its_start_end() {
     // With the other member gone, one run reads every partition itself.
     drop(holder);
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(
-        dir.path(),
-        &format!(
-            "{}sinks:
-  out: {{type: file, inputs: [events], config: {{path: out, format: json}}}}
-",
-            events_source(&broker, "bounded", "fresh", "batch_rows: 100")
-        ),
-    );
-    let stderr = run_ok(&pipeline);
+    let stderr = run_ok(&to_files(dir.path(), "fresh", "batch_rows: 100"));
     assert_eq!(read_json_dir(&dir.path().join("out")).len(), MESSAGES);
     assert!(!stderr.contains("by another member"), "{stderr}");
 }

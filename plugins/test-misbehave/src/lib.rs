@@ -100,6 +100,14 @@ thread_local! {
     static BATCHES_SEEN: RefCell<usize> = const { RefCell::new(0) };
 }
 
+/// Counts a batch received: 1 for the first.
+fn batch_number() -> usize {
+    BATCHES_SEEN.with_borrow_mut(|n| {
+        *n += 1;
+        *n
+    })
+}
+
 impl Guest for Misbehave {
     fn about() -> PluginInfo {
         PluginInfo {
@@ -187,11 +195,7 @@ impl Guest for Misbehave {
                 Output::Batches(vec![batch])
             }
             "log-flood" => {
-                let first = BATCHES_SEEN.with_borrow_mut(|n| {
-                    *n += 1;
-                    *n == 1
-                });
-                if first {
+                if batch_number() == 1 {
                     let fields: Vec<(String, String)> = (0..15_000)
                         .map(|i| (format!("field{i}"), "v".repeat(4096)))
                         .collect();
@@ -203,10 +207,7 @@ impl Guest for Misbehave {
                 Output::Batches(vec![batch])
             }
             "metric-names" => {
-                let seen = BATCHES_SEEN.with_borrow_mut(|n| {
-                    *n += 1;
-                    *n
-                });
+                let seen = batch_number();
                 weir::plugin::host::counter_add("batches", 1);
                 for i in 0..mode_number() {
                     let name = format!("metric_{seen}_{i}");
@@ -225,10 +226,7 @@ impl Guest for Misbehave {
             }),
             "big-batch" => {
                 let input = decode_input(batch)?;
-                let first = BATCHES_SEEN.with_borrow_mut(|n| {
-                    *n += 1;
-                    *n == 1
-                });
+                let first = batch_number() == 1;
                 let blob: StringArray = (0..input.num_rows())
                     .map(|row| match (first, row) {
                         (true, 0) => Some("x".repeat(mode_number() << 20)),

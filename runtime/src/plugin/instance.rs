@@ -129,11 +129,6 @@ impl<B> Instance<B> {
         self.call(call, |b, s| f(b, s).map(Ok))
     }
 
-    /// The limits the instance runs under.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Whether the instance trapped: it cannot be called again.
     pub(crate) fn trapped(&self) -> bool {
         self.trapped
@@ -144,8 +139,18 @@ impl<B> Instance<B> {
         self.store.data().metrics()
     }
 
-    /// Refuses `produced` rows or bytes returned by `call` past `limit`.
-    pub(crate) fn check_output(
+    /// Refuses `bytes` returned by `call` past the node's byte limit
+    /// (`max_output_mib`): checked before they are decoded.
+    pub(crate) fn check_bytes(&self, call: &'static str, bytes: usize) -> Result<(), PluginError> {
+        self.check_output(call, "bytes", bytes, self.limits.max_output_bytes)
+    }
+
+    /// Refuses `rows` returned by `call` past the node's row limit.
+    pub(crate) fn check_rows(&self, call: &'static str, rows: usize) -> Result<(), PluginError> {
+        self.check_output(call, "rows", rows, self.limits.max_output_rows)
+    }
+
+    fn check_output(
         &self,
         call: &'static str,
         unit: &'static str,

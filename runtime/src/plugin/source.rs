@@ -98,9 +98,7 @@ impl SourceInstance {
         let decoder = self.decoder.as_mut().expect("checked above");
         Ok(match poll {
             wit::Poll::Batch(bytes) => {
-                let limit = self.instance.limits().max_output_bytes;
-                self.instance
-                    .check_output("next", "bytes", bytes.len(), limit)?;
+                self.instance.check_bytes("next", bytes.len())?;
                 let batch = decode(&self.instance, decoder, "next", bytes)?;
                 if batch.num_rows() > max_rows as usize {
                     return Err(self.instance.protocol(

@@ -171,17 +171,9 @@ impl TransformInstance {
             call_with_batch(b.weir_plugin_transform().func_process(), s, &framed)
         })?;
 
-        self.check_bytes("process", returned_bytes(&processed))?;
-        let delivered = match &processed.output {
-            wit::Output::Batches(_) => Delivered::Unknown,
-            wit::Output::Derived(wit::Derivation {
-                selection: None, ..
-            }) => Delivered::All,
-            wit::Output::Derived(wit::Derivation {
-                selection: Some(bits),
-                ..
-            }) => Delivered::Selected(bits),
-        };
+        self.instance
+            .check_bytes("process", returned_bytes(&processed))?;
+        let delivered = Delivered::by(&processed.output);
         let rejected = check_rejected(
             &self.instance,
             batch.num_rows(),
@@ -195,7 +187,7 @@ impl TransformInstance {
                     .into_iter()
                     .map(|bytes| decode(&self.instance, &mut opened.decoder, "process", bytes))
                     .collect::<Result<Vec<_>, _>>()?;
-                self.check_rows("process", &batches)?;
+                self.instance.check_rows("process", total_rows(&batches))?;
                 batches
             }
             (
@@ -247,35 +239,15 @@ impl TransformInstance {
                 "returned batches but declared derived output at open",
             ));
         }
-        self.check_bytes("finish", list.iter().map(Vec::len).sum())?;
+        self.instance
+            .check_bytes("finish", list.iter().map(Vec::len).sum())?;
         let opened = self.opened.as_mut().expect("opened above");
         let batches = list
             .into_iter()
             .map(|bytes| decode(&self.instance, &mut opened.decoder, "finish", bytes))
             .collect::<Result<Vec<_>, _>>()?;
-        self.check_rows("finish", &batches)?;
+        self.instance.check_rows("finish", total_rows(&batches))?;
         Ok(batches)
-    }
-
-    /// Refuses output past the node's byte limit (before decoding it).
-    fn check_bytes(&self, call: &'static str, produced: usize) -> Result<(), PluginError> {
-        self.instance.check_output(
-            call,
-            "bytes",
-            produced,
-            self.instance.limits().max_output_bytes,
-        )
-    }
-
-    /// Refuses output past the node's row limit.
-    fn check_rows(&self, call: &'static str, batches: &[RecordBatch]) -> Result<(), PluginError> {
-        let produced = batches.iter().map(RecordBatch::num_rows).sum();
-        self.instance.check_output(
-            call,
-            "rows",
-            produced,
-            self.instance.limits().max_output_rows,
-        )
     }
 
     /// Whether the instance trapped (a panic, its deadline, its memory
@@ -395,6 +367,10 @@ pub(crate) fn decode<B>(
         })
 }
 
+fn total_rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
 /// Every byte of a `process` answer: its batches or its selection and
 /// appended columns, and its rejection messages.
 fn returned_bytes(processed: &wit::Processed) -> usize {
@@ -418,7 +394,18 @@ enum Delivered<'a> {
     Selected(&'a [u8]),
 }
 
-impl Delivered<'_> {
+impl<'a> Delivered<'a> {
+    /// What `output` delivers.
+    fn by(output: &'a wit::Output) -> Self {
+        match output {
+            wit::Output::Batches(_) => Self::Unknown,
+            wit::Output::Derived(d) => match &d.selection {
+                None => Self::All,
+                Some(bits) => Self::Selected(bits),
+            },
+        }
+    }
+
     fn contains(&self, row: usize) -> bool {
         match self {
             Self::Unknown => false,

@@ -7,9 +7,8 @@
 //! are read here; another member's (a live one, or one killed that still
 //! holds them until its session times out) are waited for. A run that sees
 //! no progress on the missing partitions (no offset moved, no rebalance)
-//! for `until_end_timeout_ms` fails,
-//! naming each partition and how far it got, so that exit 0 always means
-//! "every partition read to its end".
+//! for `until_end_timeout_ms` fails, naming each partition and how far it
+//! got, so that exit 0 always means "every partition read to its end".
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -128,18 +127,18 @@ impl Ends {
         consumer: &BaseConsumer<C>,
         read: &BTreeMap<String, BTreeMap<i32, i64>>,
     ) -> Result<Progress, ConnectorError> {
-        if self.missing(read).is_empty() {
-            return Ok(Progress::Done);
-        }
-        if self.checked.is_none_or(|at| at.elapsed() >= CHECK_EVERY) {
+        let mut missing = self.missing(read);
+        if !missing.is_empty() && self.checked.is_none_or(|at| at.elapsed() >= CHECK_EVERY) {
             self.checked = Some(Instant::now());
             // A broker that cannot answer now (the group is forming) is
             // asked again; only the timeout ends the wait.
-            if let Err(error) = self.read_commits(consumer) {
-                tracing::debug!(%error, "until_end: cannot read the group's commits yet");
+            match self.read_commits(consumer) {
+                Ok(()) => missing = self.missing(read),
+                Err(error) => {
+                    tracing::debug!(%error, "until_end: cannot read the group's commits yet")
+                }
             }
         }
-        let missing = self.missing(read);
         if missing.is_empty() {
             return Ok(Progress::Done);
         }
