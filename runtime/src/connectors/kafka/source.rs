@@ -294,8 +294,15 @@ impl ConsumerContext for SourceContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        let named = partitions
+            .elements()
+            .iter()
+            .map(|p| format!("{}/{}", p.topic(), p.partition()))
+            .collect::<Vec<_>>()
+            .join(",");
         let done = match event {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                tracing::info!(partitions = named, "kafka: assigned");
                 if let Some(at) = self.start_at
                     && let Err(error) = start_new_partitions_at(consumer, partitions, at)
                 {
@@ -307,9 +314,13 @@ impl ConsumerContext for SourceContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if cooperative => {
+                tracing::info!(partitions = named, "kafka: revoked");
                 consumer.incremental_unassign(partitions)
             }
-            _ => consumer.unassign(),
+            _ => {
+                tracing::info!(partitions = named, "kafka: revoked");
+                consumer.unassign()
+            }
         };
         if let Err(error) = done {
             tracing::error!(%error, "kafka rebalance");
