@@ -634,6 +634,18 @@ fn the_documented_defaults_hold_at_their_edges() {
 }
 
 #[test]
+fn a_plugin_that_never_frees_memory_gets_fresh_instances_and_loses_nothing() {
+    // 16 MiB more on each of 10 batches would pass 64 MiB at the fourth.
+    let c = contain(Hostile::misbehave("leak:16", "{memory_mib: 64}"));
+    assert!(c.dead_letters.is_empty(), "{:?}", c.dead_letters.first());
+    assert!(!c.stderr.contains("trapped"), "{}", c.stderr);
+    let recycles: Vec<_> = c.audit.iter().filter(|e| e["event"] == "recycle").collect();
+    assert!(recycles.len() >= 2, "{:?}", c.audit);
+    let detail = recycles[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("(limit 64 MiB)"), "{detail}");
+}
+
+#[test]
 fn rejected_rows_are_checked() {
     let c = contain(Hostile::misbehave("reject-twice", "{}"));
     c.every_letter_says("rejected row 0 more than once");

@@ -29,7 +29,9 @@
 //!   gauges of distinct names on every batch;
 //! - `"spin-open"`: loops forever in `open`;
 //! - `"log-flood"`: passes batches through; on the first it logs one record
-//!   of 15,000 fields of 4 KiB, then makes 1,000,000 `log` calls.
+//!   of 15,000 fields of 4 KiB, then makes 1,000,000 `log` calls;
+//! - `"leak:N"`: passes batches through and never frees N MiB it allocates
+//!   and touches on every batch (as a toolchain that leaks would).
 #![allow(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -146,7 +148,8 @@ impl Guest for Misbehave {
             | "reject-many"
             | "big-state"
             | "metric-names"
-            | "log-flood" => (input_schema, OutputMode::Batches),
+            | "log-flood"
+            | "leak" => (input_schema, OutputMode::Batches),
             "big-batch" => (
                 weir_ipc::schema_to_bytes(&with_blob(&schema)).unwrap(),
                 OutputMode::Batches,
@@ -192,6 +195,10 @@ impl Guest for Misbehave {
     fn process(batch: Vec<u8>) -> Result<Processed, Error> {
         let output = match mode().as_str() {
             "pass" | "reject-out-of-range" | "reject-twice" | "reject-many" | "big-state" => {
+                Output::Batches(vec![batch])
+            }
+            "leak" => {
+                std::mem::forget(vec![1u8; mode_number() << 20]);
                 Output::Batches(vec![batch])
             }
             "log-flood" => {

@@ -23,6 +23,9 @@ pub enum AuditEvent {
     Load,
     /// An instance was re-created after its predecessor trapped.
     Restart,
+    /// An instance whose memory kept growing was replaced by a fresh one
+    /// holding its state (`detail`: how much it had grown).
+    Recycle,
     /// A call broke a limit or the tenant's quota.
     LimitBreach,
     /// A hot reload swapped the plugin (`detail`: both digests).
@@ -36,6 +39,7 @@ impl AuditEvent {
         match self {
             Self::Load => "load",
             Self::Restart => "restart",
+            Self::Recycle => "recycle",
             Self::LimitBreach => "limit-breach",
             Self::Swap => "swap",
             Self::ReloadRefused => "reload-refused",

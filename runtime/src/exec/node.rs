@@ -394,6 +394,9 @@ struct Recreated<'c, I> {
     running: Running,
     instance: Option<I>,
     restarts: u64,
+    /// The instance's linear memory after its first batch (see
+    /// [`Recreated::recycle_if_grown`]); `None` until then.
+    first_memory: Option<usize>,
 }
 
 impl<'c, I> Recreated<'c, I> {
@@ -410,12 +413,14 @@ impl<'c, I> Recreated<'c, I> {
             instance: Some(open(&running, AuditEvent::Load, None)?),
             running,
             restarts: 0,
+            first_memory: None,
         })
     }
 
     /// Runs `instance` of `running` from now on; answers what it replaces.
     fn replace(&mut self, instance: I, running: Running) -> (Option<I>, Running) {
         self.restarts = 0;
+        self.first_memory = None;
         let old = self.instance.replace(instance);
         (old, std::mem::replace(&mut self.running, running))
     }
@@ -449,6 +454,7 @@ impl<'c, I> Recreated<'c, I> {
             return Ok(());
         }
         self.instance = None;
+        self.first_memory = None;
         if self.restarts == MAX_RESTARTS {
             tracing::error!(node = %cx.instance_name(), restarts = self.restarts, "instance failed again; giving up on the plugin, on_error applies to every later batch");
             return Ok(());
@@ -462,6 +468,58 @@ impl<'c, I> Recreated<'c, I> {
             AuditEvent::Restart,
             Some(&cause),
         )?);
+        Ok(())
+    }
+}
+
+impl Recreated<'_, TransformInstance> {
+    /// Replaces the instance by a fresh one holding its state once its
+    /// linear memory has reached 3/4 of its limit and twice what it held
+    /// after its first batch: memory a guest never gives back (as
+    /// componentize-py 0.25 does with every `list<u8>` a Python export
+    /// returns) would otherwise reach the limit, trap, and send a batch to
+    /// the dead letters. Between batches, so nothing is lost; a plugin that
+    /// cannot move its state keeps its instance.
+    fn recycle_if_grown(&mut self) -> Result<(), String> {
+        let Some(old) = self.instance.as_mut() else {
+            return Ok(());
+        };
+        let now = old.memory_bytes();
+        let first = *self.first_memory.get_or_insert(now);
+        if now < self.running.limits.max_memory_bytes / 4 * 3 || now < first.saturating_mul(2) {
+            return Ok(());
+        }
+        let cx = self.cx;
+        let detail = format!(
+            "its linear memory grew from {} MiB after its first batch to {} MiB (limit {} MiB)",
+            first >> 20,
+            now >> 20,
+            self.running.limits.max_memory_bytes >> 20
+        );
+        let moved = old
+            .snapshot()
+            .map_err(|e| format!("cannot snapshot its state: {}", with_causes(&e)))
+            .and_then(|state| {
+                let mut fresh = (self.open)(&self.running, AuditEvent::Recycle, Some(&detail))?;
+                if let Some(state) = state {
+                    fresh.restore(&state).map_err(|e| {
+                        format!("the fresh instance cannot restore it: {}", with_causes(&e))
+                    })?;
+                }
+                Ok(fresh)
+            });
+        match moved {
+            Ok(fresh) => {
+                tracing::info!(node = %cx.instance_name(), %detail, "replaced a growing instance by a fresh one");
+                self.instance = Some(fresh);
+                self.first_memory = None;
+            }
+            Err(reason) => {
+                tracing::warn!(node = %cx.instance_name(), %detail, %reason, "cannot replace a growing instance; it stays");
+                // Not again for this instance.
+                self.first_memory = Some(usize::MAX / 2);
+            }
+        }
         Ok(())
     }
 }
@@ -622,7 +680,7 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
             }
         }
         match step {
-            Step::Done => {}
+            Step::Done => transform.recycle_if_grown()?,
             Step::DownstreamGone => return Ok(()),
             Step::Failed(error, poisoned) => {
                 transform.failed(&input.batch, &error, poisoned)?;

@@ -134,6 +134,11 @@ impl<B> Instance<B> {
         self.trapped
     }
 
+    /// Bytes of linear memory the instance has grown to.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.store.data().limiter.charged
+    }
+
     /// Metrics the plugin reported through the host interface.
     pub(crate) fn metrics(&self) -> PluginMetrics {
         self.store.data().metrics()

@@ -147,7 +147,7 @@ pub(crate) struct Limiter {
     limits: Limits,
     /// Bytes of linear memory the store's memories have grown to, charged
     /// to the tenant's quota and the memory meter.
-    charged: usize,
+    pub(crate) charged: usize,
     /// The memory growth refused during the current call, if any.
     pub(crate) breach: Option<MemoryBreach>,
 }

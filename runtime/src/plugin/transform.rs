@@ -256,6 +256,11 @@ impl TransformInstance {
         self.instance.trapped()
     }
 
+    /// Bytes of linear memory the instance has grown to.
+    pub fn memory_bytes(&self) -> usize {
+        self.instance.memory_bytes()
+    }
+
     /// The plugin's state (`None` for a stateless plugin).
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
         self.instance.call("snapshot", |b, s| {
