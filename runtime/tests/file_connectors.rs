@@ -294,3 +294,83 @@ sinks:
     files.sort();
     assert_eq!(files, ["part-00000.jsonl", "part-00001.jsonl"]);
 }
+
+/// Parquet written by pyarrow, pandas and DuckDB names its zones (`UTC`,
+/// `Europe/Berlin`): every file sink writes them, and partitions by them.
+#[test]
+fn timestamps_in_named_zones_reach_every_file_sink() {
+    use arrow::array::{Int64Array, RecordBatch, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let zoned = |name: &str, zone: &str| {
+        Field::new(
+            name,
+            DataType::Timestamp(TimeUnit::Millisecond, Some(zone.into())),
+            false,
+        )
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        zoned("at_utc", "UTC"),
+        zoned("at_berlin", "Europe/Berlin"),
+    ]));
+    // 2027-01-15T08:00:00Z and 2027-07-15T23:30:00Z (01:30 the next day in
+    // Berlin, summer time).
+    let times = vec![1_800_000_000_000, 1_815_694_200_000];
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2])),
+            Arc::new(TimestampMillisecondArray::from(times.clone()).with_timezone("UTC")),
+            Arc::new(TimestampMillisecondArray::from(times).with_timezone("Europe/Berlin")),
+        ],
+    )
+    .unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        fs::File::create(dir.path().join("zoned.parquet")).unwrap(),
+        schema,
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  zoned: {type: file, config: {path: zoned.parquet}}
+sinks:
+  json: {type: file, inputs: [zoned], config: {path: json, format: json}}
+  csv: {type: file, inputs: [zoned], config: {path: csv, format: csv}}
+  lake: {type: file, inputs: [zoned], config: {path: lake, format: parquet, partition_by: at_berlin}}
+",
+    )
+    .unwrap();
+    let stderr = run_ok(&pipeline);
+    assert!(!stderr.contains("dead letter"), "{stderr}");
+    let rows = read_json_dir(&dir.path().join("json"));
+    let instant = |value: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(instant(&rows[0]["at_utc"]), 1_800_000_000_000);
+    assert_eq!(instant(&rows[1]["at_berlin"]), 1_815_694_200_000);
+    assert!(
+        rows[1]["at_berlin"].as_str().unwrap().ends_with("+02:00"),
+        "Berlin's summer offset: {}",
+        rows[1]["at_berlin"]
+    );
+    let csv_files = read_dir_names(&dir.path().join("csv"));
+    assert_eq!(csv_files.len(), 1, "{csv_files:?}");
+    let csv = fs::read_to_string(dir.path().join("csv").join(&csv_files[0])).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let mut days = read_dir_names(&dir.path().join("lake"));
+    days.sort();
+    assert_eq!(
+        days,
+        ["dt=2027-01-15", "dt=2027-07-16"],
+        "days in the column's zone"
+    );
+}

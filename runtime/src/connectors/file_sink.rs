@@ -38,7 +38,7 @@ pub struct Config {
     /// after each batch, so a file may pass it by up to one batch).
     pub max_bytes_per_file: Option<u64>,
     /// Write rows into one folder per value of this column. A timestamp
-    /// column gives `dt=YYYY-MM-DD` folders (UTC days) and stays in the
+    /// column gives `dt=YYYY-MM-DD` folders (days in its time zone) and stays in the
     /// files; any other column gives `<column>=<value>` folders and, as in
     /// Hive, is left out of the files (the value is in the path).
     pub partition_by: Option<String>,

@@ -37,18 +37,26 @@ impl DeadLetters {
         ))
     }
 
-    /// Records rows of `batch` (by index) with their errors.
+    /// Records rows of `batch` (by index) with their errors. Only the disk
+    /// can make it fail: rows the JSON writer cannot render are written
+    /// column by column as text (see [`rows_as_text`]).
     pub fn rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> std::io::Result<()> {
         let indices = UInt32Array::from_iter_values(rows.iter().map(|(row, _)| *row as u32));
-        let picked = take_record_batch(batch, &indices).map_err(std::io::Error::other)?;
-        let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
-        writer
-            .write(&picked)
-            .and_then(|()| writer.finish())
-            .map_err(std::io::Error::other)?;
-        let json = String::from_utf8(writer.into_inner()).map_err(std::io::Error::other)?;
+        let rendered = take_record_batch(batch, &indices).and_then(|picked| {
+            let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+            writer.write(&picked)?;
+            writer.finish()?;
+            Ok(String::from_utf8_lossy(&writer.into_inner())
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>())
+        });
+        let json = match rendered {
+            Ok(lines) => lines,
+            Err(error) => rows_as_text(batch, rows, &error.to_string()),
+        };
         let (time, node) = (json_string(&now()), json_string(&self.node));
-        for ((_, error), row) in rows.iter().zip(json.lines()) {
+        for ((_, error), row) in rows.iter().zip(&json) {
             self.write(&format!(
                 "{{\"time\":{time},\"node\":{node},\"error\":{},\"row\":{row}}}",
                 json_string(error)
@@ -89,10 +97,114 @@ impl DeadLetters {
     }
 }
 
+/// `rows` of `batch` as JSON objects of each column's value as text (null
+/// where even that fails), with `_unrendered`: why the JSON writer could not
+/// write them.
+fn rows_as_text(batch: &RecordBatch, rows: &[(usize, String)], why: &str) -> Vec<String> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default();
+    let formatters: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|column| ArrayFormatter::try_new(column.as_ref(), &options).ok())
+        .collect();
+    rows.iter()
+        .map(|(row, _)| {
+            let mut object = serde_json::Map::new();
+            for (field, formatter) in batch.schema().fields().iter().zip(&formatters) {
+                let text = formatter
+                    .as_ref()
+                    .and_then(|f| f.value(*row).try_to_string().ok());
+                object.insert(
+                    field.name().clone(),
+                    text.map_or(serde_json::Value::Null, serde_json::Value::String),
+                );
+            }
+            object.insert("_unrendered".into(), why.into());
+            serde_json::Value::Object(object).to_string()
+        })
+        .collect()
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn json_string(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    fn batch(zone: &str) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Millisecond, Some(zone.into())),
+                false,
+            ),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![0, 1_800_000_000_000]).with_timezone(zone),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn letters(batch: &RecordBatch) -> Vec<serde_json::Value> {
+        let dir = tempfile::tempdir().unwrap();
+        let letters = DeadLetters::new(dir.path(), "node");
+        letters
+            .rows(batch, &[(1, "bad row".into())])
+            .expect("a dead letter is written whatever the row holds");
+        std::fs::read_to_string(letters.path())
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rows_in_named_time_zones_are_written_as_json() {
+        for zone in ["UTC", "Europe/Berlin", "+02:00"] {
+            let letters = letters(&batch(zone));
+            assert_eq!(letters[0]["row"]["id"], 2, "{zone}");
+            assert!(
+                letters[0]["row"]["at"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("2027-01-15T"),
+                "{zone}: {:?}",
+                letters[0]
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_the_json_writer_refuses_is_still_recorded_as_text() {
+        let letters = letters(&batch("Mars/Olympus_Mons"));
+        let row = &letters[0]["row"];
+        assert_eq!(row["id"], "2");
+        assert!(
+            row["_unrendered"]
+                .as_str()
+                .unwrap()
+                .contains("Mars/Olympus_Mons"),
+            "{row}"
+        );
+        assert_eq!(letters[0]["error"], "bad row");
+    }
 }
