@@ -437,21 +437,22 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { file } => {
             exit_on_ctrl_c()?;
             let (graph, engine) = build(&file)?;
-            print!("{}", graph.edges_report());
-            print!("{}", graph.capabilities_report(&engine));
-            println!("{}: valid ({} nodes)", file.display(), graph.nodes.len());
+            say(&graph.edges_report());
+            say(&graph.capabilities_report(&engine));
+            say(&format!(
+                "{}: valid ({} nodes)\n",
+                file.display(),
+                graph.nodes.len()
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, format } => {
             exit_on_ctrl_c()?;
             let (graph, _) = build(&file)?;
-            print!(
-                "{}",
-                match format {
-                    GraphFormat::Mermaid => weir::graph::mermaid(&graph),
-                    GraphFormat::Dot => weir::graph::dot(&graph),
-                }
-            );
+            say(&match format {
+                GraphFormat::Mermaid => weir::graph::mermaid(&graph),
+                GraphFormat::Dot => weir::graph::dot(&graph),
+            });
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::Inspect { files }) => {
@@ -460,7 +461,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 let plugin = engine.load_file(&file)?;
                 let report = inspect(&engine, &plugin)
                     .with_context(|| format!("inspecting {}", file.display()))?;
-                print!("{report}");
+                say(&report.to_string());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -471,26 +472,41 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
         }) => {
             let folder = weir::authoring::scaffold(&dir, &name, lang, kind)?;
-            println!(
-                "made {} ({} {}); build it with: weir plugin build {}",
+            say(&format!(
+                "made {} ({} {}); build it with: weir plugin build {}\n",
                 folder.display(),
                 lang.name(),
                 kind.name(),
                 folder.display()
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::Build { dir, out }) => {
             eprintln!("building {} ...", dir.display());
             let built = weir::authoring::build(&dir, out.as_deref())?;
-            println!(
-                "built {} ({} {}) in {:.1}s",
+            say(&format!(
+                "built {} ({} {}) in {:.1}s\n",
                 built.path.display(),
                 built.language.name(),
                 built.kind.name(),
                 built.took.as_secs_f64()
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`weir validate p.yaml
+/// | head -3`) ends the command quietly with exit 0, as other command-line
+/// tools do; any other write error ends it with exit 1.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {error}");
+        std::process::exit(1);
     }
 }

@@ -63,6 +63,31 @@ fn validate_prints_every_edge_with_its_schema() {
     );
 }
 
+/// `weir validate p.yaml | head -1`: the reader goes away before weir
+/// writes; weir ends quietly with exit 0 (it panicked with `failed printing
+/// to stdout: Broken pipe`).
+#[test]
+fn commands_whose_reader_went_away_end_quietly() {
+    let quickstart =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart/pipeline.yaml");
+    for args in [
+        vec!["validate", quickstart.to_str().unwrap()],
+        vec!["graph", quickstart.to_str().unwrap()],
+    ] {
+        let mut child = weir_command(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before weir has loaded the plugins it writes about.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 const SALES_SCHEMA: &str = "{id: int64, store: utf8, amount: float64}";
 
 #[test]
