@@ -111,3 +111,43 @@ fn metrics_pipelines_and_reloads_over_http() {
     assert_eq!(status, 404, "{body}");
     drop(weir);
 }
+
+/// Every example is `pipeline.yaml`: two of them in one run get distinct
+/// names (the second `pipeline-2`), in the admin API and in the metrics.
+#[test]
+fn pipelines_of_one_run_are_told_apart_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = |folder: &str| {
+        let folder = dir.path().join(folder);
+        fs::create_dir_all(&folder).unwrap();
+        append_ids(&folder.join("ids.jsonl"), 0..100);
+        let path = folder.join("pipeline.yaml");
+        fs::write(
+            &path,
+            ids_pipeline("keep", "plugin: filter, config: {predicate: \"id >= 0\"}"),
+        )
+        .unwrap();
+        path
+    };
+    let (first, second) = (pipeline("a"), pipeline("b"));
+    let (weir, addr) = Running::with_admin(dir.path(), &second, &[first.to_str().unwrap()]);
+    weir.wait_for("both pipelines", || {
+        http(&addr, "GET", "/pipelines", "")
+            .1
+            .contains("pipeline-2")
+    });
+    for name in ["pipeline", "pipeline-2"] {
+        let (status, body) = http(&addr, "GET", &format!("/pipelines/{name}"), "");
+        assert_eq!(status, 200, "{body}");
+        let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(view["name"], name);
+        weir.wait_for(&format!("{name}'s rows in the metrics"), || {
+            scrape(&addr).samples.iter().any(|s| {
+                s.metric == "weir_node_rows_out_total"
+                    && s.labels.get("pipeline") == Some(name)
+                    && s.labels.get("node") == Some("keep")
+                    && matches!(s.value, prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) if v == 100.0)
+            })
+        });
+    }
+}

@@ -28,8 +28,11 @@ pub struct Pipeline {
     /// How often sources commit what every sink has made durable, sinks
     /// flush and stateful transforms store their state.
     pub checkpoint_interval: std::time::Duration,
-    /// The pipeline's name in logs and the audit log: the file's stem.
+    /// The pipeline's name in logs, metrics, the admin API and the audit
+    /// log: its `name:`, or the file's stem (see [`make_names_unique`]).
     pub name: String,
+    /// Whether `name` was written in the file (not taken from its stem).
+    pub named: bool,
     /// Who the pipeline runs for, and that tenant's quotas.
     pub tenant: TenantSpec,
     /// The audit log (JSON lines) of plugin loads, restarts and breaches.
@@ -46,6 +49,8 @@ pub struct Pipeline {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PipelineFile {
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     dead_letters: Option<PathBuf>,
     #[serde(default)]
@@ -226,6 +231,16 @@ pub enum SpecError {
         /// What is wrong, with the field's path.
         message: String,
     },
+    /// Two pipelines of one run have the same `name:`.
+    #[error("{} and {}: both pipelines are named {name:?}; names must be unique in a run (metrics, the admin API and the audit log tell pipelines apart by name)", first.display(), second.display())]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The first file with it.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
     /// A node's fields are inconsistent.
     #[error("{}: node {node:?}, field `{field}`: {message}", path.display())]
     Node {
@@ -238,6 +253,50 @@ pub enum SpecError {
         /// What is wrong and what to do.
         message: String,
     },
+}
+
+/// Why `name` cannot name a pipeline (it appears in metric labels and in
+/// admin API paths).
+fn check_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    match name.chars().next() {
+        None => Err("must not be empty".into()),
+        Some(first) if !first.is_ascii_alphanumeric() => {
+            Err(format!("{name:?} must start with a letter or a digit"))
+        }
+        _ if name.len() > 64 => Err(format!("{name:?} is longer than 64 characters")),
+        _ if !name.chars().all(allowed) => Err(format!(
+            "{name:?} may hold only letters, digits, `_`, `-` and `.`"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Gives the pipelines of one run distinct names: two that set the same
+/// `name:` are refused; a name taken from the file's stem that another
+/// pipeline of the run has too (every example is `pipeline.yaml`) gets
+/// `-2`, `-3`, ... in file order.
+pub fn make_names_unique(pipelines: &mut [Pipeline]) -> Result<(), SpecError> {
+    let mut taken: std::collections::HashMap<String, PathBuf> = Default::default();
+    for pipeline in pipelines.iter().filter(|p| p.named) {
+        if let Some(first) = taken.insert(pipeline.name.clone(), pipeline.path.clone()) {
+            return Err(SpecError::DuplicateName {
+                name: pipeline.name.clone(),
+                first,
+                second: pipeline.path.clone(),
+            });
+        }
+    }
+    for pipeline in pipelines.iter_mut().filter(|p| !p.named) {
+        let stem = pipeline.name.clone();
+        let mut n = 1;
+        while taken.contains_key(&pipeline.name) {
+            n += 1;
+            pipeline.name = format!("{stem}-{n}");
+        }
+        taken.insert(pipeline.name.clone(), pipeline.path.clone());
+    }
+    Ok(())
 }
 
 fn missing_vars(path: &Path, missing: &[MissingVar]) -> String {
@@ -300,6 +359,15 @@ impl Pipeline {
                 message: "field `checkpoint_interval_ms`: must be at least 1".into(),
             });
         }
+        if let Some(name) = &file.name
+            && let Err(why) = check_name(name)
+        {
+            return Err(SpecError::Syntax {
+                path: path.to_path_buf(),
+                location: None,
+                message: format!("field `name`: {why}"),
+            });
+        }
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -309,10 +377,12 @@ impl Pipeline {
             path: path.to_path_buf(),
             dead_letter_dir: base_dir
                 .join(file.dead_letters.unwrap_or_else(|| "dead-letters".into())),
-            name: path
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "pipeline".into()),
+            named: file.name.is_some(),
+            name: file.name.unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "pipeline".into())
+            }),
             tenant: file.tenant.unwrap_or_default(),
             audit_log: match file.audit_log {
                 Some(audit_log) => base_dir.join(audit_log),
@@ -439,6 +509,40 @@ mod tests {
         assert_eq!(p.sinks["out"].inputs, ["gen"]);
         assert_eq!(p.sinks["out"].on_error, OnError::DeadLetter);
         assert_eq!(p.dead_letter_dir, Path::new("dir/dead-letters"));
+    }
+
+    #[test]
+    fn pipelines_of_a_run_get_distinct_names() {
+        let at = |path: &str, text: &str| Pipeline::parse(Path::new(path), text, |_| None);
+        let sink =
+            "sinks:\n  out: {type: stdout, inputs: [gen]}\nsources:\n  gen: {plugin: generate}\n";
+        let mut run = vec![
+            at("a/pipeline.yaml", sink).unwrap(),
+            at("b/pipeline.yaml", sink).unwrap(),
+            at("c/other.yaml", &format!("name: pipeline-2\n{sink}")).unwrap(),
+        ];
+        make_names_unique(&mut run).unwrap();
+        let names: Vec<_> = run.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["pipeline", "pipeline-3", "pipeline-2"]);
+
+        let mut twice = vec![
+            at("a/x.yaml", &format!("name: orders\n{sink}")).unwrap(),
+            at("b/y.yaml", &format!("name: orders\n{sink}")).unwrap(),
+        ];
+        let error = make_names_unique(&mut twice).unwrap_err().to_string();
+        assert!(
+            error.starts_with("a/x.yaml and b/y.yaml: both pipelines are named \"orders\""),
+            "{error}"
+        );
+        for bad in ["\"\"", "\"a/b\"", "\"-x\"", "\"with space\""] {
+            let error = at("p.yaml", &format!("name: {bad}\n{sink}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("p.yaml: field `name`: "),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]
