@@ -47,6 +47,11 @@ enum Command {
         /// cannot interrupt must not keep `weir` running).
         #[arg(long, value_name = "SECONDS", default_value_t = 10)]
         drain_timeout: u64,
+        /// With --admin: once the pipelines have ended, keep the admin API
+        /// up until `/metrics` has been scraped once more (so the last
+        /// counts reach Prometheus), or at most this long.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        admin_linger: u64,
     },
     /// Check a pipeline file and print every edge with its schema.
     Validate {
@@ -242,7 +247,7 @@ fn run_pipelines(
     files: &[PathBuf],
     quiet: bool,
     watch: bool,
-    admin: Option<std::net::SocketAddr>,
+    admin: Option<(std::net::SocketAddr, Duration)>,
     drain: Duration,
 ) -> anyhow::Result<ExitCode> {
     let engine = PluginEngine::new(&EngineOptions::default())?;
@@ -275,7 +280,7 @@ fn run_pipelines(
     let stop = Arc::new(AtomicBool::new(false));
     handle_ctrl_c(stop.clone(), drain)?;
     let shown = weir::admin::Pipelines::default();
-    if let Some(addr) = admin {
+    if let Some((addr, _)) = admin {
         serve_admin(addr, shown.clone(), engine.clone())?;
     }
     let settings = RunSettings {
@@ -305,6 +310,11 @@ fn run_pipelines(
             .map(|(path, run)| (path, run.join().expect("a pipeline thread panicked")))
             .collect()
     });
+    if let Some((_, linger)) = admin
+        && !stop.load(Ordering::SeqCst)
+    {
+        linger_for_a_scrape(&shown, linger);
+    }
     for (path, outcome) in outcomes {
         let (name, tenant, result) = match outcome {
             Outcome::NotStarted(error) if !several => return Err(error),
@@ -395,6 +405,22 @@ fn run_one(pipeline: Pipeline, quota: &Arc<TenantQuota>, settings: &RunSettings<
     }
 }
 
+/// Waits until `/metrics` has been scraped once more than now, or `linger`
+/// has passed; then half a second for the answer to leave.
+fn linger_for_a_scrape(shown: &weir::admin::Pipelines, linger: Duration) {
+    if linger.is_zero() {
+        return;
+    }
+    let seen = shown.scrapes();
+    let until = std::time::Instant::now() + linger;
+    while shown.scrapes() == seen && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if shown.scrapes() > seen {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Binds `addr` and serves the admin API on a thread of its own until the
 /// process ends; says where on stderr.
 fn serve_admin(
@@ -428,11 +454,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             watch,
             admin,
             drain_timeout,
+            admin_linger,
         } => run_pipelines(
             &pipeline_files(&files)?,
             quiet,
             watch,
-            admin,
+            admin.map(|addr| (addr, Duration::from_secs(admin_linger))),
             Duration::from_secs(drain_timeout),
         ),
         Command::Validate { file } => {

@@ -151,3 +151,57 @@ fn pipelines_of_one_run_are_told_apart_by_name() {
         });
     }
 }
+
+/// A batch run ends in well under a scrape interval: with `--admin-linger`
+/// the admin API stays up until Prometheus has scraped the final counts.
+#[test]
+fn a_finished_run_lingers_until_its_final_counts_are_scraped() {
+    let dir = tempfile::tempdir().unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 0..1000);
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, batch_rows: 100}}
+sinks:
+  out: {type: file, inputs: [ids], config: {path: out, format: json}}
+",
+    )
+    .unwrap();
+    let mut weir = Running::start(
+        dir.path(),
+        &[
+            "run",
+            "--quiet",
+            "--admin",
+            "127.0.0.1:0",
+            "--admin-linger",
+            "60",
+            pipeline.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let addr = weir.admin_address();
+    // The run is over in a fraction of a second; weir waits for a scrape.
+    weir.wait_for("the final counts", || {
+        let (status, body) = http(&addr, "GET", "/metrics", "");
+        status == 200
+            && body.lines().any(|line| {
+                line.starts_with("weir_node_rows_in_total{")
+                    && line.contains("node=\"out\"")
+                    && line.ends_with(" 1000")
+            })
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = weir.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "weir did not exit after the final scrape"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{}", weir.stderr());
+}

@@ -41,17 +41,28 @@ use crate::plugin::PluginEngine;
 /// The pipelines the API shows, shared with `weir run`, which adds each
 /// once its graph is built.
 #[derive(Clone, Default)]
-pub struct Pipelines(Arc<RwLock<Vec<Arc<PipelineView>>>>);
+pub struct Pipelines {
+    shown: Arc<RwLock<Vec<Arc<PipelineView>>>>,
+    scrapes: Arc<std::sync::atomic::AtomicU64>,
+}
 
 impl Pipelines {
     /// Shows `view` from now on.
     pub fn add(&self, view: PipelineView) {
-        self.0.write().expect("pipelines lock").push(Arc::new(view));
+        self.shown
+            .write()
+            .expect("pipelines lock")
+            .push(Arc::new(view));
+    }
+
+    /// How many `/metrics` scrapes have been answered.
+    pub fn scrapes(&self) -> u64 {
+        self.scrapes.load(Ordering::SeqCst)
     }
 
     /// The pipelines shown now.
     fn list(&self) -> Vec<Arc<PipelineView>> {
-        self.0.read().expect("pipelines lock").clone()
+        self.shown.read().expect("pipelines lock").clone()
     }
 }
 
@@ -415,17 +426,18 @@ pub async fn serve(
 
 async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
     let mut text = String::new();
-    match prometheus_client::encoding::text::encode(&mut text, &admin.registry) {
-        Ok(()) => (
-            [(
-                "content-type",
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    if prometheus_client::encoding::text::encode(&mut text, &admin.registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
+    admin.pipelines.scrapes.fetch_add(1, Ordering::SeqCst);
+    (
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn pipelines_json(State(admin): State<Arc<Admin>>) -> Json<Value> {
