@@ -9,7 +9,8 @@
 # - with --tests: a Kafka-protocol broker and client for the tests
 #   (scripts/kafka-broker.sh; building the broker takes minutes, once), and
 #   Debian's kcat, the stock Kafka command-line client the tests check
-#   interoperability with.
+#   interoperability with, and Debian's prometheus for `promtool check
+#   metrics` on Weir's /metrics.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -18,7 +19,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(procps libssl-dev zlib1g-dev pkg-config)
-[ "${1:-}" = "--tests" ] && packages+=(kcat)
+[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -310,7 +310,11 @@ fn run_pipelines(
             .map(|(path, run)| (path, run.join().expect("a pipeline thread panicked")))
             .collect()
     });
+    let ran = outcomes
+        .iter()
+        .any(|(_, outcome)| matches!(outcome, Outcome::Ran { .. }));
     if let Some((_, linger)) = admin
+        && ran
         && !stop.load(Ordering::SeqCst)
     {
         linger_for_a_scrape(&shown, linger);

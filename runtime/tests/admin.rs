@@ -205,3 +205,57 @@ sinks:
     };
     assert!(status.success(), "{}", weir.stderr());
 }
+
+/// What Prometheus's own linter says of a scrape (`promtool`, from Debian's
+/// `prometheus`, installed by `scripts/setup.sh --tests`): nothing; and a
+/// scraper that asks for OpenMetrics gets it.
+#[test]
+fn promtool_accepts_the_metrics_of_a_running_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 0..1000);
+    let pipeline = dir.path().join("pipeline.yaml");
+    let keep = ids_pipeline("keep", "plugin: filter, config: {predicate: \"id >= 500\"}");
+    fs::write(&pipeline, keep).unwrap();
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
+    weir.wait_for("rows through the filter", || {
+        counter(&scrape(&addr), "weir_node_rows_out_total", "out") == 500.0
+    });
+    let (_, text) = http(&addr, "GET", "/metrics", "");
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed by scripts/setup.sh --tests");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("le=\"+Inf\""), "{text}");
+    assert!(
+        text.contains("# TYPE weir_node_busy_seconds_total counter"),
+        "{text}"
+    );
+
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text; version=1.0.0\r\nConnection: close\r\n\r\n"
+    );
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(
+        response.contains("content-type: application/openmetrics-text"),
+        "{response}"
+    );
+    assert!(response.trim_end().ends_with("# EOF"), "{response}");
+    assert!(
+        response.contains("# TYPE weir_node_rows_in counter"),
+        "{response}"
+    );
+}

@@ -753,13 +753,13 @@ fn plugin_metrics_are_exported_and_their_names_bounded() {
             .filter(|s| s.metric == name && s.labels.get("node") == Some("hostile"))
             .count()
     };
-    assert_eq!(plugin_samples("weir_plugin_counter_total"), 256);
-    assert_eq!(plugin_samples("weir_plugin_gauge"), 256);
+    assert_eq!(plugin_samples("weir_plugin_metric_total"), 256);
+    assert_eq!(plugin_samples("weir_plugin_metric_value"), 256);
     let batches = scrape
         .samples
         .iter()
         .find(|s| {
-            s.metric == "weir_plugin_counter_total" && s.labels.get("metric") == Some("batches")
+            s.metric == "weir_plugin_metric_total" && s.labels.get("metric") == Some("batches")
         })
         .expect("the plugin's first counter is exported");
     assert!(

@@ -6,7 +6,7 @@
 //!   rows, instance restarts, hot reloads, busy time, a histogram of call
 //!   durations and the plugin's memory in use; per source that knows it, its
 //!   lag (bytes of input not read yet); the plugin's own counters and gauges
-//!   (`weir_plugin_counter_total` and `weir_plugin_gauge`, labelled with
+//!   (`weir_plugin_metric_total` and `weir_plugin_metric_value`, labelled with
 //!   the metric's name, at most [`MAX_METRICS`](crate::plugin::MAX_METRICS)
 //!   of each per node);
 //! - `GET /pipelines` and `GET /pipelines/{p}`: the pipelines, their nodes,
@@ -22,6 +22,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +33,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
+
+mod text_format;
 
 use crate::connectors::Lag;
 use crate::exec::{CALL_BUCKETS, NodeStats, Reloader, Replacement};
@@ -132,7 +135,11 @@ impl PipelineView {
                 json!((c.counter)(stats).load(Ordering::Relaxed)),
             )
         });
-        Value::Object(counters.collect())
+        let busy = (
+            "busy_nanoseconds".to_string(),
+            json!(stats.busy_nanos.load(Ordering::Relaxed)),
+        );
+        Value::Object(counters.chain([busy]).collect())
     }
 
     fn json(&self) -> Value {
@@ -168,7 +175,7 @@ struct Counter {
 }
 
 /// Every per-node counter the API shows.
-const COUNTERS: [Counter; 12] = [
+const COUNTERS: [Counter; 11] = [
     Counter {
         key: "rows_in",
         help: "Rows a node received.",
@@ -223,11 +230,6 @@ const COUNTERS: [Counter; 12] = [
         key: "reloads",
         help: "Hot reloads that swapped the node's plugin.",
         counter: |s| &s.reloads,
-    },
-    Counter {
-        key: "busy_nanoseconds",
-        help: "Time a node spent working, in nanoseconds.",
-        counter: |s| &s.busy_nanos,
     },
 ];
 
@@ -303,7 +305,7 @@ impl NodeCollector {
             })
             .collect();
         let mut family = encoder.encode_descriptor(
-            "weir_plugin_counter",
+            "weir_plugin_metric",
             "A counter the node's plugin reports (counter-add), by name.",
             None,
             MetricType::Counter,
@@ -315,7 +317,7 @@ impl NodeCollector {
             }
         }
         let mut family = encoder.encode_descriptor(
-            "weir_plugin_gauge",
+            "weir_plugin_metric_value",
             "A gauge the node's plugin reports (gauge-set), by name.",
             None,
             MetricType::Gauge,
@@ -353,6 +355,16 @@ impl Collector for NodeCollector {
             }
         }
         let mut family = encoder.encode_descriptor(
+            "weir_node_busy_seconds",
+            "Time a node spent working.",
+            None,
+            MetricType::Counter,
+        )?;
+        for node in &nodes {
+            let nanos = node.stats.busy_nanos.load(Ordering::Relaxed);
+            ConstCounter::new(nanos as f64 / 1e9).encode(family.encode_family(&node.labels())?)?;
+        }
+        let mut family = encoder.encode_descriptor(
             "weir_node_memory_bytes",
             "Linear memory the node's plugin instances hold now.",
             None,
@@ -387,7 +399,8 @@ impl Collector for NodeCollector {
                 .iter()
                 .map(|c| c.load(Ordering::Relaxed))
                 .collect();
-            let bounds = CALL_BUCKETS.iter().copied().chain([f64::INFINITY]);
+            // prometheus-client writes `le="+Inf"` for f64::MAX only.
+            let bounds = CALL_BUCKETS.iter().copied().chain([f64::MAX]);
             let buckets: Vec<(f64, u64)> = bounds.zip(counts.iter().copied()).collect();
             let count: u64 = counts.iter().sum();
             let sum = node.stats.busy_nanos.load(Ordering::Relaxed) as f64 / 1e9;
@@ -424,20 +437,25 @@ pub async fn serve(
     axum::serve(listener, app).await
 }
 
-async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
+async fn metrics(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &admin.registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     admin.pipelines.scrapes.fetch_add(1, Ordering::SeqCst);
-    (
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+    let accept = headers.get("accept").and_then(|v| v.to_str().ok());
+    match text_format::wants_openmetrics(accept) {
+        true => (
+            [("content-type", text_format::OPENMETRICS_CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        false => (
+            [("content-type", text_format::CONTENT_TYPE)],
+            text_format::from_openmetrics(&text),
+        )
+            .into_response(),
+    }
 }
 
 async fn pipelines_json(State(admin): State<Arc<Admin>>) -> Json<Value> {
