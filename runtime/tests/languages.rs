@@ -573,11 +573,12 @@ sinks:
             if let Some(status) = running.child.try_wait().unwrap() {
                 break status;
             }
-            let (code, body) = http(&admin, "GET", "/metrics", "");
+            // The run may end while a scrape is on its way.
+            let body = metrics_text(&admin).unwrap_or_default();
             let shown = body.lines().any(|line| {
                 line.starts_with("weir_node_memory_bytes") && line.contains("node=\"echo\"")
             });
-            if code == 200 && shown {
+            if shown {
                 let metrics =
                     prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
                         .unwrap();
@@ -607,4 +608,19 @@ sinks:
         assert!(recycled > 0, "{fixture_name} grew: {audit}");
         assert!(peak < LIMIT, "{peak}");
     }
+}
+
+/// A scrape of `/metrics` at `addr`, or `None` when the server went away.
+fn metrics_text(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }

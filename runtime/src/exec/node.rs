@@ -480,14 +480,14 @@ impl Recreated<'_, TransformInstance> {
     /// returns) would otherwise reach the limit, trap, and send a batch to
     /// the dead letters. Between batches, so nothing is lost; a plugin that
     /// cannot move its state keeps its instance.
-    fn recycle_if_grown(&mut self) -> Result<(), String> {
+    fn recycle_if_grown(&mut self) {
         let Some(old) = self.instance.as_mut() else {
-            return Ok(());
+            return;
         };
         let now = old.memory_bytes();
         let first = *self.first_memory.get_or_insert(now);
         if now < self.running.limits.max_memory_bytes / 4 * 3 || now < first.saturating_mul(2) {
-            return Ok(());
+            return;
         }
         let cx = self.cx;
         let detail = format!(
@@ -520,7 +520,6 @@ impl Recreated<'_, TransformInstance> {
                 self.first_memory = Some(usize::MAX / 2);
             }
         }
-        Ok(())
     }
 }
 
@@ -680,7 +679,7 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
             }
         }
         match step {
-            Step::Done => transform.recycle_if_grown()?,
+            Step::Done => transform.recycle_if_grown(),
             Step::DownstreamGone => return Ok(()),
             Step::Failed(error, poisoned) => {
                 transform.failed(&input.batch, &error, poisoned)?;
