@@ -10,7 +10,8 @@
 #   (scripts/kafka-broker.sh; building the broker takes minutes, once), and
 #   Debian's kcat, the stock Kafka command-line client the tests check
 #   interoperability with, and Debian's prometheus for `promtool check
-#   metrics` on Weir's /metrics.
+#   metrics` on Weir's /metrics; and pyarrow, pandas and DuckDB
+#   (scripts/python-readers.sh), which write and read Parquet in the tests.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -34,4 +35,5 @@ fi
 "$(dirname "$0")/toolchains.sh"
 if [ "${1:-}" = "--tests" ]; then
     "$(dirname "$0")/kafka-broker.sh" install
+    "$(dirname "$0")/python-readers.sh"
 fi

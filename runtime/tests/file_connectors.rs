@@ -374,3 +374,89 @@ sinks:
         "days in the column's zone"
     );
 }
+
+/// `scripts/parquet_fixtures.py ARGS...` with the Python that
+/// `scripts/python-readers.sh` installs (pyarrow, pandas, DuckDB).
+fn parquet_fixtures(args: &[&Path]) -> std::process::Output {
+    let home = std::env::var_os("HOME").unwrap();
+    let python = std::env::var_os("WEIR_READERS_DIR")
+        .map_or_else(|| Path::new(&home).join(".cache/weir/readers"), Into::into)
+        .join("bin/python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/parquet_fixtures.py");
+    std::process::Command::new(&python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/python-readers.sh)", python.display()))
+}
+
+/// Parquet as pyarrow, pandas and DuckDB write it (timestamps in `UTC`,
+/// `Europe/Berlin` and `America/New_York`, decimals, dates, lists, structs,
+/// nulls) reaches the JSON, Parquet (pyarrow reads back the same rows),
+/// partitioned Parquet and stdout sinks; CSV refuses nested columns before
+/// the run, naming one.
+#[test]
+fn parquet_from_pyarrow_pandas_and_duckdb_reaches_every_file_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = parquet_fixtures(&[Path::new("write"), dir.path()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for writer in ["pyarrow", "pandas", "duckdb"] {
+        let pipeline = dir.path().join(format!("{writer}.yaml"));
+        fs::write(
+            &pipeline,
+            format!(
+                "sources:
+  rows: {{type: file, config: {{path: {writer}.parquet}}}}
+sinks:
+  json: {{type: file, inputs: [rows], config: {{path: out-{writer}/json, format: json}}}}
+  parquet: {{type: file, inputs: [rows], config: {{path: out-{writer}/parquet, format: parquet}}}}
+  days: {{type: file, inputs: [rows], config: {{path: out-{writer}/days, format: parquet, partition_by: at_utc}}}}
+  shown: {{type: stdout, inputs: [rows]}}
+"
+            ),
+        )
+        .unwrap();
+        let run = weir(&["run", pipeline.to_str().unwrap()]);
+        let stderr = text(&run.stderr);
+        assert!(run.status.success(), "{writer}: {stderr}");
+        assert!(
+            !dir.path().join("dead-letters").exists(),
+            "{writer}: {stderr}"
+        );
+        assert_eq!(text(&run.stdout).lines().count(), 3, "{writer}: {stderr}");
+        let rows = read_json_dir(&dir.path().join(format!("out-{writer}/json")));
+        assert_eq!(ids(&rows), [1, 2, 3], "{writer}");
+        assert_eq!(rows[0]["amount"], 12.5, "{writer}: {:?}", rows[0]);
+        assert_eq!(rows[1]["amount"], -0.01, "{writer}: {:?}", rows[1]);
+        assert_eq!(rows[0]["tags"], serde_json::json!(["a", "b"]), "{writer}");
+        let written = dir.path().join(format!("out-{writer}/parquet"));
+        let same = parquet_fixtures(&[
+            Path::new("same"),
+            &dir.path().join(format!("{writer}.parquet")),
+            &written,
+        ]);
+        assert!(same.status.success(), "{writer}: {}", text(&same.stderr));
+        assert!(
+            read_dir_names(&dir.path().join(format!("out-{writer}/days")))
+                .contains(&"dt=2027-01-15".to_string()),
+            "{writer}"
+        );
+    }
+    let csv = dir.path().join("csv.yaml");
+    fs::write(
+        &csv,
+        "sources:
+  rows: {type: file, config: {path: pyarrow.parquet}}
+sinks:
+  csv: {type: file, inputs: [rows], config: {path: out-csv, format: csv}}
+",
+    )
+    .unwrap();
+    let refused = weir(&["validate", csv.to_str().unwrap()]);
+    let stderr = text(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("CSV cannot hold column \"tags\""),
+        "{stderr}"
+    );
+}
