@@ -192,17 +192,7 @@ sinks:
                     && line.ends_with(" 1000")
             })
     });
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = weir.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "weir did not exit after the final scrape"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = weir.exited("after the final scrape");
     assert!(status.success(), "{}", weir.stderr());
 }
 

@@ -58,6 +58,11 @@ fn events_json(ids: std::ops::Range<i64>) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Produces the events `ids` (see [`event`]) to `topic`.
+fn produce_events(broker: &Broker, topic: &str, ids: std::ops::Range<usize>) {
+    broker.produce(topic, &ids.map(event).collect::<Vec<_>>(), false);
+}
+
 /// A pipeline in `dir`: JSON events (ids 0..1000) from topic `input`
 /// through a filter (`price < 100`: ids 0..400) to topic `output`, keyed by
 /// page.
@@ -278,7 +283,7 @@ fn arrow_ipc_batches_round_trip_and_schemas_are_read_off_the_messages() {
     let broker = Broker::start();
     broker.create_topic("json-in", 1);
     broker.create_topic("batches", 1);
-    broker.produce("json-in", &(0..1000).map(event).collect::<Vec<_>>(), false);
+    produce_events(&broker, "json-in", 0..1000);
     let dir = tempfile::tempdir().unwrap();
     // JSON without a declared schema (inferred) -> one Arrow IPC message
     // per batch.
@@ -331,11 +336,11 @@ sinks:
 fn a_new_group_can_start_at_a_time() {
     let broker = Broker::start();
     broker.create_topic("timed", 2);
-    broker.produce("timed", &(0..100).map(event).collect::<Vec<_>>(), false);
+    produce_events(&broker, "timed", 0..100);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    broker.produce("timed", &(100..250).map(event).collect::<Vec<_>>(), false);
+    produce_events(&broker, "timed", 100..250);
     let dir = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(
         dir.path(),
@@ -400,11 +405,7 @@ fn offsets_committed_while_streaming_never_pass_what_every_sink_has_written() {
     const MESSAGES: i64 = 2000;
     let broker = Broker::start();
     broker.create_topic("slow", 1);
-    broker.produce(
-        "slow",
-        &(0..MESSAGES as usize).map(event).collect::<Vec<_>>(),
-        false,
-    );
+    produce_events(&broker, "slow", 0..MESSAGES as usize);
     let dir = tempfile::tempdir().unwrap();
     // Two sinks: JSON files and a slow one (100 ms a batch of 100: 2 s in
     // all); a checkpoint every 200 ms. One partition: id = offset.
@@ -487,11 +488,7 @@ fn two_processes_share_the_partitions_and_the_survivor_finishes_what_a_killed_on
     // see `Broker::mock`.
     let broker = Broker::mock();
     broker.create_topic("shared", 4);
-    broker.produce(
-        "shared",
-        &(0..MESSAGES).map(event).collect::<Vec<_>>(),
-        false,
-    );
+    produce_events(&broker, "shared", 0..MESSAGES);
     // The same pipeline in two folders (each its own output), one group. A
     // slow second sink (5,000 rows/s per process) keeps both busy long
     // enough to share the work; a short session moves a killed member's
@@ -685,11 +682,7 @@ fn killed_processes_never_end_a_batch_with_partitions_unread_and_lose_nothing() 
     let broker = Broker::start();
     broker.create_topic("crash", 3);
     broker.create_topic("crash-out", 3);
-    broker.produce(
-        "crash",
-        &(0..MESSAGES).map(event).collect::<Vec<_>>(),
-        false,
-    );
+    produce_events(&broker, "crash", 0..MESSAGES);
     // Two processes of one group, each with its own static member id, so a
     // restarted one gets its partitions back without waiting out its dead
     // self's session; a checkpoint every 300 ms, so kills land between
@@ -865,11 +858,7 @@ fn a_killed_member_restarted_with_its_static_id_gets_its_partitions_back_at_once
     const MESSAGES: usize = 20_000;
     let broker = Broker::start();
     broker.create_topic("static", 3);
-    broker.produce(
-        "static",
-        &(0..MESSAGES).map(event).collect::<Vec<_>>(),
-        false,
-    );
+    produce_events(&broker, "static", 0..MESSAGES);
     // A session of 30 s, longer than a bounded run waits without progress
     // (15 s): only a member that gets its dead self's partitions back
     // before the session ends can finish. (tansu 0.6 takes about 6 s to
@@ -1019,11 +1008,7 @@ fn a_bounded_run_succeeds_only_once_every_partition_is_read_to_its_start_end() {
     const MESSAGES: usize = 3000;
     let broker = Broker::start();
     broker.create_topic("bounded", 3);
-    broker.produce(
-        "bounded",
-        &(0..MESSAGES).map(event).collect::<Vec<_>>(),
-        false,
-    );
+    produce_events(&broker, "bounded", 0..MESSAGES);
     // The topic's events, read by group `group`, into JSON lines in `out/`.
     let to_files = |dir: &Path, group: &str, extra: &str| {
         let source = events_source(&broker, "bounded", group, extra);

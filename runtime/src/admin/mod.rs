@@ -135,11 +135,7 @@ impl PipelineView {
                 json!((c.counter)(stats).load(Ordering::Relaxed)),
             )
         });
-        let busy = (
-            "busy_nanoseconds".to_string(),
-            json!(stats.busy_nanos.load(Ordering::Relaxed)),
-        );
-        Value::Object(counters.chain([busy]).collect())
+        Value::Object(counters.collect())
     }
 
     fn json(&self) -> Value {
@@ -167,7 +163,8 @@ impl PipelineView {
 }
 
 /// A per-node counter, as `/pipelines` (`key`) and `/metrics`
-/// (`weir_node_<key>_total`) show it.
+/// (`weir_node_<key>_total`; a `_nanoseconds` key is shown in seconds,
+/// Prometheus's base unit: `weir_node_busy_seconds_total`) show it.
 struct Counter {
     key: &'static str,
     help: &'static str,
@@ -175,7 +172,7 @@ struct Counter {
 }
 
 /// Every per-node counter the API shows.
-const COUNTERS: [Counter; 11] = [
+const COUNTERS: [Counter; 12] = [
     Counter {
         key: "rows_in",
         help: "Rows a node received.",
@@ -230,6 +227,11 @@ const COUNTERS: [Counter; 11] = [
         key: "reloads",
         help: "Hot reloads that swapped the node's plugin.",
         counter: |s| &s.reloads,
+    },
+    Counter {
+        key: "busy_nanoseconds",
+        help: "Time a node spent working.",
+        counter: |s| &s.busy_nanos,
     },
 ];
 
@@ -346,23 +348,22 @@ impl Collector for NodeCollector {
         let nodes = self.nodes();
         Self::encode_plugin_metrics(&nodes, &mut encoder)?;
         for counter in &COUNTERS {
-            let name = format!("weir_node_{}", counter.key);
+            let seconds = counter.key.strip_suffix("_nanoseconds");
+            let name = match seconds {
+                Some(stem) => format!("weir_node_{stem}_seconds"),
+                None => format!("weir_node_{}", counter.key),
+            };
             let mut family =
                 encoder.encode_descriptor(&name, counter.help, None, MetricType::Counter)?;
             for node in &nodes {
                 let value = (counter.counter)(&node.stats).load(Ordering::Relaxed);
-                ConstCounter::new(value).encode(family.encode_family(&node.labels())?)?;
+                let node_labels = node.labels();
+                let labels = family.encode_family(&node_labels)?;
+                match seconds {
+                    Some(_) => ConstCounter::new(value as f64 / 1e9).encode(labels)?,
+                    None => ConstCounter::new(value).encode(labels)?,
+                }
             }
-        }
-        let mut family = encoder.encode_descriptor(
-            "weir_node_busy_seconds",
-            "Time a node spent working.",
-            None,
-            MetricType::Counter,
-        )?;
-        for node in &nodes {
-            let nanos = node.stats.busy_nanos.load(Ordering::Relaxed);
-            ConstCounter::new(nanos as f64 / 1e9).encode(family.encode_family(&node.labels())?)?;
         }
         let mut family = encoder.encode_descriptor(
             "weir_node_memory_bytes",

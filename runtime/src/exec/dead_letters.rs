@@ -46,17 +46,11 @@ impl DeadLetters {
             let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
             writer.write(&picked)?;
             writer.finish()?;
-            Ok(String::from_utf8_lossy(&writer.into_inner())
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>())
+            Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
         });
-        let json = match rendered {
-            Ok(lines) => lines,
-            Err(error) => rows_as_text(batch, rows, &error.to_string()),
-        };
+        let json = rendered.unwrap_or_else(|error| rows_as_text(batch, rows, &error.to_string()));
         let (time, node) = (json_string(&now()), json_string(&self.node));
-        for ((_, error), row) in rows.iter().zip(&json) {
+        for ((_, error), row) in rows.iter().zip(json.lines()) {
             self.write(&format!(
                 "{{\"time\":{time},\"node\":{node},\"error\":{},\"row\":{row}}}",
                 json_string(error)
@@ -97,10 +91,10 @@ impl DeadLetters {
     }
 }
 
-/// `rows` of `batch` as JSON objects of each column's value as text (null
-/// where even that fails), with `_unrendered`: why the JSON writer could not
-/// write them.
-fn rows_as_text(batch: &RecordBatch, rows: &[(usize, String)], why: &str) -> Vec<String> {
+/// `rows` of `batch` as JSON lines: objects of each column's value as text
+/// (null where even that fails), with `_unrendered`: why the JSON writer
+/// could not write them.
+fn rows_as_text(batch: &RecordBatch, rows: &[(usize, String)], why: &str) -> String {
     use arrow::util::display::{ArrayFormatter, FormatOptions};
     let options = FormatOptions::default();
     let formatters: Vec<_> = batch
@@ -121,7 +115,7 @@ fn rows_as_text(batch: &RecordBatch, rows: &[(usize, String)], why: &str) -> Vec
                 );
             }
             object.insert("_unrendered".into(), why.into());
-            serde_json::Value::Object(object).to_string()
+            serde_json::Value::Object(object).to_string() + "\n"
         })
         .collect()
 }

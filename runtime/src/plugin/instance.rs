@@ -136,7 +136,7 @@ impl<B> Instance<B> {
 
     /// Bytes of linear memory the instance has grown to.
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.store.data().limiter.charged
+        self.store.data().limiter.charged()
     }
 
     /// Metrics the plugin reported through the host interface.

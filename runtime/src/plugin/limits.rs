@@ -147,7 +147,7 @@ pub(crate) struct Limiter {
     limits: Limits,
     /// Bytes of linear memory the store's memories have grown to, charged
     /// to the tenant's quota and the memory meter.
-    pub(crate) charged: usize,
+    charged: usize,
     /// The memory growth refused during the current call, if any.
     pub(crate) breach: Option<MemoryBreach>,
 }
@@ -171,6 +171,11 @@ impl Limiter {
             charged: 0,
             breach: None,
         })
+    }
+
+    /// Bytes of linear memory the store's memories have grown to.
+    pub(crate) fn charged(&self) -> usize {
+        self.charged
     }
 }
 

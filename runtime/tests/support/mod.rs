@@ -184,6 +184,23 @@ impl Running {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// Waits (up to 30 s) until weir has exited, and answers how; on
+    /// time-out, fails saying `why` it should have, with its stderr.
+    pub fn exited(&mut self, why: &str) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "weir still runs {why}: {}",
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Waits (up to 60 s) until `ready` holds; on time-out, fails with
     /// weir's stderr.
     pub fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
