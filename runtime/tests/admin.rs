@@ -131,10 +131,17 @@ fn pipelines_of_one_run_are_told_apart_by_name() {
     };
     let (first, second) = (pipeline("a"), pipeline("b"));
     let (weir, addr) = Running::with_admin(dir.path(), &second, &[first.to_str().unwrap()]);
+    // Each pipeline is shown once its own graph is built, in either order.
     weir.wait_for("both pipelines", || {
-        http(&addr, "GET", "/pipelines", "")
-            .1
-            .contains("pipeline-2")
+        let listed: serde_json::Value =
+            serde_json::from_str(&http(&addr, "GET", "/pipelines", "").1).unwrap();
+        let names: Vec<_> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        names.contains(&"pipeline".to_string()) && names.contains(&"pipeline-2".to_string())
     });
     for name in ["pipeline", "pipeline-2"] {
         let (status, body) = http(&addr, "GET", &format!("/pipelines/{name}"), "");
