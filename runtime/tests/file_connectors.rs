@@ -460,3 +460,94 @@ sinks:
         "{stderr}"
     );
 }
+
+/// `rows` page views one second apart from 2026-11-25T00:00:00Z, as JSON
+/// lines, each on one of three pages.
+fn page_views(rows: usize) -> String {
+    (0..rows)
+        .map(|i| {
+            format!(
+                "{{\"t\": \"2026-11-25T00:{:02}:{:02}Z\", \"page\": \"/p{}\"}}\n",
+                i / 60,
+                i % 60,
+                i % 3
+            )
+        })
+        .collect()
+}
+
+/// Windows per (start, page) and their counts, from JSON-lines output.
+fn window_counts(rows: &[serde_json::Value]) -> std::collections::BTreeMap<(String, String), i64> {
+    rows.iter()
+        .map(|r| {
+            let key = (r["window_start"].to_string(), r["page"].to_string());
+            (key, r["count"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn windows_over_files_read_one_after_another_count_every_file_and_make_nothing_late() {
+    // Three files over the same 10 minutes, read one after the other: the
+    // window's clock waits for every file, so with no lateness at all the
+    // second and third file's rows are not late.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    fs::create_dir(&input).unwrap();
+    for name in ["a", "b", "c"] {
+        fs::write(input.join(format!("{name}.jsonl")), page_views(600)).unwrap();
+    }
+    let pipeline = |transforms: &str| {
+        format!(
+            "sources:
+  views: {{type: file, config: {{path: in/*.jsonl, schema: {{t: \"timestamp[ms]\", page: utf8}}, batch_rows: 50}}}}
+transforms:
+{transforms}
+  per_minute:
+    plugin: window-aggregate
+    inputs: [pages]
+    config: {{time_column: t, window: 1m, keys: [page], aggregates: [{{op: count}}]}}
+sinks:
+  out: {{type: file, inputs: [per_minute], config: {{path: out, format: json}}}}
+"
+        )
+    };
+    let path = dir.path().join("pipeline.yaml");
+    fs::write(
+        &path,
+        pipeline("  pages: {plugin: select, inputs: [views], config: {columns: [{name: t}, {name: page}]}}"),
+    )
+    .unwrap();
+    run_ok(&path);
+    let counts = window_counts(&read_json_dir(&dir.path().join("out")));
+    assert_eq!(
+        counts.len(),
+        10 * 3,
+        "ten minutes of three pages: {counts:?}"
+    );
+    assert!(
+        counts.values().all(|&count| count == 3 * 20),
+        "every file counted in every window: {counts:?}"
+    );
+    assert!(
+        !dir.path().join("dead-letters/per_minute.jsonl").exists(),
+        "nothing late"
+    );
+
+    // Parallel instances upstream may reorder a file's rows: refused.
+    fs::write(
+        &path,
+        pipeline(
+            "  pages: {plugin: select, inputs: [views], parallelism: 2, config: {columns: [{name: t}, {name: page}]}}",
+        ),
+    )
+    .unwrap();
+    let out = weir(&["validate", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("per_minute")
+            && stderr.contains("\"pages\", which runs with `parallelism: 2`"),
+        "{stderr}"
+    );
+}

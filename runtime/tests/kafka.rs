@@ -573,54 +573,104 @@ sinks:
     assert_eq!(all.len(), MESSAGES, "nothing lost");
 }
 
-#[test]
-fn the_clickstream_example_counts_page_views_into_kafka_and_keeps_every_raw_event() {
+/// What one run of `examples/clickstream-kafka` gave, its input produced
+/// first (a backlog) into a `clicks` topic of `partitions` partitions.
+struct ClickstreamRun {
+    /// Raw events in the lake.
+    raw_rows: usize,
+    /// Page views among the input events.
+    views_in_input: usize,
+    /// Views per (window start, page), from the `page-views` topic.
+    windows: BTreeMap<(String, String), i64>,
+    /// Rows the window sent to the dead letters.
+    late: usize,
+}
+
+fn run_clickstream_example(partitions: u32, rows: usize) -> ClickstreamRun {
     let broker = Broker::start();
-    // One partition: a backlog of several is read one partition after the
-    // other, and events beyond the window's lateness are (rightly) late.
-    broker.create_topic("clicks", 1);
+    broker.create_topic("clicks", partitions);
     broker.create_topic("page-views", 1);
     let dir = tempfile::tempdir().unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clickstream-kafka");
     for file in ["produce.yaml", "pipeline.yaml"] {
         fs::copy(example.join(file), dir.path().join(file)).unwrap();
     }
+    let rows = rows.to_string();
     let envs = [
         ("BROKERS", broker.addr.as_str()),
-        ("ROWS", "5000"),
+        ("ROWS", rows.as_str()),
         ("UNTIL_END", "true"),
     ];
     run_pipeline(&dir.path().join("produce.yaml"), &envs);
     run_pipeline(&dir.path().join("pipeline.yaml"), &envs);
 
-    let lake = read_parquet_dir(
-        &dir.path()
-            .join("out/lake")
-            .read_dir()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
-    );
-    let raw_rows: usize = lake.iter().map(|b| b.num_rows()).sum();
-    assert_eq!(raw_rows, 5000, "every raw event in the lake");
+    let lake = dir.path().join("out/lake");
+    let raw_rows = lake
+        .read_dir()
+        .unwrap()
+        .map(|day| read_parquet_dir(&day.unwrap().path()))
+        .flat_map(|batches| batches.into_iter().map(|b| b.num_rows()))
+        .sum();
     let views_in_input = broker
         .consume("clicks")
         .iter()
         .filter(|m| serde_json::from_str::<serde_json::Value>(m).unwrap()["action"] == "view")
         .count();
-    let counted: i64 = broker
-        .consume("page-views")
-        .iter()
-        .map(|m| {
-            serde_json::from_str::<serde_json::Value>(m).unwrap()["views"]
-                .as_i64()
-                .unwrap()
-        })
-        .sum();
-    assert!(views_in_input > 1000, "{views_in_input}");
-    assert_eq!(counted as usize, views_in_input, "every view counted once");
+    let mut windows = BTreeMap::new();
+    for message in broker.consume("page-views") {
+        let view: serde_json::Value = serde_json::from_str(&message).unwrap();
+        let key = (
+            view["window_start"].to_string(),
+            view["page"].as_str().unwrap().to_string(),
+        );
+        let previous = windows.insert(key, view["views"].as_i64().unwrap());
+        assert_eq!(previous, None, "a window emitted twice: {view}");
+    }
+    let late = match dir.path().join("dead-letters/per_minute.jsonl").exists() {
+        true => dead_letters(dir.path(), "per_minute").len(),
+        false => 0,
+    };
+    ClickstreamRun {
+        raw_rows,
+        views_in_input,
+        windows,
+        late,
+    }
+}
+
+#[test]
+fn the_clickstream_example_counts_page_views_exactly_whatever_the_partitions() {
+    // 20,000 events span 33 minutes of event time: read partition after
+    // partition, one partition's events trail another's by far more than
+    // the window's 5-minute lateness.
+    const ROWS: usize = 20_000;
+    let one = run_clickstream_example(1, ROWS);
+    assert_eq!(one.raw_rows, ROWS, "every raw event in the lake");
+    assert!(one.views_in_input > 4000, "{}", one.views_in_input);
+    assert_eq!(one.late, 0, "nothing late in one partition");
+    let counted: i64 = one.windows.values().sum();
+    assert_eq!(
+        counted as usize, one.views_in_input,
+        "every view counted once"
+    );
+    for partitions in [3, 8] {
+        let many = run_clickstream_example(partitions, ROWS);
+        assert_eq!(many.raw_rows, ROWS, "{partitions} partitions: the lake");
+        assert_eq!(
+            many.late, 0,
+            "{partitions} partitions: rows dead-lettered as late"
+        );
+        let wrong = one
+            .windows
+            .iter()
+            .filter(|(key, views)| many.windows.get(*key) != Some(views))
+            .count();
+        assert_eq!(
+            (wrong, many.windows.len()),
+            (0, one.windows.len()),
+            "{partitions} partitions: windows that differ from one partition's"
+        );
+    }
 }
 
 /// One `weir run` slot of the crash test: its own folder, pipeline (its

@@ -10,14 +10,18 @@
 //! | `slide` | hopping windows: a new window starts every `slide` (at most `window`), so an event counts in `window / slide` windows; default: `window` (tumbling) | `"2s"` |
 //! | `keys` | group by these columns (utf8, integer or bool); may be empty | `["page"]` |
 //! | `aggregates` | `op` (`count`, `sum`, `min`, `max`, `avg`), `column` (not needed for `count`), `as` (output name; default `op` or `op_column`) | `[{"op": "count"}, {"op": "sum", "column": "price", "as": "revenue"}]` |
-//! | `lateness` | how long after the newest event a window stays open for late events | `"5s"` (default `"0s"`) |
+//! | `lateness` | how long a window stays open for late events after the watermark passed its end | `"5s"` (default `"0s"`) |
 //! | `top` | emit only the groups whose aggregate `by` (an output name) is among the `rows` largest of their window, ties included (default `rows`: 1) | `{"by": "bids", "rows": 1}` |
 //!
 //! Output, one row per window and key: `window_start`, `window_end`
 //! (timestamp\[ms\], UTC), the key columns, then the aggregates (`count` is
 //! int64, the others float64; nulls are ignored as in SQL). A window is
-//! emitted once the watermark (newest event time minus `lateness`) passes its
-//! end; the rest at the end of input. An event for a window already emitted
+//! emitted once the watermark minus `lateness` passes its end; the rest at
+//! the end of input. The host moves the watermark: the event time every
+//! Kafka partition and every file has reached, the slowest one still sending
+//! holding it back, so a backlog read one partition after another makes no
+//! row late (`wit/event-time.wit`). A host without that clock leaves the
+//! watermark at the newest event seen. An event for a window already emitted
 //! (for hopping windows: for the first of its windows) is rejected to the
 //! dead letters, never silently dropped. The open windows
 //! are the plugin's state: `snapshot`/`restore` carry them across restarts
@@ -236,6 +240,11 @@ pub struct WindowAggregate {
     lateness: i64,
     /// The aggregate (index) and how many of its largest values to emit.
     top: Option<(usize, usize)>,
+    /// The event-time column in the input schema (for the host's clock).
+    time_input: usize,
+    /// The host moves the clock (`advance`); otherwise it is the newest
+    /// event minus `lateness`.
+    host_clock: bool,
     /// Received-batch indices: time, keys, aggregate inputs (`None` for count(*)).
     time: usize,
     keys: Vec<(usize, DataType)>,
@@ -372,6 +381,8 @@ impl Transform for WindowAggregate {
             pane: gcd(size, slide),
             lateness,
             top,
+            time_input: time,
+            host_clock: false,
             time: at(time),
             keys: keys.into_iter().map(|(i, t)| (at(i), t)).collect(),
             aggregates: aggregates
@@ -460,17 +471,23 @@ impl Transform for WindowAggregate {
         }
         // Windows whose end is at or before the watermark are complete.
         let closed = match self.newest {
-            Some(newest) => {
-                let watermark = newest - self.lateness;
-                self.emit(watermark)?
-            }
-            None => Vec::new(),
+            Some(newest) if !self.host_clock => self.emit(newest - self.lateness)?,
+            _ => Vec::new(),
         };
         Ok(Output::batches(closed).reject_all(rejected))
     }
 
     fn finish(&mut self) -> Result<Vec<RecordBatch>> {
         self.emit(i64::MAX)
+    }
+
+    fn event_time(&mut self) -> Option<usize> {
+        self.host_clock = true;
+        Some(self.time_input)
+    }
+
+    fn advance(&mut self, watermark: i64) -> Result<Vec<RecordBatch>> {
+        self.emit(watermark.saturating_sub(self.lateness))
     }
 
     fn snapshot(&self) -> Result<Option<Vec<u8>>> {

@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde::Deserialize;
 
 use super::lines::{LineDecoder, Lines, TextPosition};
-use super::{BadRecord, ConnectorError, Format, Lag, Source, declared_schema};
+use super::{BadRecord, ConnectorError, Format, Lag, Parts, Source, declared_schema};
 use crate::plugin::Poll;
 
 /// Rows per batch unless the config says otherwise.
@@ -220,6 +220,11 @@ pub struct FileSource {
     seen: HashSet<PathBuf>,
     current: Option<Current>,
     positions: Positions,
+    /// Every file matched so far, and whether it is caught up (read to its
+    /// end for now), for event time.
+    parts: Arc<BTreeMap<String, bool>>,
+    /// The file of the batch sent last.
+    last_part: String,
 }
 
 /// The file being read.
@@ -256,6 +261,13 @@ impl FileSource {
             config: Some(config.clone()),
             schema: schema.clone(),
             batch_rows: config.batch_rows,
+            parts: Arc::new(
+                files
+                    .iter()
+                    .map(|f| (f.display().to_string(), false))
+                    .collect(),
+            ),
+            last_part: String::new(),
             seen: files.iter().cloned().collect(),
             queue: files.into(),
             current: None,
@@ -287,6 +299,8 @@ impl FileSource {
                 reader: Reader::Lines(lines),
             }),
             positions: Positions::new(),
+            parts: Arc::default(),
+            last_part: String::new(),
         })
     }
 
@@ -301,10 +315,18 @@ impl FileSource {
         };
         for file in config.files()? {
             if self.seen.insert(file.clone()) {
+                Arc::make_mut(&mut self.parts).insert(file.display().to_string(), false);
                 self.queue.push_back(file);
             }
         }
         Ok(())
+    }
+
+    /// Notes whether file `key` is caught up, when that changes.
+    fn caught_up(&mut self, key: &str, idle: bool) {
+        if self.parts.get(key) != Some(&idle) {
+            Arc::make_mut(&mut self.parts).insert(key.to_string(), idle);
+        }
     }
 
     fn open_file(&self, path: PathBuf) -> Result<Current, ConnectorError> {
@@ -406,7 +428,12 @@ impl Source for FileSource {
                     (next.map_or(Lines::End, Lines::Batch), position)
                 }
             };
-            self.positions.insert(key, position);
+            self.positions.insert(key.clone(), position);
+            // Standard input is one part, "".
+            if self.config.is_some() {
+                self.caught_up(&key, !matches!(next, Lines::Batch(_)));
+                self.last_part = key;
+            }
             match next {
                 Lines::Batch(batch) => return Ok(Poll::Batch(batch)),
                 Lines::End => self.current = None,
@@ -439,6 +466,18 @@ impl Source for FileSource {
         };
         let current = self.current.iter().map(|c| &c.path);
         Some(Lag::Bytes(current.chain(&self.queue).map(unread).sum()))
+    }
+
+    /// Every file matched; standard input is one part.
+    fn parts(&self) -> Parts {
+        match self.config {
+            Some(_) => Parts::Now(self.parts.clone()),
+            None => Parts::One,
+        }
+    }
+
+    fn part(&self) -> String {
+        self.last_part.clone()
     }
 
     fn position(&self) -> Option<serde_json::Value> {

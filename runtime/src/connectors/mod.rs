@@ -91,6 +91,19 @@ pub trait Source: Send {
         None
     }
 
+    /// Its parts (Kafka partitions, files) and which of them are caught up,
+    /// for event time: asked before the first batch and after every one,
+    /// and passed downstream when it changed. Default: one part.
+    fn parts(&self) -> Parts {
+        Parts::One
+    }
+
+    /// The part the batch it gave last comes from (every batch comes from
+    /// one); `""` for a source of one part.
+    fn part(&self) -> String {
+        String::new()
+    }
+
     /// How much input is waiting to be read, for sources that know; called
     /// about once a second.
     fn lag(&self) -> Option<Lag> {
@@ -110,6 +123,19 @@ pub trait Source: Send {
     fn commit(&mut self, _position: &serde_json::Value) -> Result<(), ConnectorError> {
         Ok(())
     }
+}
+
+/// The parts of a source's input, for event time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parts {
+    /// One part, always sending.
+    One,
+    /// Not known yet (a Kafka consumer before its first assignment).
+    NotYet,
+    /// These parts; `true` for those caught up (at the end of their
+    /// partition or file for now). Shared, so an unchanged answer compares
+    /// equal without a look inside.
+    Now(std::sync::Arc<std::collections::BTreeMap<String, bool>>),
 }
 
 /// How far a source is behind its input.

@@ -17,11 +17,22 @@ use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 
-/// What travels on an edge: a batch and the acks of the source batches it
-/// derives from.
+use super::event_time::{Announcement, Origin};
+
+/// What travels on an edge.
+pub(crate) enum Message {
+    /// Rows.
+    Batch(Envelope),
+    /// A producer's parts changed (see [`super::event_time`]).
+    Announce(Arc<Announcement>),
+}
+
+/// A batch, the acks of the source batches it derives from, and where its
+/// rows come from.
 pub(crate) struct Envelope {
     pub batch: RecordBatch,
     pub acks: Vec<Ack>,
+    pub origin: Option<Origin>,
 }
 
 /// A claim on source batches, acknowledged once every clone was released.

@@ -18,6 +18,7 @@ mod audit;
 mod checkpoint;
 mod dead_letters;
 mod durable;
+mod event_time;
 mod node;
 mod positions;
 mod reload;
@@ -33,7 +34,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::graph::Graph;
 use crate::plugin::PluginEngine;
 use crate::spec::Section;
-use acks::Envelope;
+use acks::Message;
 
 pub use audit::{AuditEvent, AuditLog};
 pub use dead_letters::DeadLetters;
@@ -115,7 +116,7 @@ pub fn run_reloadable(
 ) -> Result<Summary, RunError> {
     let started = Instant::now();
     assert_eq!(stats.len(), graph.nodes.len(), "one counter set per node");
-    let (senders, receivers): (Vec<Sender<Envelope>>, Vec<Receiver<Envelope>>) = graph
+    let (senders, receivers): (Vec<Sender<Message>>, Vec<Receiver<Message>>) = graph
         .nodes
         .iter()
         .map(|_| crossbeam_channel::bounded(options.channel_capacity))
@@ -136,7 +137,7 @@ pub fn run_reloadable(
     std::thread::scope(|scope| {
         let mut threads = Vec::new();
         for (i, node) in graph.nodes.iter().enumerate() {
-            let outputs: Vec<Sender<Envelope>> = graph
+            let outputs: Vec<Sender<Message>> = graph
                 .nodes
                 .iter()
                 .enumerate()
@@ -155,6 +156,7 @@ pub fn run_reloadable(
                     options,
                     input: receivers[i].clone(),
                     outputs: outputs.clone(),
+                    producers: graph.producers(i),
                     stats: stats[i].clone(),
                     dead_letters: dead_letters.clone(),
                     stop: &*stop,

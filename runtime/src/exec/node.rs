@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::acks::{Ack, Envelope, Ledger, release};
+use super::acks::{Ack, Envelope, Ledger, Message, release};
 use super::checkpoint::Holding;
+use super::event_time::{Announcement, Clock, Origin, one_part};
 use super::reload::{ReloadRequest, Replacement, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
+use crate::connectors::Parts;
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
     Grants, Limits, OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance,
@@ -26,8 +28,11 @@ pub(crate) struct Context<'a> {
     pub instance: usize,
     pub engine: &'a PluginEngine,
     pub options: &'a RunOptions,
-    pub input: Receiver<Envelope>,
-    pub outputs: Vec<Sender<Envelope>>,
+    pub input: Receiver<Message>,
+    pub outputs: Vec<Sender<Message>>,
+    /// The sources and event-time transforms upstream, whose parts the
+    /// node's event-time clock waits for.
+    pub producers: Vec<String>,
     pub stats: Arc<NodeStats>,
     pub dead_letters: Arc<DeadLetters>,
     pub stop: &'a AtomicBool,
@@ -91,9 +96,10 @@ impl Context<'_> {
         self.stop.load(Ordering::SeqCst) || self.failed.load(Ordering::SeqCst)
     }
 
-    /// Sends `batch`, derived from the source batches of `acks`, to every
-    /// downstream node; `false` when they are all gone.
-    fn emit(&self, batch: RecordBatch, acks: Vec<Ack>) -> bool {
+    /// Sends `batch`, derived from the source batches of `acks` and coming
+    /// from `origin`, to every downstream node; `false` when they are all
+    /// gone.
+    fn emit(&self, batch: RecordBatch, acks: Vec<Ack>, origin: Option<&Origin>) -> bool {
         if batch.num_rows() == 0 && batch.num_columns() > 0 {
             release(acks);
             return true;
@@ -104,22 +110,46 @@ impl Context<'_> {
             let envelope = Envelope {
                 batch: batch.clone(),
                 acks: acks.clone(),
+                origin: origin.cloned(),
             };
             // A send that fails drops its acks unreleased: never committed.
-            delivered |= output.send(envelope).is_ok();
+            delivered |= output.send(Message::Batch(envelope)).is_ok();
         }
         release(acks);
         delivered
     }
 
-    /// Handles what a source's poll gave: sends a batch on (with `acks`), or
-    /// sleeps when asked to wait; `false` once the source is done or nobody
-    /// listens.
-    fn forward(&self, poll: Poll, acks: Vec<Ack>) -> bool {
+    /// Passes `announcement` to every downstream node.
+    fn announce(&self, announcement: Arc<Announcement>) {
+        for output in &self.outputs {
+            let _ = output.send(Message::Announce(announcement.clone()));
+        }
+    }
+
+    /// Announces this node's parts (`None`: it has ended), as a producer.
+    fn announce_own(&self, parts: Option<Arc<std::collections::BTreeMap<String, bool>>>) {
+        self.announce(Arc::new(Announcement {
+            producer: self.node.name.as_str().into(),
+            parts,
+        }));
+    }
+
+    /// The origin of the batches of this node's part `part`.
+    fn origin(&self, part: &str) -> Origin {
+        Origin {
+            producer: self.node.name.as_str().into(),
+            part: part.into(),
+        }
+    }
+
+    /// Handles what a source's poll gave: sends a batch from `origin` on
+    /// (with `acks`), or sleeps when asked to wait; `false` once the source
+    /// is done or nobody listens.
+    fn forward(&self, poll: Poll, acks: Vec<Ack>, origin: &Origin) -> bool {
         match poll {
             Poll::Batch(batch) => {
                 NodeStats::add(&self.stats.rows_in, batch.num_rows());
-                self.emit(batch, acks)
+                self.emit(batch, acks, Some(origin))
             }
             Poll::Wait(wait) => {
                 std::thread::sleep(wait.min(MAX_WAIT));
@@ -249,6 +279,8 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
     let mut bad_error = None;
     let mut lag_noted: Option<Instant> = None;
     let mut committed = Instant::now();
+    let mut parts = PartsAnnounced::default();
+    parts.update(cx, source.parts());
     while !cx.stopping() {
         if lag_noted.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
             *cx.stats.lag.lock().expect("lag lock") = source.lag();
@@ -297,10 +329,13 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
             _ => None,
         };
         let acks = position.map_or_else(Vec::new, |(ledger, p)| vec![ledger.issue(p)]);
-        if !cx.forward(next, acks) {
+        let origin = cx.origin(&source.part());
+        if !cx.forward(next, acks, &origin) {
             break;
         }
+        parts.update(cx, source.parts());
     }
+    cx.announce_own(None);
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
     *cx.stats.report.lock().expect("report lock") = source.report();
     Ok((source, ledger))
@@ -333,17 +368,39 @@ fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     cx.audit(AuditEvent::Load, None)?;
     source.open(&cx.config()).map_err(|e| e.to_string())?;
+    PartsAnnounced::default().update(cx, Parts::One);
+    let origin = cx.origin("");
     while !cx.stopping() {
         let started = Instant::now();
         let poll = source
             .next(cx.options.source_batch_rows)
             .map_err(|e| e.to_string())?;
         cx.stats.busy(started);
-        if !cx.forward(poll, Vec::new()) {
+        if !cx.forward(poll, Vec::new(), &origin) {
             break;
         }
     }
+    cx.announce_own(None);
     Ok(())
+}
+
+/// The parts a source announced last.
+#[derive(Default)]
+struct PartsAnnounced(Option<Parts>);
+
+impl PartsAnnounced {
+    /// Announces `now` downstream if it differs from what was announced.
+    fn update(&mut self, cx: &Context<'_>, now: Parts) {
+        if self.0.as_ref() == Some(&now) {
+            return;
+        }
+        match &now {
+            Parts::One => cx.announce_own(Some(one_part())),
+            Parts::NotYet => {}
+            Parts::Now(parts) => cx.announce_own(Some(parts.clone())),
+        }
+        self.0 = Some(now);
+    }
 }
 
 /// Times a node's instance is re-created after traps or contract breaches
@@ -535,13 +592,15 @@ enum Step {
 }
 
 /// Processes `input` with `instance`; `selects` when it answers
-/// selections. Outputs carry the acks `holding` gives them.
+/// selections. Outputs carry the acks `holding` gives them and come from
+/// `origin`.
 fn process_batch(
     cx: &Context<'_>,
     instance: &mut TransformInstance,
     input: &Envelope,
     selects: bool,
     holding: &Holding,
+    origin: Option<&Origin>,
 ) -> Result<Step, String> {
     let batch = &input.batch;
     let started = Instant::now();
@@ -570,11 +629,46 @@ fn process_batch(
         cx.failed_rows(batch, &rows)?;
     }
     for output in processed.batches {
-        if !cx.emit(output, holding.output_acks(&input.acks)) {
+        if !cx.emit(output, holding.output_acks(&input.acks), origin) {
             return Ok(Step::DownstreamGone);
         }
     }
     Ok(Step::Done)
+}
+
+/// Moves the clock of an event-time transform to `clock`'s watermark and
+/// sends what that completes; `false` when every downstream node has gone.
+fn advance(
+    cx: &Context<'_>,
+    transform: &mut Recreated<'_, TransformInstance>,
+    clock: &Clock,
+    holding: &mut Holding,
+) -> Result<bool, String> {
+    let (Some(watermark), Ok(instance)) = (clock.watermark(), transform.get()) else {
+        return Ok(true);
+    };
+    let started = Instant::now();
+    let result = instance.advance(watermark);
+    cx.stats.busy(started);
+    match result {
+        Ok(batches) => {
+            let origin = cx.origin("");
+            Ok(batches
+                .into_iter()
+                .all(|batch| cx.emit(batch, holding.output_acks(&[]), Some(&origin))))
+        }
+        Err(error) => {
+            // No input batch failed: nothing goes to the dead letters, but
+            // the error policy and re-creation apply as for a batch.
+            let poisoned = instance.trapped() || error.breaks_contract();
+            let none = RecordBatch::new_empty(cx.node.input_schema.clone().expect("typed graph"));
+            transform.failed(&none, &error, poisoned)?;
+            if poisoned {
+                holding.lost(transform.get().ok())?;
+            }
+            Ok(true)
+        }
+    }
 }
 
 /// Whether a transform answers with selections (derived output).
@@ -614,10 +708,32 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
     let never = crossbeam_channel::never();
     let reloads = cx.reloads.as_ref().unwrap_or(&never);
     let checkpoints = crossbeam_channel::tick(cx.checkpoint_every);
+    // A transform that tracks event time is a producer of its own: its
+    // outputs come from it, and it is waited for downstream.
+    let mut clock = cx
+        .node
+        .event_time
+        .map(|column| Clock::new(column, cx.producers.clone()));
+    let own = clock.as_ref().map(|_| cx.origin(""));
+    if clock.is_some() {
+        cx.announce_own(Some(one_part()));
+    }
     loop {
         let input = crossbeam_channel::select! {
             recv(cx.input) -> input => match input {
-                Ok(input) => input,
+                Ok(Message::Batch(input)) => input,
+                Ok(Message::Announce(announcement)) => {
+                    match &mut clock {
+                        None => cx.announce(announcement),
+                        Some(clock) => {
+                            clock.announce(&announcement);
+                            if !advance(cx, &mut transform, clock, &mut holding)? {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    continue;
+                }
                 Err(_) => break,
             },
             recv(checkpoints) -> _ => {
@@ -650,9 +766,10 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
             },
         };
         cx.stats.received(&input.batch);
+        let origin = own.as_ref().or(input.origin.as_ref());
         let run =
             |transform: &mut Recreated<'_, TransformInstance>, selecting| match transform.get() {
-                Ok(instance) => process_batch(cx, instance, &input, selecting, &holding),
+                Ok(instance) => process_batch(cx, instance, &input, selecting, &holding, origin),
                 Err(none_left) => cx
                     .failed_batch(&input.batch, &none_left)
                     .map(|()| Step::Done),
@@ -688,21 +805,34 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
                 }
             }
         }
+        if let Some(clock) = &mut clock {
+            // After the call: the batch's own rows are never late for it.
+            clock.observe(input.origin.as_ref(), &input.batch);
+            if !advance(cx, &mut transform, clock, &mut holding)? {
+                return Ok(());
+            }
+        }
         holding.took(input.acks);
     }
     if let Some(pending) = standby.take() {
         confirm(cx, pending)?;
     }
-    let Ok(transform) = transform.get() else {
-        return Ok(());
+    let finished = match transform.get() {
+        Ok(instance) => {
+            let started = Instant::now();
+            let rest = instance.finish().map_err(|e| e.to_string())?;
+            cx.stats.busy(started);
+            for output in rest {
+                cx.emit(output, holding.output_acks(&[]), own.as_ref());
+            }
+            holding.finished()
+        }
+        Err(_) => Ok(()),
     };
-    let started = Instant::now();
-    let rest = transform.finish().map_err(|e| e.to_string())?;
-    cx.stats.busy(started);
-    for output in rest {
-        cx.emit(output, holding.output_acks(&[]));
+    if clock.is_some() {
+        cx.announce_own(None);
     }
-    holding.finished()
+    finished
 }
 
 /// Opens `plugin` for the node, checks its output schema against the one
@@ -717,6 +847,13 @@ fn swap(
     let started = Instant::now();
     let mut new = open(&running, AuditEvent::Load, Some("hot reload"))
         .map_err(|e| format!("the new version does not open: {e}"))?;
+    if new.event_time() != cx.node.event_time {
+        return Err(format!(
+            "the new version tracks event time {}, the running one {}; a reload cannot change that",
+            tracking(new.event_time()),
+            tracking(cx.node.event_time)
+        ));
+    }
     let expected = cx.node.output_schema.as_ref().expect("typed graph");
     let answered = new.output_schema().cloned().expect("opened");
     if answered.fields() != expected.fields() {
@@ -751,6 +888,14 @@ fn swap(
         pause: started.elapsed(),
     };
     Ok((old, previous, swapped))
+}
+
+/// How an instance tracks event time, for messages.
+fn tracking(column: Option<usize>) -> String {
+    match column {
+        Some(column) => format!("in input column {column}"),
+        None => "not at all".into(),
+    }
 }
 
 /// The new version passed its first batch (or the input ended): the swap
@@ -876,11 +1021,12 @@ fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<(), String> {
     loop {
         crossbeam_channel::select! {
             recv(cx.input) -> input => match input {
-                Ok(input) => {
+                Ok(Message::Batch(input)) => {
                     cx.stats.received(&input.batch);
                     sink.write(cx, &input.batch)?;
                     written.extend(input.acks);
                 }
+                Ok(Message::Announce(_)) => {}
                 Err(_) => break,
             },
             recv(checkpoints) -> _ => if !written.is_empty() {

@@ -6,7 +6,7 @@
 
 mod render;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -55,6 +55,9 @@ pub struct Node {
     pub input_schema: Option<SchemaRef>,
     /// The schema it produces (not for sinks).
     pub output_schema: Option<SchemaRef>,
+    /// For a transform whose plugin tracks event time (`wit/event-time.wit`):
+    /// the input column that holds it.
+    pub event_time: Option<usize>,
     /// Limits of its plugin instances.
     pub limits: Limits,
     /// Capabilities of its plugin instances.
@@ -145,6 +148,7 @@ impl Graph {
                 implementation,
                 input_schema: None,
                 output_schema: None,
+                event_time: None,
                 limits: limits(&spec.limits),
                 grants,
             });
@@ -483,6 +487,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     };
     let node = &nodes[i];
     let config = node.spec.config.to_string();
+    let mut event_time = None;
     let output_schema = match (&node.implementation, node.section) {
         (Implementation::Connector(connector), Section::Sources) => {
             let schema = connector.source_schema().map_err(|e| with_causes(&e))?;
@@ -512,7 +517,14 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
             )
             .map_err(|e| with_causes(&e))?;
             let input = input_schema.as_ref().expect("transforms have inputs");
-            Some(instance.open(&config, input).map_err(|e| with_causes(&e))?)
+            let output = instance.open(&config, input).map_err(|e| with_causes(&e))?;
+            event_time = instance.event_time();
+            if let Some(column) = event_time
+                && let Some(refused) = event_time_refused(nodes, i, input.field(column).name())
+            {
+                return Err(refused);
+            }
+            Some(output)
         }
         (Implementation::Plugin(plugin), Section::Sinks) => {
             let mut instance =
@@ -527,5 +539,56 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     let node = &mut nodes[i];
     node.input_schema = input_schema;
     node.output_schema = output_schema;
+    node.event_time = event_time;
     Ok(())
+}
+
+impl Graph {
+    /// The producers of the rows that reach node `i`: every source and
+    /// event-time transform upstream, found through the other transforms.
+    pub fn producers(&self, i: usize) -> Vec<String> {
+        let (producers, _) = upstream(&self.nodes, i);
+        producers
+            .into_iter()
+            .map(|j| self.nodes[j].name.clone())
+            .collect()
+    }
+}
+
+/// What lies upstream of node `i` for event time: the producers (sources
+/// and event-time transforms, in graph order) and the transforms between
+/// them and `i`.
+fn upstream(nodes: &[Node], i: usize) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let (mut producers, mut between) = (BTreeSet::new(), BTreeSet::new());
+    let mut todo = nodes[i].inputs.clone();
+    while let Some(j) = todo.pop() {
+        let node = &nodes[j];
+        if node.section == Section::Sources || node.event_time.is_some() {
+            producers.insert(j);
+        } else if between.insert(j) {
+            todo.extend(&node.inputs);
+        }
+    }
+    (producers, between)
+}
+
+/// Why an event-time transform at node `i` cannot run as the graph stands:
+/// it runs in parallel, or rows reach it through a transform that does
+/// (its instances may reorder the rows of one Kafka partition or file, so a
+/// part's rows could arrive behind the clock).
+fn event_time_refused(nodes: &[Node], i: usize, column: &str) -> Option<String> {
+    if nodes[i].spec.parallelism > 1 {
+        return Some(format!(
+            "its plugin tracks event time (in input column {column:?}) and runs as one instance; remove `parallelism`"
+        ));
+    }
+    let (_, between) = upstream(nodes, i);
+    let parallel = between
+        .into_iter()
+        .map(|j| &nodes[j])
+        .find(|n| n.spec.parallelism > 1)?;
+    Some(format!(
+        "its plugin tracks event time (in input column {column:?}), and its input passes through {:?}, which runs with `parallelism: {}`: its instances may reorder the rows of one partition or file, making them late; run {:?} as one instance",
+        parallel.name, parallel.spec.parallelism, parallel.name
+    ))
 }

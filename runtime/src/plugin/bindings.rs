@@ -1,4 +1,4 @@
-//! Host bindings of the three plugin worlds, generated from `wit/`.
+//! Host bindings of the plugin worlds, generated from `wit/`.
 //!
 //! This is the one place that calls `bindgen!`. The `source` and `sink`
 //! worlds reuse the `types` and `host` bindings of the `transform` world so
@@ -29,6 +29,20 @@ pub mod source {
 pub mod sink {
     wasmtime::component::bindgen!({
         world: "weir:plugin/sink-plugin",
+        path: "../wit",
+        with: {
+            "weir:plugin/types": crate::plugin::bindings::transform::weir::plugin::types,
+            "weir:plugin/host": crate::plugin::bindings::transform::weir::plugin::host,
+        },
+    });
+}
+
+/// The optional `event-time` interface of a transform
+/// (`event-time-transform-plugin`); only its export is used, next to the
+/// `transform-plugin` world's.
+pub mod event_time {
+    wasmtime::component::bindgen!({
+        world: "weir:plugin/event-time-transform-plugin",
         path: "../wit",
         with: {
             "weir:plugin/types": crate::plugin::bindings::transform::weir::plugin::types,

@@ -70,9 +70,62 @@ struct PluginInner {
 /// The instance-pre of a component, type-checked against its world.
 #[derive(Clone)]
 pub(crate) enum TypedPre {
-    Transform(bindings::transform::TransformPluginPre<HostState>),
+    Transform(TransformPre),
     Source(bindings::source::SourcePluginPre<HostState>),
     Sink(bindings::sink::SinkPluginPre<HostState>),
+}
+
+/// The instance-pre of a transform, with the export indices of its world
+/// and of the optional `event-time` interface.
+#[derive(Clone)]
+pub(crate) struct TransformPre {
+    pre: wasmtime::component::InstancePre<HostState>,
+    transform: bindings::transform::TransformPluginIndices,
+    event_time: Option<bindings::event_time::exports::weir::plugin::event_time::GuestIndices>,
+}
+
+/// The bindings of one transform instance.
+pub(crate) struct TransformBindings {
+    pub plugin: bindings::transform::TransformPlugin,
+    pub event_time: Option<bindings::event_time::exports::weir::plugin::event_time::Guest>,
+}
+
+impl TransformPre {
+    /// Type-checks `pre`'s exports: the transform world's, and the
+    /// `event-time` interface's when it `exports_event_time` (plugins that
+    /// keep their own clock do not).
+    fn new(
+        pre: wasmtime::component::InstancePre<HostState>,
+        exports_event_time: bool,
+    ) -> wasmtime::Result<Self> {
+        let transform = bindings::transform::TransformPluginIndices::new(&pre)?;
+        let event_time = match exports_event_time {
+            true => Some(
+                bindings::event_time::exports::weir::plugin::event_time::GuestIndices::new(&pre)?,
+            ),
+            false => None,
+        };
+        Ok(Self {
+            pre,
+            transform,
+            event_time,
+        })
+    }
+
+    /// Instantiates the component in `store`.
+    pub(crate) fn instantiate(
+        &self,
+        store: &mut wasmtime::Store<HostState>,
+    ) -> wasmtime::Result<TransformBindings> {
+        let instance = self.pre.instantiate(&mut *store)?;
+        Ok(TransformBindings {
+            plugin: self.transform.load(&mut *store, &instance)?,
+            event_time: match &self.event_time {
+                Some(indices) => Some(indices.load(&mut *store, &instance)?),
+                None => None,
+            },
+        })
+    }
 }
 
 impl Plugin {
@@ -215,6 +268,9 @@ impl PluginEngine {
 
         let component_type = component.component_type();
         let contract = world::detect(name, component_type.exports(&self.engine).map(|(n, _)| n))?;
+        let exports_event_time = component_type
+            .exports(&self.engine)
+            .any(|(n, _)| n.starts_with(world::EVENT_TIME_PREFIX));
         let pre =
             self.linker
                 .instantiate_pre(&component)
@@ -224,9 +280,7 @@ impl PluginEngine {
                 })?;
         // Type-check the exports against the world once, here, not per instance.
         let pre = match contract.world {
-            World::Transform => {
-                bindings::transform::TransformPluginPre::new(pre).map(TypedPre::Transform)
-            }
+            World::Transform => TransformPre::new(pre, exports_event_time).map(TypedPre::Transform),
             World::Source => bindings::source::SourcePluginPre::new(pre).map(TypedPre::Source),
             World::Sink => bindings::sink::SinkPluginPre::new(pre).map(TypedPre::Sink),
         }

@@ -9,10 +9,9 @@ use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::compute::FilterBuilder;
 use arrow::datatypes::{Schema, SchemaRef};
 
-use super::bindings::transform::TransformPlugin;
 use super::bindings::transform::exports::weir::plugin::transform as wit;
 use super::bindings::types::PluginInfo;
-use super::engine::{Plugin, PluginEngine, TypedPre};
+use super::engine::{Plugin, PluginEngine, TransformBindings, TypedPre};
 use super::error::PluginError;
 use super::grants::Grants;
 use super::host::PluginMetrics;
@@ -70,11 +69,16 @@ struct Opened {
     input: InputEncoder,
     /// Decodes whole output batches, or the appended columns.
     decoder: BatchDecoder,
+    /// The input column holding event time, when the host moves the
+    /// plugin's clock (it exports `event-time` and named one).
+    event_time: Option<usize>,
+    /// The last watermark given to `advance`.
+    advanced: Option<i64>,
 }
 
 /// One instance of a transform plugin.
 pub struct TransformInstance {
-    instance: Instance<TransformPlugin>,
+    instance: Instance<TransformBindings>,
     opened: Option<Opened>,
 }
 
@@ -109,8 +113,9 @@ impl TransformInstance {
 
     /// The plugin's name, version and description.
     pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
-        self.instance
-            .call_infallible("about", |b, s| b.weir_plugin_transform().call_about(s))
+        self.instance.call_infallible("about", |b, s| {
+            b.plugin.weir_plugin_transform().call_about(s)
+        })
     }
 
     /// Opens the plugin with `config` (JSON) for batches of `input`, and
@@ -124,7 +129,8 @@ impl TransformInstance {
         };
         let schema_bytes = schema_to_bytes(input).map_err(encode_error)?;
         let plan = self.instance.call("open", |b, s| {
-            b.weir_plugin_transform()
+            b.plugin
+                .weir_plugin_transform()
                 .call_open(s, config, &schema_bytes)
         })?;
 
@@ -141,13 +147,78 @@ impl TransformInstance {
         };
         let decoder = BatchDecoder::new(&schema_to_bytes(&decoded_schema).map_err(encode_error)?)
             .map_err(encode_error)?;
+        let event_time = self.ask_time_column(input, &mode)?;
         self.opened = Some(Opened {
             output_schema: output_schema.clone(),
             mode,
             input: input_encoder,
             decoder,
+            event_time,
+            advanced: None,
         });
         Ok(output_schema)
+    }
+
+    /// Asks a plugin that exports `event-time` which input column holds
+    /// event time, and checks the answer.
+    fn ask_time_column(
+        &mut self,
+        input: &Schema,
+        mode: &OutputMode,
+    ) -> Result<Option<usize>, PluginError> {
+        let column = self.instance.call_infallible("time-column", |b, s| {
+            b.event_time
+                .as_ref()
+                .map_or(Ok(None), |e| e.call_time_column(s))
+        })?;
+        let Some(column) = column.map(|c| c as usize) else {
+            return Ok(None);
+        };
+        let bad = |message: String| self.instance.protocol("time-column", message);
+        let field = input.fields().get(column).ok_or_else(|| {
+            bad(format!(
+                "named input column {column} for event time; the input has {}",
+                input.fields().len()
+            ))
+        })?;
+        if !matches!(field.data_type(), arrow::datatypes::DataType::Timestamp(..)) {
+            return Err(bad(format!(
+                "named input column {:?} for event time, of type {}; event time must be a timestamp",
+                field.name(),
+                field.data_type()
+            )));
+        }
+        if !matches!(mode, OutputMode::Batches) {
+            return Err(bad(
+                "tracks event time but declared derived output; `advance` answers whole batches"
+                    .into(),
+            ));
+        }
+        Ok(Some(column))
+    }
+
+    /// The input column holding event time, when the host moves this
+    /// instance's clock (see `wit/event-time.wit`).
+    pub fn event_time(&self) -> Option<usize> {
+        self.opened.as_ref().and_then(|o| o.event_time)
+    }
+
+    /// Moves the clock of an instance that tracks event time to `watermark`
+    /// (ms since 1970) and answers the batches that completes; nothing when
+    /// the instance is at or past it already.
+    pub fn advance(&mut self, watermark: i64) -> Result<Vec<RecordBatch>, PluginError> {
+        let Some(opened) = self.opened.as_mut() else {
+            return Err(not_opened(&self.instance.node, "advance"));
+        };
+        if opened.event_time.is_none() || opened.advanced.is_some_and(|at| at >= watermark) {
+            return Ok(Vec::new());
+        }
+        opened.advanced = Some(watermark);
+        let list = self.instance.call("advance", |b, s| {
+            let event_time = b.event_time.as_ref().expect("asked at open");
+            event_time.call_advance(s, watermark)
+        })?;
+        self.decode_batches("advance", list)
     }
 
     /// The output schema announced at open.
@@ -168,7 +239,7 @@ impl TransformInstance {
             .ok_or_else(|| not_opened(&self.instance.node, "process"))?;
         let framed = opened.input.frame(batch, &self.instance.node, "process")?;
         let processed = self.instance.call("process", |b, s| {
-            call_with_batch(b.weir_plugin_transform().func_process(), s, &framed)
+            call_with_batch(b.plugin.weir_plugin_transform().func_process(), s, &framed)
         })?;
 
         self.instance
@@ -229,9 +300,9 @@ impl TransformInstance {
         if self.opened.is_none() {
             return Err(not_opened(&self.instance.node, "finish"));
         }
-        let list = self
-            .instance
-            .call("finish", |b, s| b.weir_plugin_transform().call_finish(s))?;
+        let list = self.instance.call("finish", |b, s| {
+            b.plugin.weir_plugin_transform().call_finish(s)
+        })?;
         let opened = self.opened.as_mut().expect("checked above");
         if !list.is_empty() && !matches!(opened.mode, OutputMode::Batches) {
             return Err(self.instance.protocol(
@@ -239,14 +310,23 @@ impl TransformInstance {
                 "returned batches but declared derived output at open",
             ));
         }
+        self.decode_batches("finish", list)
+    }
+
+    /// Decodes the whole batches a call answered, within the limits.
+    fn decode_batches(
+        &mut self,
+        call: &'static str,
+        list: Vec<Vec<u8>>,
+    ) -> Result<Vec<RecordBatch>, PluginError> {
         self.instance
-            .check_bytes("finish", list.iter().map(Vec::len).sum())?;
-        let opened = self.opened.as_mut().expect("opened above");
+            .check_bytes(call, list.iter().map(Vec::len).sum())?;
+        let opened = self.opened.as_mut().expect("called on opened instances");
         let batches = list
             .into_iter()
-            .map(|bytes| decode(&self.instance, &mut opened.decoder, "finish", bytes))
+            .map(|bytes| decode(&self.instance, &mut opened.decoder, call, bytes))
             .collect::<Result<Vec<_>, _>>()?;
-        self.instance.check_rows("finish", total_rows(&batches))?;
+        self.instance.check_rows(call, total_rows(&batches))?;
         Ok(batches)
     }
 
@@ -264,14 +344,14 @@ impl TransformInstance {
     /// The plugin's state (`None` for a stateless plugin).
     pub fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
         self.instance.call("snapshot", |b, s| {
-            b.weir_plugin_transform().call_snapshot(s)
+            b.plugin.weir_plugin_transform().call_snapshot(s)
         })
     }
 
     /// Restores state taken by [`TransformInstance::snapshot`].
     pub fn restore(&mut self, state: &[u8]) -> Result<(), PluginError> {
         self.instance.call("restore", |b, s| {
-            b.weir_plugin_transform().call_restore(s, state)
+            b.plugin.weir_plugin_transform().call_restore(s, state)
         })
     }
 

@@ -15,6 +15,10 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 /// The WIT package every plugin world belongs to.
 pub const CONTRACT_PACKAGE: &str = "weir:plugin";
 
+/// How the optional `event-time` interface's export is named (any
+/// version): a transform that exports it has its clock moved by the host.
+pub(crate) const EVENT_TIME_PREFIX: &str = "weir:plugin/event-time@";
+
 /// The kind of stage a plugin implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum World {

@@ -47,6 +47,26 @@ pub trait Transform: Sized + 'static {
             "this transform is stateless and cannot restore state",
         ))
     }
+
+    /// For a transform whose output depends on event time (windows): the
+    /// input column (an index into the input schema, of a timestamp column)
+    /// that holds it. The host asks once, right after open. Answering
+    /// `Some` means the host tracks event time per Kafka partition and per
+    /// file and moves the transform's clock with [`Transform::advance`]; the
+    /// transform must close nothing on a clock of its own from then on.
+    /// Default: `None`, the transform keeps its own clock.
+    fn event_time(&mut self) -> Option<usize> {
+        None
+    }
+
+    /// Every input has reached `watermark` (milliseconds since 1970, UTC):
+    /// emit what that completes (windows that close), as whole batches in
+    /// the output schema. Called only after [`Transform::event_time`]
+    /// answered `Some`, with a watermark that only grows.
+    fn advance(&mut self, watermark: i64) -> Result<Vec<RecordBatch>> {
+        let _ = watermark;
+        Ok(Vec::new())
+    }
 }
 
 /// Where one output column comes from in derived output.
@@ -302,6 +322,7 @@ pub mod glue {
     use crate::trusted_decoder;
     use weir_ipc::{BatchDecoder, BatchEncoder, schema_from_bytes, schema_to_bytes};
 
+    pub use crate::bindings::transform::exports::weir::plugin::event_time::Guest as EventTimeGuest;
     pub use crate::bindings::transform::exports::weir::plugin::transform::{
         Guest, Plan as WitPlan, Processed,
     };
@@ -427,9 +448,29 @@ pub mod glue {
     }
 
     pub fn finish<T: Transform>(state: &mut Option<State<T>>) -> WitResult<Vec<Vec<u8>>> {
+        emit(state, |plugin| plugin.finish())
+    }
+
+    pub fn time_column<T: Transform>(state: &mut Option<State<T>>) -> Option<u32> {
+        let state = state.as_mut()?;
+        state.plugin.event_time().map(|column| column as u32)
+    }
+
+    pub fn advance<T: Transform>(
+        state: &mut Option<State<T>>,
+        watermark: i64,
+    ) -> WitResult<Vec<Vec<u8>>> {
+        emit(state, |plugin| plugin.advance(watermark))
+    }
+
+    /// Encodes the whole batches `call` answers.
+    fn emit<T: Transform>(
+        state: &mut Option<State<T>>,
+        call: impl FnOnce(&mut T) -> Result<Vec<RecordBatch>>,
+    ) -> WitResult<Vec<Vec<u8>>> {
         let result: Result<_> = (|| {
             let state = opened(state)?;
-            let batches = state.plugin.finish()?;
+            let batches = call(&mut state.plugin)?;
             batches
                 .iter()
                 .map(|b| encode_output(&mut state.encoder, &state.output_schema, b))
@@ -527,6 +568,14 @@ macro_rules! export_transform {
                 }
                 fn restore(state: Vec<u8>) -> Result<(), glue::WitError> {
                     STATE.with_borrow_mut(|s| glue::restore::<$plugin>(s, state))
+                }
+            }
+            impl glue::EventTimeGuest for Export {
+                fn time_column() -> Option<u32> {
+                    STATE.with_borrow_mut(|s| glue::time_column::<$plugin>(s))
+                }
+                fn advance(watermark: i64) -> Result<Vec<Vec<u8>>, glue::WitError> {
+                    STATE.with_borrow_mut(|s| glue::advance::<$plugin>(s, watermark))
                 }
             }
             $crate::bindings::transform::__export_transform_world!(Export);

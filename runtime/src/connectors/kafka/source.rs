@@ -9,8 +9,9 @@
 //! rebalance only partitions still assigned are committed: the new owner of
 //! a revoked partition re-reads what was in flight here.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow::array::{
@@ -29,7 +30,7 @@ use serde::Deserialize;
 
 use super::bounded::{Ends, Progress};
 use super::{Connection, MessageFormat, kafka_error};
-use crate::connectors::{BadRecord, ConnectorError, Source, config_error, declared_schema};
+use crate::connectors::{BadRecord, ConnectorError, Parts, Source, config_error, declared_schema};
 use crate::plugin::Poll;
 
 /// Where a partition without a committed offset (a new group) starts.
@@ -269,6 +270,8 @@ type Offsets = BTreeMap<String, BTreeMap<i32, i64>>;
 /// without a committed offset start at `start_at` (ms) when given.
 struct SourceContext {
     start_at: Option<i64>,
+    /// A first assignment has come (possibly of no partition).
+    assigned: AtomicBool,
 }
 
 impl ClientContext for SourceContext {
@@ -303,6 +306,7 @@ impl ConsumerContext for SourceContext {
         let done = match event {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 tracing::info!(partitions = named, "kafka: assigned");
+                self.assigned.store(true, Ordering::SeqCst);
                 if let Some(at) = self.start_at
                     && let Err(error) = start_new_partitions_at(consumer, partitions, at)
                 {
@@ -362,9 +366,14 @@ pub struct KafkaSource {
     consumer: BaseConsumer<SourceContext>,
     /// Next offset per topic and partition: one past the last message read.
     read: Offsets,
-    /// Partitions whose end has been reached (with `until_end`): a batch
-    /// is sent without waiting out `linger_ms` once all assigned are.
+    /// Partitions whose end has been reached and that have had no message
+    /// since: caught up, for event time; with `until_end`, a batch is sent
+    /// without waiting out `linger_ms` once all assigned are.
     at_end: HashSet<(String, i32)>,
+    /// Messages polled but not sent yet, one partition per batch.
+    ready: VecDeque<Vec<Record>>,
+    /// The partition of the batch sent last.
+    last_part: String,
     /// With `until_end`: the end offsets taken at the start, and how far the
     /// group has got.
     ends: Option<Ends>,
@@ -415,6 +424,26 @@ impl Record {
     }
 }
 
+/// `records` in batches of one partition each, in the order their
+/// partitions first appear (each partition's messages in offset order).
+fn by_partition(records: Vec<Record>) -> VecDeque<Vec<Record>> {
+    let mut batches: Vec<Vec<Record>> = Vec::new();
+    for record in records {
+        let same =
+            |b: &Vec<Record>| b[0].partition == record.partition && b[0].topic == record.topic;
+        // Messages come in runs of one partition: try the last batch first.
+        let found = match batches.last().is_some_and(same) {
+            true => batches.len().checked_sub(1),
+            false => batches.iter().position(same),
+        };
+        match found {
+            Some(i) => batches[i].push(record),
+            None => batches.push(vec![record]),
+        }
+    }
+    batches.into()
+}
+
 impl KafkaSource {
     /// Joins the consumer group of `config` and subscribes to its topics.
     pub fn open(config: &SourceConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
@@ -426,13 +455,13 @@ impl KafkaSource {
             Start::Timestamp(at) => Some(at),
             _ => None,
         };
-        let eof = if config.until_end { "true" } else { "false" };
         let mut settings = vec![
             ("group.id", config.group_id.as_str()),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", start),
-            ("enable.partition.eof", eof),
+            // Caught-up partitions hold back no event-time clock.
+            ("enable.partition.eof", "true"),
         ];
         if let Some(id) = &config.group_instance_id {
             settings.push(("group.instance.id", id));
@@ -440,7 +469,10 @@ impl KafkaSource {
         let consumer: BaseConsumer<SourceContext> = config
             .connection
             .client(&settings)
-            .create_with_context(SourceContext { start_at })
+            .create_with_context(SourceContext {
+                start_at,
+                assigned: AtomicBool::new(false),
+            })
             .map_err(|e| kafka_error("cannot create the consumer", e))?;
         let timeout = Duration::from_millis(config.until_end_timeout_ms);
         let ends = match config.until_end {
@@ -457,17 +489,15 @@ impl KafkaSource {
             consumer,
             read: Offsets::new(),
             at_end: HashSet::new(),
+            ready: VecDeque::new(),
+            last_part: String::new(),
             ends,
         })
     }
 
     /// Moves the partition of `record` past it (no allocation once the
-    /// topic is known: this runs for every message).
+    /// topic is known: this runs for every message sent).
     fn note_read(&mut self, record: &Record) {
-        if !self.at_end.is_empty() {
-            self.at_end
-                .remove(&(record.topic.clone(), record.partition));
-        }
         let next = record.offset + 1;
         match self.read.get_mut(&record.topic) {
             Some(partitions) => {
@@ -503,7 +533,10 @@ impl KafkaSource {
             match self.consumer.poll(left) {
                 Some(Ok(message)) => {
                     let record = Record::new(&message);
-                    self.note_read(&record);
+                    if !self.at_end.is_empty() {
+                        self.at_end
+                            .remove(&(record.topic.clone(), record.partition));
+                    }
                     records.push(record);
                 }
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
@@ -646,17 +679,25 @@ impl KafkaSource {
 
 impl Source for KafkaSource {
     fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
-        let records = self.poll_records()?;
-        if records.is_empty() {
-            let progress = match &mut self.ends {
-                Some(ends) => ends.progress(&self.consumer, &self.read)?,
-                None => Progress::Waiting,
-            };
-            return Ok(match progress {
-                Progress::Done => Poll::Done,
-                Progress::Waiting => Poll::Wait(Duration::ZERO),
-            });
+        if self.ready.is_empty() {
+            let records = self.poll_records()?;
+            if records.is_empty() {
+                let progress = match &mut self.ends {
+                    Some(ends) => ends.progress(&self.consumer, &self.read)?,
+                    None => Progress::Waiting,
+                };
+                return Ok(match progress {
+                    Progress::Done => Poll::Done,
+                    Progress::Waiting => Poll::Wait(Duration::ZERO),
+                });
+            }
+            self.ready = by_partition(records);
         }
+        let records = self.ready.pop_front().expect("filled above");
+        for record in &records {
+            self.note_read(record);
+        }
+        self.last_part = format!("{}/{}", records[0].topic, records[0].partition);
         let batch = match self.config.format {
             MessageFormat::Raw => self.raw_batch(&records)?,
             MessageFormat::Json => self.json_batch(&records, bad)?,
@@ -667,6 +708,33 @@ impl Source for KafkaSource {
 
     fn position(&self) -> Option<serde_json::Value> {
         Some(serde_json::to_value(&self.read).expect("offsets serialize"))
+    }
+
+    /// The assigned partitions; caught up are those at their end with
+    /// nothing of them waiting to be sent.
+    fn parts(&self) -> Parts {
+        let assignment = match self.consumer.context().assigned.load(Ordering::SeqCst) {
+            true => self.consumer.assignment(),
+            false => return Parts::NotYet,
+        };
+        let Ok(assignment) = assignment else {
+            return Parts::NotYet;
+        };
+        let elements = assignment.elements();
+        let parts = elements.iter().map(|p| {
+            let (topic, partition) = (p.topic(), p.partition());
+            let waiting = self
+                .ready
+                .iter()
+                .any(|r| r[0].partition == partition && r[0].topic == topic);
+            let at_end = self.at_end.contains(&(topic.to_string(), partition));
+            (format!("{topic}/{partition}"), at_end && !waiting)
+        });
+        Parts::Now(Arc::new(parts.collect()))
+    }
+
+    fn part(&self) -> String {
+        self.last_part.clone()
     }
 
     fn report(&self) -> Option<String> {
