@@ -266,7 +266,7 @@ fn run_pipelines(
         }
     }
     weir::spec::make_names_unique(&mut pipelines)?;
-    let admitted = weir::exec::prepare(&pipelines);
+    let admitted = weir::exec::prepare(&pipelines, &weir::connectors::Registry::builtin());
     let mut ready = Vec::new();
     for (pipeline, quota) in pipelines.into_iter().zip(admitted) {
         match quota {

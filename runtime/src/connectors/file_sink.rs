@@ -18,7 +18,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde::Deserialize;
 
-use super::{ConnectorError, Format, Sink};
+use super::{ConnectorConfig, ConnectorError, Format, Sink, SinkConnector};
 
 /// Config of `type: file` sinks.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,8 +116,25 @@ fn partitioning(
     Ok(Some(partitioning))
 }
 
+impl ConnectorConfig for Config {
+    fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
+        self.path = base_dir.join(&self.path);
+        Ok(())
+    }
+}
+
+impl SinkConnector for Config {
+    fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        check(self, schema)
+    }
+
+    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
+        Ok(Box::new(FileSink::open(self, schema)?))
+    }
+}
+
 /// Checks that the sink can write batches of `schema`.
-pub fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
+fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
     if config.format == Format::Csv
         && let Some(field) = schema.fields().iter().find(|f| f.data_type().is_nested())
     {

@@ -17,7 +17,10 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde::Deserialize;
 
 use super::lines::{LineDecoder, Lines, TextPosition};
-use super::{BadRecord, ConnectorError, Format, Lag, Parts, Source, declared_schema};
+use super::{
+    BadRecord, ConnectorConfig, ConnectorError, Format, Lag, Parts, Source, SourceConnector,
+    declared_schema,
+};
 use crate::plugin::Poll;
 
 /// Rows per batch unless the config says otherwise.
@@ -89,16 +92,6 @@ impl Config {
                     self.path.display()
                 ),
             })
-    }
-
-    /// Whether the schema will be inferred rather than taken from the config.
-    pub fn infers_schema(&self) -> bool {
-        self.schema.is_none() && self.format().ok() != Some(Format::Parquet)
-    }
-
-    /// Whether the source records its position for the next run.
-    pub fn resumes(&self) -> bool {
-        self.resume.unwrap_or(self.follow)
     }
 
     /// Checks the fields that depend on each other.
@@ -177,10 +170,64 @@ impl Config {
     }
 }
 
-impl StdinConfig {
-    /// The declared schema.
-    pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
+impl ConnectorConfig for Config {
+    fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
+        self.path = base_dir.join(&self.path);
+        self.check()
+    }
+}
+
+impl SourceConnector for Config {
+    fn schema(&self) -> Result<SchemaRef, ConnectorError> {
+        self.resolve_schema()
+    }
+
+    fn infers_schema(&self) -> bool {
+        self.schema.is_none() && self.format().ok() != Some(Format::Parquet)
+    }
+
+    fn resumes(&self) -> bool {
+        self.resume.unwrap_or(self.follow)
+    }
+
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        position: Option<serde_json::Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        let positions = match position {
+            Some(value) => serde_json::from_value(value).map_err(|e| {
+                config_error("resume", &format!("the recorded position is unreadable ({e}); delete the state file to read from the start"))
+            })?,
+            None => Positions::new(),
+        };
+        Ok(Box::new(FileSource::open(self, schema, positions)?))
+    }
+}
+
+impl ConnectorConfig for StdinConfig {
+    fn prepare(&mut self, _base_dir: &Path) -> Result<(), ConnectorError> {
+        match self.format {
+            Format::Parquet => Err(config_error(
+                "format",
+                "standard input is read as json or csv",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl SourceConnector for StdinConfig {
+    fn schema(&self) -> Result<SchemaRef, ConnectorError> {
         declared_schema(&self.schema)
+    }
+
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        _position: Option<serde_json::Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        Ok(Box::new(FileSource::stdin(self, schema)?))
     }
 }
 
@@ -481,7 +528,7 @@ impl Source for FileSource {
     }
 
     fn position(&self) -> Option<serde_json::Value> {
-        let resumes = self.config.as_ref().is_some_and(Config::resumes);
+        let resumes = self.config.as_ref().is_some_and(SourceConnector::resumes);
         resumes.then(|| serde_json::to_value(&self.positions).expect("positions serialize"))
     }
 }

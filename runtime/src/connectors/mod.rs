@@ -5,6 +5,7 @@ mod file_sink;
 mod file_source;
 mod kafka;
 mod lines;
+mod registry;
 mod stdout;
 
 use std::path::{Path, PathBuf};
@@ -12,20 +13,14 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::plugin::Poll;
-use crate::spec::Section;
 
 pub use file_sink::FileSink;
 pub use file_source::{FileSource, Positions};
 pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
+pub use registry::{Connector, ConnectorConfig, Registry, SinkConnector, SourceConnector};
 pub use stdout::StdoutSink;
-
-/// Native source types.
-pub const SOURCE_TYPES: &[&str] = &["file", "stdin", "kafka"];
-/// Native sink types.
-pub const SINK_TYPES: &[&str] = &["file", "stdout", "kafka"];
 
 /// A connector that cannot be configured or fails while running.
 #[derive(Debug, thiserror::Error)]
@@ -188,165 +183,11 @@ impl Format {
     }
 }
 
-/// A configured native connector, ready to open.
-#[derive(Debug, Clone)]
-pub enum Connector {
-    /// `type: file` as a source.
-    FileSource(file_source::Config),
-    /// `type: stdin`.
-    Stdin(file_source::StdinConfig),
-    /// `type: file` as a sink.
-    FileSink(file_sink::Config),
-    /// `type: stdout`.
-    Stdout(stdout::Config),
-    /// `type: kafka` as a source.
-    KafkaSource(Box<kafka::SourceConfig>),
-    /// `type: kafka` as a sink.
-    KafkaSink(kafka::SinkConfig),
-}
-
-impl Connector {
-    /// The connector of type `kind` for a node of `section`, with `config`;
-    /// relative paths are resolved against `base_dir`.
-    pub fn new(
-        section: Section,
-        kind: &str,
-        config: &serde_json::Value,
-        base_dir: &Path,
-    ) -> Result<Self, ConnectorError> {
-        match (section, kind) {
-            (Section::Sources, "file") => {
-                let mut config: file_source::Config = parse(config)?;
-                config.path = base_dir.join(&config.path);
-                config.check()?;
-                Ok(Self::FileSource(config))
-            }
-            (Section::Sources, "stdin") => {
-                let config: file_source::StdinConfig = parse(config)?;
-                if config.format == Format::Parquet {
-                    return Err(config_error(
-                        "format",
-                        "standard input is read as json or csv",
-                    ));
-                }
-                Ok(Self::Stdin(config))
-            }
-            (Section::Sinks, "file") => {
-                let mut config: file_sink::Config = parse(config)?;
-                config.path = base_dir.join(&config.path);
-                Ok(Self::FileSink(config))
-            }
-            (Section::Sinks, "stdout") => Ok(Self::Stdout(parse(config)?)),
-            (Section::Sources, "kafka") => {
-                let config: kafka::SourceConfig = parse(config)?;
-                config.check()?;
-                Ok(Self::KafkaSource(Box::new(config)))
-            }
-            (Section::Sinks, "kafka") => Ok(Self::KafkaSink(parse(config)?)),
-            (Section::Transforms, _) => Err(config_error(
-                "type",
-                &format!(
-                    "there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
-                ),
-            )),
-            (Section::Sources, other) => Err(unknown_type(other, SOURCE_TYPES)),
-            (Section::Sinks, other) => Err(unknown_type(other, SINK_TYPES)),
-        }
-    }
-
-    /// The schema a source connector produces: declared in its config, read
-    /// from the file's metadata, or inferred from its first records.
-    pub fn source_schema(&self) -> Result<SchemaRef, ConnectorError> {
-        match self {
-            Self::FileSource(config) => config.resolve_schema(),
-            Self::Stdin(config) => config.resolve_schema(),
-            Self::KafkaSource(config) => config.resolve_schema(),
-            _ => unreachable!("a sink connector has no output schema"),
-        }
-    }
-
-    /// Whether a source's schema is read off its data (said in a warning).
-    pub fn infers_schema(&self) -> bool {
-        match self {
-            Self::FileSource(config) => config.infers_schema(),
-            Self::KafkaSource(config) => config.infers_schema(),
-            _ => false,
-        }
-    }
-
-    /// Whether the source continues where the previous run ended; its
-    /// position is then passed to [`Connector::open_source`].
-    pub fn resumes(&self) -> bool {
-        matches!(self, Self::FileSource(config) if config.resumes())
-    }
-
-    /// Opens a source connector producing rows of `schema` (from
-    /// [`Connector::source_schema`], resolved when the graph was built),
-    /// continuing from `position` (see [`Source::position`]) when given.
-    pub fn open_source(
-        &self,
-        schema: &SchemaRef,
-        position: Option<serde_json::Value>,
-    ) -> Result<Box<dyn Source>, ConnectorError> {
-        match self {
-            Self::FileSource(config) => {
-                let positions = match position {
-                    Some(value) => serde_json::from_value(value).map_err(|e| {
-                        config_error("resume", &format!("the recorded position is unreadable ({e}); delete the state file to read from the start"))
-                    })?,
-                    None => Positions::new(),
-                };
-                Ok(Box::new(FileSource::open(config, schema, positions)?))
-            }
-            Self::Stdin(config) => Ok(Box::new(FileSource::stdin(config, schema)?)),
-            Self::KafkaSource(config) => Ok(Box::new(KafkaSource::open(config, schema)?)),
-            _ => unreachable!("a sink connector opened as a source"),
-        }
-    }
-
-    /// Opens a sink connector for batches of `schema`.
-    pub fn open_sink(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
-        match self {
-            Self::FileSink(config) => Ok(Box::new(FileSink::open(config, schema)?)),
-            Self::Stdout(config) => Ok(Box::new(StdoutSink::new(config, schema))),
-            Self::KafkaSink(config) => Ok(Box::new(KafkaSink::open(config, schema)?)),
-            _ => unreachable!("a source connector opened as a sink"),
-        }
-    }
-
-    /// Checks that a sink accepts `schema` without writing anything.
-    pub fn check_sink(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
-        match self {
-            Self::FileSink(config) => file_sink::check(config, schema),
-            Self::KafkaSink(config) => config.check(schema),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn unknown_type(kind: &str, known: &[&str]) -> ConnectorError {
-    config_error(
-        "type",
-        &format!(
-            "unknown connector {kind:?}; native connectors here: {}",
-            known.join(", ")
-        ),
-    )
-}
-
 fn config_error(field: &str, message: &str) -> ConnectorError {
     ConnectorError::Config {
         field: field.into(),
         message: message.into(),
     }
-}
-
-/// Parses a connector config, naming the field that is wrong.
-fn parse<T: DeserializeOwned>(config: &serde_json::Value) -> Result<T, ConnectorError> {
-    serde_path_to_error::deserialize(config).map_err(|error| ConnectorError::Config {
-        field: error.path().to_string(),
-        message: error.into_inner().to_string(),
-    })
 }
 
 /// A schema declared in a config as `{column: type}` pairs.

@@ -6,7 +6,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use serde::Deserialize;
 
-use super::{ConnectorError, Sink};
+use super::{ConnectorConfig, ConnectorError, Sink, SinkConnector};
 
 /// Config of `type: stdout`.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,6 +26,14 @@ pub enum StdoutFormat {
     Json,
     /// A table per batch.
     Table,
+}
+
+impl ConnectorConfig for Config {}
+
+impl SinkConnector for Config {
+    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
+        Ok(Box::new(StdoutSink::new(self, schema)))
+    }
 }
 
 /// A running stdout sink.

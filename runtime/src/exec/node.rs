@@ -14,7 +14,7 @@ use super::checkpoint::Holding;
 use super::event_time::{Announcement, Clock, Origin, one_part};
 use super::reload::{ReloadRequest, Replacement, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
-use crate::connectors::Parts;
+use crate::connectors::{Connector, Parts, SinkConnector, SourceConnector};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
     Grants, Limits, OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance,
@@ -61,8 +61,9 @@ const MAX_WAIT: Duration = Duration::from_millis(100);
 /// Runs the instance to the end of its input; `Err` stops the pipeline.
 pub(crate) fn run(mut context: Context<'_>) -> Result<(), String> {
     let result = match (&context.node.implementation, context.node.section) {
-        (Implementation::Connector(_), Section::Sources) => {
-            connector_source(&context).and_then(|(mut source, ledger)| {
+        (Implementation::Connector(Connector::Source(connector)), _) => {
+            let resumes = connector.resumes();
+            connector_source(&context, &**connector).and_then(|(mut source, ledger)| {
                 // Let downstream see the end, then commit what was read
                 // once every sink has flushed and closed its output.
                 context.outputs.clear();
@@ -73,12 +74,16 @@ pub(crate) fn run(mut context: Context<'_>) -> Result<(), String> {
                     true => source.position(),
                     false => ledger.take_committable(),
                 }
-                .map_or(Ok(()), |position| commit(&context, &mut *source, &position))
+                .map_or(Ok(()), |position| {
+                    commit(&context, &mut *source, resumes, &position)
+                })
             })
+        }
+        (Implementation::Connector(Connector::Sink(connector)), _) => {
+            connector_sink(&context, &**connector)
         }
         (Implementation::Plugin(_), Section::Sources) => plugin_source(&context),
         (Implementation::Plugin(_), Section::Transforms) => plugin_transform(&context),
-        (Implementation::Connector(_), _) => connector_sink(&context),
         (Implementation::Plugin(_), Section::Sinks) => plugin_sink(&context),
     };
     let flushed = context.dead_letters.flush().map_err(|e| {
@@ -260,18 +265,14 @@ type Opened = (Box<dyn crate::connectors::Source>, Option<Arc<Ledger>>);
 /// Reads the source to its end (or the stop), committing at every
 /// checkpoint what every sink has made durable; answers the source and its
 /// ledger for the last commit.
-fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
-    let Implementation::Connector(connector) = &cx.node.implementation else {
-        unreachable!()
-    };
+fn connector_source(cx: &Context<'_>, connector: &dyn SourceConnector) -> Result<Opened, String> {
     let schema = cx.node.output_schema.as_ref().expect("typed graph");
-    let start = match connector.resumes() {
+    let resumes = connector.resumes();
+    let start = match resumes {
         true => super::positions::load(cx.state_dir, &cx.node.name)?,
         false => None,
     };
-    let mut source = connector
-        .open_source(schema, start)
-        .map_err(|e| e.to_string())?;
+    let mut source = connector.open(schema, start).map_err(|e| e.to_string())?;
     let ledger = source
         .position()
         .is_some()
@@ -291,7 +292,7 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
         {
             committed = Instant::now();
             if let Some(position) = ledger.take_committable() {
-                commit(cx, &mut *source, &position)?;
+                commit(cx, &mut *source, resumes, &position)?;
             }
         }
         let started = Instant::now();
@@ -347,11 +348,10 @@ fn connector_source(cx: &Context<'_>) -> Result<Opened, String> {
 fn commit(
     cx: &Context<'_>,
     source: &mut dyn crate::connectors::Source,
+    resumes: bool,
     position: &serde_json::Value,
 ) -> Result<(), String> {
-    if let Implementation::Connector(connector) = &cx.node.implementation
-        && connector.resumes()
-    {
+    if resumes {
         super::positions::store(cx.state_dir, &cx.node.name, position)?;
     }
     source.commit(position).map_err(|e| e.to_string())
@@ -929,12 +929,9 @@ fn refuse(
     Ok(())
 }
 
-fn connector_sink(cx: &Context<'_>) -> Result<(), String> {
-    let Implementation::Connector(connector) = &cx.node.implementation else {
-        unreachable!()
-    };
+fn connector_sink(cx: &Context<'_>, connector: &dyn SinkConnector) -> Result<(), String> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let sink = connector.open_sink(schema).map_err(|e| e.to_string())?;
+    let sink = connector.open(schema).map_err(|e| e.to_string())?;
     write_all(cx, ConnectorSink(sink))
 }
 

@@ -10,19 +10,23 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::connectors::Connector;
+use crate::connectors::Registry;
 use crate::plugin::TenantQuota;
 use crate::spec::{Pipeline, TenantSpec};
 
-/// Admits pipelines to run side by side. Answers, for each pipeline in
+/// Admits pipelines to run side by side, their connectors made from
+/// `registry`. Answers, for each pipeline in
 /// order, its tenant's shared quota (to give its graph with
 /// [`crate::graph::Graph::set_tenant_quota`]), or why it cannot run: it
 /// would write another's dead-letter or position files, its tenant is stated
 /// with other quotas than in an earlier file, or the tenant's pipelines
 /// together keep more plugin instances alive than its `max_instances`.
-pub fn prepare(pipelines: &[Pipeline]) -> Vec<Result<Arc<TenantQuota>, String>> {
+pub fn prepare(
+    pipelines: &[Pipeline],
+    registry: &Registry,
+) -> Vec<Result<Arc<TenantQuota>, String>> {
     let mut quotas = vec![None; pipelines.len()];
-    let mut refused = shared_files(pipelines);
+    let mut refused = shared_files(pipelines, registry);
     // Per tenant: its quotas as first stated and in which file, its shared
     // quota, its pipelines.
     type Tenant = (TenantSpec, PathBuf, Arc<TenantQuota>, Vec<usize>);
@@ -98,7 +102,7 @@ fn plugin_instances(pipeline: &Pipeline) -> usize {
 
 /// Pipelines (by index, with why) that would write a dead-letter or position
 /// file an earlier pipeline of the run writes too.
-fn shared_files(pipelines: &[Pipeline]) -> Vec<(usize, String)> {
+fn shared_files(pipelines: &[Pipeline], registry: &Registry) -> Vec<(usize, String)> {
     let mut owners: HashMap<PathBuf, (usize, String)> = HashMap::new();
     let mut refused = Vec::new();
     for (i, pipeline) in pipelines.iter().enumerate() {
@@ -112,7 +116,8 @@ fn shared_files(pipelines: &[Pipeline]) -> Vec<(usize, String)> {
             ));
             // A connector that cannot be made fails the graph's build.
             let resumes = spec.connector.as_deref().is_some_and(|kind| {
-                Connector::new(section, kind, &spec.config, &pipeline.base_dir)
+                registry
+                    .build(section, kind, &spec.config, &pipeline.base_dir)
                     .is_ok_and(|c| c.resumes())
             });
             if resumes {

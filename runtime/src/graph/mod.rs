@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 
-use crate::connectors::Connector;
+use crate::connectors::{Connector, Registry};
 use crate::plugin::inspect::Capability;
 use crate::plugin::{
     DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance,
@@ -108,8 +108,18 @@ impl ErrorClass {
 
 impl Graph {
     /// Builds and checks the graph of `pipeline`, loading plugins into
-    /// `engine`.
+    /// `engine`, with Weir's own connectors.
     pub fn build(pipeline: Pipeline, engine: &PluginEngine) -> Result<Self, GraphError> {
+        Self::build_with(pipeline, engine, &Registry::builtin())
+    }
+
+    /// Builds and checks the graph of `pipeline`, loading plugins into
+    /// `engine` and making connectors from `registry`.
+    pub fn build_with(
+        pipeline: Pipeline,
+        engine: &PluginEngine,
+        registry: &Registry,
+    ) -> Result<Self, GraphError> {
         let fail = |class, errors: Vec<String>| GraphError {
             path: pipeline.path.clone(),
             class,
@@ -128,13 +138,14 @@ impl Graph {
                     continue;
                 }
             };
-            let implementation = match implementation(&pipeline, engine, section, spec, &grants) {
-                Ok(implementation) => implementation,
-                Err(error) => {
-                    errors.push(format!("node {name:?}: {error}"));
-                    continue;
-                }
-            };
+            let implementation =
+                match implementation(&pipeline, engine, registry, section, spec, &grants) {
+                    Ok(implementation) => implementation,
+                    Err(error) => {
+                        errors.push(format!("node {name:?}: {error}"));
+                        continue;
+                    }
+                };
             index.insert(name.to_string(), nodes.len());
             nodes.push(Node {
                 name: name.to_string(),
@@ -292,6 +303,7 @@ pub fn limits(spec: &LimitsSpec) -> Limits {
 fn implementation(
     pipeline: &Pipeline,
     engine: &PluginEngine,
+    registry: &Registry,
     section: Section,
     spec: &NodeSpec,
     grants: &Grants,
@@ -302,7 +314,8 @@ fn implementation(
                 "field `capabilities`: connector {kind:?} runs in the host; capabilities are granted to plugins"
             ));
         }
-        return Connector::new(section, kind, &spec.config, &pipeline.base_dir)
+        return registry
+            .build(section, kind, &spec.config, &pipeline.base_dir)
             .map(Implementation::Connector)
             .map_err(|e| e.to_string());
     }
@@ -489,16 +502,16 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     let config = node.spec.config.to_string();
     let mut event_time = None;
     let output_schema = match (&node.implementation, node.section) {
-        (Implementation::Connector(connector), Section::Sources) => {
-            let schema = connector.source_schema().map_err(|e| with_causes(&e))?;
-            if connector.infers_schema() {
+        (Implementation::Connector(Connector::Source(source)), _) => {
+            let schema = source.schema().map_err(|e| with_causes(&e))?;
+            if source.infers_schema() {
                 tracing::warn!(node = %node.name, schema = %render::schema_line(&schema), "schema read off the first records; declare `schema` in the config to fix it");
             }
             Some(schema)
         }
-        (Implementation::Connector(connector), _) => {
+        (Implementation::Connector(Connector::Sink(sink)), _) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");
-            connector.check_sink(schema).map_err(|e| with_causes(&e))?;
+            sink.check(schema).map_err(|e| with_causes(&e))?;
             None
         }
         (Implementation::Plugin(plugin), Section::Sources) => {

@@ -17,7 +17,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use serde::Deserialize;
 
 use super::{Connection, MessageFormat, kafka_error};
-use crate::connectors::{ConnectorError, Sink, config_error};
+use crate::connectors::{ConnectorConfig, ConnectorError, Sink, SinkConnector, config_error};
 
 /// How long closing waits for outstanding delivery reports.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,9 +49,21 @@ pub struct SinkConfig {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
+impl ConnectorConfig for SinkConfig {}
+
+impl SinkConnector for SinkConfig {
+    fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        self.check_schema(schema)
+    }
+
+    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
+        Ok(Box::new(KafkaSink::open(self, schema)?))
+    }
+}
+
 impl SinkConfig {
     /// Checks the config against the schema of the batches it will get.
-    pub fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+    fn check_schema(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
         if self.topic.is_some() == self.topic_column.is_some() {
             return Err(config_error(
                 "topic",

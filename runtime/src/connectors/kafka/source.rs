@@ -30,7 +30,10 @@ use serde::Deserialize;
 
 use super::bounded::{Ends, Progress};
 use super::{Connection, MessageFormat, kafka_error};
-use crate::connectors::{BadRecord, ConnectorError, Parts, Source, config_error, declared_schema};
+use crate::connectors::{
+    BadRecord, ConnectorConfig, ConnectorError, Parts, Source, SourceConnector, config_error,
+    declared_schema,
+};
 use crate::plugin::Poll;
 
 /// Where a partition without a committed offset (a new group) starts.
@@ -124,6 +127,31 @@ fn default_linger_ms() -> u64 {
     100
 }
 
+impl ConnectorConfig for SourceConfig {
+    fn prepare(&mut self, _base_dir: &std::path::Path) -> Result<(), ConnectorError> {
+        self.check()
+    }
+}
+
+/// The consumer group commits the position, not a state file.
+impl SourceConnector for SourceConfig {
+    fn schema(&self) -> Result<SchemaRef, ConnectorError> {
+        self.resolve_schema()
+    }
+
+    fn infers_schema(&self) -> bool {
+        self.schema.is_none() && self.format != MessageFormat::Raw
+    }
+
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        _position: Option<serde_json::Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        Ok(Box::new(KafkaSource::open(self, schema)?))
+    }
+}
+
 impl SourceConfig {
     /// Checks what can be checked without a broker.
     pub fn check(&self) -> Result<(), ConnectorError> {
@@ -146,11 +174,6 @@ impl SourceConfig {
             )),
             _ => Ok(()),
         }
-    }
-
-    /// Whether the schema comes from the messages rather than the config.
-    pub fn infers_schema(&self) -> bool {
-        self.schema.is_none() && self.format != MessageFormat::Raw
     }
 
     /// The schema of the batches: declared, fixed (raw), or read off the

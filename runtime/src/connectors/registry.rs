@@ -1,0 +1,192 @@
+//! The registry of native connectors: each registers under its `type` name
+//! with its config struct, and the graph builds every connector node
+//! through it. Adding a connector is its file (the config struct with
+//! [`SourceConnector`] or [`SinkConnector`], and the running stage) plus one
+//! line in [`Registry::builtin`]; a program that embeds Weir registers its
+//! own with [`Registry::source`] and [`Registry::sink`].
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use serde::de::DeserializeOwned;
+
+use super::{ConnectorError, Sink, Source, config_error};
+use crate::spec::Section;
+
+/// A connector's config as a pipeline file gives it (a serde struct,
+/// `deny_unknown_fields`), ready to be checked.
+pub trait ConnectorConfig: DeserializeOwned + Debug + Send + Sync + 'static {
+    /// Resolves relative paths against `base_dir` (the pipeline file's
+    /// folder) and checks what serde cannot (fields that depend on each
+    /// other). Default: nothing to do.
+    fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
+        let _ = base_dir;
+        Ok(())
+    }
+}
+
+/// A configured native source, ready to open.
+pub trait SourceConnector: Debug + Send + Sync {
+    /// The schema it produces: declared in its config, read from a file's
+    /// metadata, or inferred from its first records.
+    fn schema(&self) -> Result<SchemaRef, ConnectorError>;
+
+    /// Whether [`SourceConnector::schema`] reads the schema off the data
+    /// (the graph then warns: declare it to fix it).
+    fn infers_schema(&self) -> bool {
+        false
+    }
+
+    /// Whether the source continues where the previous run ended: its
+    /// position is then stored in `<state>/<node>.json` and passed to
+    /// [`SourceConnector::open`]. Sources that commit elsewhere (Kafka's
+    /// consumer group) answer `false`.
+    fn resumes(&self) -> bool {
+        false
+    }
+
+    /// Opens the source for rows of `schema` (from
+    /// [`SourceConnector::schema`], resolved when the graph was built),
+    /// continuing from `position` (see [`Source::position`]) when given.
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        position: Option<serde_json::Value>,
+    ) -> Result<Box<dyn Source>, ConnectorError>;
+}
+
+/// A configured native sink, ready to open.
+pub trait SinkConnector: Debug + Send + Sync {
+    /// Checks that the sink accepts batches of `schema`, writing nothing.
+    /// Default: it accepts any.
+    fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        let _ = schema;
+        Ok(())
+    }
+
+    /// Opens the sink for batches of `schema`.
+    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError>;
+}
+
+/// A configured native connector of a node.
+#[derive(Debug, Clone)]
+pub enum Connector {
+    /// A source.
+    Source(Arc<dyn SourceConnector>),
+    /// A sink.
+    Sink(Arc<dyn SinkConnector>),
+}
+
+impl Connector {
+    /// Whether it is a source that resumes (see [`SourceConnector::resumes`]).
+    pub fn resumes(&self) -> bool {
+        matches!(self, Self::Source(source) if source.resumes())
+    }
+}
+
+/// Makes a connector from a node's `config` and the pipeline's folder.
+type Build =
+    Arc<dyn Fn(&serde_json::Value, &Path) -> Result<Connector, ConnectorError> + Send + Sync>;
+
+/// The native connectors a pipeline can name in `type`, by section.
+#[derive(Clone, Default)]
+pub struct Registry {
+    sources: BTreeMap<String, Build>,
+    sinks: BTreeMap<String, Build>,
+}
+
+impl Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("sources", &self.sources.keys())
+            .field("sinks", &self.sinks.keys())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Weir's own connectors: sources `file`, `stdin`, `kafka`; sinks
+    /// `file`, `stdout`, `kafka`.
+    pub fn builtin() -> Self {
+        let mut registry = Self::default();
+        registry
+            .source::<super::file_source::Config>("file")
+            .source::<super::file_source::StdinConfig>("stdin")
+            .source::<super::kafka::SourceConfig>("kafka")
+            .sink::<super::file_sink::Config>("file")
+            .sink::<super::stdout::Config>("stdout")
+            .sink::<super::kafka::SinkConfig>("kafka");
+        registry
+    }
+
+    /// Registers source type `name`, configured by `C`; replaces one of
+    /// that name.
+    pub fn source<C: ConnectorConfig + SourceConnector>(&mut self, name: &str) -> &mut Self {
+        let build: Build = Arc::new(|config, base_dir| {
+            Ok(Connector::Source(Arc::new(parse::<C>(config, base_dir)?)))
+        });
+        self.sources.insert(name.to_string(), build);
+        self
+    }
+
+    /// Registers sink type `name`, configured by `C`; replaces one of that
+    /// name.
+    pub fn sink<C: ConnectorConfig + SinkConnector>(&mut self, name: &str) -> &mut Self {
+        let build: Build = Arc::new(|config, base_dir| {
+            Ok(Connector::Sink(Arc::new(parse::<C>(config, base_dir)?)))
+        });
+        self.sinks.insert(name.to_string(), build);
+        self
+    }
+
+    /// The connector of type `kind` for a node of `section`, with `config`;
+    /// relative paths are resolved against `base_dir`.
+    pub fn build(
+        &self,
+        section: Section,
+        kind: &str,
+        config: &serde_json::Value,
+        base_dir: &Path,
+    ) -> Result<Connector, ConnectorError> {
+        let known = match section {
+            Section::Sources => &self.sources,
+            Section::Sinks => &self.sinks,
+            Section::Transforms => {
+                return Err(config_error(
+                    "type",
+                    &format!(
+                        "there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
+                    ),
+                ));
+            }
+        };
+        let build = known.get(kind).ok_or_else(|| {
+            let names: Vec<&str> = known.keys().map(String::as_str).collect();
+            config_error(
+                "type",
+                &format!(
+                    "unknown connector {kind:?}; native {section} here: {}",
+                    names.join(", ")
+                ),
+            )
+        })?;
+        build(config, base_dir)
+    }
+}
+
+/// Parses and prepares a connector config, naming the field that is wrong.
+fn parse<C: ConnectorConfig>(
+    config: &serde_json::Value,
+    base_dir: &Path,
+) -> Result<C, ConnectorError> {
+    let mut config: C =
+        serde_path_to_error::deserialize(config).map_err(|error| ConnectorError::Config {
+            field: error.path().to_string(),
+            message: error.into_inner().to_string(),
+        })?;
+    config.prepare(base_dir)?;
+    Ok(config)
+}
