@@ -104,3 +104,62 @@ fn read_position(state: &std::path::Path) -> Option<u64> {
     let position: serde_json::Value = serde_json::from_str(&text).ok()?;
     position.as_object()?.values().next()?["offset"].as_u64()
 }
+
+/// The event times (ms) of every row in the JSON-lines files of `dir`.
+fn event_times(dir: &std::path::Path) -> Vec<String> {
+    read_json_dir(dir)
+        .iter()
+        .map(|row| row["event_time"].to_string())
+        .collect()
+}
+
+#[test]
+fn a_plugin_source_killed_mid_run_resumes_from_its_committed_snapshot() {
+    const ROWS: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        format!(
+            "checkpoint_interval_ms: 100
+sources:
+  clicks: {{plugin: generate, config: {{rows: {ROWS}, rate: 5000}}}}
+sinks:
+  out: {{type: file, inputs: [clicks], config: {{path: out, format: json}}}}
+"
+        ),
+    )
+    .unwrap();
+    let position = dir.path().join("state/clicks.json");
+    let out = dir.path().join("out");
+    let first = Running::start(
+        dir.path(),
+        &["run", "--quiet", pipeline.to_str().unwrap()],
+        &[],
+    );
+    first.wait_for("a committed snapshot of the source", || position.exists());
+    first.wait_for("a third of the rows written", || {
+        read_dir_names(&out).len() > 1 && event_times(&out).len() > ROWS / 3
+    });
+    drop(first); // SIGKILL
+    let before = event_times(&out).len();
+    assert!(before < ROWS, "killed before the end: {before}");
+
+    run_pipeline(&pipeline, &[]);
+    let times = event_times(&out);
+    let distinct: std::collections::HashSet<&String> = times.iter().collect();
+    assert_eq!(distinct.len(), ROWS, "every row at least once");
+    let again = times.len() - before;
+    assert!(
+        again < ROWS,
+        "the second run resumed from the snapshot instead of starting over: it wrote {again} rows"
+    );
+    println!(
+        "killed after {before} rows; the second run wrote {again}, {} of them twice",
+        times.len() - ROWS
+    );
+    assert!(
+        !position.exists(),
+        "a source read to its end starts anew next run"
+    );
+}

@@ -52,6 +52,9 @@ pub enum ConnectorError {
     /// A Kafka client failed (connecting, consuming, producing, committing).
     #[error("kafka: {0}")]
     Kafka(String),
+    /// A plugin run behind this interface (a Wasm source) failed.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
     /// A Parquet file cannot be read or written.
     #[error("{}: {source}", path.display())]
     Parquet {
@@ -97,6 +100,14 @@ pub trait Source: Send {
     /// one); `""` for a source of one part.
     fn part(&self) -> String {
         String::new()
+    }
+
+    /// Whether a run that read the source to its end forgets its position,
+    /// so that the next run starts anew (plugin sources, as stateful
+    /// transforms forget their state); `false`: the next run continues after
+    /// it (files, Kafka).
+    fn forgets_at_end(&self) -> bool {
+        false
     }
 
     /// How much input is waiting to be read, for sources that know; called

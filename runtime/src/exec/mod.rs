@@ -20,6 +20,7 @@ mod dead_letters;
 mod durable;
 mod event_time;
 mod node;
+mod plugin_source;
 mod positions;
 mod reload;
 mod several;

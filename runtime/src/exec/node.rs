@@ -12,9 +12,10 @@ use crossbeam_channel::{Receiver, Sender};
 use super::acks::{Ack, Envelope, Ledger, Message, release};
 use super::checkpoint::Holding;
 use super::event_time::{Announcement, Clock, Origin, one_part};
+use super::plugin_source::PluginSource;
 use super::reload::{ReloadRequest, Replacement, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
-use crate::connectors::{Connector, Parts, SinkConnector, SourceConnector};
+use crate::connectors::{Connector, Parts, SinkConnector, Source};
 use crate::graph::{Implementation, Node};
 use crate::plugin::{
     Grants, Limits, OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance,
@@ -63,26 +64,17 @@ pub(crate) fn run(mut context: Context<'_>) -> Result<(), String> {
     let result = match (&context.node.implementation, context.node.section) {
         (Implementation::Connector(Connector::Source(connector)), _) => {
             let resumes = connector.resumes();
-            connector_source(&context, &**connector).and_then(|(mut source, ledger)| {
-                // Let downstream see the end, then commit what was read
-                // once every sink has flushed and closed its output.
-                context.outputs.clear();
-                let Some(ledger) = ledger else { return Ok(()) };
-                let everything = context.durable.wait(context.failed) && ledger.in_flight() == 0;
-                match everything {
-                    // Also past records that only went to the dead letters.
-                    true => source.position(),
-                    false => ledger.take_committable(),
-                }
-                .map_or(Ok(()), |position| {
-                    commit(&context, &mut *source, resumes, &position)
-                })
+            source_node(&mut context, resumes, &|cx: &Context<'_>, start| {
+                let schema = cx.node.output_schema.as_ref().expect("typed graph");
+                connector.open(schema, start).map_err(|e| e.to_string())
             })
+        }
+        (Implementation::Plugin(_), Section::Sources) => {
+            source_node(&mut context, true, &open_plugin_source)
         }
         (Implementation::Connector(Connector::Sink(connector)), _) => {
             connector_sink(&context, &**connector)
         }
-        (Implementation::Plugin(_), Section::Sources) => plugin_source(&context),
         (Implementation::Plugin(_), Section::Transforms) => plugin_transform(&context),
         (Implementation::Plugin(_), Section::Sinks) => plugin_sink(&context),
     };
@@ -259,20 +251,76 @@ impl Context<'_> {
     }
 }
 
-/// A connector source and, when it can resume, the ledger of what it sent.
-type Opened = (Box<dyn crate::connectors::Source>, Option<Arc<Ledger>>);
+/// Opens a node's source, continuing from `start` (the position its last
+/// run committed).
+type OpenSource<'f> =
+    &'f dyn Fn(&Context<'_>, Option<serde_json::Value>) -> Result<Box<dyn Source>, String>;
 
-/// Reads the source to its end (or the stop), committing at every
-/// checkpoint what every sink has made durable; answers the source and its
-/// ledger for the last commit.
-fn connector_source(cx: &Context<'_>, connector: &dyn SourceConnector) -> Result<Opened, String> {
-    let schema = cx.node.output_schema.as_ref().expect("typed graph");
-    let resumes = connector.resumes();
+/// Runs a source node, native or plugin, that `open` opens (loading the
+/// position its last run committed when it `resumes`): reads it to its end
+/// or the stop, then, once downstream has seen the end, commits what every
+/// sink has made durable.
+fn source_node(
+    context: &mut Context<'_>,
+    resumes: bool,
+    open: OpenSource<'_>,
+) -> Result<(), String> {
     let start = match resumes {
-        true => super::positions::load(cx.state_dir, &cx.node.name)?,
+        true => super::positions::load(context.state_dir, &context.node.name)?,
         false => None,
     };
-    let mut source = connector.open(schema, start).map_err(|e| e.to_string())?;
+    let source = open(context, start)?;
+    let (mut source, ledger, ended) = read_source(context, source, resumes)?;
+    // Let downstream see the end, then commit what was read once every sink
+    // has flushed and closed its output.
+    context.outputs.clear();
+    let Some(ledger) = ledger else { return Ok(()) };
+    let everything = context.durable.wait(context.failed) && ledger.in_flight() == 0;
+    if everything && ended && source.forgets_at_end() {
+        let file = super::positions::position_file(context.state_dir, &context.node.name);
+        return super::positions::remove(&file)
+            .map_err(|e| format!("cannot remove {}: {e}", file.display()));
+    }
+    match everything {
+        // Also past records that only went to the dead letters.
+        true => source.position(),
+        false => ledger.take_committable(),
+    }
+    .map_or(Ok(()), |position| {
+        commit(context, &mut *source, resumes, &position)
+    })
+}
+
+/// Opens the node's source plugin and restores `start`.
+fn open_plugin_source(
+    cx: &Context<'_>,
+    start: Option<serde_json::Value>,
+) -> Result<Box<dyn Source>, String> {
+    let instance = SourceInstance::with_grants(
+        cx.engine,
+        cx.plugin(),
+        &cx.instance_name(),
+        &cx.metered(&cx.node.limits),
+        &cx.node.grants,
+    )
+    .map_err(|e| with_causes(&e))?;
+    cx.audit(AuditEvent::Load, None)?;
+    let source = PluginSource::open(instance, &cx.config(), cx.options.source_batch_rows, start)
+        .map_err(|e| with_causes(&e))?;
+    Ok(Box::new(source))
+}
+
+/// A source after its run, the ledger of what it sent (when it has
+/// positions to commit), and whether it ended (rather than being stopped).
+type Read = (Box<dyn Source>, Option<Arc<Ledger>>, bool);
+
+/// Reads `source` to its end (or the stop), committing at every checkpoint
+/// what every sink has made durable.
+fn read_source(
+    cx: &Context<'_>,
+    mut source: Box<dyn Source>,
+    resumes: bool,
+) -> Result<Read, String> {
     let ledger = source
         .position()
         .is_some()
@@ -282,6 +330,7 @@ fn connector_source(cx: &Context<'_>, connector: &dyn SourceConnector) -> Result
     let mut committed = Instant::now();
     let mut parts = PartsAnnounced::default();
     parts.update(cx, source.parts());
+    let mut ended = false;
     while !cx.stopping() {
         if lag_noted.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
             *cx.stats.lag.lock().expect("lag lock") = source.lag();
@@ -331,6 +380,7 @@ fn connector_source(cx: &Context<'_>, connector: &dyn SourceConnector) -> Result
         };
         let acks = position.map_or_else(Vec::new, |(ledger, p)| vec![ledger.issue(p)]);
         let origin = cx.origin(&source.part());
+        ended = matches!(next, Poll::Done);
         if !cx.forward(next, acks, &origin) {
             break;
         }
@@ -339,7 +389,7 @@ fn connector_source(cx: &Context<'_>, connector: &dyn SourceConnector) -> Result
     cx.announce_own(None);
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
     *cx.stats.report.lock().expect("report lock") = source.report();
-    Ok((source, ledger))
+    Ok((source, ledger, ended))
 }
 
 /// Commits `position` of the node's source: in the state folder for sources
@@ -355,33 +405,6 @@ fn commit(
         super::positions::store(cx.state_dir, &cx.node.name, position)?;
     }
     source.commit(position).map_err(|e| e.to_string())
-}
-
-fn plugin_source(cx: &Context<'_>) -> Result<(), String> {
-    let mut source = SourceInstance::with_grants(
-        cx.engine,
-        cx.plugin(),
-        &cx.instance_name(),
-        &cx.metered(&cx.node.limits),
-        &cx.node.grants,
-    )
-    .map_err(|e| e.to_string())?;
-    cx.audit(AuditEvent::Load, None)?;
-    source.open(&cx.config()).map_err(|e| e.to_string())?;
-    PartsAnnounced::default().update(cx, Parts::One);
-    let origin = cx.origin("");
-    while !cx.stopping() {
-        let started = Instant::now();
-        let poll = source
-            .next(cx.options.source_batch_rows)
-            .map_err(|e| e.to_string())?;
-        cx.stats.busy(started);
-        if !cx.forward(poll, Vec::new(), &origin) {
-            break;
-        }
-    }
-    cx.announce_own(None);
-    Ok(())
 }
 
 /// The parts a source announced last.

@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 /// The position file of `node` in `dir`.
-fn file(dir: &Path, node: &str) -> PathBuf {
+pub fn position_file(dir: &Path, node: &str) -> PathBuf {
     dir.join(format!("{node}.json"))
 }
 
 /// The position a previous run recorded for `node`, if any.
 pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>, String> {
-    let path = file(dir, node);
+    let path = position_file(dir, node);
     match read(&path)? {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -23,7 +23,7 @@ pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>, String>
 
 /// Records `position` for `node`.
 pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<(), String> {
-    let path = file(dir, node);
+    let path = position_file(dir, node);
     let text = serde_json::to_vec_pretty(position).expect("JSON values serialize");
     write(&path, &text)
         .map_err(|e| format!("cannot record the position in {}: {e}", path.display()))

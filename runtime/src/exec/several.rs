@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::connectors::Registry;
 use crate::plugin::TenantQuota;
-use crate::spec::{Pipeline, TenantSpec};
+use crate::spec::{Pipeline, Section, TenantSpec};
 
 /// Admits pipelines to run side by side, their connectors made from
 /// `registry`. Answers, for each pipeline in
@@ -114,12 +114,14 @@ fn shared_files(pipelines: &[Pipeline], registry: &Registry) -> Vec<(usize, Stri
                 pipeline.dead_letter_dir.join(format!("{name}.jsonl")),
                 name,
             ));
-            // A connector that cannot be made fails the graph's build.
-            let resumes = spec.connector.as_deref().is_some_and(|kind| {
-                registry
+            // A connector that cannot be made fails the graph's build; a
+            // source plugin may keep a position (its snapshot).
+            let resumes = match spec.connector.as_deref() {
+                Some(kind) => registry
                     .build(section, kind, &spec.config, &pipeline.base_dir)
-                    .is_ok_and(|c| c.resumes())
-            });
+                    .is_ok_and(|c| c.resumes()),
+                None => section == Section::Sources,
+            };
             if resumes {
                 files.push((
                     "its position",
