@@ -653,8 +653,19 @@ fn the_clickstream_example_counts_page_views_exactly_whatever_the_partitions() {
         counted as usize, one.views_in_input,
         "every view counted once"
     );
+    let report = |partitions: u32, run: &ClickstreamRun| {
+        let views: i64 = run.windows.values().sum();
+        println!(
+            "{partitions} partition(s): {} windows, {views} views counted of {}, {} late",
+            run.windows.len(),
+            run.views_in_input,
+            run.late
+        );
+    };
+    report(1, &one);
     for partitions in [3, 8] {
         let many = run_clickstream_example(partitions, ROWS);
+        report(partitions, &many);
         assert_eq!(many.raw_rows, ROWS, "{partitions} partitions: the lake");
         assert_eq!(
             many.late, 0,
