@@ -224,7 +224,8 @@ fn a_tenant_stated_with_other_quotas_in_a_second_file_is_refused_naming_the_firs
     let pipeline = |quota: usize, folder: &str| {
         format!(
             "tenant: {{name: acme, max_memory_mib: {quota}}}
-dead_letters: {folder}
+dead_letters: {folder}-dead
+state: {folder}-state
 sources:
   gen: {{plugin: generate, config: {{rows: 100}}}}
 sinks:
@@ -232,8 +233,8 @@ sinks:
 "
         )
     };
-    fs::write(dir.path().join("a.yaml"), pipeline(512, "a-dead")).unwrap();
-    fs::write(dir.path().join("b.yaml"), pipeline(256, "b-dead")).unwrap();
+    fs::write(dir.path().join("a.yaml"), pipeline(512, "a")).unwrap();
+    fs::write(dir.path().join("b.yaml"), pipeline(256, "b")).unwrap();
     let out = weir(&["run", dir.path().to_str().unwrap()]);
     let stderr = text(&out.stderr);
     assert!(!out.status.success());

@@ -422,3 +422,28 @@ sinks:
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 10);
 }
+
+#[test]
+fn a_plugin_is_opened_once_per_run() {
+    // The source logs every `open`; the graph opens it to learn its schema
+    // and the executor runs that same instance.
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  src: {plugin: test-source-flood, config: 0}
+transforms:
+  pass: {plugin: select, inputs: [src], config: {columns: [{name: id}]}}
+sinks:
+  out: {type: stdout, inputs: [pass]}
+",
+    )
+    .unwrap();
+    let stderr = run_pipeline(&pipeline, &[("WEIR_LOG", "info")]);
+    let opens = stderr
+        .lines()
+        .filter(|l| l.contains("opened node=\"src\""))
+        .count();
+    assert_eq!(opens, 1, "{stderr}");
+}

@@ -1,7 +1,8 @@
 //! Test fixture: a source built on the raw WIT bindings (no SDK). It
 //! announces `{id: Int64}` and its config is a number N: every `next`
 //! answers a "batch" of N MiB (junk bytes: the host must refuse the size
-//! before decoding it), three times, then `done`.
+//! before decoding it), three times, then `done`; with 0, `done` at once.
+//! Every `open` logs "opened" (the host opens a plugin once per run).
 #![allow(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -39,6 +40,7 @@ impl Guest for SourceFlood {
             .parse()
             .map_err(|_| Error::InvalidConfig(format!("expected a number, got {config:?}")))?;
         MIB.set(mib);
+        weir::plugin::host::log(weir::plugin::host::Level::Info, "opened", &[]);
         let schema = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
         Ok(Plan {
             output_schema: weir_ipc::schema_to_bytes(&schema).unwrap(),
@@ -47,7 +49,7 @@ impl Guest for SourceFlood {
 
     fn next(_max_rows: u32) -> Result<Poll, Error> {
         let left = LEFT.get();
-        if left == 0 {
+        if left == 0 || MIB.get() == 0 {
             return Ok(Poll::Done);
         }
         LEFT.set(left - 1);

@@ -16,7 +16,7 @@ use super::plugin_source::PluginSource;
 use super::reload::{ReloadRequest, Replacement, Swapped};
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
 use crate::connectors::{Connector, Parts, SinkConnector, Source};
-use crate::graph::{Implementation, Node};
+use crate::graph::{Implementation, Node, Opened};
 use crate::plugin::{
     Grants, Limits, OutputMode, Plugin, PluginEngine, PluginError, Poll, SinkInstance,
     SourceInstance, TransformInstance, with_causes,
@@ -228,6 +228,23 @@ impl Context<'_> {
 
     /// `limits` counting the instance's memory into the node's gauge and
     /// its plugin metrics into the node's.
+    /// The instance the graph opened for this node, `pick`ed out of its
+    /// kind and moved under the executor's limits with `adopt`, recorded in
+    /// the audit log as loaded; `None` when the graph kept none (parallel
+    /// nodes), or another instance of the node took it.
+    fn adopt<I>(
+        &self,
+        pick: impl FnOnce(Opened) -> Option<I>,
+        adopt: fn(&mut I, &Limits) -> Result<(), PluginError>,
+    ) -> Result<Option<I>, String> {
+        let Some(mut instance) = self.node.take_opened().and_then(pick) else {
+            return Ok(None);
+        };
+        adopt(&mut instance, &self.metered(&self.node.limits)).map_err(|e| with_causes(&e))?;
+        self.audit(AuditEvent::Load, None)?;
+        Ok(Some(instance))
+    }
+
     fn metered(&self, limits: &Limits) -> Limits {
         Limits {
             memory_meter: Some(self.stats.memory_bytes.clone()),
@@ -291,21 +308,37 @@ fn source_node(
     })
 }
 
-/// Opens the node's source plugin and restores `start`.
+/// Takes the node's source plugin instance that the graph opened (or
+/// opens one) and restores `start`.
 fn open_plugin_source(
     cx: &Context<'_>,
     start: Option<serde_json::Value>,
 ) -> Result<Box<dyn Source>, String> {
-    let instance = SourceInstance::with_grants(
-        cx.engine,
-        cx.plugin(),
-        &cx.instance_name(),
-        &cx.metered(&cx.node.limits),
-        &cx.node.grants,
-    )
-    .map_err(|e| with_causes(&e))?;
-    cx.audit(AuditEvent::Load, None)?;
-    let source = PluginSource::open(instance, &cx.config(), cx.options.source_batch_rows, start)
+    let adopted = cx.adopt(
+        |opened| match opened {
+            Opened::Source(instance) => Some(*instance),
+            _ => None,
+        },
+        SourceInstance::adopt,
+    )?;
+    let instance = match adopted {
+        Some(instance) => instance,
+        None => {
+            let running = Running {
+                plugin: cx.plugin().clone(),
+                config: cx.config(),
+                limits: cx.node.limits.clone(),
+            };
+            cx.instance(
+                &running,
+                AuditEvent::Load,
+                None,
+                SourceInstance::with_grants,
+                |source, config| source.open(config).map(drop),
+            )?
+        }
+    };
+    let source = PluginSource::new(instance, cx.options.source_batch_rows, start)
         .map_err(|e| with_causes(&e))?;
     Ok(Box::new(source))
 }
@@ -480,17 +513,22 @@ struct Recreated<'c, I> {
 }
 
 impl<'c, I> Recreated<'c, I> {
-    /// Opens the first instance.
-    fn new(cx: &'c Context<'c>, open: Open<'c, I>) -> Result<Self, String> {
+    /// Runs `adopted` (the instance the graph opened), or opens the first
+    /// instance.
+    fn new(cx: &'c Context<'c>, open: Open<'c, I>, adopted: Option<I>) -> Result<Self, String> {
         let running = Running {
             plugin: cx.plugin().clone(),
             config: cx.config(),
             limits: cx.node.limits.clone(),
         };
+        let instance = match adopted {
+            Some(instance) => instance,
+            None => open(&running, AuditEvent::Load, None)?,
+        };
         Ok(Self {
             cx,
             open,
-            instance: Some(open(&running, AuditEvent::Load, None)?),
+            instance: Some(instance),
             running,
             restarts: 0,
             first_memory: None,
@@ -723,7 +761,14 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
             |t, config| t.open(config, input_schema).map(drop),
         )
     };
-    let mut transform = Recreated::new(cx, &open)?;
+    let adopted = cx.adopt(
+        |opened| match opened {
+            Opened::Transform(instance) => Some(*instance),
+            _ => None,
+        },
+        TransformInstance::adopt,
+    )?;
+    let mut transform = Recreated::new(cx, &open, adopted)?;
     let mut holding = Holding::open(cx.state_dir, &cx.instance_name(), transform.get()?)?;
     // A derived answer keeps, rejects or leaves out each input row.
     let mut selecting = selects(transform.get().ok());
@@ -969,7 +1014,14 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
             |sink, config| sink.open(config, schema),
         )
     };
-    write_all(cx, Recreated::new(cx, &open)?)
+    let adopted = cx.adopt(
+        |opened| match opened {
+            Opened::Sink(instance) => Some(*instance),
+            _ => None,
+        },
+        SinkInstance::adopt,
+    )?;
+    write_all(cx, Recreated::new(cx, &open, adopted)?)
 }
 
 /// A sink as the executor drives it.

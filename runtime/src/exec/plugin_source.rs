@@ -22,15 +22,13 @@ pub(crate) struct PluginSource {
 }
 
 impl PluginSource {
-    /// Opens `instance` with `config` and, when a previous run committed
-    /// `start`, restores it.
-    pub(crate) fn open(
+    /// Reads `instance` (opened), restoring `start` when a previous run
+    /// committed it.
+    pub(crate) fn new(
         mut instance: SourceInstance,
-        config: &str,
         rows: u32,
         start: Option<serde_json::Value>,
     ) -> Result<Self, ConnectorError> {
-        instance.open(config)?;
         if let Some(start) = start {
             instance.restore(&decode(&start)?)?;
         }

@@ -62,6 +62,31 @@ pub struct Node {
     pub limits: Limits,
     /// Capabilities of its plugin instances.
     pub grants: Grants,
+    /// The plugin instance the graph opened to learn the node's schemas,
+    /// for the executor to run (see [`Opened`]).
+    opened: std::sync::Mutex<Option<Opened>>,
+}
+
+/// A plugin instance the graph opened to type a node, which the executor
+/// runs instead of opening another: a plugin is opened once per run (the
+/// contract says so; a source's `open` may connect or start a read). Kept
+/// for nodes of one instance; the executor moves it under its tenant's
+/// quota and the node's meters ([`SourceInstance::adopt`]).
+pub enum Opened {
+    /// A source plugin's instance.
+    Source(Box<SourceInstance>),
+    /// A transform plugin's instance.
+    Transform(Box<TransformInstance>),
+    /// A sink plugin's instance.
+    Sink(Box<SinkInstance>),
+}
+
+impl Node {
+    /// Takes the instance the graph opened for this node, if it kept one
+    /// and nobody took it yet.
+    pub fn take_opened(&self) -> Option<Opened> {
+        self.opened.lock().expect("opened lock").take()
+    }
 }
 
 /// What runs a node.
@@ -162,6 +187,7 @@ impl Graph {
                 event_time: None,
                 limits: limits(&spec.limits),
                 grants,
+                opened: Default::default(),
             });
         }
         if !errors.is_empty() {
@@ -500,7 +526,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     };
     let node = &nodes[i];
     let config = node.spec.config.to_string();
-    let mut event_time = None;
+    let (mut event_time, mut opened) = (None, None);
     let output_schema = match (&node.implementation, node.section) {
         (Implementation::Connector(Connector::Source(source)), _) => {
             let schema = source.schema().map_err(|e| with_causes(&e))?;
@@ -518,7 +544,9 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
             let mut instance =
                 SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
                     .map_err(|e| with_causes(&e))?;
-            Some(instance.open(&config).map_err(|e| with_causes(&e))?)
+            let schema = instance.open(&config).map_err(|e| with_causes(&e))?;
+            opened = Some(Opened::Source(Box::new(instance)));
+            Some(schema)
         }
         (Implementation::Plugin(plugin), Section::Transforms) => {
             let mut instance = TransformInstance::with_grants(
@@ -537,6 +565,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
             {
                 return Err(refused);
             }
+            opened = Some(Opened::Transform(Box::new(instance)));
             Some(output)
         }
         (Implementation::Plugin(plugin), Section::Sinks) => {
@@ -546,6 +575,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
             instance
                 .open(&config, input_schema.as_ref().expect("sinks have inputs"))
                 .map_err(|e| with_causes(&e))?;
+            opened = Some(Opened::Sink(Box::new(instance)));
             None
         }
     };
@@ -553,6 +583,9 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     node.input_schema = input_schema;
     node.output_schema = output_schema;
     node.event_time = event_time;
+    if node.spec.parallelism == 1 {
+        node.opened = std::sync::Mutex::new(opened);
+    }
     Ok(())
 }
 

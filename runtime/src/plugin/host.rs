@@ -42,7 +42,7 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
-    metrics: NodeMetrics,
+    pub(crate) metrics: NodeMetrics,
     /// The call in progress, with its deadline (see [`super::schedule`]).
     pub(crate) call: Option<CallWindow>,
     /// Bounds the `log` records written, as stdout's lines are.

@@ -129,6 +129,25 @@ impl<B> Instance<B> {
         self.call(call, |b, s| f(b, s).map(Ok))
     }
 
+    /// Moves the instance under `limits`, which differ from its own only in
+    /// the tenant quota, memory meter and metrics they share with other
+    /// instances (the executor's, for an instance the graph opened).
+    pub(crate) fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        let state = self.store.data_mut();
+        state
+            .limiter
+            .adopt(limits)
+            .map_err(|breach| PluginError::Quota {
+                plugin: self.node.clone(),
+                breach,
+            })?;
+        if let Some(metrics) = &limits.metrics {
+            state.metrics = metrics.clone();
+        }
+        self.limits = limits.clone();
+        Ok(())
+    }
+
     /// Whether the instance trapped: it cannot be called again.
     pub(crate) fn trapped(&self) -> bool {
         self.trapped

@@ -177,19 +177,52 @@ impl Limiter {
     pub(crate) fn charged(&self) -> usize {
         self.charged
     }
+
+    /// Moves the instance under `limits` (another tenant quota and memory
+    /// meter): charges them an instance slot and the memory it holds, then
+    /// releases what it had charged before. Says which quota the move would
+    /// break; the instance then stays as it was.
+    pub(crate) fn adopt(&mut self, limits: &Limits) -> Result<(), QuotaBreach> {
+        if let Some(tenant) = &limits.tenant {
+            let breach = |resource, requested, limit: Option<usize>| QuotaBreach {
+                tenant: tenant.name.clone(),
+                resource,
+                requested,
+                limit: limit.unwrap_or_default(),
+            };
+            TenantQuota::charge(&tenant.instances, 1, tenant.max_instances)
+                .map_err(|requested| breach("instances", requested, tenant.max_instances))?;
+            if let Err(requested) =
+                TenantQuota::charge(&tenant.memory_in_use, self.charged, tenant.max_memory_bytes)
+            {
+                tenant.instances.fetch_sub(1, Ordering::SeqCst);
+                return Err(breach("memory", requested, tenant.max_memory_bytes));
+            }
+        }
+        if let Some(meter) = &limits.memory_meter {
+            meter.fetch_add(self.charged as u64, Ordering::Relaxed);
+        }
+        release(&self.limits, self.charged);
+        self.limits = limits.clone();
+        Ok(())
+    }
+}
+
+/// Gives back the instance slot and `charged` bytes an instance under
+/// `limits` took.
+fn release(limits: &Limits, charged: usize) {
+    if let Some(tenant) = &limits.tenant {
+        tenant.instances.fetch_sub(1, Ordering::SeqCst);
+        tenant.memory_in_use.fetch_sub(charged, Ordering::SeqCst);
+    }
+    if let Some(meter) = &limits.memory_meter {
+        meter.fetch_sub(charged as u64, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Limiter {
     fn drop(&mut self) {
-        if let Some(tenant) = &self.limits.tenant {
-            tenant.instances.fetch_sub(1, Ordering::SeqCst);
-            tenant
-                .memory_in_use
-                .fetch_sub(self.charged, Ordering::SeqCst);
-        }
-        if let Some(meter) = &self.limits.memory_meter {
-            meter.fetch_sub(self.charged as u64, Ordering::Relaxed);
-        }
+        release(&self.limits, self.charged);
     }
 }
 

@@ -91,6 +91,13 @@ impl SinkInstance {
             .call("flush", |b, s| b.weir_plugin_sink().call_flush(s))
     }
 
+    /// Moves the instance under `limits`: the executor's, sharing its
+    /// tenant's quota and its node's memory meter and metrics, for an
+    /// instance the graph opened to type the node (opened once per run).
+    pub fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        self.instance.adopt(limits)
+    }
+
     /// Whether the instance trapped: it cannot be called again.
     pub fn trapped(&self) -> bool {
         self.instance.trapped()

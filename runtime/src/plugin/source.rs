@@ -129,6 +129,13 @@ impl SourceInstance {
         })
     }
 
+    /// Moves the instance under `limits`: the executor's, sharing its
+    /// tenant's quota and its node's memory meter and metrics, for an
+    /// instance the graph opened to type the node (opened once per run).
+    pub fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        self.instance.adopt(limits)
+    }
+
     /// Metrics the plugin reported through the host interface.
     pub fn metrics(&self) -> PluginMetrics {
         self.instance.metrics()

@@ -330,6 +330,13 @@ impl TransformInstance {
         Ok(batches)
     }
 
+    /// Moves the instance under `limits`: the executor's, sharing its
+    /// tenant's quota and its node's memory meter and metrics, for an
+    /// instance the graph opened to type the node (opened once per run).
+    pub fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        self.instance.adopt(limits)
+    }
+
     /// Whether the instance trapped (a panic, its deadline, its memory
     /// limit): every later call fails, so it must be replaced.
     pub fn trapped(&self) -> bool {
