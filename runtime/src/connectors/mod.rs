@@ -3,6 +3,7 @@
 
 mod file_sink;
 mod file_source;
+#[cfg(feature = "kafka")]
 mod kafka;
 mod lines;
 mod registry;
@@ -18,6 +19,7 @@ use crate::plugin::Poll;
 
 pub use file_sink::FileSink;
 pub use file_source::{FileSource, Positions};
+#[cfg(feature = "kafka")]
 pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
 pub use registry::{Connector, ConnectorConfig, Registry, SinkConnector, SourceConnector};
 pub use stdout::StdoutSink;

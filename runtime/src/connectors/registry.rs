@@ -109,15 +109,17 @@ impl Debug for Registry {
 
 impl Registry {
     /// Weir's own connectors: sources `file`, `stdin`, `kafka`; sinks
-    /// `file`, `stdout`, `kafka`.
+    /// `file`, `stdout`, `kafka` (Kafka with the `kafka` feature).
     pub fn builtin() -> Self {
         let mut registry = Self::default();
         registry
             .source::<super::file_source::Config>("file")
             .source::<super::file_source::StdinConfig>("stdin")
-            .source::<super::kafka::SourceConfig>("kafka")
             .sink::<super::file_sink::Config>("file")
-            .sink::<super::stdout::Config>("stdout")
+            .sink::<super::stdout::Config>("stdout");
+        #[cfg(feature = "kafka")]
+        registry
+            .source::<super::kafka::SourceConfig>("kafka")
             .sink::<super::kafka::SinkConfig>("kafka");
         registry
     }
