@@ -119,6 +119,20 @@ enum PluginCommand {
     },
 }
 
+/// `error` and its causes, each once: a cause whose text the message
+/// already holds (an error that pastes its source) is not repeated.
+fn chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(cause.trim()) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -131,7 +145,7 @@ fn main() -> ExitCode {
     match execute(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", chain(&error));
             ExitCode::FAILURE
         }
     }
@@ -259,9 +273,9 @@ fn run_pipelines(
             Ok(pipeline) => pipelines.push(pipeline),
             Err(error) if !several => return Err(error.into()),
             Err(error) => failed.push(format!(
-                "{}: not started: {:#}",
+                "{}: not started: {}",
                 file.display(),
-                anyhow::Error::from(error)
+                chain(&anyhow::Error::from(error))
             )),
         }
     }
@@ -323,7 +337,11 @@ fn run_pipelines(
         let (name, tenant, result) = match outcome {
             Outcome::NotStarted(error) if !several => return Err(error),
             Outcome::NotStarted(error) => {
-                failed.push(format!("{}: not started: {error:#}", path.display()));
+                failed.push(format!(
+                    "{}: not started: {}",
+                    path.display(),
+                    chain(&error)
+                ));
                 continue;
             }
             Outcome::Ran {
@@ -345,7 +363,7 @@ fn run_pipelines(
         if let Err(error) = result {
             let error = anyhow::Error::from(error).context(format!("running {}", path.display()));
             match several {
-                true => failed.push(format!("{error:#}")),
+                true => failed.push(chain(&error)),
                 false => return Err(error),
             }
         }

@@ -447,3 +447,23 @@ sinks:
         .count();
     assert_eq!(opens, 1, "{stderr}");
 }
+
+#[test]
+fn the_command_line_prints_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    for command in ["validate", "run", "graph"] {
+        let out = weir(&[command, missing.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert_eq!(
+            stderr.matches("No such file or directory").count(),
+            1,
+            "weir {command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("missing.yaml: cannot read the pipeline file"),
+            "{stderr}"
+        );
+    }
+}
