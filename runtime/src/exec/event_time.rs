@@ -121,15 +121,15 @@ impl Clock {
             .producers
             .entry(origin.producer.clone())
             .or_insert(Producer::Unknown);
+        // Rows before its first announcement: it sends.
         if !matches!(producer, Producer::Known(_)) {
             *producer = Producer::Known(BTreeMap::new());
         }
-        let Producer::Known(parts) = producer else {
-            unreachable!("set above")
-        };
-        let part = parts.entry(origin.part.to_string()).or_default();
-        part.idle = false;
-        part.newest = part.newest.max(newest);
+        if let Producer::Known(parts) = producer {
+            let part = parts.entry(origin.part.to_string()).or_default();
+            part.idle = false;
+            part.newest = part.newest.max(newest);
+        }
     }
 
     /// The watermark: how far event time has got on every part still

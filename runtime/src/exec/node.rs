@@ -69,14 +69,16 @@ pub(crate) fn run(mut context: Context<'_>) -> Result<(), String> {
                 connector.open(schema, start).map_err(|e| e.to_string())
             })
         }
-        (Implementation::Plugin(_), Section::Sources) => {
-            source_node(&mut context, true, &open_plugin_source)
+        (Implementation::Plugin(plugin), Section::Sources) => {
+            source_node(&mut context, true, &|cx: &Context<'_>, start| {
+                open_plugin_source(cx, plugin, start)
+            })
         }
         (Implementation::Connector(Connector::Sink(connector)), _) => {
             connector_sink(&context, &**connector)
         }
-        (Implementation::Plugin(_), Section::Transforms) => plugin_transform(&context),
-        (Implementation::Plugin(_), Section::Sinks) => plugin_sink(&context),
+        (Implementation::Plugin(plugin), Section::Transforms) => plugin_transform(&context, plugin),
+        (Implementation::Plugin(plugin), Section::Sinks) => plugin_sink(&context, plugin),
     };
     let flushed = context.dead_letters.flush().map_err(|e| {
         format!(
@@ -253,13 +255,6 @@ impl Context<'_> {
         }
     }
 
-    fn plugin(&self) -> &crate::plugin::Plugin {
-        match &self.node.implementation {
-            Implementation::Plugin(plugin) => plugin,
-            Implementation::Connector(_) => unreachable!("called for plugin nodes"),
-        }
-    }
-
     fn instance_name(&self) -> String {
         match self.node.spec.parallelism {
             1 => self.node.name.clone(),
@@ -312,6 +307,7 @@ fn source_node(
 /// opens one) and restores `start`.
 fn open_plugin_source(
     cx: &Context<'_>,
+    plugin: &Plugin,
     start: Option<serde_json::Value>,
 ) -> Result<Box<dyn Source>, String> {
     let adopted = cx.adopt(
@@ -323,20 +319,13 @@ fn open_plugin_source(
     )?;
     let instance = match adopted {
         Some(instance) => instance,
-        None => {
-            let running = Running {
-                plugin: cx.plugin().clone(),
-                config: cx.config(),
-                limits: cx.node.limits.clone(),
-            };
-            cx.instance(
-                &running,
-                AuditEvent::Load,
-                None,
-                SourceInstance::with_grants,
-                |source, config| source.open(config).map(drop),
-            )?
-        }
+        None => cx.instance(
+            &Running::initial(cx, plugin),
+            AuditEvent::Load,
+            None,
+            SourceInstance::with_grants,
+            |source, config| source.open(config).map(drop),
+        )?,
     };
     let source = PluginSource::new(instance, cx.options.source_batch_rows, start)
         .map_err(|e| with_causes(&e))?;
@@ -480,6 +469,15 @@ struct Running {
 }
 
 impl Running {
+    /// What node `cx` runs first: `plugin` with the graph's config and limits.
+    fn initial(cx: &Context<'_>, plugin: &Plugin) -> Self {
+        Self {
+            plugin: plugin.clone(),
+            config: cx.config(),
+            limits: cx.node.limits.clone(),
+        }
+    }
+
     /// What runs after `replacement`: what it gives, the rest as now. The
     /// node's tenant quota stays.
     fn replaced(&self, replacement: Replacement) -> Self {
@@ -514,13 +512,13 @@ struct Recreated<'c, I> {
 
 impl<'c, I> Recreated<'c, I> {
     /// Runs `adopted` (the instance the graph opened), or opens the first
-    /// instance.
-    fn new(cx: &'c Context<'c>, open: Open<'c, I>, adopted: Option<I>) -> Result<Self, String> {
-        let running = Running {
-            plugin: cx.plugin().clone(),
-            config: cx.config(),
-            limits: cx.node.limits.clone(),
-        };
+    /// instance of `running`.
+    fn new(
+        cx: &'c Context<'c>,
+        open: Open<'c, I>,
+        running: Running,
+        adopted: Option<I>,
+    ) -> Result<Self, String> {
         let instance = match adopted {
             Some(instance) => instance,
             None => open(&running, AuditEvent::Load, None)?,
@@ -750,7 +748,7 @@ struct Standby {
     swapped: Swapped,
 }
 
-fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
+fn plugin_transform(cx: &Context<'_>, plugin: &Plugin) -> Result<(), String> {
     let input_schema = cx.node.input_schema.as_ref().expect("typed graph");
     let open = |running: &Running, event, detail: Option<&str>| {
         cx.instance(
@@ -768,7 +766,7 @@ fn plugin_transform(cx: &Context<'_>) -> Result<(), String> {
         },
         TransformInstance::adopt,
     )?;
-    let mut transform = Recreated::new(cx, &open, adopted)?;
+    let mut transform = Recreated::new(cx, &open, Running::initial(cx, plugin), adopted)?;
     let mut holding = Holding::open(cx.state_dir, &cx.instance_name(), transform.get()?)?;
     // A derived answer keeps, rejects or leaves out each input row.
     let mut selecting = selects(transform.get().ok());
@@ -1003,7 +1001,7 @@ fn connector_sink(cx: &Context<'_>, connector: &dyn SinkConnector) -> Result<(),
     write_all(cx, ConnectorSink(sink))
 }
 
-fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
+fn plugin_sink(cx: &Context<'_>, plugin: &Plugin) -> Result<(), String> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     let open = |running: &Running, event, detail: Option<&str>| {
         cx.instance(
@@ -1021,7 +1019,10 @@ fn plugin_sink(cx: &Context<'_>) -> Result<(), String> {
         },
         SinkInstance::adopt,
     )?;
-    write_all(cx, Recreated::new(cx, &open, adopted)?)
+    write_all(
+        cx,
+        Recreated::new(cx, &open, Running::initial(cx, plugin), adopted)?,
+    )
 }
 
 /// A sink as the executor drives it.
