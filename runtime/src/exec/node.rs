@@ -158,40 +158,60 @@ impl Context<'_> {
         }
     }
 
-    /// Applies the node's error policy to `rows` of `batch` that failed.
-    fn failed_rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> Result<(), String> {
+    /// Applies the node's error policy (`on_error`) to what failed: the one
+    /// place it is applied. `Err` stops the node (`on_error: stop`, or the
+    /// dead letters cannot be written).
+    fn failed(&self, failed: Failed<'_>) -> Result<(), String> {
+        let count = match &failed {
+            Failed::Rows { rows, .. } => rows.len(),
+            Failed::Batch { batch, .. } => batch.num_rows(),
+            Failed::Record(_) => 1,
+        };
         match self.node.spec.on_error {
+            OnError::Stop => Err(match failed {
+                Failed::Rows { rows, .. } => match rows.first() {
+                    Some((row, error)) => format!("row {row} failed (on_error: stop): {error}"),
+                    None => "failed (on_error: stop)".into(),
+                },
+                Failed::Batch { error, .. } => error.to_string(),
+                Failed::Record(record) => record.error.clone(),
+            }),
+            OnError::Skip => {
+                NodeStats::add(&self.stats.skipped, count);
+                Ok(())
+            }
             OnError::DeadLetter => {
-                self.dead_letters.rows(batch, rows).map_err(|e| {
+                let written = match failed {
+                    Failed::Rows { batch, rows } => self.dead_letters.rows(batch, rows),
+                    Failed::Batch { batch, error } => {
+                        tracing::warn!(node = %self.node.name, %error, rows = count, "batch failed");
+                        let rows: Vec<_> = (0..count).map(|r| (r, error.to_string())).collect();
+                        self.dead_letters.rows(batch, &rows)
+                    }
+                    Failed::Record(record) => {
+                        self.dead_letters.record(&record.record, &record.error)
+                    }
+                };
+                written.map_err(|e| {
                     format!(
                         "cannot write dead letters to {}: {e}",
                         self.dead_letters.path().display()
                     )
                 })?;
-                NodeStats::add(&self.stats.dead_letters, rows.len());
+                NodeStats::add(&self.stats.dead_letters, count);
                 Ok(())
             }
-            OnError::Skip => {
-                NodeStats::add(&self.stats.skipped, rows.len());
-                Ok(())
-            }
-            OnError::Stop => Err(match rows.first() {
-                Some((row, error)) => format!("row {row} failed (on_error: stop): {error}"),
-                None => "failed (on_error: stop)".into(),
-            }),
         }
+    }
+
+    /// Applies the policy to `rows` of `batch` that failed.
+    fn failed_rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> Result<(), String> {
+        self.failed(Failed::Rows { batch, rows })
     }
 
     /// Applies the policy to a whole batch that failed with `error`.
     fn failed_batch(&self, batch: &RecordBatch, error: &str) -> Result<(), String> {
-        if self.node.spec.on_error == OnError::Stop {
-            return Err(error.to_string());
-        }
-        tracing::warn!(node = %self.node.name, %error, rows = batch.num_rows(), "batch failed");
-        let rows: Vec<_> = (0..batch.num_rows())
-            .map(|r| (r, error.to_string()))
-            .collect();
-        self.failed_rows(batch, &rows)
+        self.failed(Failed::Batch { batch, error })
     }
 
     /// Appends `event` of the node's plugin to the audit log.
@@ -371,19 +391,7 @@ fn read_source(
         let mut bad = |record: crate::connectors::BadRecord| {
             NodeStats::add(&cx.stats.rows_in, 1);
             bad_records += 1;
-            let outcome = match cx.node.spec.on_error {
-                OnError::DeadLetter => cx
-                    .dead_letters
-                    .record(&record.record, &record.error)
-                    .map(|()| NodeStats::add(&cx.stats.dead_letters, 1))
-                    .map_err(|e| e.to_string()),
-                OnError::Skip => {
-                    NodeStats::add(&cx.stats.skipped, 1);
-                    Ok(())
-                }
-                OnError::Stop => Err(record.error),
-            };
-            if let Err(error) = outcome {
+            if let Err(error) = cx.failed(Failed::Record(&record)) {
                 bad_error.get_or_insert(error);
             }
         };
@@ -427,6 +435,22 @@ fn commit(
         super::positions::store(cx.state_dir, &cx.node.name, position)?;
     }
     source.commit(position).map_err(|e| e.to_string())
+}
+
+/// What failed, for the node's error policy ([`Context::failed`]).
+enum Failed<'a> {
+    /// Rows of a batch, each with why.
+    Rows {
+        batch: &'a RecordBatch,
+        rows: &'a [(usize, String)],
+    },
+    /// A whole batch.
+    Batch {
+        batch: &'a RecordBatch,
+        error: &'a str,
+    },
+    /// A record a source could not parse.
+    Record(&'a crate::connectors::BadRecord),
 }
 
 /// The parts a source announced last.
