@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
-exec cargo test --workspace --no-fail-fast "$@"
+# system-tests: the tests that need the broker and tools setup.sh --tests
+# installed (a plain `cargo test` leaves them out).
+exec cargo test --workspace --no-fail-fast --features weir/system-tests "$@"

@@ -206,6 +206,7 @@ sinks:
 /// What Prometheus's own linter says of a scrape (`promtool`, from Debian's
 /// `prometheus`, installed by `scripts/setup.sh --tests`): nothing; and a
 /// scraper that asks for OpenMetrics gets it.
+#[cfg(feature = "system-tests")]
 #[test]
 fn promtool_accepts_the_metrics_of_a_running_pipeline() {
     let dir = tempfile::tempdir().unwrap();

@@ -377,6 +377,7 @@ sinks:
 
 /// `scripts/parquet_fixtures.py ARGS...` with the Python that
 /// `scripts/python-readers.sh` installs (pyarrow, pandas, DuckDB).
+#[cfg(feature = "system-tests")]
 fn parquet_fixtures(args: &[&Path]) -> std::process::Output {
     let home = std::env::var_os("HOME").unwrap();
     let python = std::env::var_os("WEIR_READERS_DIR")
@@ -395,6 +396,7 @@ fn parquet_fixtures(args: &[&Path]) -> std::process::Output {
 /// nulls) reaches the JSON, Parquet (pyarrow reads back the same rows),
 /// partitioned Parquet and stdout sinks; CSV refuses nested columns before
 /// the run, naming one.
+#[cfg(feature = "system-tests")]
 #[test]
 fn parquet_from_pyarrow_pandas_and_duckdb_reaches_every_file_sink() {
     let dir = tempfile::tempdir().unwrap();
