@@ -250,19 +250,17 @@ impl Context<'_> {
 
     /// `limits` counting the instance's memory into the node's gauge and
     /// its plugin metrics into the node's.
-    /// The instance the graph opened for this node, `pick`ed out of its
-    /// kind and moved under the executor's limits with `adopt`, recorded in
-    /// the audit log as loaded; `None` when the graph kept none (parallel
-    /// nodes), or another instance of the node took it.
-    fn adopt<I>(
-        &self,
-        pick: impl FnOnce(Opened) -> Option<I>,
-        adopt: fn(&mut I, &Limits) -> Result<(), PluginError>,
-    ) -> Result<Option<I>, String> {
-        let Some(mut instance) = self.node.take_opened().and_then(pick) else {
+    /// The instance the graph opened for this node, moved under the
+    /// executor's limits and recorded in the audit log as loaded; `None`
+    /// when the graph kept none (parallel nodes), or another instance of the
+    /// node took it.
+    fn adopt<I: Adopted>(&self) -> Result<Option<I>, String> {
+        let Some(mut instance) = self.node.take_opened().and_then(I::take) else {
             return Ok(None);
         };
-        adopt(&mut instance, &self.metered(&self.node.limits)).map_err(|e| with_causes(&e))?;
+        instance
+            .adopt(&self.metered(&self.node.limits))
+            .map_err(|e| with_causes(&e))?;
         self.audit(AuditEvent::Load, None)?;
         Ok(Some(instance))
     }
@@ -330,13 +328,7 @@ fn open_plugin_source(
     plugin: &Plugin,
     start: Option<serde_json::Value>,
 ) -> Result<Box<dyn Source>, String> {
-    let adopted = cx.adopt(
-        |opened| match opened {
-            Opened::Source(instance) => Some(*instance),
-            _ => None,
-        },
-        SourceInstance::adopt,
-    )?;
+    let adopted = cx.adopt::<SourceInstance>()?;
     let instance = match adopted {
         Some(instance) => instance,
         None => cx.instance(
@@ -435,6 +427,51 @@ fn commit(
         super::positions::store(cx.state_dir, &cx.node.name, position)?;
     }
     source.commit(position).map_err(|e| e.to_string())
+}
+
+/// A kind of plugin instance that the graph may have opened for a node
+/// ([`Opened`]) and the executor then runs.
+trait Adopted: Sized {
+    /// The instance in `opened`, if it is of this kind.
+    fn take(opened: Opened) -> Option<Self>;
+    /// Moves it under the executor's `limits`.
+    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError>;
+}
+
+impl Adopted for SourceInstance {
+    fn take(opened: Opened) -> Option<Self> {
+        match opened {
+            Opened::Source(instance) => Some(*instance),
+            _ => None,
+        }
+    }
+    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        SourceInstance::adopt(self, limits)
+    }
+}
+
+impl Adopted for TransformInstance {
+    fn take(opened: Opened) -> Option<Self> {
+        match opened {
+            Opened::Transform(instance) => Some(*instance),
+            _ => None,
+        }
+    }
+    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        TransformInstance::adopt(self, limits)
+    }
+}
+
+impl Adopted for SinkInstance {
+    fn take(opened: Opened) -> Option<Self> {
+        match opened {
+            Opened::Sink(instance) => Some(*instance),
+            _ => None,
+        }
+    }
+    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+        SinkInstance::adopt(self, limits)
+    }
 }
 
 /// What failed, for the node's error policy ([`Context::failed`]).
@@ -783,13 +820,7 @@ fn plugin_transform(cx: &Context<'_>, plugin: &Plugin) -> Result<(), String> {
             |t, config| t.open(config, input_schema).map(drop),
         )
     };
-    let adopted = cx.adopt(
-        |opened| match opened {
-            Opened::Transform(instance) => Some(*instance),
-            _ => None,
-        },
-        TransformInstance::adopt,
-    )?;
+    let adopted = cx.adopt::<TransformInstance>()?;
     let mut transform = Recreated::new(cx, &open, Running::initial(cx, plugin), adopted)?;
     let mut holding = Holding::open(cx.state_dir, &cx.instance_name(), transform.get()?)?;
     // A derived answer keeps, rejects or leaves out each input row.
@@ -1036,13 +1067,7 @@ fn plugin_sink(cx: &Context<'_>, plugin: &Plugin) -> Result<(), String> {
             |sink, config| sink.open(config, schema),
         )
     };
-    let adopted = cx.adopt(
-        |opened| match opened {
-            Opened::Sink(instance) => Some(*instance),
-            _ => None,
-        },
-        SinkInstance::adopt,
-    )?;
+    let adopted = cx.adopt::<SinkInstance>()?;
     write_all(
         cx,
         Recreated::new(cx, &open, Running::initial(cx, plugin), adopted)?,
