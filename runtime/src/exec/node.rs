@@ -248,8 +248,6 @@ impl Context<'_> {
         self.node.spec.config.to_string()
     }
 
-    /// `limits` counting the instance's memory into the node's gauge and
-    /// its plugin metrics into the node's.
     /// The instance the graph opened for this node, moved under the
     /// executor's limits and recorded in the audit log as loaded; `None`
     /// when the graph kept none (parallel nodes), or another instance of the
@@ -265,6 +263,8 @@ impl Context<'_> {
         Ok(Some(instance))
     }
 
+    /// `limits` counting the instance's memory into the node's gauge and
+    /// its plugin metrics into the node's.
     fn metered(&self, limits: &Limits) -> Limits {
         Limits {
             memory_meter: Some(self.stats.memory_bytes.clone()),
