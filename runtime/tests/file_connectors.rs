@@ -553,3 +553,101 @@ sinks:
         "{stderr}"
     );
 }
+
+/// Orders as a CSV export writes them: the header's order is not the
+/// schema's.
+const ORDERS_CSV: &str = "id,customer_email,country,amount
+1,ann@example.com,FR,10.5
+2,\"bob, jr@example.com\",DE,3
+";
+
+fn orders_pipeline(dir: &Path, csv_options: &str, schema: &str) -> std::path::PathBuf {
+    let path = dir.join("pipeline.yaml");
+    fs::write(
+        &path,
+        format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.csv, resume: true, {csv_options} schema: {{{schema}}}}}}}
+transforms:
+  masked: {{plugin: mask, inputs: [orders], config: {{columns: {{customer_email: {{method: hash, salt: s}}}}}}}}
+sinks:
+  out: {{type: file, inputs: [masked], config: {{path: out, format: json}}}}
+"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn csv_columns_are_matched_by_header_name_so_no_column_is_mixed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("orders.csv"), ORDERS_CSV).unwrap();
+    // The schema lists country before customer_email; the file the other
+    // way round.
+    let reordered = "id: int64, country: utf8, customer_email: utf8, amount: float64";
+    let pipeline = orders_pipeline(dir.path(), "", reordered);
+    run_ok(&pipeline);
+    let rows = read_json_dir(&dir.path().join("out"));
+    let countries: Vec<&str> = rows
+        .iter()
+        .map(|r| r["country"].as_str().unwrap())
+        .collect();
+    assert_eq!(countries, ["FR", "DE"]);
+    let text = serde_json::to_string(&rows).unwrap();
+    assert!(
+        !text.contains('@'),
+        "an e-mail address reached the sink: {text}"
+    );
+
+    // A resumed run reads the header from the file's start.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("orders.csv"))
+        .unwrap()
+        .write_all(b"3,cid@example.com,IT,7\n")
+        .unwrap();
+    run_ok(&pipeline);
+    let rows = read_json_dir(&dir.path().join("out"));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[2]["country"], "IT");
+    assert!(!serde_json::to_string(&rows).unwrap().contains('@'));
+}
+
+#[test]
+fn csv_headers_that_do_not_match_the_schema_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("orders.csv"), ORDERS_CSV).unwrap();
+    let validate = |csv_options: &str, schema: &str| {
+        let pipeline = orders_pipeline(dir.path(), csv_options, schema);
+        let out = weir(&["validate", pipeline.to_str().unwrap()]);
+        (out.status.success(), text(&out.stderr))
+    };
+    let (ok, stderr) = validate(
+        "",
+        "id: int64, region: utf8, customer_email: utf8, amount: float64",
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("orders.csv") && stderr.contains("\"region\" are not in the header"),
+        "{stderr}"
+    );
+    let declared = "id: int64, customer_email: utf8, amount: float64";
+    let (ok, stderr) = validate("", declared);
+    assert!(ok, "extra columns are left out by default: {stderr}");
+    let (ok, stderr) = validate("extra_columns: error,", declared);
+    assert!(!ok);
+    assert!(stderr.contains("\"country\""), "{stderr}");
+
+    // Without a header, columns are taken by position.
+    fs::write(
+        dir.path().join("orders.csv"),
+        ORDERS_CSV.lines().skip(1).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let positional = "id: int64, customer_email: utf8, country: utf8, amount: float64";
+    run_ok(&orders_pipeline(dir.path(), "header: false,", positional));
+    let rows = read_json_dir(&dir.path().join("out"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["country"], "DE");
+}

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::Deserialize;
 
-use super::lines::{LineDecoder, Lines, TextPosition};
+use super::lines::{CsvColumns, LineDecoder, Lines, TextPosition, check_header};
 use super::{
     BadRecord, ConnectorConfig, ConnectorError, Format, Lag, Parts, Source, SourceConnector,
     declared_schema,
@@ -52,6 +52,50 @@ pub struct Config {
     /// Record how far each file was read when the run ends, and continue
     /// from there next time (default: on when following).
     pub resume: Option<bool>,
+    /// CSV: the first line names the columns, matched to `schema` by name
+    /// (default); `false`: there is no header, columns are taken by
+    /// position.
+    pub header: Option<bool>,
+    /// CSV with a header: columns the schema does not declare are left out
+    /// (`ignore`, default) or an error (`error`).
+    pub extra_columns: Option<ExtraColumns>,
+}
+
+/// What to do with CSV columns the schema does not declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtraColumns {
+    /// Leave them out.
+    Ignore,
+    /// Refuse the file.
+    Error,
+}
+
+/// How a CSV input of `format` names its columns, from the config's
+/// `header` and `extra_columns`; refused for other formats.
+fn csv_columns(
+    format: Format,
+    header: Option<bool>,
+    extra: Option<ExtraColumns>,
+) -> Result<CsvColumns, ConnectorError> {
+    if format != Format::Csv && (header.is_some() || extra.is_some()) {
+        let field = if header.is_some() {
+            "header"
+        } else {
+            "extra_columns"
+        };
+        return Err(config_error(field, "applies to csv input only"));
+    }
+    if header == Some(false) && extra.is_some() {
+        return Err(config_error(
+            "extra_columns",
+            "without a header columns are taken by position; remove `extra_columns`",
+        ));
+    }
+    Ok(CsvColumns {
+        header: header.unwrap_or(true),
+        extra_is_error: extra == Some(ExtraColumns::Error),
+    })
 }
 
 /// Config of `type: stdin`.
@@ -66,6 +110,10 @@ pub struct StdinConfig {
     /// Rows per batch.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// CSV: whether the first line names the columns (see the file source).
+    pub header: Option<bool>,
+    /// CSV with a header: what to do with undeclared columns.
+    pub extra_columns: Option<ExtraColumns>,
 }
 
 fn default_batch_rows() -> usize {
@@ -115,7 +163,32 @@ impl Config {
                 "a followed file may start empty; declare its schema",
             ));
         }
-        Ok(())
+        csv_columns(format, self.header, self.extra_columns).map(drop)
+    }
+
+    /// Checks the header of the first CSV file matched (if any yet)
+    /// against the declared `schema`, so that `weir validate` finds a
+    /// column the file lacks.
+    fn check_csv_header(&self, format: Format, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        let csv = csv_columns(format, self.header, self.extra_columns)?;
+        if format != Format::Csv || !csv.header {
+            return Ok(());
+        }
+        let Some(path) = self.files()?.into_iter().find(|p| p.exists()) else {
+            return Ok(());
+        };
+        let mut line = Vec::new();
+        BufReader::new(open(&path)?)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| ConnectorError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match line.trim_ascii().is_empty() {
+            // A followed file not written yet.
+            true => Ok(()),
+            false => check_header(&path.display().to_string(), &line, schema, csv),
+        }
     }
 
     /// The files the path names now, in name order.
@@ -141,7 +214,9 @@ impl Config {
     pub fn resolve_schema(&self) -> Result<SchemaRef, ConnectorError> {
         let format = self.format()?;
         if let Some(columns) = &self.schema {
-            return declared_schema(columns);
+            let schema = declared_schema(columns)?;
+            self.check_csv_header(format, &schema)?;
+            return Ok(schema);
         }
         let path = self.files()?.into_iter().next().ok_or_else(|| {
             config_error("path", &format!("no file matches {}", self.path.display()))
@@ -160,7 +235,7 @@ impl Config {
             }
             Format::Csv => {
                 arrow::csv::reader::Format::default()
-                    .with_header(true)
+                    .with_header(self.header != Some(false))
                     .infer_schema(&mut file, Some(INFER_RECORDS))
                     .map_err(arrow)?
                     .0
@@ -207,13 +282,13 @@ impl SourceConnector for Config {
 
 impl ConnectorConfig for StdinConfig {
     fn prepare(&mut self, _base_dir: &Path) -> Result<(), ConnectorError> {
-        match self.format {
-            Format::Parquet => Err(config_error(
+        if self.format == Format::Parquet {
+            return Err(config_error(
                 "format",
                 "standard input is read as json or csv",
-            )),
-            _ => Ok(()),
+            ));
         }
+        csv_columns(self.format, self.header, self.extra_columns).map(drop)
     }
 }
 
@@ -259,6 +334,8 @@ pub struct FileSource {
     /// `None` for standard input.
     config: Option<Config>,
     format: Format,
+    /// How a CSV input names its columns.
+    csv: CsvColumns,
     schema: SchemaRef,
     batch_rows: usize,
     /// Files matched but not opened yet.
@@ -303,8 +380,10 @@ impl FileSource {
                 &format!("no file matches {}", config.path.display()),
             ));
         }
+        let format = config.format()?;
         Ok(Self {
-            format: config.format()?,
+            format,
+            csv: csv_columns(format, config.header, config.extra_columns)?,
             config: Some(config.clone()),
             schema: schema.clone(),
             batch_rows: config.batch_rows,
@@ -325,6 +404,7 @@ impl FileSource {
     /// Reads standard input as rows of `schema`.
     pub fn stdin(config: &StdinConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
         let input = Box::new(BufReader::new(std::io::stdin()));
+        let csv = csv_columns(config.format, config.header, config.extra_columns)?;
         let lines = LineDecoder::new(
             "<stdin>".into(),
             input,
@@ -333,10 +413,13 @@ impl FileSource {
             config.batch_rows,
             false,
             TextPosition::default(),
+            csv,
+            None,
         )?;
         Ok(Self {
             config: None,
             format: config.format,
+            csv,
             schema: schema.clone(),
             batch_rows: config.batch_rows,
             queue: VecDeque::new(),
@@ -419,6 +502,13 @@ impl FileSource {
             tracing::warn!(file = %path.display(), recorded = start.offset, length, "file is shorter than the recorded position (truncated or replaced); reading it from the start");
             start = TextPosition::default();
         }
+        // A CSV file read from further on: its header is its first line.
+        let mut header = Vec::new();
+        if self.format == Format::Csv && self.csv.header && start.offset > 0 {
+            BufReader::new(&file)
+                .read_until(b'\n', &mut header)
+                .map_err(io)?;
+        }
         file.seek(SeekFrom::Start(start.offset)).map_err(io)?;
         let lines = LineDecoder::new(
             key,
@@ -428,6 +518,8 @@ impl FileSource {
             self.batch_rows,
             self.follows(),
             start,
+            self.csv,
+            Some(&header),
         )?;
         Ok(Current {
             path,

@@ -1,11 +1,16 @@
 //! Decoding JSON lines and CSV text a batch of lines at a time. When a batch
 //! fails to decode, its lines are decoded one by one so the bad ones go to
-//! the dead letters and every good one still arrives.
+//! the dead letters and every good one still arrives. A CSV file with a
+//! header has its columns matched to the schema by name, never by position
+//! (a schema listing columns in another order than the file must not put
+//! one column's values under another's name).
 
 use std::io::BufRead;
 
+use std::sync::Arc;
+
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use super::{BadRecord, ConnectorError, Format};
@@ -29,6 +34,132 @@ pub enum Lines {
     End,
 }
 
+/// How a CSV input names its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvColumns {
+    /// The first line names the columns: they are matched to the schema by
+    /// name. Without one, columns are taken by position.
+    pub header: bool,
+    /// With a header: columns it names that the schema does not are an
+    /// error (`true`) or left out (`false`).
+    pub extra_is_error: bool,
+}
+
+/// Where the schema's columns are in a CSV input's lines.
+#[derive(Debug)]
+struct CsvLayout {
+    /// Every column of a line, in the file's order: the schema's columns
+    /// with their types, others as text.
+    file_schema: SchemaRef,
+    /// The file columns of the schema's columns, in the schema's order.
+    projection: Vec<usize>,
+}
+
+impl CsvLayout {
+    /// Columns by position, as the schema lists them.
+    fn by_position(schema: &SchemaRef) -> Self {
+        Self {
+            file_schema: schema.clone(),
+            projection: (0..schema.fields().len()).collect(),
+        }
+    }
+
+    /// Matches `schema`'s columns to the names of header line `line` of
+    /// input `name`.
+    fn from_header(
+        name: &str,
+        line: &[u8],
+        schema: &SchemaRef,
+        columns: CsvColumns,
+    ) -> Result<Self, ConnectorError> {
+        let header = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line)
+            .records()
+            .next()
+            .transpose()
+            .map_err(|e| header_error(name, format!("cannot read the header line: {e}")))?
+            .unwrap_or_default();
+        let names: Vec<&str> = header.iter().map(str::trim).collect();
+        let mut projection = Vec::with_capacity(schema.fields().len());
+        let mut missing = Vec::new();
+        for field in schema.fields() {
+            let mut at = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n == field.name());
+            match (at.next(), at.next()) {
+                (Some((i, _)), None) => projection.push(i),
+                (Some(_), Some(_)) => {
+                    return Err(header_error(
+                        name,
+                        format!("the header names column {:?} twice", field.name()),
+                    ));
+                }
+                (None, _) => missing.push(field.name().as_str()),
+            }
+        }
+        let listed = || names.join(", ");
+        if !missing.is_empty() {
+            return Err(header_error(
+                name,
+                format!(
+                    "the schema's column(s) {} are not in the header ({}); columns are matched by name (`header: false` takes them by position)",
+                    quoted(&missing),
+                    listed()
+                ),
+            ));
+        }
+        let extra: Vec<&str> = (0..names.len())
+            .filter(|i| !projection.contains(i))
+            .map(|i| names[i])
+            .collect();
+        if columns.extra_is_error && !extra.is_empty() {
+            return Err(header_error(
+                name,
+                format!(
+                    "the header has column(s) {} that the schema does not declare (`extra_columns: error`)",
+                    quoted(&extra)
+                ),
+            ));
+        }
+        let fields = (0..names.len()).map(|i| match projection.iter().position(|&p| p == i) {
+            Some(declared) => schema.field(declared).clone(),
+            None => Field::new(format!("_extra_{i}"), DataType::Utf8, true),
+        });
+        Ok(Self {
+            file_schema: Arc::new(Schema::new(fields.collect::<Vec<_>>())),
+            projection,
+        })
+    }
+}
+
+/// Checks that CSV header line `line` of input `name` holds `schema`'s
+/// columns (see [`CsvColumns`]), before any row is read.
+pub fn check_header(
+    name: &str,
+    line: &[u8],
+    schema: &SchemaRef,
+    columns: CsvColumns,
+) -> Result<(), ConnectorError> {
+    CsvLayout::from_header(name, line, schema, columns).map(drop)
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn header_error(name: &str, message: String) -> ConnectorError {
+    ConnectorError::Config {
+        field: "schema".into(),
+        message: format!("{name}: {message}"),
+    }
+}
+
 /// Where one line lies in a chunk, and its 1-based number in the input.
 struct Line {
     number: usize,
@@ -50,14 +181,19 @@ pub struct LineDecoder {
     chunk: Vec<u8>,
     /// The start of a line whose end has not been written yet.
     unfinished: Vec<u8>,
-    /// A CSV header still to be skipped (a followed file may start empty).
-    header_pending: bool,
+    /// How a CSV input names its columns.
+    csv: CsvColumns,
+    /// Where the schema's columns are in a CSV line; `None` until the
+    /// header has been read (a followed file may start empty).
+    layout: Option<CsvLayout>,
 }
 
 impl LineDecoder {
     /// Decodes `input`, named `name` in errors, which starts at `position`
-    /// of its file. A CSV input read from its start has its header skipped
-    /// (columns are taken by position in the schema's order).
+    /// of its file. A CSV input read from its start has its header read
+    /// there; one read from further on is given the file's first line as
+    /// `header` (`csv.header`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
         input: Box<dyn BufRead + Send>,
@@ -66,7 +202,16 @@ impl LineDecoder {
         batch_rows: usize,
         follow: bool,
         position: TextPosition,
+        csv: CsvColumns,
+        header: Option<&[u8]>,
     ) -> Result<Self, ConnectorError> {
+        let layout = match (format, csv.header, header) {
+            (Format::Csv, false, _) => Some(CsvLayout::by_position(&schema)),
+            (Format::Csv, true, Some(line)) if position.offset > 0 => {
+                Some(CsvLayout::from_header(&name, line, &schema, csv)?)
+            }
+            _ => None,
+        };
         let mut decoder = Self {
             name,
             input,
@@ -77,17 +222,23 @@ impl LineDecoder {
             position,
             chunk: Vec::new(),
             unfinished: Vec::new(),
-            header_pending: format == Format::Csv && position.offset == 0,
+            csv,
+            layout,
         };
-        decoder.skip_header()?;
+        decoder.read_header()?;
         Ok(decoder)
     }
 
-    /// Skips the CSV header once it has been written.
-    fn skip_header(&mut self) -> Result<(), ConnectorError> {
-        if self.header_pending {
-            self.header_pending = self.read_chunk(1)?.is_empty();
+    /// Reads a CSV input's header once it has been written.
+    fn read_header(&mut self) -> Result<(), ConnectorError> {
+        if self.format != Format::Csv || self.layout.is_some() {
+            return Ok(());
         }
+        if self.read_chunk(1)?.is_empty() {
+            return Ok(());
+        }
+        let layout = CsvLayout::from_header(&self.name, &self.chunk, &self.schema, self.csv)?;
+        self.layout = Some(layout);
         Ok(())
     }
 
@@ -98,7 +249,14 @@ impl LineDecoder {
 
     /// The next batch of good rows; bad lines are handed to `bad`.
     pub fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Lines, ConnectorError> {
-        self.skip_header()?;
+        self.read_header()?;
+        if self.format == Format::Csv && self.layout.is_none() {
+            // No header yet: nothing else either.
+            return Ok(match self.follow {
+                true => Lines::Idle,
+                false => Lines::End,
+            });
+        }
         loop {
             let lines = self.read_chunk(self.batch_rows)?;
             if lines.is_empty() {
@@ -166,8 +324,10 @@ impl LineDecoder {
                 decoder.flush()
             }
             _ => {
-                let mut decoder = arrow::csv::ReaderBuilder::new(self.schema.clone())
+                let layout = self.layout.as_ref().expect("the header is read first");
+                let mut decoder = arrow::csv::ReaderBuilder::new(layout.file_schema.clone())
                     .with_header(false)
+                    .with_projection(layout.projection.clone())
                     .with_batch_size(self.batch_rows)
                     .build_decoder();
                 feed(bytes, |b| decoder.decode(b))?;
