@@ -80,8 +80,30 @@ enum GraphFormat {
     Dot,
 }
 
+/// Exit code of a run that failed: a node stopped it, or gave up on its
+/// plugin.
+const FAILED: u8 = 1;
+/// Exit code of an invalid pipeline file or command line (clap's too).
+const INVALID: u8 = 2;
+/// Exit code of a run that went past a dead-letter budget.
+const OVER_BUDGET: u8 = 3;
 /// Exit code of a run stopped by Ctrl-C (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
+
+/// A pipeline that cannot run as written (exit [`INVALID`]), for refusals
+/// that are not a spec or graph error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Invalid(String);
+
+/// The exit code of `error`: [`INVALID`] when a pipeline file is wrong,
+/// else [`FAILED`].
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let invalid = error.chain().any(|e| {
+        e.is::<weir::spec::SpecError>() || e.is::<weir::graph::GraphError>() || e.is::<Invalid>()
+    });
+    if invalid { INVALID } else { FAILED }
+}
 
 #[derive(Subcommand)]
 enum PluginCommand {
@@ -146,7 +168,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", chain(&error));
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&error))
         }
     }
 }
@@ -243,11 +265,12 @@ struct RunSettings<'a> {
 enum Outcome {
     /// Its graph could not be built.
     NotStarted(anyhow::Error),
-    /// It ran, to this end.
+    /// It ran, to this end, past these dead-letter budgets.
     Ran {
         name: String,
         tenant: String,
         result: Result<weir::exec::Summary, weir::exec::RunError>,
+        breaches: Vec<weir::exec::BudgetBreach>,
     },
 }
 
@@ -289,8 +312,12 @@ fn run_pipelines(
         }
     }
     if !several && !failed.is_empty() {
-        anyhow::bail!("{}", failed.join("\n"));
+        return Err(Invalid(failed.join("\n")).into());
     }
+    // Pipelines that could not start are invalid; one whose run failed
+    // makes the whole run failed.
+    let mut run_failed = false;
+    let mut over_budget = false;
     let stop = Arc::new(AtomicBool::new(false));
     handle_ctrl_c(stop.clone(), drain)?;
     let shown = weir::admin::Pipelines::default();
@@ -348,7 +375,17 @@ fn run_pipelines(
                 name,
                 tenant,
                 result,
-            } => (name, tenant, result),
+                breaches,
+            } => {
+                for breach in &breaches {
+                    failed.push(format!(
+                        "{}: dead-letter budget exceeded: {breach}",
+                        path.display()
+                    ));
+                }
+                over_budget |= !breaches.is_empty();
+                (name, tenant, result)
+            }
         };
         if !quiet {
             if several {
@@ -366,16 +403,22 @@ fn run_pipelines(
                 true => failed.push(chain(&error)),
                 false => return Err(error),
             }
+            run_failed = true;
         }
     }
     for failure in &failed {
         eprintln!("error: {failure}");
     }
-    Ok(match (failed.is_empty(), stop.load(Ordering::SeqCst)) {
-        (false, _) => ExitCode::FAILURE,
-        (true, true) => ExitCode::from(INTERRUPTED),
-        (true, false) => ExitCode::SUCCESS,
-    })
+    let interrupted = stop.load(Ordering::SeqCst);
+    Ok(ExitCode::from(
+        match (run_failed, failed.is_empty(), over_budget, interrupted) {
+            (true, ..) => FAILED,
+            (false, true, _, true) => INTERRUPTED,
+            (false, true, _, false) => 0,
+            (false, false, true, _) => OVER_BUDGET,
+            (false, false, false, _) => INVALID,
+        },
+    ))
 }
 
 /// Builds `pipeline`'s graph under its tenant's `quota` and runs it (with
@@ -420,10 +463,15 @@ fn run_one(pipeline: Pipeline, quota: &Arc<TenantQuota>, settings: &RunSettings<
         done.store(true, Ordering::SeqCst);
         result
     });
+    let breaches = match &result {
+        Ok(summary) => weir::exec::breaches(&graph, summary),
+        Err(_) => Vec::new(),
+    };
     Outcome::Ran {
         name: graph.pipeline.name.clone(),
         tenant: graph.pipeline.tenant.name.clone(),
         result,
+        breaches,
     }
 }
 

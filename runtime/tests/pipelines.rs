@@ -467,3 +467,77 @@ fn the_command_line_prints_each_cause_once() {
         );
     }
 }
+
+#[test]
+fn exit_codes_tell_a_scheduler_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    let code = |pipeline: &str| {
+        fs::write(&path, pipeline).unwrap();
+        let out = weir(&["run", "--quiet", path.to_str().unwrap()]);
+        (out.status.code(), text(&out.stderr))
+    };
+    fs::write(
+        dir.path().join("readings.jsonl"),
+        "{\"id\": 1}\n{\"id\": \"two\"}\n{\"id\": 3}\nnot json\n",
+    )
+    .unwrap();
+    let pipeline = |budget: &str| {
+        format!(
+            "{budget}
+sources:
+  readings: {{type: file, config: {{path: readings.jsonl, schema: {{id: int64}}}}}}
+sinks:
+  out: {{type: file, inputs: [readings], config: {{path: out, format: json}}}}
+"
+        )
+    };
+
+    assert_eq!(
+        code(&pipeline("")).0,
+        Some(0),
+        "dead letters within no budget"
+    );
+    let (status, stderr) = code(&pipeline("max_dead_letters: 1"));
+    assert_eq!(status, Some(3), "{stderr}");
+    assert!(
+        stderr.contains(
+            "dead-letter budget exceeded: the pipeline sent 2 of 4 rows (50.00%) to the dead letters, past its max_dead_letters: 1"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(code(&pipeline("max_dead_letters: \"50%\"")).0, Some(0));
+    let node_budget = pipeline("").replace(
+        "schema: {id: int64}}}",
+        "schema: {id: int64}}, max_dead_letters: \"10%\"}",
+    );
+    let (status, stderr) = code(&node_budget);
+    assert_eq!(status, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("node \"readings\" sent 2 of 4 rows"),
+        "{stderr}"
+    );
+
+    // A node that gives up on its plugin fails the run.
+    let (status, stderr) = code(
+        "sources:
+  gen: {plugin: generate, config: {rows: 100000}}
+transforms:
+  broken: {plugin: test-misbehave, inputs: [gen], config: trap}
+sinks:
+  out: {type: file, inputs: [broken], config: {path: out2, format: json}}
+",
+    );
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("node \"broken\": gave up on its plugin"),
+        "{stderr}"
+    );
+
+    // An invalid pipeline, and a bad budget.
+    let (status, stderr) = code(&pipeline("").replace("type: file, config", "type: nope, config"));
+    assert_eq!(status, Some(2), "{stderr}");
+    let (status, stderr) = code(&pipeline("max_dead_letters: lots"));
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("max_dead_letters"), "{stderr}");
+}

@@ -15,6 +15,7 @@
 
 mod acks;
 mod audit;
+mod budget;
 mod checkpoint;
 mod dead_letters;
 mod durable;
@@ -38,6 +39,7 @@ use crate::spec::Section;
 use acks::Message;
 
 pub use audit::{AuditEvent, AuditLog};
+pub use budget::{BudgetBreach, breaches};
 pub use dead_letters::DeadLetters;
 pub use reload::{ReloadError, ReloadInboxes, Reloader, Replacement, Swapped, reload_channels};
 pub use several::prepare;
@@ -206,8 +208,22 @@ pub fn run_reloadable(
         finished.store(true, Ordering::SeqCst);
     });
 
-    let errors = failures.into_inner().expect("failures lock");
+    let mut errors = failures.into_inner().expect("failures lock");
     let summary = Summary::new(graph, stats, started.elapsed());
+    // A node that gave up on its plugin ran on (each later batch met its
+    // `on_error`), but the run did not do its work: it fails.
+    for (node, stats) in graph.nodes.iter().zip(stats) {
+        if stats.gave_up.load(Ordering::SeqCst) && !errors.iter().any(|(n, _)| *n == node.name) {
+            let letters = summary.node(&node.name).map_or(0, |n| n.dead_letters);
+            errors.push((
+                node.name.clone(),
+                format!(
+                    "gave up on its plugin after {} re-creations; every later batch met `on_error` ({letters} dead letters in all)",
+                    node::MAX_RESTARTS
+                ),
+            ));
+        }
+    }
     match errors.is_empty() {
         true => Ok(summary),
         false => Err(RunError { errors, summary }),

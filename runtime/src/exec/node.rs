@@ -511,8 +511,8 @@ impl PartsAnnounced {
 
 /// Times a node's instance is re-created after traps or contract breaches
 /// before the node gives up on its plugin and applies `on_error` to every
-/// later batch.
-const MAX_RESTARTS: u64 = 5;
+/// later batch (the run then fails at its end).
+pub(crate) const MAX_RESTARTS: u64 = 5;
 /// Wait before the first re-creation; it doubles with each one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -633,6 +633,7 @@ impl<'c, I> Recreated<'c, I> {
         self.instance = None;
         self.first_memory = None;
         if self.restarts == MAX_RESTARTS {
+            cx.stats.gave_up.store(true, Ordering::SeqCst);
             tracing::error!(node = %cx.instance_name(), restarts = self.restarts, "instance failed again; giving up on the plugin, on_error applies to every later batch");
             return Ok(());
         }

@@ -36,6 +36,9 @@ pub struct NodeStats {
     pub restarts: AtomicU64,
     /// Hot reloads that swapped the plugin.
     pub reloads: AtomicU64,
+    /// An instance of the node gave up on its plugin (re-created too often);
+    /// the run then fails once its input has ended.
+    pub gave_up: std::sync::atomic::AtomicBool,
     /// Bytes of linear memory the node's plugin instances hold now.
     pub memory_bytes: Arc<AtomicU64>,
     /// What the node's plugin reported through `counter-add` and

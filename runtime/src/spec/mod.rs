@@ -35,6 +35,8 @@ pub struct Pipeline {
     pub named: bool,
     /// Who the pipeline runs for, and that tenant's quotas.
     pub tenant: TenantSpec,
+    /// Most dead letters of the whole run, past which it fails (exit 3).
+    pub max_dead_letters: Option<DeadLetterBudget>,
     /// The audit log (JSON lines) of plugin loads, restarts and breaches.
     pub audit_log: PathBuf,
     /// Nodes that produce data.
@@ -60,6 +62,8 @@ struct PipelineFile {
     #[serde(default)]
     tenant: Option<TenantSpec>,
     #[serde(default)]
+    max_dead_letters: Option<DeadLetterBudget>,
+    #[serde(default)]
     audit_log: Option<PathBuf>,
     #[serde(default)]
     sources: IndexMap<String, NodeSpec>,
@@ -72,6 +76,62 @@ struct PipelineFile {
 /// Arroyo's default: a Parquet file per sink partition every ten seconds.
 fn default_checkpoint_interval_ms() -> u64 {
     10_000
+}
+
+/// How many dead letters a run (or one node) may leave before it counts as
+/// failed: a count (`max_dead_letters: 100`) or a share of the rows read
+/// (`max_dead_letters: "0.5%"`; of the node's input rows for a node).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeadLetterBudget {
+    /// At most this many.
+    Count(u64),
+    /// At most this percentage of the rows read.
+    Percent(f64),
+}
+
+impl DeadLetterBudget {
+    /// Whether `letters` dead letters out of `rows` rows break the budget.
+    pub fn exceeded(self, letters: u64, rows: u64) -> bool {
+        match self {
+            Self::Count(most) => letters > most,
+            Self::Percent(most) => letters as f64 > rows as f64 * most / 100.0,
+        }
+    }
+}
+
+impl std::fmt::Display for DeadLetterBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Count(most) => write!(f, "{most}"),
+            Self::Percent(most) => write!(f, "{most}%"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DeadLetterBudget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Count(u64),
+            Text(String),
+        }
+        let invalid = || {
+            serde::de::Error::custom(
+                "expected a count of rows (100) or a percentage of the rows read (\"0.5%\")",
+            )
+        };
+        match Written::deserialize(deserializer).map_err(|_| invalid())? {
+            Written::Count(most) => Ok(Self::Count(most)),
+            Written::Text(text) => text
+                .trim()
+                .strip_suffix('%')
+                .and_then(|number| number.trim().parse::<f64>().ok())
+                .filter(|percent| (0.0..=100.0).contains(percent))
+                .map(Self::Percent)
+                .ok_or_else(invalid),
+        }
+    }
 }
 
 /// The tenant a pipeline runs for. Every plugin instance of the tenant's
@@ -125,6 +185,9 @@ pub struct NodeSpec {
     /// What happens to data the node cannot process.
     #[serde(default)]
     pub on_error: OnError,
+    /// Most dead letters of this node, past which the run fails (exit 3).
+    #[serde(default)]
+    pub max_dead_letters: Option<DeadLetterBudget>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -384,6 +447,7 @@ impl Pipeline {
                     .unwrap_or_else(|| "pipeline".into())
             }),
             tenant: file.tenant.unwrap_or_default(),
+            max_dead_letters: file.max_dead_letters,
             audit_log: match file.audit_log {
                 Some(audit_log) => base_dir.join(audit_log),
                 None => state_dir.join("audit.jsonl"),
