@@ -160,6 +160,9 @@ fn header_error(name: &str, message: String) -> ConnectorError {
     }
 }
 
+/// Lines decoded together when their batch holds a bad line.
+const GROUP_LINES: usize = 128;
+
 /// Where one line lies in a chunk, and its 1-based number in the input.
 struct Line {
     number: usize,
@@ -265,7 +268,7 @@ impl LineDecoder {
                     false => Lines::End,
                 });
             }
-            let batch = match self.decode(&self.chunk) {
+            let batch = match self.decode(&self.chunk, lines.len()) {
                 Ok(batch) => batch,
                 Err(_) => self.decode_line_by_line(&lines, bad)?,
             };
@@ -314,11 +317,17 @@ impl LineDecoder {
         Ok(lines)
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
+    /// Decodes `bytes`, `rows` lines (a decoder's buffers are sized for
+    /// them: one sized for a whole batch makes decoding a line alone slow).
+    fn decode(
+        &self,
+        bytes: &[u8],
+        rows: usize,
+    ) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
         match self.format {
             Format::Json => {
                 let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
-                    .with_batch_size(self.batch_rows)
+                    .with_batch_size(rows.max(1))
                     .build_decoder()?;
                 feed(bytes, |b| decoder.decode(b))?;
                 decoder.flush()
@@ -328,7 +337,7 @@ impl LineDecoder {
                 let mut decoder = arrow::csv::ReaderBuilder::new(layout.file_schema.clone())
                     .with_header(false)
                     .with_projection(layout.projection.clone())
-                    .with_batch_size(self.batch_rows)
+                    .with_batch_size(rows.max(1))
                     .build_decoder();
                 feed(bytes, |b| decoder.decode(b))?;
                 decoder.decode(&[])?;
@@ -337,22 +346,18 @@ impl LineDecoder {
         }
     }
 
+    /// Decodes a chunk that failed as a whole, keeping every good line: in
+    /// groups of [`GROUP_LINES`], and a group that fails in halves, halved
+    /// again down to the single bad lines. A bad line then costs about one
+    /// group's decoding twice, not a decoder per line of its batch.
     fn decode_line_by_line(
         &self,
         lines: &[Line],
         bad: &mut dyn FnMut(BadRecord),
     ) -> Result<Option<RecordBatch>, ConnectorError> {
         let mut good = Vec::new();
-        for line in lines {
-            let bytes = &self.chunk[line.span.clone()];
-            match self.decode(bytes) {
-                Ok(Some(batch)) => good.push(batch),
-                Ok(None) => {}
-                Err(error) => bad(BadRecord {
-                    record: String::from_utf8_lossy(bytes.trim_ascii_end()).into_owned(),
-                    error: format!("{}:{}: {error}", self.name, line.number),
-                }),
-            }
+        for group in lines.chunks(GROUP_LINES) {
+            self.isolate(group, &mut good, bad);
         }
         arrow::compute::concat_batches(&self.schema, &good)
             .map(Some)
@@ -360,6 +365,29 @@ impl LineDecoder {
                 path: self.name.clone().into(),
                 source,
             })
+    }
+}
+
+impl LineDecoder {
+    /// Decodes `lines` into `good`, or, when they fail together, each half
+    /// on its own; a single line that fails is handed to `bad`.
+    fn isolate(&self, lines: &[Line], good: &mut Vec<RecordBatch>, bad: &mut dyn FnMut(BadRecord)) {
+        let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+            return;
+        };
+        let bytes = &self.chunk[first.span.start..last.span.end];
+        match self.decode(bytes, lines.len()) {
+            Ok(batch) => good.extend(batch),
+            Err(error) if lines.len() == 1 => bad(BadRecord {
+                record: String::from_utf8_lossy(bytes.trim_ascii_end()).into_owned(),
+                error: format!("{}:{}: {error}", self.name, first.number),
+            }),
+            Err(_) => {
+                let (front, back) = lines.split_at(lines.len() / 2);
+                self.isolate(front, good, bad);
+                self.isolate(back, good, bad);
+            }
+        }
     }
 }
 
@@ -376,4 +404,54 @@ fn feed(
         bytes = &bytes[used..];
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::Int64Type;
+
+    #[test]
+    fn bad_lines_anywhere_in_a_batch_cost_only_themselves_in_order() {
+        let bad_at = [0, 5, 6, 200, 299];
+        let text: String = (0..300)
+            .map(|i| match bad_at.contains(&i) {
+                true => format!("{{\"id\": \"bad {i}\"}}\n"),
+                false => format!("{{\"id\": {i}}}\n"),
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let mut decoder = LineDecoder::new(
+            "in.jsonl".into(),
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            Format::Json,
+            schema,
+            1000,
+            false,
+            TextPosition::default(),
+            CsvColumns {
+                header: true,
+                extra_is_error: false,
+            },
+            None,
+        )
+        .unwrap();
+        let mut bad = Vec::new();
+        let Lines::Batch(batch) = decoder.next_batch(&mut |b| bad.push(b)).unwrap() else {
+            panic!("a batch");
+        };
+        let ids: Vec<i64> = batch
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec();
+        let expected: Int64Array = (0..300).filter(|i| !bad_at.contains(i)).collect();
+        assert_eq!(ids, expected.values().to_vec());
+        let lines: Vec<String> = bad
+            .iter()
+            .map(|b| b.error.split(':').nth(1).unwrap().to_string())
+            .collect();
+        assert_eq!(lines, ["1", "6", "7", "201", "300"]);
+    }
 }
