@@ -541,3 +541,36 @@ sinks:
     assert_eq!(status, Some(2), "{stderr}");
     assert!(stderr.contains("max_dead_letters"), "{stderr}");
 }
+
+#[test]
+fn validate_finds_a_missing_input_and_a_sink_path_that_is_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("taken"), "not a folder\n").unwrap();
+    fs::write(dir.path().join("in.jsonl"), "{\"id\": 1}\n").unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    let validate = |input: &str, output: &str| {
+        fs::write(
+            &path,
+            format!(
+                "sources:
+  s: {{type: file, config: {{path: {input}, schema: {{id: int64}}}}}}
+sinks:
+  o: {{type: file, inputs: [s], config: {{path: {output}, format: json}}}}
+"
+            ),
+        )
+        .unwrap();
+        let out = weir(&["validate", path.to_str().unwrap()]);
+        (out.status.code(), text(&out.stderr))
+    };
+    assert_eq!(validate("in.jsonl", "out").0, Some(0));
+    let (code, stderr) = validate("missing.jsonl", "out");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no file matches") && stderr.contains("missing.jsonl"),
+        "{stderr}"
+    );
+    let (code, stderr) = validate("in.jsonl", "taken");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("taken is a file"), "{stderr}");
+}

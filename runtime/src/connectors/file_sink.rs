@@ -135,6 +135,15 @@ impl SinkConnector for Config {
 
 /// Checks that the sink can write batches of `schema`.
 fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
+    if config.path.exists() && !config.path.is_dir() {
+        return Err(config_error(
+            "path",
+            format!(
+                "{} is a file; the sink writes a folder of files there",
+                config.path.display()
+            ),
+        ));
+    }
     if config.format == Format::Csv
         && let Some(field) = schema.fields().iter().find(|f| f.data_type().is_nested())
     {

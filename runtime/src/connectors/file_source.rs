@@ -163,6 +163,13 @@ impl Config {
                 "a followed file may start empty; declare its schema",
             ));
         }
+        // A bounded read of nothing is a mistake: say so before the run.
+        if !self.follow && self.files()?.iter().all(|f| !f.is_file()) {
+            return Err(config_error(
+                "path",
+                &format!("no file matches {}", self.path.display()),
+            ));
+        }
         csv_columns(format, self.header, self.extra_columns).map(drop)
     }
 
