@@ -574,3 +574,24 @@ sinks:
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("taken is a file"), "{stderr}");
 }
+
+#[test]
+fn a_plugin_folder_named_twice_is_listed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    fs::write(
+        &path,
+        "sources:
+  s: {plugin: masker, config: {}}
+sinks:
+  o: {type: stdout, inputs: [s]}
+",
+    )
+    .unwrap();
+    let out = weir_command(&["validate", path.to_str().unwrap()])
+        .env("WEIR_PLUGIN_PATH", "/nowhere/plugins:/nowhere/plugins")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("/nowhere/plugins").count(), 1, "{stderr}");
+}

@@ -213,6 +213,51 @@ impl Graph {
     }
 }
 
+/// One cycle of the graph, if it has one: its nodes in the order data
+/// would flow, the first repeated at the end. Inputs naming no node are
+/// left out (reported on their own).
+fn find_cycle(pipeline: &Pipeline) -> Option<Vec<&str>> {
+    let inputs: HashMap<&str, Vec<&str>> = pipeline
+        .nodes()
+        .map(|(_, name, spec)| (name, spec.inputs.iter().map(String::as_str).collect()))
+        .collect();
+    // Depth-first along inputs; a node met again on the current path
+    // closes a cycle.
+    let mut done: std::collections::HashSet<&str> = Default::default();
+    for (_, start, _) in pipeline.nodes() {
+        let mut path: Vec<&str> = Vec::new();
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        while let Some((node, next)) = stack.pop() {
+            if next == 0 {
+                if done.contains(node) {
+                    continue;
+                }
+                if let Some(at) = path.iter().position(|n| *n == node) {
+                    // The path runs against the data's flow: reverse it.
+                    let mut cycle: Vec<&str> = path[at..].to_vec();
+                    cycle.reverse();
+                    cycle.push(cycle[0]);
+                    return Some(cycle);
+                }
+                path.push(node);
+            }
+            let upstream = inputs.get(node).map_or(&[][..], Vec::as_slice);
+            match upstream.get(next) {
+                Some(&input) if inputs.contains_key(input) => {
+                    stack.push((node, next + 1));
+                    stack.push((input, 0));
+                }
+                Some(_) => stack.push((node, next + 1)),
+                None => {
+                    done.insert(node);
+                    path.pop();
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Checks inputs, sections and cycles; returns the nodes in topological
 /// order.
 fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec<String>> {
@@ -258,6 +303,13 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
                 section.singular()
             ));
         }
+    }
+    if let Some(cycle) = find_cycle(pipeline) {
+        let names: Vec<String> = cycle.iter().map(|n| format!("{n:?}")).collect();
+        errors.push(format!(
+            "the graph has a cycle: {}; data must flow from sources to sinks",
+            names.join(" -> ")
+        ));
     }
     if pipeline.sources.is_empty() {
         errors.push("the pipeline has no sources".into());
@@ -492,6 +544,9 @@ fn plugin_dirs() -> Vec<PathBuf> {
     {
         dirs.push(dir);
     }
+    // Each folder once, in the order first named (for lookups and messages).
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|dir| seen.insert(dir.clone()));
     dirs
 }
 
