@@ -731,7 +731,9 @@ mod window_aggregate {
         let processed = t.process(&input.slice(0, 10)).unwrap();
         assert_eq!(processed.rejected.len(), 10);
         assert!(
-            processed.rejected[0].message.contains("late event"),
+            processed.rejected[0]
+                .message
+                .contains("late event at 2026-11-25T00:00:00.000Z: its window starting at 2026-11-25T00:00:00.000Z"),
             "{:?}",
             processed.rejected[0]
         );

@@ -437,7 +437,14 @@ impl Transform for WindowAggregate {
             let time = times.value(row);
             let first = self.first_window(time);
             if first < self.closed_before {
-                rejected.push((row, format!("late event at {time} ms: its window starting at {first} ms was already emitted")));
+                rejected.push((
+                    row,
+                    format!(
+                        "late event at {}: its window starting at {} was already emitted",
+                        rfc3339(time),
+                        rfc3339(first)
+                    ),
+                ));
                 continue;
             }
             key.clear();
@@ -705,6 +712,14 @@ impl WindowAggregate {
 }
 
 weir_sdk::export_transform!(WindowAggregate);
+
+/// Milliseconds since 1970 as RFC 3339 text in UTC, for messages.
+fn rfc3339(ms: i64) -> String {
+    match arrow_array::temporal_conversions::timestamp_ms_to_datetime(ms) {
+        Some(at) => at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => format!("{ms} ms since 1970"),
+    }
+}
 
 #[cfg(test)]
 mod tests {
