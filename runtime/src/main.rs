@@ -39,8 +39,9 @@ enum Command {
         #[arg(long)]
         watch: bool,
         /// Serve the admin HTTP API (metrics, pipelines, reloads) on this
-        /// address, e.g. 127.0.0.1:9464 (port 0: any free port).
-        #[arg(long, value_name = "ADDR")]
+        /// address: 127.0.0.1:9464, localhost:9464, or :9464 for every
+        /// interface (port 0: any free port).
+        #[arg(long, value_name = "ADDR", value_parser = admin_address)]
         admin: Option<std::net::SocketAddr>,
         /// After Ctrl-C, how long to let in-flight batches drain and sinks
         /// close before exiting anyway (a plugin stuck in a call the host
@@ -78,6 +79,20 @@ enum GraphFormat {
     Mermaid,
     /// Graphviz DOT.
     Dot,
+}
+
+/// An `--admin` address: `HOST:PORT` (a name is resolved), or `:PORT` for
+/// every interface, as Prometheus exporters take it.
+fn admin_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let text = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    text.to_socket_addrs()
+        .map_err(|e| format!("{e}; expected HOST:PORT or :PORT, e.g. 127.0.0.1:9464"))?
+        .next()
+        .ok_or_else(|| format!("{text} resolves to no address"))
 }
 
 /// Exit code of a run that failed: a node stopped it, or gave up on its

@@ -257,3 +257,27 @@ fn promtool_accepts_the_metrics_of_a_running_pipeline() {
         "{response}"
     );
 }
+
+#[test]
+fn the_admin_address_may_be_a_host_name_or_only_a_port() {
+    let dir = tempfile::tempdir().unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 0..100);
+    let path = dir.path().join("pipeline.yaml");
+    fs::write(
+        &path,
+        ids_pipeline("keep", "plugin: filter, config: {predicate: \"id >= 0\"}"),
+    )
+    .unwrap();
+    for (given, listening) in [("localhost:0", "127.0.0.1:"), (":0", "0.0.0.0:")] {
+        let weir = Running::start(
+            dir.path(),
+            &["run", "--quiet", "--admin", given, path.to_str().unwrap()],
+            &[],
+        );
+        let addr = weir.admin_address();
+        assert!(addr.starts_with(listening), "{given}: {addr}");
+        let port = addr.rsplit(':').next().unwrap();
+        let (status, _) = http(&format!("127.0.0.1:{port}"), "GET", "/health", "");
+        assert_eq!(status, 200, "{given}");
+    }
+}
