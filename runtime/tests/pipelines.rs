@@ -595,3 +595,36 @@ sinks:
     let stderr = text(&out.stderr);
     assert_eq!(stderr.matches("/nowhere/plugins").count(), 1, "{stderr}");
 }
+
+#[test]
+fn json_outputs_write_null_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("in.jsonl"),
+        "{\"id\": 1}\n{\"id\": 2, \"name\": \"b\"}\n",
+    )
+    .unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    fs::write(
+        &path,
+        "sources:
+  s: {type: file, config: {path: in.jsonl, schema: {id: int64, name: utf8}}}
+sinks:
+  file: {type: file, inputs: [s], config: {path: out, format: json}}
+  screen: {type: stdout, inputs: [s]}
+",
+    )
+    .unwrap();
+    let out = weir(&["run", "--quiet", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(r#"{"id":1,"name":null}"#),
+        "{}",
+        text(&out.stdout)
+    );
+    let written: String = fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|f| fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert!(written.contains(r#"{"id":1,"name":null}"#), "{written}");
+}

@@ -337,9 +337,7 @@ impl Folder {
         })?;
         let bytes = Arc::new(AtomicU64::new(0));
         let writer = match config.format {
-            Format::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(Counting::new(
-                file, &bytes,
-            ))),
+            Format::Json => Writer::Json(super::json_lines(Counting::new(file, &bytes))),
             Format::Csv => Writer::Csv(Box::new(arrow::csv::Writer::new(Counting::new(
                 file, &bytes,
             )))),

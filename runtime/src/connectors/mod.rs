@@ -203,6 +203,15 @@ fn config_error(field: &str, message: &str) -> ConnectorError {
     }
 }
 
+/// A JSON-lines writer that writes null fields as `null` (arrow leaves
+/// them out by default, so a reader cannot tell a null from a column that
+/// is not there). Every JSON output of Weir writes through one.
+pub(crate) fn json_lines<W: std::io::Write>(out: W) -> arrow::json::LineDelimitedWriter<W> {
+    arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<W, arrow::json::writer::LineDelimited>(out)
+}
+
 /// A schema declared in a config as `{column: type}` pairs.
 fn declared_schema(
     columns: &indexmap::IndexMap<String, String>,

@@ -59,7 +59,7 @@ impl Sink for StdoutSink {
         };
         match self.format {
             StdoutFormat::Json => {
-                let mut writer = arrow::json::LineDelimitedWriter::new(stdout);
+                let mut writer = super::json_lines(stdout);
                 writer.write(batch).map_err(arrow)?;
                 writer.finish().map_err(arrow)
             }

@@ -43,7 +43,7 @@ impl DeadLetters {
     pub fn rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> std::io::Result<()> {
         let indices = UInt32Array::from_iter_values(rows.iter().map(|(row, _)| *row as u32));
         let rendered = take_record_batch(batch, &indices).and_then(|picked| {
-            let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+            let mut writer = crate::connectors::json_lines(Vec::new());
             writer.write(&picked)?;
             writer.finish()?;
             Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())

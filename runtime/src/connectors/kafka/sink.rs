@@ -214,7 +214,7 @@ impl KafkaSink {
         let projected = batch
             .project(&keep)
             .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
-        let mut writer = arrow::json::LineDelimitedWriter::new(Vec::new());
+        let mut writer = crate::connectors::json_lines(Vec::new());
         writer
             .write(&projected)
             .and_then(|()| writer.finish())
