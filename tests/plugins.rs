@@ -266,6 +266,26 @@ mod generate {
     }
 
     #[test]
+    fn a_rate_batches_by_time_not_by_row() {
+        // 2000 rows/s: 100 ms worth is 200 rows a batch, however often the
+        // host asks (here: as soon as it is told to).
+        let mut source = open(r#"{"rows": 1000, "rate": 2000}"#);
+        let mut sizes = Vec::new();
+        loop {
+            match source.next(8192).unwrap() {
+                Poll::Batch(b) => sizes.push(b.num_rows()),
+                Poll::Wait(wait) => std::thread::sleep(wait),
+                Poll::Done => break,
+            }
+        }
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        // All but the last, which holds what is left.
+        let (_, full) = sizes.split_last().unwrap();
+        assert!(full.iter().all(|&rows| rows >= 200), "{sizes:?}");
+        assert!(sizes.len() <= 5, "{sizes:?}");
+    }
+
+    #[test]
     fn bounded_output_is_deterministic_and_batch_size_independent() {
         for dataset in ["clickstream", "iot", "nexmark"] {
             let config = format!(r#"{{"dataset": "{dataset}", "rows": 2500, "seed": 7}}"#);
@@ -436,6 +456,20 @@ mod select {
     }
 
     #[test]
+    fn star_keeps_every_input_column_and_adds_new_ones() {
+        let input = mixed_batch();
+        let config = r#"{"columns": [{"name": "*"}, {"name": "score", "expr": "id * 2"}]}"#;
+        let mut t = transform(SELECT, config, &input).unwrap();
+        let out = run(&mut t, &input);
+        assert_eq!(
+            column_names(&out),
+            ["id", "amount", "name", "at", "vip", "score"]
+        );
+        assert_eq!(strings(&out, "name"), strings(&input, "name"));
+        assert_eq!(ints(&out, "score")[0], Some(2));
+    }
+
+    #[test]
     fn bad_config_names_the_column_entry() {
         let input = mixed_batch();
         for (config, expected) in [
@@ -449,6 +483,14 @@ mod select {
                 "int65",
             ),
             (r#"{"columns": []}"#, "at least one"),
+            (
+                r#"{"columns": [{"name": "*"}, {"name": "id", "expr": "id + 1"}]}"#,
+                "column \"id\" twice",
+            ),
+            (
+                r#"{"columns": [{"name": "*", "cast": "utf8"}]}"#,
+                "keeps every input column",
+            ),
         ] {
             let err = transform(SELECT, config, &input).err().expect(config);
             assert_eq!(

@@ -10,7 +10,7 @@
 //! | --- | --- | --- |
 //! | `dataset` | `clickstream` (user activity events), `iot` (sensor readings) or `nexmark` (the Nexmark benchmark's people, auctions and bids: see [`nexmark`]) | `clickstream` |
 //! | `rows` | stop after this many rows; absent: unbounded | absent |
-//! | `rate` | at most this many rows per second (wall clock); absent: as fast as asked | absent |
+//! | `rate` | at most this many rows per second (wall clock), in batches of 100 ms worth of rows; absent: as fast as asked | absent |
 //! | `seed` | the random seed | `42` |
 //! | `start_ms` | event time of row 0, milliseconds since the Unix epoch | `1795564800000` (2026-11-25T00:00:00Z) |
 //! | `step_ms` | event time between consecutive rows | `100` |
@@ -152,6 +152,9 @@ pub fn schema(dataset: Dataset) -> SchemaRef {
         Dataset::Nexmark => return nexmark::schema(),
     }))
 }
+
+/// With a `rate`: the time whose rows make one batch.
+const RATE_BATCH: Duration = Duration::from_millis(100);
 
 /// Generates rows `first..first + count` of the configured data set.
 pub fn rows(config: &Config, first: u64, count: usize) -> Result<RecordBatch> {
@@ -301,9 +304,11 @@ impl Source for Generate {
         if let Some(rate) = self.config.rate {
             let started = *self.started.get_or_insert_with(Instant::now);
             let allowed = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
-            let ahead = self.emitted_since_start >= allowed;
-            if ahead {
-                let due = (self.emitted_since_start + 1) as f64 / rate;
+            // Rows come in batches of what RATE_BATCH allows (or what was
+            // asked for), not a call per row as soon as it is due.
+            let batch = count.min(((rate * RATE_BATCH.as_secs_f64()).ceil() as u64).max(1));
+            if self.emitted_since_start + batch > allowed {
+                let due = (self.emitted_since_start + batch - 1) as f64 / rate;
                 let wait = Duration::from_secs_f64(due).saturating_sub(started.elapsed());
                 return Ok(Poll::Wait(wait.max(Duration::from_millis(1))));
             }

@@ -4,14 +4,16 @@
 //!
 //! | form | meaning |
 //! | --- | --- |
+//! | `{"name": "*"}` | every input column, unchanged, in input order |
 //! | `{"name": "id"}` | input column `id`, unchanged |
 //! | `{"name": "user", "from": "user_id"}` | input column `user_id`, renamed |
 //! | `{"name": "amount", "cast": "float64"}` | input column `amount` cast to a type (`from` may rename too) |
 //! | `{"name": "source", "value": "web"}` | a constant: string, number or boolean (`cast` sets its type) |
 //! | `{"name": "total", "expr": "price * quantity + 1"}` | arithmetic (`+ - * /`, parentheses) over numeric columns and numbers |
 //!
-//! Unchanged and renamed columns never cross into the plugin: the host
-//! passes them through. A cast that fails for a value (e.g. `"abc"` to
+//! Output names are unique (`*` plus a new column of an input column's name
+//! is refused). Unchanged and renamed columns never cross into the plugin:
+//! the host passes them through. A cast that fails for a value (e.g. `"abc"` to
 //! `int64`) rejects the batch as invalid input.
 
 mod arith;
@@ -95,8 +97,33 @@ impl Transform for Select {
         // (kind, output field) of each appended column; indices into the
         // received batch are resolved once all reads are known.
         let mut pending: Vec<(Computed, Field)> = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for (n, spec) in config.columns.iter().enumerate() {
             let at = format!("field \"columns[{n}]\" ({:?})", spec.name);
+            let outputs: Vec<&str> = match spec.name.as_str() {
+                "*" => input.fields().iter().map(|f| f.name().as_str()).collect(),
+                name => vec![name],
+            };
+            if let Some(twice) = outputs.iter().find(|name| !names.insert(name.to_string())) {
+                return Err(Error::invalid_config(format!(
+                    "{at}: the output has column {twice:?} twice; give one of them another name"
+                )));
+            }
+            if spec.name == "*" {
+                if spec.from.is_some()
+                    || spec.cast.is_some()
+                    || spec.value.is_some()
+                    || spec.expr.is_some()
+                {
+                    return Err(Error::invalid_config(format!(
+                        "{at}: \"*\" keeps every input column as it is; it takes no \"from\", \"cast\", \"value\" or \"expr\""
+                    )));
+                }
+                for (i, field) in input.fields().iter().enumerate() {
+                    layout = layout.input_as(i, field.name());
+                }
+                continue;
+            }
             let cast_to = spec
                 .cast
                 .as_deref()
