@@ -173,8 +173,10 @@ fn chain(error: &anyhow::Error) -> String {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| {
+                // Warnings, and the compile of a new plugin (seconds, once).
+                format!("warn,{}=info", weir::plugin::COMPILE_LOG).into()
+            }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -628,3 +628,34 @@ sinks:
         .collect();
     assert!(written.contains(r#"{"id":1,"name":null}"#), "{written}");
 }
+
+#[test]
+fn the_first_compile_of_a_plugin_says_so_and_later_runs_are_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    fs::write(
+        &path,
+        "sources:
+  s: {plugin: generate, config: {rows: 10}}
+sinks:
+  o: {type: stdout, inputs: [s]}
+",
+    )
+    .unwrap();
+    let validate = || {
+        let out = weir_command(&["validate", path.to_str().unwrap()])
+            .env("WEIR_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let first = validate();
+    assert!(
+        first.contains("compiling weir_plugin_generate.wasm (") && first.contains("cached in"),
+        "{first}"
+    );
+    let second = validate();
+    assert!(!second.contains("compil"), "{second}");
+}

@@ -85,14 +85,25 @@ impl ComponentCache {
                 ),
             }
         }
+        let started = std::time::Instant::now();
+        announce_compile(plugin, wasm);
         let compiled = engine
             .precompile_component(wasm)
             .map_err(|e| PluginError::Compile {
                 plugin: plugin.to_string(),
                 source: boxed(e),
             })?;
-        if let Err(source) = store(&path, &compiled) {
-            tracing::warn!(path = %path.display(), error = %source, "cannot write the component cache");
+        match store(&path, &compiled) {
+            Ok(()) => tracing::info!(
+                target: COMPILE_LOG,
+                "compiled {} in {:.1} s; cached in {}",
+                file_name(plugin),
+                started.elapsed().as_secs_f64(),
+                self.dir.display()
+            ),
+            Err(source) => {
+                tracing::warn!(path = %path.display(), error = %source, "cannot write the component cache")
+            }
         }
         // SAFETY: `compiled` was produced just now by this engine.
         let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
@@ -143,4 +154,23 @@ fn engine_fingerprint(engine: &Engine) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The log target of compile progress, shown by `weir` unless asked
+/// otherwise: compiling a large component takes seconds, once.
+pub const COMPILE_LOG: &str = "weir::compile";
+
+/// Says that `plugin` (its `wasm` bytes) is being compiled.
+pub(crate) fn announce_compile(plugin: &str, wasm: &[u8]) {
+    tracing::info!(
+        target: COMPILE_LOG,
+        "compiling {} ({:.1} MB), once: later runs load it from the cache",
+        file_name(plugin),
+        wasm.len() as f64 / 1e6
+    );
+}
+
+/// The file name of a plugin path, for messages.
+fn file_name(plugin: &str) -> &str {
+    plugin.rsplit('/').next().unwrap_or(plugin)
 }

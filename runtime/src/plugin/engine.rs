@@ -322,6 +322,7 @@ impl PluginEngine {
         let (component, origin) = match &self.cache {
             Some(cache) => cache.load(&self.engine, name, digest, wasm)?,
             None => {
+                super::cache::announce_compile(name, wasm);
                 let component =
                     Component::new(&self.engine, wasm).map_err(|e| PluginError::Compile {
                         plugin: name.to_string(),
