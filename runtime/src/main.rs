@@ -70,6 +70,21 @@ enum Command {
     /// Work with plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Show the compiled-component cache ($WEIR_CACHE_DIR, capped at
+    /// $WEIR_CACHE_MAX_MIB, default 1024), or clear it.
+    Cache {
+        /// `clear` removes every compiled component (the next load of each
+        /// plugin compiles it again).
+        #[arg(value_enum)]
+        action: Option<CacheAction>,
+    },
+}
+
+/// What `weir cache` does besides showing the cache.
+#[derive(Clone, Copy, ValueEnum)]
+enum CacheAction {
+    /// Remove every compiled component.
+    Clear,
 }
 
 /// Formats of `weir graph`.
@@ -568,6 +583,36 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 GraphFormat::Mermaid => weir::graph::mermaid(&graph),
                 GraphFormat::Dot => weir::graph::dot(&graph),
             });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cache { action } => {
+            let Some(dir) = weir::plugin::ComponentCache::default_dir() else {
+                anyhow::bail!("no cache folder: set WEIR_CACHE_DIR (or HOME)");
+            };
+            let cache = weir::plugin::ComponentCache::new(&dir);
+            let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+            match action {
+                Some(CacheAction::Clear) => {
+                    let removed = cache
+                        .clear()
+                        .with_context(|| format!("clearing {}", dir.display()))?;
+                    say(&format!(
+                        "removed {} compiled component(s), {:.1} MiB, from {}\n",
+                        removed.components,
+                        mib(removed.bytes),
+                        dir.display()
+                    ));
+                }
+                None => {
+                    let usage = cache.usage();
+                    say(&format!(
+                        "{}: {} compiled component(s), {:.1} MiB\n",
+                        dir.display(),
+                        usage.components,
+                        mib(usage.bytes)
+                    ));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::Inspect { files }) => {

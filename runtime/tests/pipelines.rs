@@ -659,3 +659,43 @@ sinks:
     let second = validate();
     assert!(!second.contains("compil"), "{second}");
 }
+
+#[test]
+fn the_component_cache_keeps_under_its_cap_and_can_be_shown_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipeline.yaml");
+    fs::write(
+        &path,
+        "sources:
+  s: {plugin: generate, config: {rows: 10}}
+transforms:
+  t: {plugin: select, inputs: [s], config: {columns: [{name: page}]}}
+sinks:
+  o: {type: stdout, inputs: [t]}
+",
+    )
+    .unwrap();
+    let weir_in = |args: &[&str], max_mib: &str| {
+        let out = weir_command(args)
+            .env("WEIR_CACHE_DIR", cache.path())
+            .env("WEIR_CACHE_MAX_MIB", max_mib)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // Two components, a cap smaller than either: only the newest stays.
+    weir_in(&["validate", path.to_str().unwrap()], "1");
+    let shown = weir_in(&["cache"], "1");
+    assert!(shown.contains(": 1 compiled component(s)"), "{shown}");
+    // Under a roomy cap both stay, and a clear removes them.
+    weir_in(&["validate", path.to_str().unwrap()], "1024");
+    assert!(weir_in(&["cache"], "1024").contains(": 2 compiled component(s)"));
+    let cleared = weir_in(&["cache", "clear"], "1024");
+    assert!(
+        cleared.contains("removed 2 compiled component(s)"),
+        "{cleared}"
+    );
+    assert!(weir_in(&["cache"], "1024").contains(": 0 compiled component(s)"));
+}

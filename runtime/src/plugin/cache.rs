@@ -5,7 +5,10 @@
 //! the `.wasm` bytes and a fingerprint of the engine (wasmtime version and
 //! every setting that affects code generation), so a changed plugin or a
 //! changed engine never reuses stale code. Files are written to a temporary
-//! name and renamed, so concurrent processes never read half a file.
+//! name and renamed, so concurrent processes never read half a file. The
+//! folder is kept under a size cap (`$WEIR_CACHE_MAX_MIB`, default 1024):
+//! after a store, the components used least recently go first (a load
+//! marks its file as used).
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -33,12 +36,87 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct ComponentCache {
     dir: PathBuf,
+    /// Most bytes of compiled components the folder keeps.
+    max_bytes: u64,
+}
+
+/// Default cap of the cache folder, in MiB.
+const DEFAULT_MAX_MIB: u64 = 1024;
+
+/// What the cache folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheUsage {
+    /// Compiled components.
+    pub components: usize,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 impl ComponentCache {
-    /// A cache in `dir` (created when first written).
+    /// A cache in `dir` (created when first written), capped at
+    /// `$WEIR_CACHE_MAX_MIB` (default 1024 MiB).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        let max_mib = std::env::var("WEIR_CACHE_MAX_MIB")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MAX_MIB);
+        Self {
+            dir: dir.into(),
+            max_bytes: max_mib.saturating_mul(1 << 20),
+        }
+    }
+
+    /// The compiled components in the folder, with when each was last used
+    /// and its size.
+    fn entries(&self) -> Vec<(PathBuf, std::time::SystemTime, u64)> {
+        let Ok(files) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        files
+            .filter_map(Result::ok)
+            .filter(|f| f.path().extension().is_some_and(|e| e == "cwasm"))
+            .filter_map(|f| {
+                let meta = f.metadata().ok()?;
+                Some((f.path(), meta.modified().ok()?, meta.len()))
+            })
+            .collect()
+    }
+
+    /// What the folder holds now.
+    pub fn usage(&self) -> CacheUsage {
+        let entries = self.entries();
+        CacheUsage {
+            components: entries.len(),
+            bytes: entries.iter().map(|(_, _, size)| size).sum(),
+        }
+    }
+
+    /// Removes every compiled component; answers what was removed.
+    pub fn clear(&self) -> std::io::Result<CacheUsage> {
+        let mut removed = CacheUsage::default();
+        for (path, _, size) in self.entries() {
+            fs::remove_file(&path)?;
+            removed.components += 1;
+            removed.bytes += size;
+        }
+        Ok(removed)
+    }
+
+    /// Removes the components used least recently until the folder is
+    /// under its cap; never `keep` (the one just stored).
+    fn evict(&self, keep: &Path) {
+        let mut entries = self.entries();
+        let mut total: u64 = entries.iter().map(|(_, _, size)| size).sum();
+        entries.sort_by_key(|(_, used, _)| *used);
+        for (path, _, size) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if path != keep && fs::remove_file(&path).is_ok() {
+                tracing::info!(path = %path.display(), "evicted from the component cache");
+                total -= size;
+            }
+        }
     }
 
     /// The default folder: `$WEIR_CACHE_DIR`, else `$XDG_CACHE_HOME/weir`,
@@ -77,7 +155,14 @@ impl ComponentCache {
             // `Engine::precompile_component` for an engine with the same
             // fingerprint; it lives in the user's own cache folder.
             match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, Origin::DiskCache)),
+                Ok(component) => {
+                    // Used now: the last to be evicted.
+                    let _ = fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                    return Ok((component, Origin::DiskCache));
+                }
                 Err(error) => tracing::warn!(
                     path = %path.display(),
                     error = %error,
@@ -94,13 +179,16 @@ impl ComponentCache {
                 source: boxed(e),
             })?;
         match store(&path, &compiled) {
-            Ok(()) => tracing::info!(
-                target: COMPILE_LOG,
-                "compiled {} in {:.1} s; cached in {}",
-                file_name(plugin),
-                started.elapsed().as_secs_f64(),
-                self.dir.display()
-            ),
+            Ok(()) => {
+                tracing::info!(
+                    target: COMPILE_LOG,
+                    "compiled {} in {:.1} s; cached in {}",
+                    file_name(plugin),
+                    started.elapsed().as_secs_f64(),
+                    self.dir.display()
+                );
+                self.evict(&path);
+            }
             Err(source) => {
                 tracing::warn!(path = %path.display(), error = %source, "cannot write the component cache")
             }

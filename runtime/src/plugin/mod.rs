@@ -28,7 +28,7 @@ mod transform;
 mod world;
 
 pub use bindings::types::PluginInfo;
-pub use cache::{COMPILE_LOG, ComponentCache, Origin, sha256_hex};
+pub use cache::{COMPILE_LOG, CacheUsage, ComponentCache, Origin, sha256_hex};
 pub use engine::{EngineOptions, Plugin, PluginEngine};
 pub use error::{BoxError, GuestErrorKind, PluginError, with_causes};
 pub use grants::{DirGrant, Grants};
