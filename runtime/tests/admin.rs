@@ -279,5 +279,15 @@ fn the_admin_address_may_be_a_host_name_or_only_a_port() {
         let port = addr.rsplit(':').next().unwrap();
         let (status, _) = http(&format!("127.0.0.1:{port}"), "GET", "/health", "");
         assert_eq!(status, 200, "{given}");
+        // The root says what is served, and which pipelines run.
+        let (status, body) = http(&format!("127.0.0.1:{port}"), "GET", "/", "");
+        assert_eq!(status, 200, "{body}");
+        let index: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(index["endpoints"]["GET /metrics"].is_string(), "{index}");
+        weir.wait_for("the pipeline at /", || {
+            http(&format!("127.0.0.1:{port}"), "GET", "/", "")
+                .1
+                .contains("\"pipeline\"")
+        });
     }
 }

@@ -429,6 +429,7 @@ pub async fn serve(
         registry,
     });
     let app = axum::Router::new()
+        .route("/", get(index))
         .route("/health", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/pipelines", get(pipelines_json))
@@ -457,6 +458,29 @@ async fn metrics(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Respons
         )
             .into_response(),
     }
+}
+
+/// `GET /`: what this API serves, and the pipelines running, so a person
+/// or a tool that finds the port knows where to go.
+async fn index(State(admin): State<Arc<Admin>>) -> Json<Value> {
+    let names: Vec<String> = admin
+        .pipelines
+        .list()
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    Json(json!({
+        "service": "weir admin API",
+        "version": env!("CARGO_PKG_VERSION"),
+        "pipelines": names,
+        "endpoints": {
+            "GET /health": "ok while the process runs",
+            "GET /metrics": "Prometheus metrics of every node (text format, or OpenMetrics when asked)",
+            "GET /pipelines": "every pipeline with its nodes, schemas and counts",
+            "GET /pipelines/{pipeline}": "one pipeline",
+            "POST /pipelines/{pipeline}/nodes/{node}/reload": "hot-reload a transform's plugin",
+        },
+    }))
 }
 
 async fn pipelines_json(State(admin): State<Arc<Admin>>) -> Json<Value> {
