@@ -162,4 +162,14 @@ sinks:
         !position.exists(),
         "a source read to its end starts anew next run"
     );
+
+    // A position that cannot be read fails the run, naming the file.
+    fs::write(&position, r#"{"snapshot": 5}"#).unwrap();
+    let out = weir(&["run", "--quiet", pipeline.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot resume from") && stderr.contains("clicks.json"),
+        "{stderr}"
+    );
 }

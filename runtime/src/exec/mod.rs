@@ -160,6 +160,7 @@ pub fn run_reloadable(
                     input: receivers[i].clone(),
                     outputs: outputs.clone(),
                     producers: graph.producers(i),
+                    feeds_event_time: graph.feeds_event_time(i),
                     stats: stats[i].clone(),
                     dead_letters: dead_letters.clone(),
                     stop: &*stop,

@@ -34,6 +34,9 @@ pub(crate) struct Context<'a> {
     /// The sources and event-time transforms upstream, whose parts the
     /// node's event-time clock waits for.
     pub producers: Vec<String>,
+    /// Whether an event-time clock downstream waits for this node's parts:
+    /// only then does it announce them.
+    pub feeds_event_time: bool,
     pub stats: Arc<NodeStats>,
     pub dead_letters: Arc<DeadLetters>,
     pub stop: &'a AtomicBool,
@@ -127,6 +130,9 @@ impl Context<'_> {
 
     /// Announces this node's parts (`None`: it has ended), as a producer.
     fn announce_own(&self, parts: Option<Arc<std::collections::BTreeMap<String, bool>>>) {
+        if !self.feeds_event_time {
+            return;
+        }
         self.announce(Arc::new(Announcement {
             producer: self.node.name.as_str().into(),
             parts,
@@ -339,8 +345,18 @@ fn open_plugin_source(
             |source, config| source.open(config).map(drop),
         )?,
     };
-    let source = PluginSource::new(instance, cx.options.source_batch_rows, start)
-        .map_err(|e| with_causes(&e))?;
+    let resuming = start.is_some();
+    let source =
+        PluginSource::new(instance, cx.options.source_batch_rows, start).map_err(
+            |e| match resuming {
+                true => format!(
+                    "cannot resume from {}: {}",
+                    super::positions::position_file(cx.state_dir, &cx.node.name).display(),
+                    with_causes(&e)
+                ),
+                false => with_causes(&e),
+            },
+        )?;
     Ok(Box::new(source))
 }
 
@@ -363,7 +379,9 @@ fn read_source(
     let mut lag_noted: Option<Instant> = None;
     let mut committed = Instant::now();
     let mut parts = PartsAnnounced::default();
-    parts.update(cx, source.parts());
+    if cx.feeds_event_time {
+        parts.update(cx, source.parts());
+    }
     let mut ended = false;
     while !cx.stopping() {
         if lag_noted.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
@@ -406,7 +424,9 @@ fn read_source(
         if !cx.forward(next, acks, &origin) {
             break;
         }
-        parts.update(cx, source.parts());
+        if cx.feeds_event_time {
+            parts.update(cx, source.parts());
+        }
     }
     cx.announce_own(None);
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
@@ -438,41 +458,24 @@ trait Adopted: Sized {
     fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError>;
 }
 
-impl Adopted for SourceInstance {
-    fn take(opened: Opened) -> Option<Self> {
-        match opened {
-            Opened::Source(instance) => Some(*instance),
-            _ => None,
+/// `Adopted` for the instance type of each kind of [`Opened`].
+macro_rules! adopted {
+    ($($kind:ident => $instance:ty),*) => {$(
+        impl Adopted for $instance {
+            fn take(opened: Opened) -> Option<Self> {
+                match opened {
+                    Opened::$kind(instance) => Some(*instance),
+                    _ => None,
+                }
+            }
+            fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
+                <$instance>::adopt(self, limits)
+            }
         }
-    }
-    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
-        SourceInstance::adopt(self, limits)
-    }
+    )*};
 }
 
-impl Adopted for TransformInstance {
-    fn take(opened: Opened) -> Option<Self> {
-        match opened {
-            Opened::Transform(instance) => Some(*instance),
-            _ => None,
-        }
-    }
-    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
-        TransformInstance::adopt(self, limits)
-    }
-}
-
-impl Adopted for SinkInstance {
-    fn take(opened: Opened) -> Option<Self> {
-        match opened {
-            Opened::Sink(instance) => Some(*instance),
-            _ => None,
-        }
-    }
-    fn adopt(&mut self, limits: &Limits) -> Result<(), PluginError> {
-        SinkInstance::adopt(self, limits)
-    }
-}
+adopted!(Source => SourceInstance, Transform => TransformInstance, Sink => SinkInstance);
 
 /// What failed, for the node's error policy ([`Context::failed`]).
 enum Failed<'a> {

@@ -67,7 +67,7 @@ fn decode(position: &serde_json::Value) -> Result<Vec<u8>, ConnectorError> {
     let unreadable = |why: &str| ConnectorError::Config {
         field: "state".into(),
         message: format!(
-            "the recorded position of the source plugin is unreadable ({why}); delete its position file to start anew"
+            "the recorded position is unreadable ({why}); delete the file to start anew"
         ),
     };
     let text = position["snapshot"]

@@ -654,6 +654,14 @@ impl Graph {
             .map(|j| self.nodes[j].name.clone())
             .collect()
     }
+
+    /// Whether node `i` is a producer whose parts an event-time clock
+    /// downstream waits for (else it need not announce them).
+    pub fn feeds_event_time(&self, i: usize) -> bool {
+        (0..self.nodes.len())
+            .filter(|&j| self.nodes[j].event_time.is_some())
+            .any(|j| upstream(&self.nodes, j).0.contains(&i))
+    }
 }
 
 /// What lies upstream of node `i` for event time: the producers (sources
