@@ -19,12 +19,6 @@ use std::path::Path;
 use kafka::Broker;
 use support::*;
 
-fn write_pipeline(dir: &Path, text: &str) -> std::path::PathBuf {
-    let path = dir.join("pipeline.yaml");
-    fs::write(&path, text).unwrap();
-    path
-}
-
 /// The `sources:` section of a pipeline reading JSON events (see [`event`])
 /// from `topic` of `broker` in group `group` to the topic's end, with
 /// `extra` source settings (`batch_rows: 100, options: {...}`).

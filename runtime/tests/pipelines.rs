@@ -428,9 +428,8 @@ fn a_plugin_is_opened_once_per_run() {
     // The source logs every `open`; the graph opens it to learn its schema
     // and the executor runs that same instance.
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("pipeline.yaml");
-    fs::write(
-        &pipeline,
+    let pipeline = write_pipeline(
+        dir.path(),
         "sources:
   src: {plugin: test-source-flood, config: 0}
 transforms:
@@ -438,8 +437,7 @@ transforms:
 sinks:
   out: {type: stdout, inputs: [pass]}
 ",
-    )
-    .unwrap();
+    );
     let stderr = run_pipeline(&pipeline, &[("WEIR_LOG", "info")]);
     let opens = stderr
         .lines()
@@ -578,16 +576,14 @@ sinks:
 #[test]
 fn a_plugin_folder_named_twice_is_listed_once() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pipeline.yaml");
-    fs::write(
-        &path,
+    let path = write_pipeline(
+        dir.path(),
         "sources:
   s: {plugin: masker, config: {}}
 sinks:
   o: {type: stdout, inputs: [s]}
 ",
-    )
-    .unwrap();
+    );
     let out = weir_command(&["validate", path.to_str().unwrap()])
         .env("WEIR_PLUGIN_PATH", "/nowhere/plugins:/nowhere/plugins")
         .output()
@@ -604,17 +600,15 @@ fn json_outputs_write_null_fields() {
         "{\"id\": 1}\n{\"id\": 2, \"name\": \"b\"}\n",
     )
     .unwrap();
-    let path = dir.path().join("pipeline.yaml");
-    fs::write(
-        &path,
+    let path = write_pipeline(
+        dir.path(),
         "sources:
   s: {type: file, config: {path: in.jsonl, schema: {id: int64, name: utf8}}}
 sinks:
   file: {type: file, inputs: [s], config: {path: out, format: json}}
   screen: {type: stdout, inputs: [s]}
 ",
-    )
-    .unwrap();
+    );
     let out = weir(&["run", "--quiet", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
@@ -629,28 +623,31 @@ sinks:
     assert!(written.contains(r#"{"id":1,"name":null}"#), "{written}");
 }
 
+/// Runs `weir args...` successfully with its component cache in `cache`,
+/// capped at `max_mib`; answers its stdout and stderr.
+fn with_cache(cache: &Path, max_mib: &str, args: &[&str]) -> (String, String) {
+    let out = weir_command(args)
+        .env("WEIR_CACHE_DIR", cache)
+        .env("WEIR_CACHE_MAX_MIB", max_mib)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (text(&out.stdout), text(&out.stderr))
+}
+
 #[test]
 fn the_first_compile_of_a_plugin_says_so_and_later_runs_are_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pipeline.yaml");
-    fs::write(
-        &path,
+    let path = write_pipeline(
+        dir.path(),
         "sources:
   s: {plugin: generate, config: {rows: 10}}
 sinks:
   o: {type: stdout, inputs: [s]}
 ",
-    )
-    .unwrap();
-    let validate = || {
-        let out = weir_command(&["validate", path.to_str().unwrap()])
-            .env("WEIR_CACHE_DIR", cache.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stderr)
-    };
+    );
+    let validate = || with_cache(cache.path(), "1024", &["validate", path.to_str().unwrap()]).1;
     let first = validate();
     assert!(
         first.contains("compiling weir_plugin_generate.wasm (") && first.contains("cached in"),
@@ -664,9 +661,8 @@ sinks:
 fn the_component_cache_keeps_under_its_cap_and_can_be_shown_and_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pipeline.yaml");
-    fs::write(
-        &path,
+    let path = write_pipeline(
+        dir.path(),
         "sources:
   s: {plugin: generate, config: {rows: 10}}
 transforms:
@@ -674,17 +670,8 @@ transforms:
 sinks:
   o: {type: stdout, inputs: [t]}
 ",
-    )
-    .unwrap();
-    let weir_in = |args: &[&str], max_mib: &str| {
-        let out = weir_command(args)
-            .env("WEIR_CACHE_DIR", cache.path())
-            .env("WEIR_CACHE_MAX_MIB", max_mib)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stdout)
-    };
+    );
+    let weir_in = |args: &[&str], max_mib: &str| with_cache(cache.path(), max_mib, args).0;
     // Two components, a cap smaller than either: only the newest stays.
     weir_in(&["validate", path.to_str().unwrap()], "1");
     let shown = weir_in(&["cache"], "1");

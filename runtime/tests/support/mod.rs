@@ -26,6 +26,13 @@ pub fn weir_command(args: &[&str]) -> Command {
     command
 }
 
+/// Writes `text` as `dir/pipeline.yaml`; answers its path.
+pub fn write_pipeline(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("pipeline.yaml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
 pub fn weir(args: &[&str]) -> Output {
     weir_command(args).output().expect("run weir")
 }
