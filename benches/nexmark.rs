@@ -31,10 +31,10 @@ use serde_json::{Value, json};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Schema};
+use weir::Kind;
 use weir::exec::{RunOptions, node_stats, reload_channels, run, run_reloadable};
 use weir::graph::{Graph, Implementation};
 use weir::plugin::{EngineOptions, Limits, PluginEngine, TransformInstance};
-use weir::spec::Section;
 use weir_plugin_generate::nexmark;
 
 /// Rows per batch, as Weir's sources are asked for.
@@ -204,7 +204,7 @@ fn weir_pipeline(query: &str, events: u64, timed: &Timed) -> Ran {
     let summary = timed
         .measure(|| run(&graph, common::engine(), &RunOptions::default(), &stop))
         .unwrap_or_else(|e| panic!("{query}: {e}"));
-    let sinks = summary.nodes.iter().filter(|n| n.section == Section::Sinks);
+    let sinks = summary.nodes.iter().filter(|n| n.kind == Kind::Sink);
     Ran {
         rows: sinks.map(|n| n.rows_in).sum(),
         query: Duration::ZERO,
@@ -254,7 +254,7 @@ fn plugin_work(query: &str, events: u64, timed: &Timed) -> Ran {
     let mut chain: Vec<TransformInstance> = graph
         .nodes
         .iter()
-        .filter(|n| n.section == Section::Transforms)
+        .filter(|n| n.kind == Kind::Transform)
         .map(|node| {
             let Implementation::Plugin(plugin) = &node.implementation else {
                 panic!("{query}: {} is not a plugin", node.name)

@@ -12,8 +12,13 @@
 pub mod admin;
 pub mod authoring;
 pub mod connectors;
+mod error;
 pub mod exec;
 pub mod graph;
+mod kind;
 pub mod plugin;
 pub mod spec;
 pub mod watch;
+
+pub use error::{Error, Fault, Result, Stage};
+pub use kind::Kind;

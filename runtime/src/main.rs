@@ -1,5 +1,6 @@
 //! The `weir` command line.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use weir::authoring::{Kind, Language};
+use weir::Kind;
+use weir::authoring::Language;
 use weir::exec::RunOptions;
 use weir::graph::Graph;
 use weir::plugin::{EngineOptions, PluginEngine, TenantQuota, inspect::inspect};
@@ -135,6 +137,48 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     if invalid { INVALID } else { FAILED }
 }
 
+/// `--lang` of `weir plugin new`.
+#[derive(Clone, Copy, ValueEnum)]
+enum LanguageArg {
+    /// Rust, on the `weir-sdk` crate.
+    Rust,
+    /// Python, on `weir_sdk` and componentize-py.
+    Python,
+    /// JavaScript, on `weir-sdk` (apache-arrow) and componentize-js.
+    Js,
+}
+
+impl From<LanguageArg> for Language {
+    fn from(language: LanguageArg) -> Self {
+        match language {
+            LanguageArg::Rust => Language::Rust,
+            LanguageArg::Python => Language::Python,
+            LanguageArg::Js => Language::JavaScript,
+        }
+    }
+}
+
+/// `--kind` of `weir plugin new`.
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    /// Batches in, batches out.
+    Transform,
+    /// Produces batches.
+    Source,
+    /// Writes batches somewhere.
+    Sink,
+}
+
+impl From<KindArg> for Kind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::Transform => Kind::Transform,
+            KindArg::Source => Kind::Source,
+            KindArg::Sink => Kind::Sink,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum PluginCommand {
     /// Print a component's world, contract version, name, version,
@@ -152,10 +196,10 @@ enum PluginCommand {
         name: String,
         /// The language to write it in.
         #[arg(long, value_enum)]
-        lang: Language,
+        lang: LanguageArg,
         /// What it is.
-        #[arg(long, value_enum, default_value_t = Kind::Transform)]
-        kind: Kind,
+        #[arg(long, value_enum, default_value_t = KindArg::Transform)]
+        kind: KindArg,
         /// Where to make the folder.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
@@ -171,18 +215,9 @@ enum PluginCommand {
     },
 }
 
-/// `error` and its causes, each once: a cause whose text the message
-/// already holds (an error that pastes its source) is not repeated.
+/// `error` and its causes, one after another (see [`weir::plugin::with_causes`]).
 fn chain(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(cause.trim()) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
+    weir::plugin::with_causes(error.as_ref())
 }
 
 fn main() -> ExitCode {
@@ -286,11 +321,65 @@ fn pipeline_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// How `weir run` runs its pipelines: the same for each.
 struct RunSettings<'a> {
     engine: &'a PluginEngine,
-    base: RunOptions,
+    /// Where each pipeline draws its progress line (`None`: quiet).
+    progress: Option<indicatif::MultiProgress>,
     several: bool,
     watch: bool,
     stop: &'a AtomicBool,
     shown: &'a weir::admin::Pipelines,
+}
+
+/// Rows/s and per-node counts of one run on stderr: a live line on a
+/// terminal (indicatif), else a line every ten seconds for logs.
+struct ProgressLine {
+    bar: indicatif::ProgressBar,
+    /// The pipeline's name and `: `, when several run.
+    label: String,
+    terminal: bool,
+}
+
+impl ProgressLine {
+    fn new(bars: &indicatif::MultiProgress, label: Option<&str>) -> Self {
+        let style = indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .expect("a valid template");
+        let bar = bars.add(indicatif::ProgressBar::new_spinner().with_style(style));
+        let terminal = std::io::stderr().is_terminal();
+        if terminal {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        Self {
+            bar,
+            label: label.map(|l| format!("{l}: ")).unwrap_or_default(),
+            terminal,
+        }
+    }
+}
+
+impl weir::exec::Progress for ProgressLine {
+    fn every(&self) -> Duration {
+        match self.terminal {
+            true => Duration::from_secs(1),
+            false => Duration::from_secs(10),
+        }
+    }
+
+    fn update(&self, summary: &weir::exec::Summary) {
+        let counts: Vec<String> = summary
+            .nodes
+            .iter()
+            .map(|n| format!("{} {}", n.name, n.rows_out))
+            .collect();
+        let rate = summary.source_rows() as f64 / summary.elapsed.as_secs_f64();
+        let line = format!("{}{rate:.0} rows/s | {}", self.label, counts.join(" | "));
+        match self.terminal {
+            true => self.bar.set_message(line),
+            false => eprintln!("{:>6.0}s {line}", summary.elapsed.as_secs_f64()),
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// What became of one pipeline.
@@ -358,10 +447,7 @@ fn run_pipelines(
     }
     let settings = RunSettings {
         engine: &engine,
-        base: RunOptions {
-            progress: (!quiet).then_some(Duration::from_secs(1)),
-            ..RunOptions::default()
-        },
+        progress: (!quiet).then(indicatif::MultiProgress::new),
         several,
         watch,
         stop: &stop,
@@ -468,9 +554,13 @@ fn run_one(pipeline: Pipeline, quota: &Arc<TenantQuota>, settings: &RunSettings<
         stats.clone(),
         reloader.clone(),
     ));
+    let label = settings.several.then_some(graph.pipeline.name.as_str());
     let options = RunOptions {
-        label: settings.several.then(|| graph.pipeline.name.clone()),
-        ..settings.base.clone()
+        progress: settings
+            .progress
+            .as_ref()
+            .map(|bars| Arc::new(ProgressLine::new(bars, label)) as Arc<dyn weir::exec::Progress>),
+        ..RunOptions::default()
     };
     let done = AtomicBool::new(false);
     let result = std::thread::scope(|scope| {
@@ -631,6 +721,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             kind,
             dir,
         }) => {
+            let (lang, kind) = (Language::from(lang), Kind::from(kind));
             let folder = weir::authoring::scaffold(&dir, &name, lang, kind)?;
             say(&format!(
                 "made {} ({} {}); build it with: weir plugin build {}\n",

@@ -49,7 +49,7 @@ pub fn watch_plugins(
     let mut files: HashMap<PathBuf, WatchedFile> = HashMap::new();
     for node in &graph.nodes {
         if let Implementation::Plugin(plugin) = &node.implementation
-            && node.section == crate::spec::Section::Transforms
+            && node.kind == crate::Kind::Transform
         {
             let path = canonical(Path::new(plugin.name()));
             let file = files.entry(path).or_insert_with(|| WatchedFile {
@@ -138,7 +138,10 @@ fn reload_file(engine: &PluginEngine, reloader: &Reloader, path: &Path, file: &m
                 tracing::info!(node, file = %path.display(), old_digest = %swapped.old_digest, new_digest = %swapped.new_digest, ?compile, pause = ?swapped.pause, "reloaded");
                 file.digest = digest.clone();
             }
-            Err(error) => tracing::warn!(node, file = %path.display(), %error, "reload refused"),
+            Err(error) => {
+                let error = crate::plugin::with_causes(&error);
+                tracing::warn!(node, file = %path.display(), %error, "reload refused")
+            }
         }
     }
 }
@@ -183,7 +186,9 @@ impl PipelineWatch {
             }
             let plugin = match (&spec.plugin, self.running.get(name)) {
                 (Some(_), Some(running)) if spec.plugin == old.plugin => Ok(running.clone()),
-                (Some(reference), _) => load_plugin(reference, &new.base_dir, engine),
+                (Some(reference), _) => {
+                    load_plugin(reference, &new.base_dir, engine).map_err(|e| e.with_causes())
+                }
                 (None, _) => Err("the node is no longer a plugin".to_string()),
             };
             let result = plugin.and_then(|plugin| {
@@ -195,7 +200,7 @@ impl PipelineWatch {
                 reloader
                     .reload(name, replacement)
                     .map(|swapped| (plugin, swapped))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| crate::plugin::with_causes(&e))
             });
             match result {
                 Ok((plugin, swapped)) => {

@@ -107,7 +107,7 @@ impl PipelineView {
             .iter()
             .map(|n| NodeView {
                 name: n.name.clone(),
-                kind: n.section.singular(),
+                kind: n.kind.name(),
                 plugin: match &n.implementation {
                     Implementation::Plugin(p) => {
                         Some((p.name().to_string(), p.digest().to_string()))
@@ -562,7 +562,8 @@ async fn reload(
             return Err(ApiError(StatusCode::NOT_FOUND, message));
         };
         let refused = |message: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, message);
-        let plugin = load_plugin(&reference, &view.base_dir, &admin.engine).map_err(refused)?;
+        let plugin = load_plugin(&reference, &view.base_dir, &admin.engine)
+            .map_err(|e| refused(e.with_causes()))?;
         let replacement = Replacement {
             plugin,
             config: body.config.map(|c| c.to_string()),
@@ -571,7 +572,7 @@ async fn reload(
         let swapped = view
             .reloader
             .reload(&node, replacement)
-            .map_err(|e| refused(e.to_string()))?;
+            .map_err(|e| refused(crate::plugin::with_causes(&e)))?;
         Ok(json!({
             "old_digest": swapped.old_digest,
             "new_digest": swapped.new_digest,

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Kind, Language};
+use super::Language;
+use crate::Kind;
 
 /// The WIT files of the contract, carried so a build needs no checkout.
 const WIT: [(&str, &str); 4] = [
@@ -93,7 +94,7 @@ pub enum BuildError {
     #[error("building {0} left no .wasm component")]
     NoComponent(PathBuf),
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -263,7 +264,13 @@ fn build_python(
         .env("VIRTUAL_ENV", &venv)
         .arg("-d")
         .arg(wit)
-        .args(["-w", kind.world(), "componentize", "--stub-wasi", "app"])
+        .args([
+            "-w",
+            kind.world_name(),
+            "componentize",
+            "--stub-wasi",
+            "app",
+        ])
         .arg("-p")
         .arg(dir)
         .arg("-p")
@@ -297,7 +304,7 @@ fn build_js(
     command
         .arg(&script)
         .arg(dir.join(Language::JavaScript.entry()))
-        .arg(kind.world())
+        .arg(kind.world_name())
         .arg(wit)
         .arg(&sdk)
         .arg(out);

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Kind, Language};
+use super::Language;
+use crate::Kind;
 
 /// Why a plugin folder was not made.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +19,7 @@ pub enum ScaffoldError {
     #[error("{0} exists already; choose another name or folder")]
     Exists(PathBuf),
     /// Writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -432,7 +432,7 @@ fn next_free_number(dir: &Path, prefix: &str) -> Result<usize, ConnectorError> {
 }
 
 /// The partition folder value of every row of `column`.
-fn partition_values(column: &dyn Array) -> Result<Vec<String>, arrow::error::ArrowError> {
+fn partition_values(column: &dyn Array) -> Result<Vec<Box<str>>, arrow::error::ArrowError> {
     let days;
     let column = match column.data_type() {
         DataType::Timestamp(_, _) => {
@@ -444,8 +444,8 @@ fn partition_values(column: &dyn Array) -> Result<Vec<String>, arrow::error::Arr
     let formatter = ArrayFormatter::try_new(column, &FormatOptions::default())?;
     Ok((0..column.len())
         .map(|row| match column.is_null(row) {
-            true => NULL_PARTITION.to_string(),
-            false => escape(&formatter.value(row).to_string()),
+            true => NULL_PARTITION.into(),
+            false => escape(&formatter.value(row).to_string()).into(),
         })
         .collect())
 }

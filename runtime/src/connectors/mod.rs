@@ -36,7 +36,7 @@ pub enum ConnectorError {
         message: String,
     },
     /// A file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -44,7 +44,7 @@ pub enum ConnectorError {
         source: std::io::Error,
     },
     /// Data cannot be decoded or encoded.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Arrow {
         /// The file.
         path: PathBuf,
@@ -58,7 +58,7 @@ pub enum ConnectorError {
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
     /// A Parquet file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,

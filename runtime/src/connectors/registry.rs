@@ -14,7 +14,7 @@ use arrow::datatypes::SchemaRef;
 use serde::de::DeserializeOwned;
 
 use super::{ConnectorError, Sink, Source, config_error};
-use crate::spec::Section;
+use crate::Kind;
 
 /// A connector's config as a pipeline file gives it (a serde struct,
 /// `deny_unknown_fields`), ready to be checked.
@@ -148,15 +148,15 @@ impl Registry {
     /// relative paths are resolved against `base_dir`.
     pub fn build(
         &self,
-        section: Section,
+        section: Kind,
         kind: &str,
         config: &serde_json::Value,
         base_dir: &Path,
     ) -> Result<Connector, ConnectorError> {
         let known = match section {
-            Section::Sources => &self.sources,
-            Section::Sinks => &self.sinks,
-            Section::Transforms => {
+            Kind::Source => &self.sources,
+            Kind::Sink => &self.sinks,
+            Kind::Transform => {
                 return Err(config_error(
                     "type",
                     &format!(
@@ -170,7 +170,8 @@ impl Registry {
             config_error(
                 "type",
                 &format!(
-                    "unknown connector {kind:?}; native {section} here: {}",
+                    "unknown connector {kind:?}; native {} here: {}",
+                    section.section(),
                     names.join(", ")
                 ),
             )

@@ -79,7 +79,7 @@ impl AuditLog {
         node: &Node,
         event: AuditEvent,
         detail: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> crate::Result<()> {
         let Implementation::Plugin(plugin) = &node.implementation else {
             return Ok(());
         };
@@ -101,8 +101,14 @@ impl AuditLog {
             "event": event.name(),
             "detail": detail,
         });
-        self.append(&format!("{line}\n"))
-            .map_err(|e| format!("cannot write the audit log {}: {e}", self.path.display()))
+        self.append(&format!("{line}\n")).map_err(|e| {
+            crate::Error::caused(
+                crate::Stage::Io,
+                crate::Fault::External,
+                format!("cannot write the audit log {}", self.path.display()),
+                e,
+            )
+        })
     }
 
     fn append(&self, line: &str) -> std::io::Result<()> {

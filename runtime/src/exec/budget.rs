@@ -5,8 +5,9 @@
 use std::fmt;
 
 use super::Summary;
+use crate::Kind;
 use crate::graph::Graph;
-use crate::spec::{DeadLetterBudget, Section};
+use crate::spec::DeadLetterBudget;
 
 /// A budget a run went past.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +50,7 @@ pub fn breaches(graph: &Graph, summary: &Summary) -> Vec<BudgetBreach> {
         let rows = summary
             .nodes
             .iter()
-            .filter(|n| n.section == Section::Sources)
+            .filter(|n| n.kind == Kind::Source)
             .map(|n| n.rows_in)
             .sum();
         if budget.exceeded(letters, rows) {

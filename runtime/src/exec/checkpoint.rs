@@ -16,7 +16,18 @@ use std::path::{Path, PathBuf};
 
 use super::acks::{Ack, Group, release};
 use super::positions;
-use crate::plugin::TransformInstance;
+use crate::plugin::{BoxError, TransformInstance};
+use crate::{Error, Fault, Result, Stage};
+
+/// A state file that exists but cannot be read.
+fn unreadable(file: &Path, error: std::io::Error) -> Error {
+    Error::caused(
+        Stage::Open,
+        Fault::External,
+        format!("cannot read {}", file.display()),
+        error,
+    )
+}
 
 /// How an instance's outputs are acknowledged: with their input's acks
 /// (stateless, `None`), or with the group of every input since the last
@@ -38,20 +49,21 @@ impl Holding {
         state_dir: &Path,
         name: &str,
         transform: &mut TransformInstance,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let file = positions::state_file(state_dir, name);
-        if let Some(state) = positions::read(&file)? {
+        let stored = positions::read(&file).map_err(|e| unreadable(&file, e))?;
+        if let Some(state) = stored {
             transform.restore(&state).map_err(|e| {
-                format!(
-                    "cannot restore the state stored in {} (delete it to start empty): {e}",
+                Error::plugin(Stage::Open, e).context(format!(
+                    "cannot restore the state stored in {} (delete it to start empty)",
                     file.display()
-                )
+                ))
             })?;
             tracing::info!(node = name, file = %file.display(), bytes = state.len(), "state restored from the last checkpoint");
         }
         let stateful = transform
             .snapshot()
-            .map_err(|e| format!("snapshot: {e}"))?
+            .map_err(|e| Error::plugin(Stage::Open, e))?
             .is_some();
         Ok(Self(stateful.then(|| Stateful {
             group: Group::new(),
@@ -82,9 +94,9 @@ impl Holding {
     pub(crate) fn checkpoint(&mut self, transform: &mut TransformInstance) {
         let Some(state) = &mut self.0 else { return };
         let stored = match transform.snapshot() {
-            Ok(Some(bytes)) => positions::write(&state.file, &bytes).map_err(|e| e.to_string()),
-            Ok(None) => positions::remove(&state.file).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Ok(Some(bytes)) => positions::write(&state.file, &bytes).map_err(BoxError::from),
+            Ok(None) => positions::remove(&state.file).map_err(BoxError::from),
+            Err(e) => Err(e.into()),
         };
         match stored {
             Ok(()) => std::mem::replace(&mut state.group, Group::new()).release(),
@@ -99,26 +111,34 @@ impl Holding {
     /// since the last checkpoint are never acknowledged (so this run
     /// commits nothing past them and a restart reads them again), and
     /// `fresh` starts from the last stored state.
-    pub(crate) fn lost(&mut self, fresh: Option<&mut TransformInstance>) -> Result<(), String> {
+    pub(crate) fn lost(&mut self, fresh: Option<&mut TransformInstance>) -> Result<()> {
         let Some(state) = &mut self.0 else {
             return Ok(());
         };
         drop(std::mem::replace(&mut state.group, Group::new()));
         tracing::warn!(node = %state.instance, "the instance's state was lost with it; commits stop until a restart re-reads what it held");
-        match (fresh, positions::read(&state.file)?) {
-            (Some(fresh), Some(bytes)) => fresh
-                .restore(&bytes)
-                .map_err(|e| format!("cannot restore {}: {e}", state.file.display())),
+        let stored = positions::read(&state.file).map_err(|e| unreadable(&state.file, e))?;
+        match (fresh, stored) {
+            (Some(fresh), Some(bytes)) => fresh.restore(&bytes).map_err(|e| {
+                Error::plugin(Stage::Call, e)
+                    .context(format!("cannot restore {}", state.file.display()))
+            }),
             _ => Ok(()),
         }
     }
 
     /// The input ended and `finish` emitted what the state held: the stored
     /// state is obsolete.
-    pub(crate) fn finished(self) -> Result<(), String> {
+    pub(crate) fn finished(self) -> Result<()> {
         if let Some(state) = self.0 {
-            positions::remove(&state.file)
-                .map_err(|e| format!("cannot remove {}: {e}", state.file.display()))?;
+            positions::remove(&state.file).map_err(|e| {
+                Error::caused(
+                    Stage::Commit,
+                    Fault::External,
+                    format!("cannot remove {}", state.file.display()),
+                    e,
+                )
+            })?;
             state.group.release();
         }
         Ok(())

@@ -29,13 +29,14 @@ mod stats;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::Kind;
 use crate::graph::Graph;
 use crate::plugin::PluginEngine;
-use crate::spec::Section;
+use crate::{Error, Fault, Stage};
 use acks::Message;
 
 pub use audit::{AuditEvent, AuditLog};
@@ -43,21 +44,17 @@ pub use budget::{BudgetBreach, breaches};
 pub use dead_letters::DeadLetters;
 pub use reload::{ReloadError, ReloadInboxes, Reloader, Replacement, Swapped, reload_channels};
 pub use several::prepare;
-pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Summary, process_memory};
+pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Progress, Summary, process_memory};
 
 /// How to run a graph.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Batches buffered on each edge.
     pub channel_capacity: usize,
     /// Rows a plugin source is asked for per call.
     pub source_batch_rows: u32,
-    /// Print a progress line to stderr every this long (`None`: never).
-    pub progress: Option<Duration>,
-    /// Names the run in its progress line (several pipelines in a process).
-    pub label: Option<String>,
-    /// Where progress lines are drawn; runs sharing one draw one line each.
-    pub progress_bars: indicatif::MultiProgress,
+    /// Told how the run is going while it lasts (`None`: nobody).
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 impl Default for RunOptions {
@@ -66,18 +63,27 @@ impl Default for RunOptions {
             channel_capacity: 4,
             source_batch_rows: 8192,
             progress: None,
-            label: None,
-            progress_bars: indicatif::MultiProgress::new(),
         }
     }
 }
 
-/// A run that ended with an error.
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("channel_capacity", &self.channel_capacity)
+            .field("source_batch_rows", &self.source_batch_rows)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// A run that ended with an error. Its text lists every node's error with
+/// its causes, one a line; [`RunError::errors`] has them typed.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", errors.iter().map(|(node, message)| format!("node {node:?}: {message}")).collect::<Vec<_>>().join("\n"))]
+#[error("{}", errors.iter().map(Error::with_causes).collect::<Vec<_>>().join("\n"))]
 pub struct RunError {
-    /// Every node that failed, with why.
-    pub errors: Vec<(String, String)>,
+    /// Every node that failed, with why (each names its node).
+    pub errors: Vec<Error>,
     /// What the run did before it stopped.
     pub summary: Summary,
 }
@@ -130,7 +136,7 @@ pub fn run_reloadable(
     let sink_instances = graph
         .nodes
         .iter()
-        .filter(|n| n.section == Section::Sinks)
+        .filter(|n| n.kind == Kind::Sink)
         .map(|n| n.spec.parallelism)
         .sum();
     let durable = durable::Durable::new(sink_instances);
@@ -176,12 +182,12 @@ pub fn run_reloadable(
                 let thread = std::thread::Builder::new()
                     .name(format!("weir-{}", node.name))
                     .spawn_scoped(scope, move || {
-                        if let Err(message) = node::run(context) {
+                        if let Err(error) = node::run(context) {
                             failed.store(true, Ordering::SeqCst);
                             failures
                                 .lock()
                                 .expect("failures lock")
-                                .push((node.name.clone(), message));
+                                .push(error.at(&node.name));
                         }
                     })
                     .expect("spawn a node thread");
@@ -192,18 +198,22 @@ pub fn run_reloadable(
         // upstream nodes finish.
         drop(senders);
         drop(receivers);
-        if let Some(every) = options.progress {
-            let stats = &stats;
-            let finished = &finished;
-            scope.spawn(move || stats::progress(graph, stats, options, every, started, finished));
+        if let Some(progress) = &options.progress {
+            let (stats, finished) = (&stats, &finished);
+            let progress = &**progress;
+            scope.spawn(move || {
+                stats::report_progress(graph, stats, progress, started, finished);
+            });
         }
         for (node, thread) in threads {
             if thread.join().is_err() {
                 failed.store(true, Ordering::SeqCst);
+                let panicked =
+                    Error::new(Stage::Call, Fault::Internal, "the node's thread panicked");
                 failures
                     .lock()
                     .expect("failures lock")
-                    .push((node, "the node's thread panicked".into()));
+                    .push(panicked.at(&node));
             }
         }
         finished.store(true, Ordering::SeqCst);
@@ -214,15 +224,18 @@ pub fn run_reloadable(
     // A node that gave up on its plugin ran on (each later batch met its
     // `on_error`), but the run did not do its work: it fails.
     for (node, stats) in graph.nodes.iter().zip(stats) {
-        if stats.gave_up.load(Ordering::SeqCst) && !errors.iter().any(|(n, _)| *n == node.name) {
+        let failed = |e: &Error| e.node() == Some(node.name.as_str());
+        if stats.gave_up.load(Ordering::SeqCst) && !errors.iter().any(failed) {
             let letters = summary.node(&node.name).map_or(0, |n| n.dead_letters);
-            errors.push((
-                node.name.clone(),
+            let gave_up = Error::new(
+                Stage::Call,
+                Fault::Plugin,
                 format!(
                     "gave up on its plugin after {} re-creations; every later batch met `on_error` ({letters} dead letters in all)",
-                    node::MAX_RESTARTS
+                    node::supervisor::MAX_RESTARTS
                 ),
-            ));
+            );
+            errors.push(gave_up.at(&node.name));
         }
     }
     match errors.is_empty() {

@@ -5,28 +5,50 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::plugin::BoxError;
+use crate::{Error, Fault, Result, Stage};
+
 /// The position file of `node` in `dir`.
 pub fn position_file(dir: &Path, node: &str) -> PathBuf {
     dir.join(format!("{node}.json"))
 }
 
 /// The position a previous run recorded for `node`, if any.
-pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>, String> {
+pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>> {
     let path = position_file(dir, node);
-    match read(&path)? {
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| format!("{}: {e}; delete it to read from the start", path.display())),
-        None => Ok(None),
+    let unusable = |message: String, cause: BoxError| {
+        Error::caused(Stage::Open, Fault::External, message, cause)
+    };
+    match read(&path) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            unusable(
+                format!(
+                    "{}: not a position; delete it to read from the start",
+                    path.display()
+                ),
+                e.into(),
+            )
+        }),
+        Ok(None) => Ok(None),
+        Err(e) => Err(unusable(
+            format!("cannot read {}", path.display()),
+            e.into(),
+        )),
     }
 }
 
 /// Records `position` for `node`.
-pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<(), String> {
+pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<()> {
     let path = position_file(dir, node);
     let text = serde_json::to_vec_pretty(position).expect("JSON values serialize");
-    write(&path, &text)
-        .map_err(|e| format!("cannot record the position in {}: {e}", path.display()))
+    write(&path, &text).map_err(|e| {
+        Error::caused(
+            Stage::Commit,
+            Fault::External,
+            format!("cannot record the position in {}", path.display()),
+            e,
+        )
+    })
 }
 
 /// The state file of a transform instance.
@@ -35,11 +57,11 @@ pub fn state_file(dir: &Path, instance: &str) -> PathBuf {
 }
 
 /// The bytes of `path`, or `None` when there is no such file.
-pub fn read(path: &Path) -> Result<Option<Vec<u8>>, String> {
+pub fn read(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(e) => Err(e),
     }
 }
 

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::Kind;
 use crate::connectors::Registry;
 use crate::plugin::TenantQuota;
-use crate::spec::{Pipeline, Section, TenantSpec};
+use crate::spec::{Pipeline, TenantSpec};
 
 /// Admits pipelines to run side by side, their connectors made from
 /// `registry`. Answers, for each pipeline in
@@ -120,7 +121,7 @@ fn shared_files(pipelines: &[Pipeline], registry: &Registry) -> Vec<(usize, Stri
                 Some(kind) => registry
                     .build(section, kind, &spec.config, &pipeline.base_dir)
                     .is_ok_and(|c| c.resumes()),
-                None => section == Section::Sources,
+                None => section == Kind::Source,
             };
             if resumes {
                 files.push((

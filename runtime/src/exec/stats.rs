@@ -1,13 +1,12 @@
-//! Per-node counters, the live progress line and the end-of-run summary.
+//! Per-node counters, progress reports and the end-of-run summary.
 
 use std::fmt;
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::Kind;
 use crate::graph::Graph;
-use crate::spec::Section;
 
 /// Counters of one node, shared by its instances.
 #[derive(Debug, Default)]
@@ -97,7 +96,7 @@ pub struct NodeSummary {
     /// The node.
     pub name: String,
     /// Its section.
-    pub section: Section,
+    pub kind: Kind,
     /// Rows received (sources: rows read).
     pub rows_in: u64,
     /// Rows sent on (sinks: rows written).
@@ -161,7 +160,7 @@ impl Summary {
                 .zip(stats)
                 .map(|(node, s)| NodeSummary {
                     name: node.name.clone(),
-                    section: node.section,
+                    kind: node.kind,
                     rows_in: load(&s.rows_in),
                     rows_out: load(&s.rows_out),
                     batches_in: load(&s.batches_in),
@@ -184,7 +183,7 @@ impl Summary {
     pub fn source_rows(&self) -> u64 {
         self.nodes
             .iter()
-            .filter(|n| n.section == Section::Sources)
+            .filter(|n| n.kind == Kind::Source)
             .map(|n| n.rows_out)
             .sum()
     }
@@ -215,7 +214,7 @@ impl fmt::Display for Summary {
                 f,
                 "{:<20} {:<10} {:>12} {:>12} {:>12} {:>9} {:>12} {:>9} {:>9.2}s",
                 n.name,
-                n.section.singular(),
+                n.kind.name(),
                 n.rows_in,
                 n.rows_out,
                 n.filtered,
@@ -258,55 +257,34 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Shows rows/s and per-node counts on stderr until `finished`: a live
-/// line (indicatif) on a terminal, else one line every `LOG_EVERY` for logs.
-pub(crate) fn progress(
+/// Told how a run is going while it lasts: the CLI draws a progress line
+/// from it; an embedder may log or export it.
+pub trait Progress: Send + Sync {
+    /// How often [`Progress::update`] is called.
+    fn every(&self) -> Duration;
+    /// The run so far.
+    fn update(&self, summary: &Summary);
+    /// The run has ended (its summary follows as the run's result).
+    fn finish(&self) {}
+}
+
+/// Tells `progress` the run's summary every [`Progress::every`] until
+/// `finished`.
+pub(crate) fn report_progress(
     graph: &Graph,
     stats: &[Arc<NodeStats>],
-    options: &super::RunOptions,
-    every: Duration,
+    progress: &dyn Progress,
     started: Instant,
     finished: &AtomicBool,
 ) {
-    /// Progress lines are this far apart when stderr is not a terminal.
-    const LOG_EVERY: Duration = Duration::from_secs(10);
-    let terminal = std::io::stderr().is_terminal();
-    let bar = options.progress_bars.add(
-        indicatif::ProgressBar::new_spinner().with_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-                .expect("a valid template"),
-        ),
-    );
-    let label = match &options.label {
-        Some(label) => format!("{label}: "),
-        None => String::new(),
-    };
-    let every = match terminal {
-        true => {
-            bar.enable_steady_tick(Duration::from_millis(120));
-            every
-        }
-        false => LOG_EVERY,
-    };
     let mut last = Instant::now();
     while !finished.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
-        if last.elapsed() < every {
+        if last.elapsed() < progress.every() {
             continue;
         }
         last = Instant::now();
-        let summary = Summary::new(graph, stats, started.elapsed());
-        let counts: Vec<String> = summary
-            .nodes
-            .iter()
-            .map(|n| format!("{} {}", n.name, n.rows_out))
-            .collect();
-        let rate = summary.source_rows() as f64 / summary.elapsed.as_secs_f64();
-        let line = format!("{label}{rate:.0} rows/s | {}", counts.join(" | "));
-        match terminal {
-            true => bar.set_message(line),
-            false => eprintln!("{:>6.0}s {line}", summary.elapsed.as_secs_f64()),
-        }
+        progress.update(&Summary::new(graph, stats, started.elapsed()));
     }
-    bar.finish_and_clear();
+    progress.finish();
 }

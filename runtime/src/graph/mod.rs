@@ -12,13 +12,19 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 
+use crate::Kind;
 use crate::connectors::{Connector, Registry};
 use crate::plugin::inspect::Capability;
 use crate::plugin::{
-    DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance,
-    TransformInstance, World, with_causes,
+    DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance, TransformInstance,
 };
-use crate::spec::{LimitsSpec, NodeSpec, Pipeline, Section};
+use crate::spec::{LimitsSpec, NodeSpec, Pipeline};
+use crate::{Error, Fault, Result, Stage};
+
+/// A pipeline that is wrong as written (the user's to fix).
+fn invalid(message: String) -> Error {
+    Error::new(Stage::Graph, Fault::Configuration, message)
+}
 
 pub use render::{dot, mermaid, schema_line};
 
@@ -44,7 +50,7 @@ pub struct Node {
     /// Its name in the pipeline file.
     pub name: String,
     /// Source, transform or sink.
-    pub section: Section,
+    pub kind: Kind,
     /// Its part of the pipeline file.
     pub spec: NodeSpec,
     /// What runs it.
@@ -111,14 +117,14 @@ pub enum ErrorClass {
 
 /// A pipeline whose graph cannot be built.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {} {} error(s):\n{}", path.display(), errors.len(), class.describe(), errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+#[error("{}: {} {} error(s):\n{}", path.display(), errors.len(), class.describe(), errors.iter().map(|e| format!("  - {}", e.with_causes())).collect::<Vec<_>>().join("\n"))]
 pub struct GraphError {
     /// The pipeline file.
     pub path: PathBuf,
     /// The class of every error listed.
     pub class: ErrorClass,
-    /// One line per error, each naming its node.
-    pub errors: Vec<String>,
+    /// Every error, each naming its node (when it is of one).
+    pub errors: Vec<Error>,
 }
 
 impl ErrorClass {
@@ -145,7 +151,7 @@ impl Graph {
         engine: &PluginEngine,
         registry: &Registry,
     ) -> Result<Self, GraphError> {
-        let fail = |class, errors: Vec<String>| GraphError {
+        let fail = |class, errors: Vec<Error>| GraphError {
             path: pipeline.path.clone(),
             class,
             errors,
@@ -159,7 +165,7 @@ impl Graph {
             let grants = match grants(&pipeline, spec) {
                 Ok(grants) => grants,
                 Err(error) => {
-                    errors.push(format!("node {name:?}: {error}"));
+                    errors.push(error.at(name));
                     continue;
                 }
             };
@@ -167,14 +173,14 @@ impl Graph {
                 match implementation(&pipeline, engine, registry, section, spec, &grants) {
                     Ok(implementation) => implementation,
                     Err(error) => {
-                        errors.push(format!("node {name:?}: {error}"));
+                        errors.push(error.at(name));
                         continue;
                     }
                 };
             index.insert(name.to_string(), nodes.len());
             nodes.push(Node {
                 name: name.to_string(),
-                section,
+                kind: section,
                 inputs: spec
                     .inputs
                     .iter()
@@ -203,7 +209,7 @@ impl Graph {
                 continue; // Its input's error is reported already.
             }
             if let Err(error) = type_node(engine, &mut nodes, i) {
-                errors.push(format!("node {:?}: {error}", nodes[i].name));
+                errors.push(error.at(&nodes[i].name));
             }
         }
         if !errors.is_empty() {
@@ -260,26 +266,30 @@ fn find_cycle(pipeline: &Pipeline) -> Option<Vec<&str>> {
 
 /// Checks inputs, sections and cycles; returns the nodes in topological
 /// order.
-fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut sections: HashMap<&str, Section> = HashMap::new();
+fn structure(pipeline: &Pipeline) -> Result<Vec<(Kind, &str, &NodeSpec)>, Vec<Error>> {
+    let mut errors: Vec<String> = Vec::new();
+    let mut sections: HashMap<&str, Kind> = HashMap::new();
     for (section, name, _) in pipeline.nodes() {
         if let Some(first) = sections.insert(name, section) {
-            errors.push(format!("node {name:?} is defined in both {first} and {section}; names are unique across sections"));
+            errors.push(format!(
+                "node {name:?} is defined in both {} and {}; names are unique across sections",
+                first.section(),
+                section.section()
+            ));
         }
     }
     let mut read: HashMap<&str, usize> = HashMap::new();
     for (section, name, spec) in pipeline.nodes() {
         match section {
-            Section::Sources if !spec.inputs.is_empty() => {
+            Kind::Source if !spec.inputs.is_empty() => {
                 errors.push(format!(
                     "source {name:?} has inputs; sources produce data and take none"
                 ));
             }
-            Section::Transforms | Section::Sinks if spec.inputs.is_empty() => {
+            Kind::Transform | Kind::Sink if spec.inputs.is_empty() => {
                 errors.push(format!(
                     "{} {name:?} has no inputs; list upstream nodes in `inputs`",
-                    section.singular()
+                    section.name()
                 ));
             }
             _ => {}
@@ -289,7 +299,7 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
                 None => errors.push(format!(
                     "node {name:?} reads {input:?}, which is not a node of this pipeline"
                 )),
-                Some(Section::Sinks) => errors.push(format!(
+                Some(Kind::Sink) => errors.push(format!(
                     "node {name:?} reads sink {input:?}; sinks produce nothing"
                 )),
                 Some(_) => *read.entry(input.as_str()).or_default() += 1,
@@ -297,10 +307,10 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
         }
     }
     for (section, name, _) in pipeline.nodes() {
-        if section != Section::Sinks && !read.contains_key(name) {
+        if section != Kind::Sink && !read.contains_key(name) {
             errors.push(format!(
                 "{} {name:?} is dangling: no node reads its output",
-                section.singular()
+                section.name()
             ));
         }
     }
@@ -318,12 +328,12 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
         errors.push("the pipeline has no sinks".into());
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(errors.into_iter().map(invalid).collect());
     }
 
     // Kahn's algorithm, keeping file order among ready nodes.
     let all: Vec<_> = pipeline.nodes().collect();
-    let mut placed: Vec<(Section, &str, &NodeSpec)> = Vec::new();
+    let mut placed: Vec<(Kind, &str, &NodeSpec)> = Vec::new();
     let mut done: std::collections::HashSet<&str> = Default::default();
     while placed.len() < all.len() {
         let ready: Vec<_> = all
@@ -339,10 +349,10 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Section, &str, &NodeSpec)>, Vec
                 .filter(|(_, n, _)| !done.contains(n))
                 .map(|(_, n, _)| format!("{n:?}"))
                 .collect();
-            return Err(vec![format!(
+            return Err(vec![invalid(format!(
                 "the graph has a cycle through {}",
                 stuck.join(", ")
-            )]);
+            ))]);
         }
         for node in ready {
             done.insert(node.1);
@@ -382,34 +392,30 @@ fn implementation(
     pipeline: &Pipeline,
     engine: &PluginEngine,
     registry: &Registry,
-    section: Section,
+    section: Kind,
     spec: &NodeSpec,
     grants: &Grants,
-) -> Result<Implementation, String> {
+) -> Result<Implementation> {
     if let Some(kind) = &spec.connector {
         if !spec.capabilities.is_empty() {
-            return Err(format!(
+            return Err(invalid(format!(
                 "field `capabilities`: connector {kind:?} runs in the host; capabilities are granted to plugins"
-            ));
+            )));
         }
         return registry
             .build(section, kind, &spec.config, &pipeline.base_dir)
             .map(Implementation::Connector)
-            .map_err(|e| e.to_string());
+            .map_err(|e| Error::connector(Stage::Graph, e));
     }
     let reference = spec.plugin.as_deref().expect("checked by the spec");
     let plugin = load_plugin(reference, &pipeline.base_dir, engine)?;
     let path = plugin.name().to_string();
-    let expected = match section {
-        Section::Sources => World::Source,
-        Section::Transforms => World::Transform,
-        Section::Sinks => World::Sink,
-    };
-    if plugin.world() != expected {
-        return Err(format!(
-            "field `plugin`: {path} is a {} plugin, but this node is one of the {section}",
-            plugin.world()
-        ));
+    if plugin.world() != section {
+        return Err(invalid(format!(
+            "field `plugin`: {path} is a {} plugin, but this node is one of the {}",
+            plugin.world(),
+            section.section()
+        )));
     }
     check_imports(engine, &plugin, grants)?;
     Ok(Implementation::Plugin(plugin))
@@ -417,46 +423,46 @@ fn implementation(
 
 /// Refuses a plugin that imports what Weir never offers (network) or what
 /// the node does not grant (files without `dirs`), naming the import.
-fn check_imports(engine: &PluginEngine, plugin: &Plugin, grants: &Grants) -> Result<(), String> {
+fn check_imports(engine: &PluginEngine, plugin: &Plugin, grants: &Grants) -> Result<()> {
     let imports = crate::plugin::inspect::imports(engine, plugin);
     let find = |capability| imports.iter().find(|i| i.capability == capability);
     if let Some(import) = find(Capability::Network) {
-        return Err(format!(
+        return Err(invalid(format!(
             "field `plugin`: {} imports {} (network), which Weir does not offer to plugins",
             plugin.name(),
             import.name
-        ));
+        )));
     }
     if let Some(import) = find(Capability::Filesystem)
         && grants.dirs.is_empty()
     {
-        return Err(format!(
+        return Err(invalid(format!(
             "field `capabilities`: {} imports {} (files), but this node grants no `dirs`",
             plugin.name(),
             import.name
-        ));
+        )));
     }
     Ok(())
 }
 
 /// The capabilities a node grants, checked: directories exist, guest paths
 /// are absolute, environment variables are set.
-fn grants(pipeline: &Pipeline, spec: &NodeSpec) -> Result<Grants, String> {
+fn grants(pipeline: &Pipeline, spec: &NodeSpec) -> Result<Grants> {
     let capabilities = &spec.capabilities;
     let mut grants = Grants::default();
     for (n, dir) in capabilities.dirs.iter().enumerate() {
         let host = pipeline.base_dir.join(&dir.host);
         if !host.is_dir() {
-            return Err(format!(
+            return Err(invalid(format!(
                 "field `capabilities.dirs[{n}].host`: {} is not a directory",
                 host.display()
-            ));
+            )));
         }
         if !dir.guest.starts_with('/') {
-            return Err(format!(
+            return Err(invalid(format!(
                 "field `capabilities.dirs[{n}].guest`: {:?} must be an absolute path such as /data",
                 dir.guest
-            ));
+            )));
         }
         grants.dirs.push(DirGrant {
             host,
@@ -466,7 +472,9 @@ fn grants(pipeline: &Pipeline, spec: &NodeSpec) -> Result<Grants, String> {
     }
     for (n, name) in capabilities.env.iter().enumerate() {
         let value = std::env::var(name).map_err(|_| {
-            format!("field `capabilities.env[{n}]`: {name} is not set in weir's environment")
+            invalid(format!(
+                "field `capabilities.env[{n}]`: {name} is not set in weir's environment"
+            ))
         })?;
         grants.env.push((name.clone(), value));
     }
@@ -474,43 +482,42 @@ fn grants(pipeline: &Pipeline, spec: &NodeSpec) -> Result<Grants, String> {
 }
 
 /// Splits `name@sha256:HEX` (or `path.wasm@sha256:HEX`) into the reference
-/// and the pinned digest, lowercased.
-fn split_digest(reference: &str) -> Result<(&str, Option<String>), String> {
+/// and the pinned digest.
+fn split_digest(reference: &str) -> Result<(&str, Option<&str>)> {
     let Some((reference, digest)) = reference.rsplit_once("@sha256:") else {
         return Ok((reference, None));
     };
     if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
+        return Err(invalid(format!(
             "field `plugin`: a pinned digest is `@sha256:` and 64 hex digits, got {digest:?}"
-        ));
+        )));
     }
-    Ok((reference, Some(digest.to_ascii_lowercase())))
+    Ok((reference, Some(digest)))
 }
 
 /// Loads the component a `plugin:` reference names (a path or a name,
 /// optionally pinned `@sha256:...`; a pinned digest must match).
-pub fn load_plugin(
-    reference: &str,
-    base_dir: &Path,
-    engine: &PluginEngine,
-) -> Result<Plugin, String> {
+pub fn load_plugin(reference: &str, base_dir: &Path, engine: &PluginEngine) -> Result<Plugin> {
     let (reference, pinned) = split_digest(reference)?;
     let path = resolve_plugin(reference, base_dir)?;
     match pinned {
-        Some(digest) => engine.load_file_pinned(&path, &digest),
+        Some(digest) => engine.load_file_pinned(&path, &digest.to_ascii_lowercase()),
         None => engine.load_file(&path),
     }
-    .map_err(|e| format!("field `plugin`: {}", with_causes(&e)))
+    .map_err(|e| Error::plugin(Stage::Graph, e).context("field `plugin`"))
 }
 
 /// Where a `plugin:` reference points: a path (relative to the pipeline
 /// file) or a first-party plugin name looked up in `WEIR_PLUGIN_PATH`.
-pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf, String> {
+pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf> {
     if reference.contains('/') || reference.ends_with(".wasm") {
         let path = base_dir.join(reference);
         return match path.is_file() {
             true => Ok(path),
-            false => Err(format!("field `plugin`: no file {}", path.display())),
+            false => Err(invalid(format!(
+                "field `plugin`: no file {}",
+                path.display()
+            ))),
         };
     }
     let file_names = [
@@ -522,13 +529,13 @@ pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf, Strin
         .flat_map(|dir| file_names.iter().map(move |f| dir.join(f)))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            format!(
+            invalid(format!(
                 "field `plugin`: no plugin named {reference:?} in {} (set WEIR_PLUGIN_PATH to the folders of your plugins, or give a path to a .wasm file)",
                 match dirs.is_empty() {
                     true => "any plugin folder".to_string(),
                     false => dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
                 }
-            )
+            ))
         })
 }
 
@@ -551,7 +558,7 @@ fn plugin_dirs() -> Vec<PathBuf> {
 }
 
 /// Learns node `i`'s schemas from its inputs and its plugin or connector.
-fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), String> {
+fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<()> {
     let input_schema = match nodes[i].inputs.as_slice() {
         [] => None,
         [first, rest @ ..] => {
@@ -565,7 +572,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
                     .as_ref()
                     .expect("inputs typed first");
                 if theirs.fields() != schema.fields() {
-                    return Err(format!(
+                    return Err(invalid(format!(
                         "inputs {:?} and {:?} have different schemas; fan-in needs equal schemas:\n      {:?}: {}\n      {:?}: {}",
                         nodes[*first].name,
                         nodes[*other].name,
@@ -573,7 +580,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
                         render::schema_line(&schema),
                         nodes[*other].name,
                         render::schema_line(theirs)
-                    ));
+                    )));
                 }
             }
             Some(schema)
@@ -582,9 +589,11 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
     let node = &nodes[i];
     let config = node.spec.config.to_string();
     let (mut event_time, mut opened) = (None, None);
-    let output_schema = match (&node.implementation, node.section) {
+    let output_schema = match (&node.implementation, node.kind) {
         (Implementation::Connector(Connector::Source(source)), _) => {
-            let schema = source.schema().map_err(|e| with_causes(&e))?;
+            let schema = source
+                .schema()
+                .map_err(|e| Error::connector(Stage::Open, e))?;
             if source.infers_schema() {
                 tracing::warn!(node = %node.name, schema = %render::schema_line(&schema), "schema read off the first records; declare `schema` in the config to fix it");
             }
@@ -592,18 +601,21 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
         }
         (Implementation::Connector(Connector::Sink(sink)), _) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");
-            sink.check(schema).map_err(|e| with_causes(&e))?;
+            sink.check(schema)
+                .map_err(|e| Error::connector(Stage::Open, e))?;
             None
         }
-        (Implementation::Plugin(plugin), Section::Sources) => {
+        (Implementation::Plugin(plugin), Kind::Source) => {
             let mut instance =
                 SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
-                    .map_err(|e| with_causes(&e))?;
-            let schema = instance.open(&config).map_err(|e| with_causes(&e))?;
+                    .map_err(|e| Error::plugin(Stage::Open, e))?;
+            let schema = instance
+                .open(&config)
+                .map_err(|e| Error::plugin(Stage::Open, e))?;
             opened = Some(Opened::Source(Box::new(instance)));
             Some(schema)
         }
-        (Implementation::Plugin(plugin), Section::Transforms) => {
+        (Implementation::Plugin(plugin), Kind::Transform) => {
             let mut instance = TransformInstance::with_grants(
                 engine,
                 plugin,
@@ -611,25 +623,27 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<(), 
                 &node.limits,
                 &node.grants,
             )
-            .map_err(|e| with_causes(&e))?;
+            .map_err(|e| Error::plugin(Stage::Open, e))?;
             let input = input_schema.as_ref().expect("transforms have inputs");
-            let output = instance.open(&config, input).map_err(|e| with_causes(&e))?;
+            let output = instance
+                .open(&config, input)
+                .map_err(|e| Error::plugin(Stage::Open, e))?;
             event_time = instance.event_time();
             if let Some(column) = event_time
                 && let Some(refused) = event_time_refused(nodes, i, input.field(column).name())
             {
-                return Err(refused);
+                return Err(invalid(refused));
             }
             opened = Some(Opened::Transform(Box::new(instance)));
             Some(output)
         }
-        (Implementation::Plugin(plugin), Section::Sinks) => {
+        (Implementation::Plugin(plugin), Kind::Sink) => {
             let mut instance =
                 SinkInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
-                    .map_err(|e| with_causes(&e))?;
+                    .map_err(|e| Error::plugin(Stage::Open, e))?;
             instance
                 .open(&config, input_schema.as_ref().expect("sinks have inputs"))
-                .map_err(|e| with_causes(&e))?;
+                .map_err(|e| Error::plugin(Stage::Open, e))?;
             opened = Some(Opened::Sink(Box::new(instance)));
             None
         }
@@ -672,7 +686,7 @@ fn upstream(nodes: &[Node], i: usize) -> (BTreeSet<usize>, BTreeSet<usize>) {
     let mut todo = nodes[i].inputs.clone();
     while let Some(j) = todo.pop() {
         let node = &nodes[j];
-        if node.section == Section::Sources || node.event_time.is_some() {
+        if node.kind == Kind::Source || node.event_time.is_some() {
             producers.insert(j);
         } else if between.insert(j) {
             todo.extend(&node.inputs);

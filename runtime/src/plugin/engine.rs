@@ -15,7 +15,8 @@ use super::cache::{ComponentCache, Origin, sha256_hex};
 use super::error::{PluginError, boxed};
 use super::host::HostState;
 use super::limits::EPOCH_TICK;
-use super::world::{self, Contract, World};
+use super::world::{self, Contract};
+use crate::Kind;
 
 /// How to build a [`PluginEngine`].
 #[derive(Debug, Clone)]
@@ -145,7 +146,7 @@ impl Plugin {
     }
 
     /// The world it implements.
-    pub fn world(&self) -> World {
+    pub fn world(&self) -> Kind {
         self.inner.contract.world
     }
 
@@ -170,7 +171,7 @@ impl Plugin {
     }
 
     /// The error for using this plugin as node `node` of kind `expected`.
-    pub(crate) fn wrong_world(&self, node: &str, expected: World) -> PluginError {
+    pub(crate) fn wrong_world(&self, node: &str, expected: Kind) -> PluginError {
         PluginError::WrongWorld {
             plugin: format!("{node} ({})", self.name()),
             expected: format!("a {expected} plugin (weir:plugin/{expected})"),
@@ -280,9 +281,9 @@ impl PluginEngine {
                 })?;
         // Type-check the exports against the world once, here, not per instance.
         let pre = match contract.world {
-            World::Transform => TransformPre::new(pre, exports_event_time).map(TypedPre::Transform),
-            World::Source => bindings::source::SourcePluginPre::new(pre).map(TypedPre::Source),
-            World::Sink => bindings::sink::SinkPluginPre::new(pre).map(TypedPre::Sink),
+            Kind::Transform => TransformPre::new(pre, exports_event_time).map(TypedPre::Transform),
+            Kind::Source => bindings::source::SourcePluginPre::new(pre).map(TypedPre::Source),
+            Kind::Sink => bindings::sink::SinkPluginPre::new(pre).map(TypedPre::Sink),
         }
         .map_err(|e| PluginError::Instantiate {
             plugin: name.to_string(),

@@ -350,16 +350,16 @@ impl PluginError {
 }
 
 /// An error with its causes, as users read it in messages, dead letters and
-/// logs: the first line of each cause, each once, leaving out headers of
-/// multi-line details (wasmtime's "error while executing at wasm
-/// backtrace:") and causes the text already says.
+/// logs: the first line of each cause, leaving out headers of multi-line
+/// details (wasmtime's "error while executing at wasm backtrace:"). Errors
+/// keep their cause as `source` and never paste it, so each appears once.
 pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(error) = cause {
         let line = error.to_string();
         let first = line.lines().next().unwrap_or_default().trim();
-        if !first.is_empty() && !first.ends_with(':') && !text.contains(first) {
+        if !first.is_empty() && !first.ends_with(':') {
             text.push_str(": ");
             text.push_str(first);
         }

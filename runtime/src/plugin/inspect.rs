@@ -6,8 +6,8 @@ use super::bindings::types::PluginInfo;
 use super::engine::{Plugin, PluginEngine};
 use super::error::PluginError;
 use super::limits::Limits;
-use super::world::World;
 use super::{SinkInstance, SourceInstance, TransformInstance};
+use crate::Kind;
 
 /// Everything `weir plugin inspect` reports about a component.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct Inspection {
     /// `sha256:<hex>` of the `.wasm` bytes.
     pub digest: String,
     /// The world it implements.
-    pub world: World,
+    pub world: Kind,
     /// The `weir:plugin` version it was built against.
     pub contract_version: String,
     /// What the plugin says about itself.
@@ -107,9 +107,9 @@ pub fn inspect(engine: &PluginEngine, plugin: &Plugin) -> Result<Inspection, Plu
     let limits = Limits::default();
     let node = plugin.name();
     let about = match plugin.world() {
-        World::Transform => TransformInstance::new(engine, plugin, node, &limits)?.about()?,
-        World::Source => SourceInstance::new(engine, plugin, node, &limits)?.about()?,
-        World::Sink => SinkInstance::new(engine, plugin, node, &limits)?.about()?,
+        Kind::Transform => TransformInstance::new(engine, plugin, node, &limits)?.about()?,
+        Kind::Source => SourceInstance::new(engine, plugin, node, &limits)?.about()?,
+        Kind::Sink => SinkInstance::new(engine, plugin, node, &limits)?.about()?,
     };
     let imports = imports(engine, plugin);
     Ok(Inspection {

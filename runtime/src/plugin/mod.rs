@@ -37,4 +37,4 @@ pub use limits::{EPOCH_TICK, Limits, QuotaBreach, TenantQuota};
 pub use sink::SinkInstance;
 pub use source::{Poll, SourceInstance};
 pub use transform::{ColumnSource, OutputMode, Processed, RejectedRow, TransformInstance};
-pub use world::{CONTRACT_PACKAGE, CONTRACT_VERSION, Contract, World};
+pub use world::{CONTRACT_PACKAGE, CONTRACT_VERSION, Contract};

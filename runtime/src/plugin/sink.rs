@@ -14,7 +14,7 @@ use super::input::InputEncoder;
 use super::instance::Instance;
 use super::limits::Limits;
 use super::lower::call_with_batch;
-use super::world::World;
+use crate::Kind;
 use weir_ipc::schema_to_bytes;
 
 /// One instance of a sink plugin.
@@ -43,7 +43,7 @@ impl SinkInstance {
         grants: &Grants,
     ) -> Result<Self, PluginError> {
         let TypedPre::Sink(pre) = plugin.typed_pre() else {
-            return Err(plugin.wrong_world(node, World::Sink));
+            return Err(plugin.wrong_world(node, Kind::Sink));
         };
         let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
         Ok(Self {

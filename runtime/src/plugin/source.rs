@@ -15,7 +15,7 @@ use super::host::PluginMetrics;
 use super::instance::Instance;
 use super::limits::Limits;
 use super::transform::decode;
-use super::world::World;
+use crate::Kind;
 use weir_ipc::{BatchDecoder, schema_from_bytes};
 
 /// The answer to one poll of a source.
@@ -55,7 +55,7 @@ impl SourceInstance {
         grants: &Grants,
     ) -> Result<Self, PluginError> {
         let TypedPre::Source(pre) = plugin.typed_pre() else {
-            return Err(plugin.wrong_world(node, World::Source));
+            return Err(plugin.wrong_world(node, Kind::Source));
         };
         let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
         Ok(Self {

@@ -19,7 +19,7 @@ use super::input::InputEncoder;
 use super::instance::Instance;
 use super::limits::Limits;
 use super::lower::call_with_batch;
-use super::world::World;
+use crate::Kind;
 use weir_ipc::{BatchDecoder, schema_from_bytes, schema_to_bytes};
 
 /// A row a transform could not process; it goes to dead letters.
@@ -102,7 +102,7 @@ impl TransformInstance {
         grants: &Grants,
     ) -> Result<Self, PluginError> {
         let TypedPre::Transform(pre) = plugin.typed_pre() else {
-            return Err(plugin.wrong_world(node, World::Transform));
+            return Err(plugin.wrong_world(node, Kind::Transform));
         };
         let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
         Ok(Self {

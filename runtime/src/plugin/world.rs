@@ -5,8 +5,6 @@
 //! [`CONTRACT_VERSION`]. Anything else is refused with a message that says
 //! what was found.
 
-use std::fmt;
-
 use super::error::PluginError;
 
 /// The version of the `weir:plugin` WIT package this host implements.
@@ -19,48 +17,10 @@ pub const CONTRACT_PACKAGE: &str = "weir:plugin";
 /// version): a transform that exports it has its clock moved by the host.
 pub(crate) const EVENT_TIME_PREFIX: &str = "weir:plugin/event-time@";
 
-/// The kind of stage a plugin implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum World {
-    /// Produces batches (`source-plugin`).
-    Source,
-    /// Turns batches into batches (`transform-plugin`).
-    Transform,
-    /// Consumes batches (`sink-plugin`).
-    Sink,
-}
+use crate::Kind;
 
-impl World {
-    /// Every world, in pipeline order.
-    pub const ALL: [World; 3] = [World::Source, World::Transform, World::Sink];
-
-    /// The name of the exported interface (`transform`, ...).
-    pub fn interface(self) -> &'static str {
-        match self {
-            World::Source => "source",
-            World::Transform => "transform",
-            World::Sink => "sink",
-        }
-    }
-
-    /// The name of the WIT world (`transform-plugin`, ...).
-    pub fn world_name(self) -> &'static str {
-        match self {
-            World::Source => "source-plugin",
-            World::Transform => "transform-plugin",
-            World::Sink => "sink-plugin",
-        }
-    }
-
-    fn from_interface(name: &str) -> Option<World> {
-        World::ALL.into_iter().find(|w| w.interface() == name)
-    }
-}
-
-impl fmt::Display for World {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.interface())
-    }
+fn from_interface(name: &str) -> Option<Kind> {
+    Kind::ALL.into_iter().find(|w| w.name() == name)
 }
 
 /// The world a component implements and the contract version it was built
@@ -68,7 +28,7 @@ impl fmt::Display for World {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contract {
     /// The world.
-    pub world: World,
+    pub world: Kind,
     /// The `weir:plugin` version of its export, e.g. `0.1.0`.
     pub version: String,
 }
@@ -89,7 +49,7 @@ pub fn detect<'a>(
             other_versions.push(version.to_string());
             continue;
         }
-        if let Some(world) = World::from_interface(interface) {
+        if let Some(world) = from_interface(interface) {
             found.push(Contract {
                 world,
                 version: version.to_string(),
@@ -107,8 +67,8 @@ pub fn detect<'a>(
             plugin: plugin.to_string(),
             expected: format!(
                 "exactly one of {}",
-                World::ALL
-                    .map(|w| format!("{CONTRACT_PACKAGE}/{}@{CONTRACT_VERSION}", w.interface()))
+                Kind::ALL
+                    .map(|w| format!("{CONTRACT_PACKAGE}/{}@{CONTRACT_VERSION}", w.name()))
                     .join(", ")
             ),
             found: exports.iter().map(|s| s.to_string()).collect(),
@@ -146,7 +106,7 @@ mod tests {
     #[test]
     fn finds_the_one_world() {
         let contract = detect("p", ["wasi:cli/run@0.2.0", "weir:plugin/sink@0.1.0"]).unwrap();
-        assert_eq!(contract.world, World::Sink);
+        assert_eq!(contract.world, Kind::Sink);
         assert_eq!(contract.version, "0.1.0");
         assert!(detect("p", ["weir:plugin/transform@0.1.7"]).is_ok());
     }

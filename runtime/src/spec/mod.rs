@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use crate::Kind;
+
 pub use env::{MissingVar, substitute};
 
 /// A parsed pipeline file.
@@ -269,7 +271,7 @@ pub enum OnError {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file cannot be read.
-    #[error("{}: cannot read the pipeline file: {source}", path.display())]
+    #[error("{}: cannot read the pipeline file", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -319,19 +321,19 @@ pub enum SpecError {
 }
 
 /// Why `name` cannot name a pipeline (it appears in metric labels and in
-/// admin API paths).
-fn check_name(name: &str) -> Result<(), String> {
+/// admin API paths), if it cannot.
+fn name_problem(name: &str) -> Option<String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     match name.chars().next() {
-        None => Err("must not be empty".into()),
+        None => Some("must not be empty".into()),
         Some(first) if !first.is_ascii_alphanumeric() => {
-            Err(format!("{name:?} must start with a letter or a digit"))
+            Some(format!("{name:?} must start with a letter or a digit"))
         }
-        _ if name.len() > 64 => Err(format!("{name:?} is longer than 64 characters")),
-        _ if !name.chars().all(allowed) => Err(format!(
+        _ if name.len() > 64 => Some(format!("{name:?} is longer than 64 characters")),
+        _ if !name.chars().all(allowed) => Some(format!(
             "{name:?} may hold only letters, digits, `_`, `-` and `.`"
         )),
-        _ => Ok(()),
+        _ => None,
     }
 }
 
@@ -423,7 +425,7 @@ impl Pipeline {
             });
         }
         if let Some(name) = &file.name
-            && let Err(why) = check_name(name)
+            && let Some(why) = name_problem(name)
         {
             return Err(SpecError::Syntax {
                 path: path.to_path_buf(),
@@ -464,16 +466,16 @@ impl Pipeline {
     }
 
     /// Every node with its section, sources first.
-    pub fn nodes(&self) -> impl Iterator<Item = (Section, &str, &NodeSpec)> {
+    pub fn nodes(&self) -> impl Iterator<Item = (Kind, &str, &NodeSpec)> {
         fn section(
-            s: Section,
+            s: Kind,
             map: &IndexMap<String, NodeSpec>,
-        ) -> impl Iterator<Item = (Section, &str, &NodeSpec)> {
+        ) -> impl Iterator<Item = (Kind, &str, &NodeSpec)> {
             map.iter().map(move |(n, spec)| (s, n.as_str(), spec))
         }
-        section(Section::Sources, &self.sources)
-            .chain(section(Section::Transforms, &self.transforms))
-            .chain(section(Section::Sinks, &self.sinks))
+        section(Kind::Source, &self.sources)
+            .chain(section(Kind::Transform, &self.transforms))
+            .chain(section(Kind::Sink, &self.sinks))
     }
 
     /// Checks what can be checked of each node on its own.
@@ -502,11 +504,14 @@ impl Pipeline {
             if node.parallelism == 0 {
                 return Err(error(name, "parallelism", "must be at least 1".into()));
             }
-            if node.parallelism > 1 && section != Section::Transforms {
+            if node.parallelism > 1 && section != Kind::Transform {
                 return Err(error(
                     name,
                     "parallelism",
-                    format!("only transforms run in parallel; this node is one of the {section}"),
+                    format!(
+                        "only transforms run in parallel; this node is one of the {}",
+                        section.section()
+                    ),
                 ));
             }
         }
@@ -520,38 +525,6 @@ fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) if message[at..].contains(" column ") => message[..at].to_string(),
         _ => message.to_string(),
-    }
-}
-
-/// The three sections of a pipeline file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Section {
-    /// `sources`
-    Sources,
-    /// `transforms`
-    Transforms,
-    /// `sinks`
-    Sinks,
-}
-
-impl Section {
-    /// What one node of the section is: `source`, `transform` or `sink`.
-    pub fn singular(self) -> &'static str {
-        match self {
-            Section::Sources => "source",
-            Section::Transforms => "transform",
-            Section::Sinks => "sink",
-        }
-    }
-}
-
-impl std::fmt::Display for Section {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Section::Sources => "sources",
-            Section::Transforms => "transforms",
-            Section::Sinks => "sinks",
-        })
     }
 }
 

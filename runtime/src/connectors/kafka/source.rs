@@ -50,18 +50,27 @@ pub enum Start {
     Timestamp(i64),
 }
 
-impl TryFrom<String> for Start {
-    type Error = String;
+/// A `start` that is none of the three forms (serde shows its text only).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "expected earliest, latest or an RFC 3339 time (2026-01-31T08:00:00Z), got {text:?}: {reason}"
+)]
+pub struct BadStart {
+    text: String,
+    reason: chrono::ParseError,
+}
 
-    fn try_from(text: String) -> Result<Self, String> {
+impl TryFrom<String> for Start {
+    type Error = BadStart;
+
+    fn try_from(text: String) -> Result<Self, BadStart> {
         match text.as_str() {
             "earliest" => Ok(Self::Earliest),
             "latest" => Ok(Self::Latest),
-            time => chrono::DateTime::parse_from_rfc3339(time)
-                .map(|t| Self::Timestamp(t.timestamp_millis()))
-                .map_err(|e| {
-                    format!("expected earliest, latest or an RFC 3339 time (2026-01-31T08:00:00Z), got {time:?}: {e}")
-                }),
+            time => match chrono::DateTime::parse_from_rfc3339(time) {
+                Ok(t) => Ok(Self::Timestamp(t.timestamp_millis())),
+                Err(reason) => Err(BadStart { text, reason }),
+            },
         }
     }
 }

@@ -13,14 +13,16 @@
 //! refused version loses nothing. Every swap and refusal is audited with both
 //! digests.
 
+pub(in crate::exec) mod swap;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::Kind;
 use crate::graph::{Graph, Implementation};
 use crate::plugin::{Limits, Plugin};
-use crate::spec::Section;
 
 /// A swap the node made.
 #[derive(Debug, Clone)]
@@ -35,7 +37,7 @@ pub struct Swapped {
 }
 
 /// Why a reload did not happen; the old version keeps running.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReloadError {
     /// No transform of that name runs in this pipeline.
     #[error("no plugin transform named {0:?} runs in this pipeline")]
@@ -44,12 +46,13 @@ pub enum ReloadError {
     #[error("node {0:?} runs several instances (parallelism); only single-instance nodes reload")]
     Parallel(String),
     /// The node refused the new version.
-    #[error("node {node:?} kept its plugin: {reason}")]
+    #[error("node {node:?} kept its plugin")]
     Refused {
         /// The node.
         node: String,
         /// What went wrong.
-        reason: String,
+        #[source]
+        reason: std::sync::Arc<crate::Error>,
     },
     /// The node's input ended before the request was taken.
     #[error("node {0:?} has finished")]
@@ -82,7 +85,7 @@ impl From<Plugin> for Replacement {
 /// A request to swap a node's plugin.
 pub(crate) struct ReloadRequest {
     pub replacement: Replacement,
-    pub reply: Sender<Result<Swapped, String>>,
+    pub reply: Sender<crate::Result<Swapped>>,
 }
 
 /// Sends reload requests to the transforms of one run; cheap to clone.
@@ -116,8 +119,7 @@ pub fn reload_channels(graph: &Graph) -> (Reloader, ReloadInboxes) {
     let mut senders = HashMap::new();
     let mut receivers = HashMap::new();
     for node in &graph.nodes {
-        if node.section != Section::Transforms
-            || !matches!(node.implementation, Implementation::Plugin(_))
+        if node.kind != Kind::Transform || !matches!(node.implementation, Implementation::Plugin(_))
         {
             continue;
         }
@@ -162,7 +164,7 @@ impl Reloader {
             .map_err(|_| finished())?
             .map_err(|reason| ReloadError::Refused {
                 node: node.to_string(),
-                reason,
+                reason: reason.into(),
             })
     }
 }

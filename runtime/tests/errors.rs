@@ -1,0 +1,281 @@
+//! Every class of error, as an embedder and as a CLI user meet it: the
+//! library's [`weir::Error`] says which node failed, at which stage and
+//! whose fault it is, keeps its cause as `source` (no level repeats the
+//! next), and `weir` prints each cause once.
+
+mod support;
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use support::*;
+use weir::exec::RunOptions;
+use weir::graph::Graph;
+use weir::plugin::{EngineOptions, PluginEngine, PluginError};
+use weir::spec::Pipeline;
+use weir::{Error, Fault, Stage};
+
+fn engine() -> PluginEngine {
+    PluginEngine::new(&EngineOptions {
+        cache_dir: Some(std::env::temp_dir().join("weir-test-component-cache")),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// The text of every level of `error`'s chain.
+fn levels(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    std::iter::successors(Some(error), |e| e.source())
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// Fails if a level of the chain pastes the next (its cause) into itself.
+fn assert_causes_once(error: &(dyn std::error::Error + 'static)) {
+    let levels = levels(error);
+    for pair in levels.windows(2) {
+        assert!(
+            !pair[0].contains(pair[1].trim()),
+            "a cause is pasted into its error: {levels:#?}"
+        );
+    }
+}
+
+/// Fails if `weir`'s printed error line says a cause twice: no `: `
+/// separated part of it (but short ones) appears twice.
+fn assert_printed_once(stderr: &str) {
+    for line in stderr.lines().filter(|l| l.contains("error")) {
+        let parts: Vec<&str> = line.split(": ").map(str::trim).collect();
+        for (i, part) in parts.iter().enumerate() {
+            assert!(
+                part.len() < 12 || !parts[i + 1..].contains(part),
+                "{part:?} printed twice in {line:?}"
+            );
+        }
+    }
+}
+
+/// The pipeline of `text` in `dir` (plugins named by file path).
+fn pipeline(dir: &Path, text: &str) -> Pipeline {
+    let text = text.replace("MISBEHAVE", weir_plugin_artifacts::TEST_MISBEHAVE);
+    Pipeline::from_file(&write_pipeline(dir, &text)).unwrap()
+}
+
+/// The one error of building `text`'s graph.
+fn graph_error(dir: &Path, text: &str) -> Error {
+    let error = Graph::build(pipeline(dir, text), &engine())
+        .err()
+        .expect("no graph");
+    assert_eq!(error.errors.len(), 1, "{error}");
+    error.errors.into_iter().next().unwrap()
+}
+
+/// The one error of running `text`.
+fn run_error(dir: &Path, text: &str) -> Error {
+    let engine = engine();
+    let graph = Graph::build(pipeline(dir, text), &engine).unwrap();
+    let stop = AtomicBool::new(false);
+    let Err(error) = weir::exec::run(&graph, &engine, &RunOptions::default(), &stop) else {
+        panic!("the run succeeded");
+    };
+    assert_eq!(error.errors.len(), 1, "{error}");
+    error.errors.into_iter().next().unwrap()
+}
+
+/// Runs `weir run` on `text` in `dir`; answers its stderr, checked to say
+/// every cause once and to exit with `code`.
+fn cli(dir: &Path, text: &str, code: i32) -> String {
+    let path = write_pipeline(dir, &text.replace("MISBEHAVE", "test-misbehave"));
+    let out = weir(&["run", "--quiet", path.to_str().unwrap()]);
+    let stderr = text_of(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert_printed_once(&stderr);
+    stderr
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    support::text(bytes)
+}
+
+const IDS: &str = "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, resume: false}}
+";
+
+fn with_ids(dir: &Path, rest: &str) -> String {
+    std::fs::write(dir.join("ids.jsonl"), "{\"id\": 1}\n{\"id\": 2}\n").unwrap();
+    format!("{IDS}{rest}")
+}
+
+#[test]
+fn a_missing_pipeline_file_is_a_spec_error_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("p.yaml");
+    let error: Error = Pipeline::from_file(&missing).unwrap_err().into();
+    assert_eq!(
+        (error.stage(), error.fault()),
+        (Stage::Spec, Fault::Configuration)
+    );
+    assert_causes_once(&error);
+
+    let out = weir(&["run", missing.to_str().unwrap()]);
+    let stderr = text_of(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    assert_printed_once(&stderr);
+}
+
+#[test]
+fn an_unknown_plugin_is_its_nodes_configuration_error_at_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_ids(
+        dir.path(),
+        "transforms:\n  t: {plugin: ./nothing.wasm, inputs: [ids]}\nsinks:\n  out: {type: stdout, inputs: [t]}\n",
+    );
+    let error = graph_error(dir.path(), &text);
+    assert_eq!(error.node(), Some("t"));
+    assert_eq!(
+        (error.stage(), error.fault()),
+        (Stage::Graph, Fault::Configuration)
+    );
+    assert_causes_once(&error);
+    cli(dir.path(), &text, 2);
+}
+
+#[test]
+fn a_plugin_that_is_not_wasm_keeps_the_plugin_error_as_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.wasm"), "not wasm").unwrap();
+    let text = with_ids(
+        dir.path(),
+        "transforms:\n  t: {plugin: ./bad.wasm, inputs: [ids]}\nsinks:\n  out: {type: stdout, inputs: [t]}\n",
+    );
+    let error = graph_error(dir.path(), &text);
+    assert_eq!(
+        (error.stage(), error.fault()),
+        (Stage::Graph, Fault::Configuration)
+    );
+    assert!(
+        matches!(error.plugin_error(), Some(PluginError::NotWasm { .. })),
+        "{error:?}"
+    );
+    assert_causes_once(&error);
+    let stderr = cli(dir.path(), &text, 2);
+    assert!(stderr.contains("field `plugin`: "), "{stderr}");
+    assert!(stderr.contains("not a WebAssembly file"), "{stderr}");
+}
+
+#[test]
+fn a_plugin_refusing_its_config_is_a_configuration_error_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_ids(
+        dir.path(),
+        "transforms:\n  keep: {plugin: filter, inputs: [ids], config: {predicate: \"nope > 1\"}}\nsinks:\n  out: {type: stdout, inputs: [keep]}\n",
+    );
+    let text = text.replace(
+        "plugin: filter",
+        &format!("plugin: {}", weir_plugin_artifacts::FILTER),
+    );
+    let error = graph_error(dir.path(), &text);
+    assert_eq!(error.node(), Some("keep"));
+    assert_eq!(
+        (error.stage(), error.fault()),
+        (Stage::Open, Fault::Configuration)
+    );
+    assert!(
+        matches!(error.plugin_error(), Some(PluginError::Guest { .. })),
+        "{error:?}"
+    );
+    assert_causes_once(&error);
+}
+
+#[test]
+fn a_trap_with_on_error_stop_is_the_plugins_fault_at_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_ids(
+        dir.path(),
+        "transforms:\n  crash: {plugin: MISBEHAVE, inputs: [ids], config: trap, on_error: stop}\nsinks:\n  out: {type: stdout, inputs: [crash]}\n",
+    );
+    let error = run_error(dir.path(), &text);
+    assert_eq!(error.node(), Some("crash"));
+    assert_eq!((error.stage(), error.fault()), (Stage::Call, Fault::Plugin));
+    assert!(
+        matches!(error.plugin_error(), Some(PluginError::Trap { .. })),
+        "{error:?}"
+    );
+    assert_causes_once(&error);
+    let stderr = cli(dir.path(), &text, 1);
+    assert!(stderr.contains("node \"crash\": "), "{stderr}");
+    assert!(stderr.contains("process trapped"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_record_with_on_error_stop_is_the_inputs_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}sinks:\n  out: {{type: stdout, inputs: [ids]}}\n",
+        IDS.replace("resume: false}", "resume: false}, on_error: stop")
+    );
+    std::fs::write(
+        dir.path().join("ids.jsonl"),
+        "{\"id\": 1}\n{\"id\": \"x\"\n",
+    )
+    .unwrap();
+    let error = run_error(dir.path(), &text);
+    assert_eq!(error.node(), Some("ids"));
+    assert_eq!(
+        (error.stage(), error.fault()),
+        (Stage::Io, Fault::InputData)
+    );
+    assert_causes_once(&error);
+    cli(dir.path(), &text, 1);
+}
+
+#[test]
+fn dead_letters_that_cannot_be_written_are_an_external_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    // The dead-letter folder is a file.
+    std::fs::write(dir.path().join("letters"), "").unwrap();
+    let text = format!(
+        "dead_letters: letters\n{}",
+        with_ids(
+            dir.path(),
+            "transforms:\n  crash: {plugin: MISBEHAVE, inputs: [ids], config: trap}\nsinks:\n  out: {type: stdout, inputs: [crash]}\n",
+        )
+    );
+    let error = run_error(dir.path(), &text);
+    assert_eq!(error.node(), Some("crash"));
+    assert_eq!((error.stage(), error.fault()), (Stage::Io, Fault::External));
+    assert!(
+        error
+            .cause()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .is_some()
+    );
+    assert_causes_once(&error);
+    let stderr = cli(dir.path(), &text, 1);
+    assert!(stderr.contains("cannot write dead letters to"), "{stderr}");
+}
+
+#[test]
+fn a_state_folder_that_cannot_be_read_is_an_external_fault_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("state"), "").unwrap();
+    let text = format!(
+        "state: state\n{}",
+        with_ids(dir.path(), "sinks:\n  out: {type: stdout, inputs: [ids]}\n")
+            .replace("resume: false", "resume: true")
+    );
+    let error = run_error(dir.path(), &text);
+    assert_eq!(error.node(), Some("ids"));
+    assert_eq!(
+        (error.stage(), error.fault()),
+        (Stage::Open, Fault::External)
+    );
+    assert_causes_once(&error);
+    cli(dir.path(), &text, 1);
+}
