@@ -133,9 +133,9 @@ impl Error {
                 _ => (stage, plugin_fault(plugin)),
             },
             ConnectorError::Config { .. } => (stage, Fault::Configuration),
-            ConnectorError::Arrow { .. } | ConnectorError::Parquet { .. } => {
-                (stage, Fault::InputData)
-            }
+            ConnectorError::Arrow { .. } => (stage, Fault::InputData),
+            #[cfg(feature = "parquet")]
+            ConnectorError::Parquet { .. } => (stage, Fault::InputData),
             ConnectorError::Io { .. } | ConnectorError::Kafka(_) => (stage, Fault::External),
         };
         Self {

@@ -13,9 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow::array::{Array, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use serde::Deserialize;
 
 use super::{ConnectorConfig, ConnectorError, Format, Sink, SinkConnector};
@@ -119,6 +116,9 @@ fn partitioning(
 impl ConnectorConfig for Config {
     fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
         self.path = base_dir.join(&self.path);
+        if self.format == Format::Parquet {
+            super::parquet_files::available()?;
+        }
         Ok(())
     }
 }
@@ -200,7 +200,7 @@ struct OpenFile {
 enum Writer {
     Json(arrow::json::LineDelimitedWriter<Counting>),
     Csv(Box<arrow::csv::Writer<Counting>>),
-    Parquet(ArrowWriter<File>),
+    Parquet(super::parquet_files::Writer),
 }
 
 /// A buffered file that counts the bytes written to it.
@@ -233,7 +233,7 @@ impl Write for Counting {
 impl OpenFile {
     fn bytes(&self) -> u64 {
         match &self.writer {
-            Writer::Parquet(w) => (w.bytes_written() + w.in_progress_size()) as u64,
+            Writer::Parquet(w) => w.bytes(),
             _ => self.bytes.load(Ordering::Relaxed),
         }
     }
@@ -299,9 +299,7 @@ impl FileSink {
             match &mut open.writer {
                 Writer::Json(w) => w.write(&part),
                 Writer::Csv(w) => w.write(&part),
-                Writer::Parquet(w) => w
-                    .write(&part)
-                    .map_err(|source| arrow::error::ArrowError::ExternalError(Box::new(source))),
+                Writer::Parquet(w) => w.write(&part),
             }
             .map_err(|source| ConnectorError::Arrow { path, source })?;
             open.rows += take;
@@ -341,19 +339,11 @@ impl Folder {
             Format::Csv => Writer::Csv(Box::new(arrow::csv::Writer::new(Counting::new(
                 file, &bytes,
             )))),
-            Format::Parquet => {
-                let properties = WriterProperties::builder()
-                    .set_compression(Compression::SNAPPY)
-                    .build();
-                Writer::Parquet(
-                    ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(
-                        |source| ConnectorError::Parquet {
-                            path: temporary.clone(),
-                            source,
-                        },
-                    )?,
-                )
-            }
+            Format::Parquet => Writer::Parquet(super::parquet_files::Writer::create(
+                file,
+                &temporary,
+                schema.clone(),
+            )?),
         };
         Ok(self.open.insert(OpenFile {
             temporary,
@@ -383,12 +373,7 @@ impl Folder {
             }
             Writer::Csv(writer) => finish_file(writer.into_inner()).map_err(io)?,
             Writer::Parquet(writer) => {
-                let file = writer
-                    .into_inner()
-                    .map_err(|source| ConnectorError::Parquet {
-                        path: open.temporary.clone(),
-                        source,
-                    })?;
+                let file = writer.finish(&open.temporary)?;
                 file.sync_all().map_err(io)?;
             }
         }

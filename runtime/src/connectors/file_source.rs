@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use indexmap::IndexMap;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::Deserialize;
 
 use super::lines::{CsvColumns, LineDecoder, Lines, TextPosition, check_header};
@@ -145,6 +144,9 @@ impl Config {
     /// Checks the fields that depend on each other.
     pub fn check(&self) -> Result<(), ConnectorError> {
         let format = self.format()?;
+        if format == Format::Parquet {
+            super::parquet_files::available()?;
+        }
         if self.schema.is_some() && format == Format::Parquet {
             return Err(config_error(
                 "schema",
@@ -328,12 +330,7 @@ fn open(path: &Path) -> Result<File, ConnectorError> {
 }
 
 fn parquet_schema(path: &Path) -> Result<SchemaRef, ConnectorError> {
-    ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-        .map(|b| b.schema().clone())
-        .map_err(|source| ConnectorError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })
+    super::parquet_files::schema(open(path)?, path)
 }
 
 /// A running file or stdin source.
@@ -367,7 +364,7 @@ struct Current {
 enum Reader {
     Lines(LineDecoder),
     Parquet {
-        reader: ParquetRecordBatchReader,
+        reader: super::parquet_files::Reader,
         rows: u64,
     },
 }
@@ -484,18 +481,12 @@ impl FileSource {
                     ),
                 ));
             }
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|source| ConnectorError::Parquet {
-                    path: path.clone(),
-                    source,
-                })?
-                .with_batch_size(self.batch_rows)
-                .with_offset(start.offset as usize)
-                .build()
-                .map_err(|source| ConnectorError::Parquet {
-                    path: path.clone(),
-                    source,
-                })?;
+            let reader = super::parquet_files::Reader::open(
+                file,
+                &path,
+                self.batch_rows,
+                start.offset as usize,
+            )?;
             return Ok(Current {
                 reader: Reader::Parquet {
                     reader,
@@ -558,14 +549,12 @@ impl Source for FileSource {
                     (next, lines.position())
                 }
                 Reader::Parquet { reader, rows } => {
-                    let next =
-                        reader
-                            .next()
-                            .transpose()
-                            .map_err(|source| ConnectorError::Arrow {
-                                path: current.path.clone(),
-                                source,
-                            })?;
+                    let next = reader.next_batch().transpose().map_err(|source| {
+                        ConnectorError::Arrow {
+                            path: current.path.clone(),
+                            source,
+                        }
+                    })?;
                     *rows += next.as_ref().map_or(0, |b| b.num_rows() as u64);
                     let position = TextPosition {
                         offset: *rows,

@@ -6,6 +6,7 @@ mod file_source;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod lines;
+mod parquet_files;
 mod registry;
 mod stdout;
 
@@ -58,6 +59,7 @@ pub enum ConnectorError {
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
     /// A Parquet file cannot be read or written.
+    #[cfg(feature = "parquet")]
     #[error("{}", path.display())]
     Parquet {
         /// The file.
