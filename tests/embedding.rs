@@ -1,88 +1,22 @@
 //! A program that embeds Weir registers a native connector of its own
 //! under a `type` name and runs a pipeline through it next to Weir's own
-//! connectors and plugins. The connector is this file: its config struct,
-//! the two connector traits and the running source.
+//! connectors and plugins. The program is `runtime/examples/embed.rs`; these
+//! tests run it, and its connector beside a plugin.
 
 mod common;
+#[path = "../runtime/examples/embed.rs"]
+#[allow(dead_code)] // its `main`
+mod embed;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use arrow::array::{Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use common::*;
-use serde::Deserialize;
-use weir::connectors::{
-    BadRecord, ConnectorConfig, ConnectorError, Registry, Source, SourceConnector,
-};
+use embed::Countdown;
+use weir::connectors::Registry;
 use weir::exec::RunOptions;
 use weir::graph::Graph;
-use weir::plugin::Poll;
 use weir::spec::Pipeline;
-
-/// `type: countdown`: the numbers from `from` down to 1, `per_batch` a
-/// batch.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Countdown {
-    from: i64,
-    per_batch: i64,
-}
-
-impl ConnectorConfig for Countdown {
-    fn prepare(&mut self, _base_dir: &Path) -> Result<(), ConnectorError> {
-        match self.per_batch > 0 {
-            true => Ok(()),
-            false => Err(ConnectorError::Config {
-                field: "per_batch".into(),
-                message: "must be at least 1".into(),
-            }),
-        }
-    }
-}
-
-impl SourceConnector for Countdown {
-    fn schema(&self) -> Result<SchemaRef, ConnectorError> {
-        Ok(Arc::new(Schema::new(vec![Field::new(
-            "n",
-            DataType::Int64,
-            false,
-        )])))
-    }
-
-    fn open(
-        &self,
-        schema: &SchemaRef,
-        _position: Option<serde_json::Value>,
-    ) -> Result<Box<dyn Source>, ConnectorError> {
-        Ok(Box::new(Counting {
-            schema: schema.clone(),
-            next: self.from,
-            per_batch: self.per_batch,
-        }))
-    }
-}
-
-struct Counting {
-    schema: SchemaRef,
-    next: i64,
-    per_batch: i64,
-}
-
-impl Source for Counting {
-    fn next_batch(&mut self, _bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
-        if self.next == 0 {
-            return Ok(Poll::Done);
-        }
-        let last = (self.next - self.per_batch).max(0);
-        let values: Int64Array = (last + 1..=self.next).rev().collect();
-        self.next = last;
-        let batch = RecordBatch::try_new(self.schema.clone(), vec![Arc::new(values)])
-            .expect("one int64 column");
-        Ok(Poll::Batch(batch))
-    }
-}
 
 fn pipeline(dir: &Path, text: &str) -> Pipeline {
     let path = dir.join("pipeline.yaml");
@@ -148,4 +82,17 @@ sinks:
         error.to_string().contains("per_batch") && error.to_string().contains("at least 1"),
         "{error}"
     );
+}
+
+#[test]
+fn the_embedding_example_runs_its_own_connector_through_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = embed::run_in(dir.path()).unwrap();
+    assert_eq!(summary.source_rows(), 1000, "{summary}");
+    let out = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert_eq!(out.lines().count(), 1000);
+    assert_eq!(out.lines().next(), Some(r#"{"n":1000}"#));
 }

@@ -11,9 +11,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use weir::Kind;
 use weir::authoring::Language;
-use weir::exec::RunOptions;
 use weir::graph::Graph;
-use weir::plugin::{EngineOptions, PluginEngine, TenantQuota, inspect::inspect};
+use weir::plugin::{EngineOptions, PluginEngine, inspect::inspect};
+use weir::runtime::Outcome;
 use weir::spec::Pipeline;
 
 /// Weir: a dataflow runtime whose stages are sandboxed WebAssembly components.
@@ -132,7 +132,14 @@ struct Invalid(String);
 /// else [`FAILED`].
 fn exit_code(error: &anyhow::Error) -> u8 {
     let invalid = error.chain().any(|e| {
-        e.is::<weir::spec::SpecError>() || e.is::<weir::graph::GraphError>() || e.is::<Invalid>()
+        let refused = e.downcast_ref::<weir::Error>().is_some_and(|e| {
+            e.fault() == weir::Fault::Configuration
+                && matches!(e.stage(), weir::Stage::Spec | weir::Stage::Graph)
+        });
+        refused
+            || e.is::<weir::spec::SpecError>()
+            || e.is::<weir::graph::GraphError>()
+            || e.is::<Invalid>()
     });
     if invalid { INVALID } else { FAILED }
 }
@@ -318,17 +325,6 @@ fn pipeline_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// How `weir run` runs its pipelines: the same for each.
-struct RunSettings<'a> {
-    engine: &'a PluginEngine,
-    /// Where each pipeline draws its progress line (`None`: quiet).
-    progress: Option<indicatif::MultiProgress>,
-    several: bool,
-    watch: bool,
-    stop: &'a AtomicBool,
-    shown: &'a weir::admin::Pipelines,
-}
-
 /// Rows/s and per-node counts of one run on stderr: a live line on a
 /// terminal (indicatif), else a line every ten seconds for logs.
 struct ProgressLine {
@@ -382,25 +378,10 @@ impl weir::exec::Progress for ProgressLine {
     }
 }
 
-/// What became of one pipeline.
-enum Outcome {
-    /// Its graph could not be built.
-    NotStarted(anyhow::Error),
-    /// It ran, to this end, past these dead-letter budgets.
-    Ran {
-        name: String,
-        tenant: String,
-        result: Result<weir::exec::Summary, weir::exec::RunError>,
-        breaches: Vec<weir::exec::BudgetBreach>,
-    },
-}
-
-/// Runs every pipeline in `files` side by side. One pipeline alone fails
-/// as it is; with several, one that cannot start or fails is reported and
-/// the others run to their end, and the exit code says that one failed.
-/// Each pipeline builds its graph (loads and opens its plugins) on its own
-/// thread and starts as soon as it is built: a slow plugin of one tenant
-/// never delays another's start.
+/// Runs every pipeline in `files` side by side ([`weir::Runtime`]). One
+/// pipeline alone fails as it is; with several, one that cannot start or
+/// fails is reported, the others run to their end, and the exit code says
+/// that one failed.
 fn run_pipelines(
     files: &[PathBuf],
     quiet: bool,
@@ -408,7 +389,6 @@ fn run_pipelines(
     admin: Option<(std::net::SocketAddr, Duration)>,
     drain: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let engine = PluginEngine::new(&EngineOptions::default())?;
     let several = files.len() > 1;
     let mut failed = Vec::new();
     let mut pipelines = Vec::new();
@@ -423,99 +403,62 @@ fn run_pipelines(
             )),
         }
     }
-    weir::spec::make_names_unique(&mut pipelines)?;
-    let admitted = weir::exec::prepare(&pipelines, &weir::connectors::Registry::builtin());
-    let mut ready = Vec::new();
-    for (pipeline, quota) in pipelines.into_iter().zip(admitted) {
-        match quota {
-            Ok(quota) => ready.push((pipeline, quota)),
-            Err(why) => failed.push(format!("{}: not started: {why}", pipeline.path.display())),
-        }
+    let mut runtime =
+        weir::Runtime::new(PluginEngine::new(&EngineOptions::default())?).watch(watch);
+    if !quiet {
+        let bars = indicatif::MultiProgress::new();
+        runtime = runtime.progress(move |pipeline, several| {
+            let label = several.then_some(pipeline.name.as_str());
+            Arc::new(ProgressLine::new(&bars, label))
+        });
     }
-    if !several && !failed.is_empty() {
-        return Err(Invalid(failed.join("\n")).into());
+    handle_ctrl_c(runtime.stop_flag(), drain)?;
+    if let Some((addr, linger)) = admin {
+        let bound = runtime.serve_admin(addr, linger)?;
+        eprintln!("admin API listening on http://{bound}");
     }
     // Pipelines that could not start are invalid; one whose run failed
     // makes the whole run failed.
     let mut run_failed = false;
     let mut over_budget = false;
-    let stop = Arc::new(AtomicBool::new(false));
-    handle_ctrl_c(stop.clone(), drain)?;
-    let shown = weir::admin::Pipelines::default();
-    if let Some((addr, _)) = admin {
-        serve_admin(addr, shown.clone(), engine.clone())?;
-    }
-    let settings = RunSettings {
-        engine: &engine,
-        progress: (!quiet).then(indicatif::MultiProgress::new),
-        several,
-        watch,
-        stop: &stop,
-        shown: &shown,
-    };
-    let outcomes: Vec<(PathBuf, Outcome)> = std::thread::scope(|scope| {
-        let runs: Vec<_> = ready
-            .into_iter()
-            .map(|(pipeline, quota)| {
-                let path = pipeline.path.clone();
-                let settings = &settings;
-                (
-                    path,
-                    scope.spawn(move || run_one(pipeline, &quota, settings)),
-                )
-            })
-            .collect();
-        runs.into_iter()
-            .map(|(path, run)| (path, run.join().expect("a pipeline thread panicked")))
-            .collect()
-    });
-    let ran = outcomes
-        .iter()
-        .any(|(_, outcome)| matches!(outcome, Outcome::Ran { .. }));
-    if let Some((_, linger)) = admin
-        && ran
-        && !stop.load(Ordering::SeqCst)
-    {
-        linger_for_a_scrape(&shown, linger);
-    }
-    for (path, outcome) in outcomes {
-        let (name, tenant, result) = match outcome {
-            Outcome::NotStarted(error) if !several => return Err(error),
-            Outcome::NotStarted(error) => {
-                failed.push(format!(
-                    "{}: not started: {}",
-                    path.display(),
-                    chain(&error)
-                ));
+    for (path, outcome) in runtime.run(pipelines)? {
+        let not_started = |error: anyhow::Error| match several {
+            true => Ok(format!(
+                "{}: not started: {}",
+                path.display(),
+                chain(&error)
+            )),
+            false => Err(error),
+        };
+        let ran = match outcome {
+            Outcome::NotBuilt(error) => {
+                failed.push(not_started(error.into())?);
                 continue;
             }
-            Outcome::Ran {
-                name,
-                tenant,
-                result,
-                breaches,
-            } => {
-                for breach in &breaches {
-                    failed.push(format!(
-                        "{}: dead-letter budget exceeded: {breach}",
-                        path.display()
-                    ));
-                }
-                over_budget |= !breaches.is_empty();
-                (name, tenant, result)
+            Outcome::Refused(error) => {
+                failed.push(not_started(Invalid(error.with_causes()).into())?);
+                continue;
             }
+            Outcome::Ran(ran) => ran,
         };
+        for breach in &ran.breaches {
+            failed.push(format!(
+                "{}: dead-letter budget exceeded: {breach}",
+                path.display()
+            ));
+        }
+        over_budget |= !ran.breaches.is_empty();
         if !quiet {
             if several {
-                eprintln!("pipeline {name} (tenant {tenant}):");
+                eprintln!("pipeline {} (tenant {}):", ran.name, ran.tenant);
             }
-            let summary = match &result {
+            let summary = match &ran.result {
                 Ok(summary) => summary,
                 Err(error) => &error.summary,
             };
             eprintln!("{summary}");
         }
-        if let Err(error) = result {
+        if let Err(error) = ran.result {
             let error = anyhow::Error::from(error).context(format!("running {}", path.display()));
             match several {
                 true => failed.push(chain(&error)),
@@ -527,7 +470,7 @@ fn run_pipelines(
     for failure in &failed {
         eprintln!("error: {failure}");
     }
-    let interrupted = stop.load(Ordering::SeqCst);
+    let interrupted = runtime.stop_flag().load(Ordering::SeqCst);
     Ok(ExitCode::from(
         match (run_failed, failed.is_empty(), over_budget, interrupted) {
             (true, ..) => FAILED,
@@ -537,105 +480,6 @@ fn run_pipelines(
             (false, false, false, _) => INVALID,
         },
     ))
-}
-
-/// Builds `pipeline`'s graph under its tenant's `quota` and runs it (with
-/// its plugin watcher when asked), shown by the admin API once built.
-fn run_one(pipeline: Pipeline, quota: &Arc<TenantQuota>, settings: &RunSettings<'_>) -> Outcome {
-    let mut graph = match Graph::build(pipeline, settings.engine) {
-        Ok(graph) => graph,
-        Err(error) => return Outcome::NotStarted(error.into()),
-    };
-    graph.set_tenant_quota(quota);
-    let (reloader, inboxes) = weir::exec::reload_channels(&graph);
-    let stats = weir::exec::node_stats(&graph);
-    settings.shown.add(weir::admin::PipelineView::new(
-        &graph,
-        stats.clone(),
-        reloader.clone(),
-    ));
-    let label = settings.several.then_some(graph.pipeline.name.as_str());
-    let options = RunOptions {
-        progress: settings
-            .progress
-            .as_ref()
-            .map(|bars| Arc::new(ProgressLine::new(bars, label)) as Arc<dyn weir::exec::Progress>),
-        ..RunOptions::default()
-    };
-    let done = AtomicBool::new(false);
-    let result = std::thread::scope(|scope| {
-        if settings.watch {
-            let (graph, reloader, done) = (&graph, &reloader, &done);
-            scope.spawn(move || {
-                if let Err(error) =
-                    weir::watch::watch_plugins(graph, settings.engine, reloader, done)
-                {
-                    tracing::error!(%error, "cannot watch the plugin files; no reloads");
-                }
-            });
-        }
-        let result = weir::exec::run_reloadable(
-            &graph,
-            settings.engine,
-            &options,
-            settings.stop,
-            inboxes,
-            &stats,
-        );
-        done.store(true, Ordering::SeqCst);
-        result
-    });
-    let breaches = match &result {
-        Ok(summary) => weir::exec::breaches(&graph, summary),
-        Err(_) => Vec::new(),
-    };
-    Outcome::Ran {
-        name: graph.pipeline.name.clone(),
-        tenant: graph.pipeline.tenant.name.clone(),
-        result,
-        breaches,
-    }
-}
-
-/// Waits until `/metrics` has been scraped once more than now, or `linger`
-/// has passed; then half a second for the answer to leave.
-fn linger_for_a_scrape(shown: &weir::admin::Pipelines, linger: Duration) {
-    if linger.is_zero() {
-        return;
-    }
-    let seen = shown.scrapes();
-    let until = std::time::Instant::now() + linger;
-    while shown.scrapes() == seen && std::time::Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if shown.scrapes() > seen {
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// Binds `addr` and serves the admin API on a thread of its own until the
-/// process ends; says where on stderr.
-fn serve_admin(
-    addr: std::net::SocketAddr,
-    pipelines: weir::admin::Pipelines,
-    engine: PluginEngine,
-) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_io()
-        .build()?;
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .with_context(|| format!("binding the admin API to {addr}"))?;
-    eprintln!("admin API listening on http://{}", listener.local_addr()?);
-    std::thread::Builder::new()
-        .name("weir-admin".into())
-        .spawn(move || {
-            if let Err(error) = runtime.block_on(weir::admin::serve(listener, pipelines, engine)) {
-                tracing::error!(%error, "the admin API stopped");
-            }
-        })?;
-    Ok(())
 }
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -177,7 +177,7 @@ mod tests {
         for (kind, path) in [(Kind::Sink, "out"), (Kind::Source, "in.parquet")] {
             let config = serde_json::json!({"path": path, "format": "parquet"});
             let built = Registry::builtin().build(kind, "file", &config, Path::new("."));
-            let error = built.err().expect("refused").to_string();
+            let error = built.expect_err("refused").to_string();
             assert!(error.contains("without the `parquet` feature"), "{error}");
         }
     }

@@ -39,7 +39,7 @@ impl DeadLetters {
 
     /// Records rows of `batch` (by index) with their errors. Only the disk
     /// can make it fail: rows the JSON writer cannot render are written
-    /// column by column as text (see [`rows_as_text`]).
+    /// column by column as text (see `rows_as_text`).
     pub fn rows(&self, batch: &RecordBatch, rows: &[(usize, String)]) -> std::io::Result<()> {
         let indices = UInt32Array::from_iter_values(rows.iter().map(|(row, _)| *row as u32));
         let rendered = take_record_batch(batch, &indices).and_then(|picked| {

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::Kind;
 use crate::connectors::Registry;
 use crate::plugin::TenantQuota;
 use crate::spec::{Pipeline, TenantSpec};
+use crate::{Error, Fault, Kind, Stage};
 
 /// Admits pipelines to run side by side, their connectors made from
 /// `registry`. Answers, for each pipeline in
@@ -25,7 +25,7 @@ use crate::spec::{Pipeline, TenantSpec};
 pub fn prepare(
     pipelines: &[Pipeline],
     registry: &Registry,
-) -> Vec<Result<Arc<TenantQuota>, String>> {
+) -> Vec<Result<Arc<TenantQuota>, Error>> {
     let mut quotas = vec![None; pipelines.len()];
     let mut refused = shared_files(pipelines, registry);
     // Per tenant: its quotas as first stated and in which file, its shared
@@ -86,7 +86,7 @@ pub fn prepare(
         .into_iter()
         .enumerate()
         .map(|(i, quota)| match refused.next_if(|(j, _)| *j == i) {
-            Some((_, why)) => Err(why),
+            Some((_, why)) => Err(Error::new(Stage::Spec, Fault::Configuration, why)),
             None => Ok(quota.expect("every admitted pipeline has its tenant's quota")),
         })
         .collect()

@@ -7,6 +7,7 @@
 //! [`SinkInstance`]. Each instance has its own wasmtime `Store`, memory cap
 //! and call deadline; nothing a guest returns can panic the host.
 
+#[doc(hidden)] // generated; public for the executor benchmark only
 pub mod bindings;
 mod cache;
 mod clocks;

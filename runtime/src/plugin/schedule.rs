@@ -5,7 +5,7 @@
 //!   re-creates the instance).
 //! - A call that has run longer than its slice ([`SLICE`] unless the
 //!   node's limits say otherwise) is demoted: its thread's
-//!   nice value is raised to [`DEMOTED_NICE`] until the call returns. When
+//!   nice value is raised to `DEMOTED_NICE` until the call returns. When
 //!   cores are scarce, the kernel then gives them to threads doing short
 //!   calls, so a runaway plugin of one tenant cannot starve another tenant's
 //!   pipeline; on an idle machine a demoted call runs at full speed. (This
