@@ -31,6 +31,7 @@ mod work;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use weir::plugin::PluginInstance;
 
 use arrow::array::RecordBatch;
 use arrow::compute::filter_record_batch;

@@ -13,6 +13,7 @@
 mod work;
 
 use std::hint::black_box;
+use weir::plugin::PluginInstance;
 
 use arrow::array::RecordBatch;
 

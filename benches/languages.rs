@@ -17,6 +17,7 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use weir::plugin::PluginInstance;
 
 use arrow::array::RecordBatch;
 use criterion::{Criterion, Throughput};

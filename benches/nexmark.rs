@@ -25,6 +25,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use weir::plugin::PluginInstance;
 
 use common::nexmark::{QUERIES, SEED, START_MS, pipeline};
 use serde_json::{Value, json};

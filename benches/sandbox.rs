@@ -26,6 +26,7 @@ mod work;
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+use weir::plugin::PluginInstance;
 
 use weir::exec::{RunOptions, run};
 use weir::graph::Graph;

@@ -13,7 +13,7 @@
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use serde::Deserialize;
-use weir_sdk::{Error, Result, Sink, host};
+use weir_sdk::{Error, Result, Sink, SinkPlan, host};
 
 /// The sink's configuration.
 #[derive(Debug, Default, Deserialize)]
@@ -37,14 +37,15 @@ pub struct Count {
 impl Sink for Count {
     type Config = Config;
 
-    fn open(config: Config, _input: &SchemaRef) -> Result<(Self, Option<Vec<usize>>)> {
+    fn open(config: Config, _input: &SchemaRef) -> Result<(Self, SinkPlan)> {
         let sink = Count {
             expect_rows: config.expect_rows,
             delay: std::time::Duration::from_millis(config.delay_ms),
             rows: 0,
             batches: 0,
         };
-        Ok((sink, Some(Vec::new())))
+        // It counts rows: no column needs to cross the boundary.
+        Ok((sink, SinkPlan::reading_at(&[]).0))
     }
 
     fn write(&mut self, batch: RecordBatch) -> Result<()> {

@@ -75,6 +75,7 @@ impl Transform for Filter {
                 .map(|name| weir_sdk::config::column(input, name, "columns"))
                 .collect::<Result<_>>()?,
         };
+        // The predicate's columns first, then (for whole batches) the output's.
         let mut reads: Vec<usize> = parsed
             .columns()
             .iter()
@@ -83,28 +84,22 @@ impl Transform for Filter {
         if config.output == OutputKind::Batches {
             reads.extend(&output_columns);
         }
-        reads.sort_unstable();
-        reads.dedup();
-        let received = input.project(&reads)?;
-        let predicate =
-            expr::boolean(&parsed, &received).map_err(|e| Error::internal(e.to_string()))?;
-
         let layout = output_columns
             .iter()
             .fold(Layout::new(input), |l, &i| l.input(i));
-        let plan = match config.output {
+        let (plan, positions) = match config.output {
             OutputKind::Selection => Plan::derived(layout),
             OutputKind::Batches => Plan::batches(layout.output_schema()),
         }
-        .reading(reads.iter().copied());
+        .reading_at(&reads);
+        let received = plan.reads().received_schema(input)?;
+        let predicate =
+            expr::boolean(&parsed, &received).map_err(|e| Error::internal(e.to_string()))?;
         let answer = match config.output {
             OutputKind::Selection => Answer::Selection,
             OutputKind::Batches => {
-                let projection: Vec<usize> = output_columns
-                    .iter()
-                    .map(|i| reads.binary_search(i).expect("read"))
-                    .collect();
-                let whole = projection.iter().copied().eq(0..reads.len());
+                let projection = positions[positions.len() - output_columns.len()..].to_vec();
+                let whole = projection.iter().copied().eq(0..received.fields().len());
                 Answer::Batches((!whole).then_some(projection))
             }
         };

@@ -28,7 +28,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
-use weir_sdk::{Error, Poll, Result, Source};
+use weir_sdk::{Error, Poll, Result, Source, SourcePlan};
 
 pub mod nexmark;
 
@@ -263,7 +263,7 @@ pub struct Generate {
 impl Source for Generate {
     type Config = Config;
 
-    fn open(config: Config) -> Result<(Self, SchemaRef)> {
+    fn open(config: Config) -> Result<(Self, SourcePlan)> {
         if let Some(rate) = config.rate
             && !(rate > 0.0 && rate.is_finite())
         {
@@ -289,7 +289,7 @@ impl Source for Generate {
             started: None,
             emitted_since_start: 0,
         };
-        Ok((generator, schema))
+        Ok((generator, SourcePlan::new(schema)))
     }
 
     fn next(&mut self, max_rows: usize) -> Result<Poll> {

@@ -245,19 +245,17 @@ impl Transform for Join {
                 )));
             }
         }
-        let mut reads: Vec<usize> = left_reads.iter().chain(&right_reads).copied().collect();
-        reads.sort_unstable();
-        reads.dedup();
-        let at = |i: &usize| reads.binary_search(i).expect("read");
-        left.reads = left_reads.iter().map(at).collect();
-        right.reads = right_reads.iter().map(at).collect();
+        let reads: Vec<usize> = left_reads.iter().chain(&right_reads).copied().collect();
         let output: SchemaRef = Arc::new(Schema::new(fields));
+        let (plan, mut positions) = Plan::batches(output.clone()).reading_at(&reads);
+        right.reads = positions.split_off(left_reads.len());
+        left.reads = positions;
         let join = Join {
             left,
             right,
-            output: output.clone(),
+            output,
         };
-        Ok((join, Plan::batches(output).reading(reads)))
+        Ok((join, plan))
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<Output> {

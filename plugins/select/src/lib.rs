@@ -94,8 +94,8 @@ impl Transform for Select {
             |name: &str, n: usize| weir_sdk::config::column(input, name, &format!("columns[{n}]"));
         let mut layout = Layout::new(input);
         let mut reads = Vec::new();
-        // (kind, output field) of each appended column; indices into the
-        // received batch are resolved once all reads are known.
+        // (kind, output field) of each appended column; a cast holds the
+        // number of its read until the plan says where that column lands.
         let mut pending: Vec<(Computed, Field)> = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (n, spec) in config.columns.iter().enumerate() {
@@ -178,27 +178,26 @@ impl Transform for Select {
                                 input.field(source).data_type()
                             )));
                         }
-                        reads.push(source);
                         let field =
                             Field::new(&spec.name, to.clone(), input.field(source).is_nullable());
                         layout = layout.append(field.clone());
-                        pending.push((Computed::Cast(source, to), field));
+                        pending.push((Computed::Cast(reads.len(), to), field));
+                        reads.push(source);
                     }
                 }
             }
         }
-        reads.sort_unstable();
-        reads.dedup();
-        let received = Arc::new(input.project(&reads)?);
+        let (plan, positions) = Plan::derived(layout).reading_at(&reads);
+        let received = plan.reads().received_schema(input)?;
         let computed = pending
             .into_iter()
             .map(|(c, _)| match c {
-                Computed::Cast(i, to) => Computed::Cast(reads.binary_search(&i).expect("read"), to),
+                Computed::Cast(read, to) => Computed::Cast(positions[read], to),
                 Computed::Expr(e) => Computed::Expr(e.bind(&received)),
                 other => other,
             })
             .collect();
-        Ok((Select { computed }, Plan::derived(layout).reading(reads)))
+        Ok((Select { computed }, plan))
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<Output> {

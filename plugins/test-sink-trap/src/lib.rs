@@ -4,7 +4,7 @@
 
 use arrow_array::{Int64Array, RecordBatch};
 use arrow_schema::SchemaRef;
-use weir_sdk::{Error, Result, Sink};
+use weir_sdk::{Error, Result, Sink, SinkPlan};
 
 /// No settings.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -12,21 +12,26 @@ use weir_sdk::{Error, Result, Sink};
 pub struct Config {}
 
 /// Panics on the poison pill.
-pub struct TrapOn13;
+/// Traps on a batch holding id 13; `id` is where that column is in the
+/// batches it receives.
+pub struct TrapOn13 {
+    id: usize,
+}
 
 impl Sink for TrapOn13 {
     type Config = Config;
 
-    fn open(_config: Self::Config, input: &SchemaRef) -> Result<(Self, Option<Vec<usize>>)> {
+    fn open(_config: Self::Config, input: &SchemaRef) -> Result<(Self, SinkPlan)> {
         let id = input
             .index_of("id")
-            .map_err(|_| Error::invalid_input("the input has no `id` column"))?;
-        Ok((TrapOn13, Some(vec![id])))
+            .map_err(|_| Error::invalid_config("the input has no `id` column"))?;
+        let (plan, at) = SinkPlan::reading_at(&[id]);
+        Ok((TrapOn13 { id: at[0] }, plan))
     }
 
     fn write(&mut self, batch: RecordBatch) -> Result<()> {
         let ids = batch
-            .column(0)
+            .column(self.id)
             .as_any()
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| Error::invalid_input("`id` must be int64"))?;

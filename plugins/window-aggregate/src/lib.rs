@@ -300,6 +300,8 @@ impl Transform for WindowAggregate {
             Field::new("window_start", ts.clone(), false),
             Field::new("window_end", ts, false),
         ];
+        // Keys and aggregates hold the number of their read until the plan
+        // says where each column lands in the batches `process` receives.
         let mut reads = vec![time];
         let mut keys = Vec::new();
         for (n, name) in config.keys.iter().enumerate() {
@@ -315,8 +317,8 @@ impl Transform for WindowAggregate {
                 }
             };
             fields.push(Field::new(name, key_type.clone(), true));
+            keys.push((reads.len(), key_type));
             reads.push(i);
-            keys.push((i, key_type));
         }
         let mut aggregates = Vec::new();
         for (n, spec) in config.aggregates.iter().enumerate() {
@@ -336,7 +338,7 @@ impl Transform for WindowAggregate {
                         )));
                     }
                     reads.push(i);
-                    Some(i)
+                    Some(reads.len() - 1)
                 }
             };
             let op_name = format!("{:?}", spec.op).to_lowercase();
@@ -352,9 +354,6 @@ impl Transform for WindowAggregate {
             fields.push(Field::new(name, data_type, spec.op != Op::Count));
             aggregates.push((spec.op, column));
         }
-        reads.sort_unstable();
-        reads.dedup();
-        let at = |i: usize| reads.binary_search(&i).expect("read");
         let top = match &config.top {
             None => None,
             Some(Top { rows: 0, .. }) => {
@@ -375,6 +374,8 @@ impl Transform for WindowAggregate {
             }
         };
         let output: SchemaRef = Arc::new(Schema::new(fields));
+        let (plan, positions) = Plan::batches(output.clone()).reading_at(&reads);
+        let at = |read: usize| positions[read];
         let transform = WindowAggregate {
             size,
             slide,
@@ -383,7 +384,7 @@ impl Transform for WindowAggregate {
             top,
             time_input: time,
             host_clock: false,
-            time: at(time),
+            time: at(0),
             keys: keys.into_iter().map(|(i, t)| (at(i), t)).collect(),
             aggregates: aggregates
                 .into_iter()
@@ -394,7 +395,7 @@ impl Transform for WindowAggregate {
             newest: None,
             closed_before: i64::MIN,
         };
-        Ok((transform, Plan::batches(output).reading(reads)))
+        Ok((transform, plan))
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<Output> {

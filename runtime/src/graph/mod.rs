@@ -6,6 +6,7 @@
 
 mod render;
 
+use crate::plugin::PluginInstance;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! `weir plugin inspect`: what a component is and what it would need.
 
+use super::PluginInstance;
 use std::fmt;
 
 use super::bindings::types::PluginInfo;

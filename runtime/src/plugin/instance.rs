@@ -6,12 +6,78 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::types;
 use super::clocks::SleptPastDeadline;
-use super::engine::PluginEngine;
+use super::engine::{Plugin, PluginEngine};
 use super::error::{GuestErrorKind, PluginError, boxed};
 use super::grants::Grants;
 use super::host::{HostState, PluginMetrics};
 use super::limits::{Limits, MemoryBreach};
 use super::schedule::CallWindow;
+
+/// What instantiating a plugin as a node takes: the engine, the node's name,
+/// its limits and the capabilities it grants.
+pub struct Spawn<'a> {
+    /// The engine the plugin was loaded into.
+    pub engine: &'a PluginEngine,
+    /// The node (or `node#instance`), for errors and logs.
+    pub node: &'a str,
+    /// The instance's limits.
+    pub limits: &'a Limits,
+    /// Directories and environment variables granted.
+    pub grants: &'a Grants,
+}
+
+impl Spawn<'_> {
+    /// A fresh instance of `plugin` made by `bind` from its pre-instantiated
+    /// component `pre`, which is `None` when the plugin is not of `kind`.
+    pub(crate) fn instance<P, B>(
+        &self,
+        plugin: &Plugin,
+        kind: crate::Kind,
+        pre: Option<&P>,
+        bind: impl FnOnce(&P, &mut Store<HostState>) -> wasmtime::Result<B>,
+    ) -> Result<Instance<B>, PluginError> {
+        let Some(pre) = pre else {
+            return Err(plugin.wrong_world(self.node, kind));
+        };
+        Instance::new(self.engine, self.node, self.limits, self.grants, |store| {
+            bind(pre, store)
+        })
+    }
+}
+
+/// An instance of one kind of plugin (source, transform or sink): every
+/// kind is made the same way.
+pub trait PluginInstance: Sized {
+    /// Instantiates `plugin`, which must be of this kind, as `spawn` says.
+    fn spawn(plugin: &Plugin, spawn: &Spawn<'_>) -> Result<Self, PluginError>;
+
+    /// Instantiates `plugin` as node `node`, granting nothing.
+    fn new(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+    ) -> Result<Self, PluginError> {
+        Self::with_grants(engine, plugin, node, limits, &Grants::default())
+    }
+
+    /// Like `new`, with the capabilities `grants` (directories, environment).
+    fn with_grants(
+        engine: &PluginEngine,
+        plugin: &Plugin,
+        node: &str,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<Self, PluginError> {
+        let spawn = Spawn {
+            engine,
+            node,
+            limits,
+            grants,
+        };
+        Self::spawn(plugin, &spawn)
+    }
+}
 
 /// A store and the typed bindings of one instantiated component.
 pub(crate) struct Instance<B> {

@@ -34,6 +34,7 @@ pub use engine::{EngineOptions, Plugin, PluginEngine};
 pub use error::{BoxError, GuestErrorKind, PluginError, with_causes};
 pub use grants::{DirGrant, Grants};
 pub use host::{HostState, MAX_METRIC_NAME, MAX_METRICS, NodeMetrics, PluginMetrics};
+pub use instance::{PluginInstance, Spawn};
 pub use limits::{EPOCH_TICK, Limits, QuotaBreach, TenantQuota};
 pub use sink::SinkInstance;
 pub use source::{Poll, SourceInstance};

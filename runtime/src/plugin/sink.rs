@@ -6,12 +6,11 @@ use arrow::datatypes::SchemaRef;
 
 use super::bindings::sink::SinkPlugin;
 use super::bindings::types::PluginInfo;
-use super::engine::{Plugin, PluginEngine, TypedPre};
+use super::engine::{Plugin, TypedPre};
 use super::error::PluginError;
-use super::grants::Grants;
 use super::host::PluginMetrics;
 use super::input::InputEncoder;
-use super::instance::Instance;
+use super::instance::{Instance, PluginInstance, Spawn};
 use super::limits::Limits;
 use super::lower::call_with_batch;
 use crate::Kind;
@@ -23,35 +22,22 @@ pub struct SinkInstance {
     opened: Option<InputEncoder>,
 }
 
-impl SinkInstance {
-    /// Instantiates `plugin` (which must be a sink) as node `node`.
-    pub fn new(
-        engine: &PluginEngine,
-        plugin: &Plugin,
-        node: &str,
-        limits: &Limits,
-    ) -> Result<Self, PluginError> {
-        Self::with_grants(engine, plugin, node, limits, &Grants::default())
-    }
-
-    /// Like `new`, with the capabilities `grants` (directories, environment).
-    pub fn with_grants(
-        engine: &PluginEngine,
-        plugin: &Plugin,
-        node: &str,
-        limits: &Limits,
-        grants: &Grants,
-    ) -> Result<Self, PluginError> {
-        let TypedPre::Sink(pre) = plugin.typed_pre() else {
-            return Err(plugin.wrong_world(node, Kind::Sink));
+impl PluginInstance for SinkInstance {
+    fn spawn(plugin: &Plugin, spawn: &Spawn<'_>) -> Result<Self, PluginError> {
+        let pre = match plugin.typed_pre() {
+            TypedPre::Sink(pre) => Some(pre),
+            _ => None,
         };
-        let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
+        let instance =
+            spawn.instance(plugin, Kind::Sink, pre, |pre, store| pre.instantiate(store))?;
         Ok(Self {
             instance,
             opened: None,
         })
     }
+}
 
+impl SinkInstance {
     /// The plugin's name, version and description.
     pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
         self.instance

@@ -8,11 +8,10 @@ use arrow::datatypes::SchemaRef;
 use super::bindings::source::SourcePlugin;
 use super::bindings::source::exports::weir::plugin::source as wit;
 use super::bindings::types::PluginInfo;
-use super::engine::{Plugin, PluginEngine, TypedPre};
+use super::engine::{Plugin, TypedPre};
 use super::error::PluginError;
-use super::grants::Grants;
 use super::host::PluginMetrics;
-use super::instance::Instance;
+use super::instance::{Instance, PluginInstance, Spawn};
 use super::limits::Limits;
 use super::transform::decode;
 use crate::Kind;
@@ -35,35 +34,23 @@ pub struct SourceInstance {
     decoder: Option<BatchDecoder>,
 }
 
-impl SourceInstance {
-    /// Instantiates `plugin` (which must be a source) as node `node`.
-    pub fn new(
-        engine: &PluginEngine,
-        plugin: &Plugin,
-        node: &str,
-        limits: &Limits,
-    ) -> Result<Self, PluginError> {
-        Self::with_grants(engine, plugin, node, limits, &Grants::default())
-    }
-
-    /// Like `new`, with the capabilities `grants` (directories, environment).
-    pub fn with_grants(
-        engine: &PluginEngine,
-        plugin: &Plugin,
-        node: &str,
-        limits: &Limits,
-        grants: &Grants,
-    ) -> Result<Self, PluginError> {
-        let TypedPre::Source(pre) = plugin.typed_pre() else {
-            return Err(plugin.wrong_world(node, Kind::Source));
+impl PluginInstance for SourceInstance {
+    fn spawn(plugin: &Plugin, spawn: &Spawn<'_>) -> Result<Self, PluginError> {
+        let pre = match plugin.typed_pre() {
+            TypedPre::Source(pre) => Some(pre),
+            _ => None,
         };
-        let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
+        let instance = spawn.instance(plugin, Kind::Source, pre, |pre, store| {
+            pre.instantiate(store)
+        })?;
         Ok(Self {
             instance,
             decoder: None,
         })
     }
+}
 
+impl SourceInstance {
     /// The plugin's name, version and description.
     pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
         self.instance

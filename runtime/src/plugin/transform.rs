@@ -11,12 +11,11 @@ use arrow::datatypes::{Schema, SchemaRef};
 
 use super::bindings::transform::exports::weir::plugin::transform as wit;
 use super::bindings::types::PluginInfo;
-use super::engine::{Plugin, PluginEngine, TransformBindings, TypedPre};
+use super::engine::{Plugin, TransformBindings, TypedPre};
 use super::error::PluginError;
-use super::grants::Grants;
 use super::host::PluginMetrics;
 use super::input::InputEncoder;
-use super::instance::Instance;
+use super::instance::{Instance, PluginInstance, Spawn};
 use super::limits::Limits;
 use super::lower::call_with_batch;
 use crate::Kind;
@@ -82,35 +81,23 @@ pub struct TransformInstance {
     opened: Option<Opened>,
 }
 
-impl TransformInstance {
-    /// Instantiates `plugin` (which must be a transform) as node `node`.
-    pub fn new(
-        engine: &PluginEngine,
-        plugin: &Plugin,
-        node: &str,
-        limits: &Limits,
-    ) -> Result<Self, PluginError> {
-        Self::with_grants(engine, plugin, node, limits, &Grants::default())
-    }
-
-    /// Like `new`, with the capabilities `grants` (directories, environment).
-    pub fn with_grants(
-        engine: &PluginEngine,
-        plugin: &Plugin,
-        node: &str,
-        limits: &Limits,
-        grants: &Grants,
-    ) -> Result<Self, PluginError> {
-        let TypedPre::Transform(pre) = plugin.typed_pre() else {
-            return Err(plugin.wrong_world(node, Kind::Transform));
+impl PluginInstance for TransformInstance {
+    fn spawn(plugin: &Plugin, spawn: &Spawn<'_>) -> Result<Self, PluginError> {
+        let pre = match plugin.typed_pre() {
+            TypedPre::Transform(pre) => Some(pre),
+            _ => None,
         };
-        let instance = Instance::new(engine, node, limits, grants, |store| pre.instantiate(store))?;
+        let instance = spawn.instance(plugin, Kind::Transform, pre, |pre, store| {
+            pre.instantiate(store)
+        })?;
         Ok(Self {
             instance,
             opened: None,
         })
     }
+}
 
+impl TransformInstance {
     /// The plugin's name, version and description.
     pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
         self.instance.call_infallible("about", |b, s| {

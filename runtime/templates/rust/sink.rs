@@ -6,7 +6,7 @@
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use weir_sdk::{Result, Sink, host};
+use weir_sdk::{Result, Sink, SinkPlan, host};
 
 /// The plugin's configuration (the node's `config:`).
 #[derive(Debug, Default, serde::Deserialize)]
@@ -21,8 +21,9 @@ pub struct Plugin {
 impl Sink for Plugin {
     type Config = Config;
 
-    fn open(_config: Config, _input: &SchemaRef) -> Result<(Self, Option<Vec<usize>>)> {
-        Ok((Plugin { rows: 0 }, Some(Vec::new())))
+    fn open(_config: Config, _input: &SchemaRef) -> Result<(Self, SinkPlan)> {
+        // It counts rows, so it reads no column; `SinkPlan::all()` reads all.
+        Ok((Plugin { rows: 0 }, SinkPlan::reading_at(&[]).0))
     }
 
     fn write(&mut self, batch: RecordBatch) -> Result<()> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use weir_sdk::{Error, Poll, Result, Source};
+use weir_sdk::{Error, Poll, Result, Source, SourcePlan};
 
 /// The plugin's configuration (the node's `config:`).
 #[derive(Debug, serde::Deserialize)]
@@ -32,7 +32,7 @@ pub struct Plugin {
 impl Source for Plugin {
     type Config = Config;
 
-    fn open(config: Config) -> Result<(Self, SchemaRef)> {
+    fn open(config: Config) -> Result<(Self, SourcePlan)> {
         if config.rows < 0 {
             return Err(Error::invalid_config("rows: must not be negative"));
         }
@@ -41,7 +41,7 @@ impl Source for Plugin {
             Field::new("name", DataType::Utf8, false),
         ]));
         let source = Plugin { schema: schema.clone(), next: 0, rows: config.rows };
-        Ok((source, schema))
+        Ok((source, SourcePlan::new(schema)))
     }
 
     fn next(&mut self, max_rows: usize) -> Result<Poll> {

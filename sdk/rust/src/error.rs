@@ -98,6 +98,19 @@ impl From<arrow_schema::ArrowError> for Error {
     }
 }
 
+/// An error answered by a plugin's `open`. Its input there is a schema,
+/// which the configuration must fit: an invalid-input answer (as Arrow
+/// errors convert) is the configuration's fault, and is reported so.
+pub(crate) fn at_open(error: Error) -> Error {
+    match error.kind {
+        ErrorKind::InvalidInput => Error {
+            kind: ErrorKind::InvalidConfig,
+            ..error
+        },
+        _ => error,
+    }
+}
+
 impl From<serde_json::Error> for Error {
     fn from(error: serde_json::Error) -> Self {
         Self::invalid_input(error)

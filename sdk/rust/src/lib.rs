@@ -4,14 +4,17 @@ pub mod bindings;
 pub mod compute;
 pub mod config;
 mod error;
+mod glue;
 pub mod host;
+mod reads;
 pub mod sink;
 pub mod source;
 pub mod transform;
 
 pub use error::{Error, ErrorKind, Result};
-pub use sink::Sink;
-pub use source::{Poll, Source};
+pub use reads::Reads;
+pub use sink::{Sink, SinkPlan};
+pub use source::{Poll, Source, SourcePlan};
 pub use transform::{ColumnSource, Layout, Output, Plan, Transform};
 
 /// The Arrow crates the SDK is built on, so plugins use the same versions.

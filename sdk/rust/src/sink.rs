@@ -1,10 +1,11 @@
-//! Sinks: the [`Sink`] trait.
+//! Sinks: the [`Sink`] trait and the [`SinkPlan`] it answers at open.
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use serde::de::DeserializeOwned;
 
-use crate::error::{Error, Result};
+use crate::Reads;
+use crate::error::Result;
 
 /// A sink: consumes record batches.
 ///
@@ -13,11 +14,12 @@ pub trait Sink: Sized + 'static {
     /// The configuration, parsed from the pipeline's `config` (JSON).
     type Config: DeserializeOwned;
 
-    /// Checks the configuration against the input schema. Returns the sink
-    /// and the input columns it reads (`None` for all).
-    fn open(config: Self::Config, input: &SchemaRef) -> Result<(Self, Option<Vec<usize>>)>;
+    /// Checks the configuration against the input schema and returns the
+    /// sink and its [`SinkPlan`]: the input columns it reads.
+    fn open(config: Self::Config, input: &SchemaRef) -> Result<(Self, SinkPlan)>;
 
-    /// Writes one batch holding the columns the sink reads.
+    /// Writes one batch holding the columns the plan reads (all of them
+    /// unless [`SinkPlan::reading_at`] was used).
     fn write(&mut self, batch: RecordBatch) -> Result<()>;
 
     /// Makes everything written so far durable.
@@ -26,15 +28,41 @@ pub trait Sink: Sized + 'static {
     }
 }
 
+/// What a sink answers at open.
+#[derive(Debug, Clone, Default)]
+pub struct SinkPlan {
+    reads: Reads,
+}
+
+impl SinkPlan {
+    /// The sink reads every input column.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// The sink reads only `columns` (input indices, any order); answers,
+    /// for each in the order given, its position in the batches `write`
+    /// receives ([`Reads::of`]).
+    pub fn reading_at(columns: &[usize]) -> (Self, Vec<usize>) {
+        let (reads, positions) = Reads::of(columns);
+        (Self { reads }, positions)
+    }
+
+    /// The input columns read.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+}
+
 /// Glue between the generated bindings and a [`Sink`]; used by
 /// [`export_sink!`](crate::export_sink).
 #[doc(hidden)]
 pub mod glue {
     use super::*;
-    use crate::bindings::types;
+    use crate::glue::{WitResult, answer, decode, input_schema, opened};
+
     use crate::trusted_decoder;
-    use std::sync::Arc;
-    use weir_ipc::{BatchDecoder, schema_from_bytes};
+    use weir_ipc::BatchDecoder;
 
     pub use crate::bindings::sink::exports::weir::plugin::sink::{Guest, Plan as WitPlan};
     pub use crate::bindings::types::{Error as WitError, PluginInfo};
@@ -45,52 +73,33 @@ pub mod glue {
         decoder: BatchDecoder,
     }
 
-    type WitResult<T> = std::result::Result<T, types::Error>;
-
-    fn opened<T>(state: &mut Option<State<T>>) -> Result<&mut State<T>> {
-        state
-            .as_mut()
-            .ok_or_else(|| Error::internal("called before a successful open"))
-    }
-
     pub fn open<T: Sink>(
         state: &mut Option<State<T>>,
         config: String,
         schema: Vec<u8>,
     ) -> WitResult<WitPlan> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let config = crate::config::parse::<T::Config>(&config)?;
-            let input = schema_from_bytes(&schema)
-                .map_err(|e| Error::internal(format!("input schema: {e}")))?;
-            let (plugin, reads) = T::open(config, &input)?;
-            let reads = reads.map(|mut r| {
-                r.sort_unstable();
-                r.dedup();
-                r
-            });
-            let read_schema = match &reads {
-                Some(reads) => Arc::new(input.project(reads)?),
-                None => input,
-            };
-            let decoder = trusted_decoder(&read_schema)?;
+            let input = input_schema(&schema)?;
+            let (plugin, plan) = T::open(config, &input).map_err(crate::error::at_open)?;
+            let received = plan.reads().received_schema(&input)?;
+            let decoder = trusted_decoder(&received)?;
             *state = Some(State { plugin, decoder });
             Ok(WitPlan {
-                reads: reads.map(|r| r.into_iter().map(|i| i as u32).collect()),
+                reads: plan
+                    .reads()
+                    .indices()
+                    .map(|r| r.iter().map(|&i| i as u32).collect()),
             })
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn write<T: Sink>(state: &mut Option<State<T>>, bytes: Vec<u8>) -> WitResult<()> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let state = opened(state)?;
-            let batch = state
-                .decoder
-                .decode(bytes)
-                .map_err(|e| Error::internal(format!("cannot decode the input batch: {e}")))?;
+            let batch = decode(&mut state.decoder, bytes)?;
             state.plugin.write(batch)
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn flush<T: Sink>(state: &mut Option<State<T>>) -> WitResult<()> {

@@ -1,4 +1,5 @@
-//! Sources: the [`Source`] trait and what it answers per poll.
+//! Sources: the [`Source`] trait, the [`SourcePlan`] it answers at open and
+//! what it answers per poll.
 
 use std::time::Duration;
 
@@ -15,8 +16,9 @@ pub trait Source: Sized + 'static {
     /// The configuration, parsed from the pipeline's `config` (JSON).
     type Config: DeserializeOwned;
 
-    /// Checks the configuration and returns the source and its output schema.
-    fn open(config: Self::Config) -> Result<(Self, SchemaRef)>;
+    /// Checks the configuration and returns the source and its
+    /// [`SourcePlan`]: the schema of its batches.
+    fn open(config: Self::Config) -> Result<(Self, SourcePlan)>;
 
     /// Produces the next batch of at most `max_rows` rows, asks to be polled
     /// later, or says the input is exhausted.
@@ -37,6 +39,24 @@ pub trait Source: Sized + 'static {
     }
 }
 
+/// What a source answers at open.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    output_schema: SchemaRef,
+}
+
+impl SourcePlan {
+    /// The source produces batches of `output_schema`.
+    pub fn new(output_schema: SchemaRef) -> Self {
+        Self { output_schema }
+    }
+
+    /// The schema of every batch.
+    pub fn output_schema(&self) -> &SchemaRef {
+        &self.output_schema
+    }
+}
+
 /// What a source answers when polled.
 #[derive(Debug, Clone)]
 pub enum Poll {
@@ -54,7 +74,8 @@ pub enum Poll {
 pub mod glue {
     use super::*;
     use crate::bindings::source::exports::weir::plugin::source as wit;
-    use crate::bindings::types;
+    use crate::glue::{WitResult, answer, opened};
+
     use weir_ipc::{BatchEncoder, schema_to_bytes};
 
     pub use crate::bindings::source::exports::weir::plugin::source::{
@@ -69,18 +90,11 @@ pub mod glue {
         encoder: BatchEncoder,
     }
 
-    type WitResult<T> = std::result::Result<T, types::Error>;
-
-    fn opened<T>(state: &mut Option<State<T>>) -> Result<&mut State<T>> {
-        state
-            .as_mut()
-            .ok_or_else(|| Error::internal("called before a successful open"))
-    }
-
     pub fn open<T: Source>(state: &mut Option<State<T>>, config: String) -> WitResult<WitPlan> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let config = crate::config::parse::<T::Config>(&config)?;
-            let (plugin, schema) = T::open(config)?;
+            let (plugin, plan) = T::open(config).map_err(crate::error::at_open)?;
+            let schema = plan.output_schema().clone();
             let encoder = BatchEncoder::new(&schema).map_err(Error::internal)?;
             let plan = WitPlan {
                 output_schema: schema_to_bytes(&schema).map_err(Error::internal)?,
@@ -91,12 +105,11 @@ pub mod glue {
                 encoder,
             });
             Ok(plan)
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn next<T: Source>(state: &mut Option<State<T>>, max_rows: u32) -> WitResult<WitPoll> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let state = opened(state)?;
             Ok(match state.plugin.next(max_rows as usize)? {
                 Poll::Batch(batch) => {
@@ -120,8 +133,7 @@ pub mod glue {
                 }
                 Poll::Done => wit::Poll::Done,
             })
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn snapshot<T: Source>(state: &mut Option<State<T>>) -> WitResult<Option<Vec<u8>>> {

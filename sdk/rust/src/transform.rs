@@ -8,6 +8,7 @@ use arrow_buffer::BooleanBuffer;
 use arrow_schema::{FieldRef, Schema, SchemaRef};
 use serde::de::DeserializeOwned;
 
+use crate::Reads;
 use crate::error::{Error, Result};
 
 /// A transform: turns record batches into record batches.
@@ -171,7 +172,7 @@ impl Layout {
 #[derive(Debug, Clone)]
 pub struct Plan {
     output_schema: SchemaRef,
-    reads: Option<Vec<usize>>,
+    reads: Reads,
     layout: Option<Layout>,
 }
 
@@ -181,7 +182,7 @@ impl Plan {
     pub fn batches(output_schema: SchemaRef) -> Self {
         Self {
             output_schema,
-            reads: None,
+            reads: Reads::all(),
             layout: None,
         }
     }
@@ -192,19 +193,26 @@ impl Plan {
     pub fn derived(layout: Layout) -> Self {
         Self {
             output_schema: layout.output_schema(),
-            reads: None,
+            reads: Reads::all(),
             layout: Some(layout),
         }
     }
 
     /// Only these input columns (by index) are sent to `process`. The
-    /// fewer, the faster.
-    pub fn reading(mut self, columns: impl IntoIterator<Item = usize>) -> Self {
-        let mut columns: Vec<usize> = columns.into_iter().collect();
-        columns.sort_unstable();
-        columns.dedup();
-        self.reads = Some(columns);
-        self
+    /// fewer, the faster. Where each lands in the batch `process` receives:
+    /// [`Plan::reading_at`].
+    pub fn reading(self, columns: impl IntoIterator<Item = usize>) -> Self {
+        let columns: Vec<usize> = columns.into_iter().collect();
+        self.reading_at(&columns).0
+    }
+
+    /// Only these input columns (by index, any order, repeats allowed) are
+    /// sent to `process`; answers, for each of `columns` in the order given,
+    /// its position in the batches `process` receives ([`Reads::of`]).
+    pub fn reading_at(mut self, columns: &[usize]) -> (Self, Vec<usize>) {
+        let (reads, positions) = Reads::of(columns);
+        self.reads = reads;
+        (self, positions)
     }
 
     /// The output schema.
@@ -212,9 +220,9 @@ impl Plan {
         &self.output_schema
     }
 
-    /// The input columns read, `None` for all.
-    pub fn reads(&self) -> Option<&[usize]> {
-        self.reads.as_deref()
+    /// The input columns read.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The derived layout, `None` for whole-batch output.
@@ -319,8 +327,9 @@ pub mod glue {
     use super::*;
     use crate::bindings::transform::exports::weir::plugin::transform as wit;
     use crate::bindings::types;
+    use crate::glue::{WitResult, answer, decode, input_schema, opened};
     use crate::trusted_decoder;
-    use weir_ipc::{BatchDecoder, BatchEncoder, schema_from_bytes, schema_to_bytes};
+    use weir_ipc::{BatchDecoder, BatchEncoder, schema_to_bytes};
 
     pub use crate::bindings::transform::exports::weir::plugin::event_time::Guest as EventTimeGuest;
     pub use crate::bindings::transform::exports::weir::plugin::transform::{
@@ -338,35 +347,26 @@ pub mod glue {
         appended_schema: Option<SchemaRef>,
     }
 
-    type WitResult<T> = std::result::Result<T, types::Error>;
-
-    fn opened<T>(state: &mut Option<State<T>>) -> Result<&mut State<T>> {
-        state
-            .as_mut()
-            .ok_or_else(|| Error::internal("called before a successful open"))
-    }
-
     pub fn open<T: Transform>(
         state: &mut Option<State<T>>,
         config: String,
         schema: Vec<u8>,
     ) -> WitResult<WitPlan> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let config = crate::config::parse::<T::Config>(&config)?;
-            let input = schema_from_bytes(&schema)
-                .map_err(|e| Error::internal(format!("input schema: {e}")))?;
-            let (plugin, plan) = T::open(config, &input)?;
-            let read_schema = match plan.reads() {
-                Some(reads) => Arc::new(input.project(reads)?),
-                None => input.clone(),
-            };
+            let input = input_schema(&schema)?;
+            let (plugin, plan) = T::open(config, &input).map_err(crate::error::at_open)?;
+            let read_schema = plan.reads().received_schema(&input)?;
             let encoded_schema = match plan.layout() {
                 Some(layout) => layout.appended_schema(),
                 None => plan.output_schema().clone(),
             };
             let wit_plan = WitPlan {
                 output_schema: schema_to_bytes(plan.output_schema()).map_err(Error::internal)?,
-                reads: plan.reads().map(|r| r.iter().map(|&i| i as u32).collect()),
+                reads: plan
+                    .reads()
+                    .indices()
+                    .map(|r| r.iter().map(|&i| i as u32).collect()),
                 mode: match plan.layout() {
                     None => wit::OutputMode::Batches,
                     Some(layout) => wit::OutputMode::Derived(
@@ -389,20 +389,16 @@ pub mod glue {
                 appended_schema: plan.layout().map(|_| encoded_schema),
             });
             Ok(wit_plan)
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn process<T: Transform>(
         state: &mut Option<State<T>>,
         bytes: Vec<u8>,
     ) -> WitResult<Processed> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let state = opened(state)?;
-            let batch = state
-                .decoder
-                .decode(bytes)
-                .map_err(|e| Error::internal(format!("cannot decode the input batch: {e}")))?;
+            let batch = decode(&mut state.decoder, bytes)?;
             let output = state.plugin.process(batch)?;
             let rejected = output
                 .rejected
@@ -443,8 +439,7 @@ pub mod glue {
                 }
             };
             Ok(Processed { output, rejected })
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn finish<T: Transform>(state: &mut Option<State<T>>) -> WitResult<Vec<Vec<u8>>> {
@@ -468,15 +463,14 @@ pub mod glue {
         state: &mut Option<State<T>>,
         call: impl FnOnce(&mut T) -> Result<Vec<RecordBatch>>,
     ) -> WitResult<Vec<Vec<u8>>> {
-        let result: Result<_> = (|| {
+        answer(|| {
             let state = opened(state)?;
             let batches = call(&mut state.plugin)?;
             batches
                 .iter()
                 .map(|b| encode_output(&mut state.encoder, &state.output_schema, b))
                 .collect()
-        })();
-        result.map_err(Into::into)
+        })
     }
 
     pub fn snapshot<T: Transform>(state: &mut Option<State<T>>) -> WitResult<Option<Vec<u8>>> {
@@ -581,4 +575,39 @@ macro_rules! export_transform {
             $crate::bindings::transform::__export_transform_world!(Export);
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types;
+    use arrow_schema::{DataType, Field};
+
+    /// Opens by projecting a column that does not exist: an Arrow error.
+    struct ProjectsTooFar;
+
+    impl Transform for ProjectsTooFar {
+        type Config = serde_json::Value;
+
+        fn open(_config: Self::Config, input: &SchemaRef) -> Result<(Self, Plan)> {
+            let projected = Arc::new(input.project(&[5])?);
+            Ok((ProjectsTooFar, Plan::batches(projected)))
+        }
+
+        fn process(&mut self, _batch: RecordBatch) -> Result<Output> {
+            unimplemented!("never opened")
+        }
+    }
+
+    #[test]
+    fn an_arrow_error_in_open_is_the_configs_fault_not_the_inputs() {
+        let schema = Schema::new(vec![Field::new("a", DataType::Int64, true)]);
+        let bytes = weir_ipc::schema_to_bytes(&schema).unwrap();
+        let mut state = None;
+        let answer = glue::open::<ProjectsTooFar>(&mut state, "{}".into(), bytes);
+        assert!(
+            matches!(answer, Err(types::Error::InvalidConfig(_))),
+            "{answer:?}"
+        );
+    }
 }

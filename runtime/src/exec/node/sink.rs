@@ -2,6 +2,7 @@
 //! flush at checkpoints, and acknowledge a batch only once the flush that
 //! made it durable returned.
 
+use crate::plugin::PluginInstance;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;

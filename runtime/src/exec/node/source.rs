@@ -2,6 +2,7 @@
 //! stopped, read it to its end or the stop, announce its parts to
 //! event-time clocks, and commit what every sink has made durable.
 
+use crate::plugin::PluginInstance;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

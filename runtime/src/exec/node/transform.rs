@@ -2,6 +2,7 @@
 //! error policy to rejected rows and failed calls, move an event-time
 //! clock, checkpoint state, and take hot reloads between batches.
 
+use crate::plugin::PluginInstance;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
