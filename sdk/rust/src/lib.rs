@@ -64,6 +64,41 @@ macro_rules! __plugin_state {
     };
 }
 
+/// The export of one kind's world (used by the export macros): the
+/// per-instance state, an `Export` type answering `about` and forwarding
+/// each listed call to the kind's glue function of that name with the
+/// state, any further items, then the bindings' export. Exports exist only
+/// in the Wasm component; a native build (unit tests of a plugin's logic)
+/// has none.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_world {
+    (
+        $plugin:ty, $kind:ident, $world:ident,
+        [$(fn $call:ident($($arg:ident: $arg_type:ty),*) -> $answer:ty;)*]
+        $($more:item)*
+    ) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::$kind::glue;
+            $crate::__plugin_state!($plugin);
+            struct Export;
+            impl glue::Guest for Export {
+                fn about() -> glue::PluginInfo {
+                    $crate::__about!()
+                }
+                $(
+                    fn $call($($arg: $arg_type),*) -> $answer {
+                        STATE.with_borrow_mut(|s| glue::$call::<$plugin>(s $(, $arg)*))
+                    }
+                )*
+            }
+            $($more)*
+            $crate::bindings::$kind::$world!(Export);
+        };
+    };
+}
+
 /// The `about` answer from the calling crate's Cargo package.
 #[doc(hidden)]
 #[macro_export]

@@ -114,31 +114,10 @@ pub mod glue {
 #[macro_export]
 macro_rules! export_sink {
     ($plugin:ty) => {
-        // Exports exist only in the Wasm component; a native build (unit
-        // tests of the plugin's logic) has none.
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            use $crate::sink::glue;
-            $crate::__plugin_state!($plugin);
-            struct Export;
-            impl glue::Guest for Export {
-                fn about() -> glue::PluginInfo {
-                    $crate::__about!()
-                }
-                fn open(
-                    config: String,
-                    input_schema: Vec<u8>,
-                ) -> Result<glue::WitPlan, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::open::<$plugin>(s, config, input_schema))
-                }
-                fn write(batch: Vec<u8>) -> Result<(), glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::write::<$plugin>(s, batch))
-                }
-                fn flush() -> Result<(), glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::flush::<$plugin>(s))
-                }
-            }
-            $crate::bindings::sink::__export_sink_world!(Export);
-        };
+        $crate::__export_world!($plugin, sink, __export_sink_world, [
+            fn open(config: String, input_schema: Vec<u8>) -> Result<glue::WitPlan, glue::WitError>;
+            fn write(batch: Vec<u8>) -> Result<(), glue::WitError>;
+            fn flush() -> Result<(), glue::WitError>;
+        ]);
     };
 }

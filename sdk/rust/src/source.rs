@@ -154,31 +154,11 @@ pub mod glue {
 #[macro_export]
 macro_rules! export_source {
     ($plugin:ty) => {
-        // Exports exist only in the Wasm component; a native build (unit
-        // tests of the plugin's logic) has none.
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            use $crate::source::glue;
-            $crate::__plugin_state!($plugin);
-            struct Export;
-            impl glue::Guest for Export {
-                fn about() -> glue::PluginInfo {
-                    $crate::__about!()
-                }
-                fn open(config: String) -> Result<glue::WitPlan, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::open::<$plugin>(s, config))
-                }
-                fn next(max_rows: u32) -> Result<glue::WitPoll, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::next::<$plugin>(s, max_rows))
-                }
-                fn snapshot() -> Result<Option<Vec<u8>>, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::snapshot::<$plugin>(s))
-                }
-                fn restore(state: Vec<u8>) -> Result<(), glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::restore::<$plugin>(s, state))
-                }
-            }
-            $crate::bindings::source::__export_source_world!(Export);
-        };
+        $crate::__export_world!($plugin, source, __export_source_world, [
+            fn open(config: String) -> Result<glue::WitPlan, glue::WitError>;
+            fn next(max_rows: u32) -> Result<glue::WitPoll, glue::WitError>;
+            fn snapshot() -> Result<Option<Vec<u8>>, glue::WitError>;
+            fn restore(state: Vec<u8>) -> Result<(), glue::WitError>;
+        ]);
     };
 }

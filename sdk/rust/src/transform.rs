@@ -534,36 +534,13 @@ pub mod glue {
 #[macro_export]
 macro_rules! export_transform {
     ($plugin:ty) => {
-        // Exports exist only in the Wasm component; a native build (unit
-        // tests of the plugin's logic) has none.
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            use $crate::transform::glue;
-            $crate::__plugin_state!($plugin);
-            struct Export;
-            impl glue::Guest for Export {
-                fn about() -> glue::PluginInfo {
-                    $crate::__about!()
-                }
-                fn open(
-                    config: String,
-                    input_schema: Vec<u8>,
-                ) -> Result<glue::WitPlan, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::open::<$plugin>(s, config, input_schema))
-                }
-                fn process(batch: Vec<u8>) -> Result<glue::Processed, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::process::<$plugin>(s, batch))
-                }
-                fn finish() -> Result<Vec<Vec<u8>>, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::finish::<$plugin>(s))
-                }
-                fn snapshot() -> Result<Option<Vec<u8>>, glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::snapshot::<$plugin>(s))
-                }
-                fn restore(state: Vec<u8>) -> Result<(), glue::WitError> {
-                    STATE.with_borrow_mut(|s| glue::restore::<$plugin>(s, state))
-                }
-            }
+        $crate::__export_world!($plugin, transform, __export_transform_world, [
+            fn open(config: String, input_schema: Vec<u8>) -> Result<glue::WitPlan, glue::WitError>;
+            fn process(batch: Vec<u8>) -> Result<glue::Processed, glue::WitError>;
+            fn finish() -> Result<Vec<Vec<u8>>, glue::WitError>;
+            fn snapshot() -> Result<Option<Vec<u8>>, glue::WitError>;
+            fn restore(state: Vec<u8>) -> Result<(), glue::WitError>;
+        ]
             impl glue::EventTimeGuest for Export {
                 fn time_column() -> Option<u32> {
                     STATE.with_borrow_mut(|s| glue::time_column::<$plugin>(s))
@@ -572,8 +549,7 @@ macro_rules! export_transform {
                     STATE.with_borrow_mut(|s| glue::advance::<$plugin>(s, watermark))
                 }
             }
-            $crate::bindings::transform::__export_transform_world!(Export);
-        };
+        );
     };
 }
 
