@@ -191,9 +191,19 @@ enum PluginCommand {
     /// Print a component's world, contract version, name, version,
     /// description and every import it asks for (the capabilities it needs).
     Inspect {
-        /// One or more `.wasm` components.
+        /// `.wasm` files, or plugin names as a pipeline's `plugin:` gives
+        /// them (looked up in WEIR_PLUGIN_PATH and `plugins/` next to weir).
         #[arg(required = true)]
-        files: Vec<PathBuf>,
+        plugins: Vec<String>,
+    },
+    /// List the plugins a pipeline can name: name, kind, version,
+    /// description and file.
+    List,
+    /// Print a first-party plugin's configuration reference (for another
+    /// plugin: what it says about itself).
+    Docs {
+        /// The plugin's name, e.g. `filter`.
+        name: String,
     },
     /// Make a plugin folder: its code, a README with the build command, a
     /// sample input and a pipeline that runs the plugin on it.
@@ -245,6 +255,19 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&error))
         }
     }
+}
+
+/// What `reference` (a `.wasm` file, or a plugin name as in a pipeline) is.
+fn inspect_plugin(
+    engine: &PluginEngine,
+    reference: &str,
+) -> anyhow::Result<weir::plugin::inspect::Inspection> {
+    let path = match Path::new(reference).is_file() {
+        true => PathBuf::from(reference),
+        false => weir::graph::resolve_plugin(reference, Path::new("."))?,
+    };
+    let plugin = engine.load_file(&path)?;
+    inspect(engine, &plugin).with_context(|| format!("inspecting {}", path.display()))
 }
 
 /// Loads and checks the pipeline at `file`.
@@ -549,14 +572,50 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugin(PluginCommand::Inspect { files }) => {
+        Command::Plugin(PluginCommand::Inspect { plugins }) => {
             let engine = PluginEngine::new(&EngineOptions::default())?;
-            for file in files {
-                let plugin = engine.load_file(&file)?;
-                let report = inspect(&engine, &plugin)
-                    .with_context(|| format!("inspecting {}", file.display()))?;
-                say(&report.to_string());
+            for reference in plugins {
+                say(&inspect_plugin(&engine, &reference)?.to_string());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::List) => {
+            let engine = PluginEngine::new(&EngineOptions::default())?;
+            let named = weir::graph::named_plugins();
+            if named.is_empty() {
+                say("no plugins found: set WEIR_PLUGIN_PATH to the folders of your plugins\n");
+            }
+            for (name, file) in named {
+                let line = match engine
+                    .load_file(&file)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|plugin| Ok(inspect(&engine, &plugin)?))
+                {
+                    Ok(found) => format!(
+                        "{name:<20} {:<10} {:<8} {}  ({})",
+                        found.world,
+                        found.about.version,
+                        found.about.description,
+                        file.display()
+                    ),
+                    Err(error) => format!("{name:<20} not a usable plugin: {}", chain(&error)),
+                };
+                say(&format!("{line}\n"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::Docs { name }) => {
+            let page = include_str!("../../plugins/REFERENCE.md");
+            if let Some(section) = weir::authoring::reference::plugin_section(page, &name) {
+                say(section);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let engine = PluginEngine::new(&EngineOptions::default())?;
+            let found = inspect_plugin(&engine, &name)?;
+            say(&format!(
+                "{name} is not a first-party plugin (those are {}); what it says about itself:\n\n{found}",
+                weir::authoring::reference::FIRST_PARTY.join(", ")
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::New {

@@ -18,6 +18,19 @@
 //! | `fault_rate` | share of iot readings that are faults: far outside the sensor's range | `0` |
 //!
 //! Example: `{"dataset": "iot", "rows": 1000000, "seed": 7}`.
+//!
+//! Columns, and the values a predicate can match:
+//!
+//! - `clickstream`: `event_time` (timestamp, UTC), `user_id` (int64),
+//!   `session_id` (string), `page` (`/`, `/search`, `/product/1`,
+//!   `/product/2`, `/product/3`, `/cart`, `/checkout`, `/help`), `action`
+//!   (`view`, `click`, `add_to_cart`, `purchase`), `price` (float64, set on
+//!   `purchase`, else null), `country` (`DE`, `FR`, `US`, `GB`, `JP`,
+//!   `BR`), `referrer` (`google`, `newsletter`, `partner`, or null).
+//! - `iot`: `event_time`, `device_id` (string), `sensor` (`temperature`,
+//!   `humidity`, `pressure`), `value` (float64), `battery` (float64, may be
+//!   null).
+//! - `nexmark`: see [`nexmark`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -341,6 +354,28 @@ weir_sdk::export_source!(Generate);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module docs list every value a predicate can match (they are
+    /// the plugin's reference page).
+    #[test]
+    fn the_docs_list_every_value_of_the_data_sets() {
+        let docs: String = include_str!("lib.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .collect();
+        for value in PAGES
+            .iter()
+            .chain(&ACTIONS)
+            .chain(&COUNTRIES)
+            .chain(&REFERRERS)
+            .chain(&SENSORS)
+        {
+            assert!(
+                docs.contains(&format!("`{value}`")),
+                "{value} is not in the docs"
+            );
+        }
+    }
 
     fn config(dataset: Dataset) -> Config {
         weir_sdk::config::parse(&format!(

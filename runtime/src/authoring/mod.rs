@@ -3,6 +3,7 @@
 //! (`weir plugin build`).
 
 mod build;
+pub mod reference;
 mod scaffold;
 
 pub use build::{BuildError, Built, build, language_of, toolchains_dir};

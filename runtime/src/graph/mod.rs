@@ -500,7 +500,7 @@ fn split_digest(reference: &str) -> Result<(&str, Option<&str>)> {
 /// optionally pinned `@sha256:...`; a pinned digest must match).
 pub fn load_plugin(reference: &str, base_dir: &Path, engine: &PluginEngine) -> Result<Plugin> {
     let (reference, pinned) = split_digest(reference)?;
-    let path = resolve_plugin(reference, base_dir)?;
+    let path = resolve_plugin(reference, base_dir).map_err(|e| e.context("field `plugin`"))?;
     match pinned {
         Some(digest) => engine.load_file_pinned(&path, &digest.to_ascii_lowercase()),
         None => engine.load_file(&path),
@@ -515,10 +515,7 @@ pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf> {
         let path = base_dir.join(reference);
         return match path.is_file() {
             true => Ok(path),
-            false => Err(invalid(format!(
-                "field `plugin`: no file {}",
-                path.display()
-            ))),
+            false => Err(invalid(format!("no file {}", path.display()))),
         };
     }
     let file_names = [
@@ -531,7 +528,7 @@ pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf> {
         .find(|p| p.is_file())
         .ok_or_else(|| {
             invalid(format!(
-                "field `plugin`: no plugin named {reference:?} in {} (set WEIR_PLUGIN_PATH to the folders of your plugins, or give a path to a .wasm file)",
+                "no plugin named {reference:?} in {} (set WEIR_PLUGIN_PATH to the folders of your plugins, or give a path to a .wasm file)",
                 match dirs.is_empty() {
                     true => "any plugin folder".to_string(),
                     false => dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
@@ -540,9 +537,37 @@ pub fn resolve_plugin(reference: &str, base_dir: &Path) -> Result<PathBuf> {
         })
 }
 
+/// Every plugin a pipeline can name, with its file, sorted by name: the
+/// `.wasm` files of the plugin folders ([`plugin_dirs`]); of two with one
+/// name, the one a pipeline would load.
+pub fn named_plugins() -> Vec<(String, PathBuf)> {
+    let mut named: std::collections::BTreeMap<String, PathBuf> = Default::default();
+    for dir in plugin_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        files.sort();
+        for file in files {
+            let Some(stem) = file.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            let name = match stem.strip_prefix("weir_plugin_") {
+                Some(name) => name.replace('_', "-"),
+                None => stem.to_string(),
+            };
+            named.entry(name).or_insert(file);
+        }
+    }
+    named.into_iter().collect()
+}
+
 /// Folders searched for plugins by name: `WEIR_PLUGIN_PATH`, then `plugins/`
 /// next to the `weir` binary.
-fn plugin_dirs() -> Vec<PathBuf> {
+pub fn plugin_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("WEIR_PLUGIN_PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
