@@ -319,6 +319,44 @@ impl LineDecoder {
 
     /// Decodes `bytes`, `rows` lines (a decoder's buffers are sized for
     /// them: one sized for a whole batch makes decoding a line alone slow).
+    /// Arrow's error for one line, as a user reads it: without the line
+    /// and row Arrow counted inside the one line it was given (the dead
+    /// letter says `file:line` and holds the record), and with the CSV
+    /// column named.
+    fn line_error(&self, error: &arrow::error::ArrowError) -> String {
+        use arrow::error::ArrowError as E;
+        let mut text = match error {
+            E::ParseError(m) | E::CsvError(m) | E::JsonError(m) => m.clone(),
+            other => other.to_string(),
+        };
+        if let Some(at) = text.find(". Row data: ") {
+            text.truncate(at);
+        }
+        if let Some(at) = text.find(" at line ") {
+            let rest = &text[at + " at line ".len()..];
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            text = format!("{}{}", &text[..at], &rest[digits..]);
+        }
+        let columns = self.layout.as_ref().map(|l| l.file_schema.clone());
+        if let (Some(columns), Some(at)) = (columns, text.find("for column ")) {
+            let rest = &text[at + "for column ".len()..];
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if let Some(field) = rest[..digits]
+                .parse()
+                .ok()
+                .and_then(|i: usize| columns.fields().get(i))
+            {
+                text = format!(
+                    "{}for column {:?}{}",
+                    &text[..at],
+                    field.name(),
+                    &rest[digits..]
+                );
+            }
+        }
+        text
+    }
+
     fn decode(
         &self,
         bytes: &[u8],
@@ -380,7 +418,12 @@ impl LineDecoder {
             Ok(batch) => good.extend(batch),
             Err(error) if lines.len() == 1 => bad(BadRecord {
                 record: String::from_utf8_lossy(bytes.trim_ascii_end()).into_owned(),
-                error: format!("{}:{}: {error}", self.name, first.number),
+                error: format!(
+                    "{}:{}: {}",
+                    self.name,
+                    first.number,
+                    self.line_error(&error)
+                ),
             }),
             Err(_) => {
                 let (front, back) = lines.split_at(lines.len() / 2);
@@ -453,5 +496,40 @@ mod tests {
             .map(|b| b.error.split(':').nth(1).unwrap().to_string())
             .collect();
         assert_eq!(lines, ["1", "6", "7", "201", "300"]);
+    }
+
+    #[test]
+    fn a_bad_csv_line_says_its_file_line_and_column_not_arrows_positions() {
+        let text = "id,amount,country\n1,2.5,DE\n2,lots,FR\n3,1.0,US\n";
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("country", DataType::Utf8, true),
+            Field::new("amount", DataType::Float64, true),
+        ]));
+        let mut decoder = LineDecoder::new(
+            "orders.csv".into(),
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            Format::Csv,
+            schema,
+            1000,
+            false,
+            TextPosition::default(),
+            CsvColumns {
+                header: true,
+                extra_is_error: false,
+            },
+            None,
+        )
+        .unwrap();
+        let mut bad = Vec::new();
+        let Lines::Batch(batch) = decoder.next_batch(&mut |b| bad.push(b)).unwrap() else {
+            panic!("a batch");
+        };
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].record, "2,lots,FR");
+        assert_eq!(
+            bad[0].error,
+            "orders.csv:3: Error while parsing value 'lots' as type 'Float64' for column \"amount\""
+        );
     }
 }
