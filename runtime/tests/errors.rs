@@ -279,3 +279,22 @@ fn a_state_folder_that_cannot_be_read_is_an_external_fault_at_open() {
     assert_causes_once(&error);
     cli(dir.path(), &text, 1);
 }
+
+#[test]
+fn a_config_a_plugin_refuses_is_pointed_at_in_the_pipeline_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_ids(
+        dir.path(),
+        "transforms:\n  keep:\n    plugin: filter\n    inputs: [ids]\n    config: {predicat: \"id > 1\"}\nsinks:\n  out: {type: stdout, inputs: [keep]}\n",
+    );
+    let path = write_pipeline(dir.path(), &text);
+    let out = weir(&["validate", path.to_str().unwrap()]);
+    let stderr = text_of(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // The config is on line 7 of the file (after the two of the source).
+    let at = format!("config at {}:7:5", path.display());
+    assert!(stderr.contains(&at), "expected {at:?} in:\n{stderr}");
+    assert!(stderr.contains("unknown field `predicat`"), "{stderr}");
+    assert!(!stderr.contains("at line 1 column"), "an internal JSON position: {stderr}");
+    assert_printed_once(&stderr);
+}

@@ -209,7 +209,7 @@ impl Graph {
             if upstream_failed {
                 continue; // Its input's error is reported already.
             }
-            if let Err(error) = type_node(engine, &mut nodes, i) {
+            if let Err(error) = type_node(engine, &pipeline.path, &mut nodes, i) {
                 errors.push(error.at(&nodes[i].name));
             }
         }
@@ -584,7 +584,7 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
 }
 
 /// Learns node `i`'s schemas from its inputs and its plugin or connector.
-fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<()> {
+fn type_node(engine: &PluginEngine, path: &Path, nodes: &mut [Node], i: usize) -> Result<()> {
     let input_schema = match nodes[i].inputs.as_slice() {
         [] => None,
         [first, rest @ ..] => {
@@ -614,6 +614,20 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<()> 
     };
     let node = &nodes[i];
     let config = node.spec.config.to_string();
+    // A config the plugin refuses is pointed at in the pipeline file.
+    let refused_config = |error: crate::plugin::PluginError| {
+        let at = node
+            .spec
+            .config_at
+            .filter(|_| error.guest_kind() == Some(crate::plugin::GuestErrorKind::InvalidConfig));
+        let error = Error::plugin(Stage::Open, error);
+        match at {
+            Some((line, column)) => {
+                error.context(format!("config at {}:{line}:{column}", path.display()))
+            }
+            None => error,
+        }
+    };
     let (mut event_time, mut opened) = (None, None);
     let output_schema = match (&node.implementation, node.kind) {
         (Implementation::Connector(Connector::Source(source)), _) => {
@@ -635,9 +649,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<()> 
             let mut instance =
                 SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
                     .map_err(|e| Error::plugin(Stage::Open, e))?;
-            let schema = instance
-                .open(&config)
-                .map_err(|e| Error::plugin(Stage::Open, e))?;
+            let schema = instance.open(&config).map_err(refused_config)?;
             opened = Some(Opened::Source(Box::new(instance)));
             Some(schema)
         }
@@ -651,9 +663,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<()> 
             )
             .map_err(|e| Error::plugin(Stage::Open, e))?;
             let input = input_schema.as_ref().expect("transforms have inputs");
-            let output = instance
-                .open(&config, input)
-                .map_err(|e| Error::plugin(Stage::Open, e))?;
+            let output = instance.open(&config, input).map_err(refused_config)?;
             event_time = instance.event_time();
             if let Some(column) = event_time
                 && let Some(refused) = event_time_refused(nodes, i, input.field(column).name())
@@ -669,7 +679,7 @@ fn type_node(engine: &PluginEngine, nodes: &mut [Node], i: usize) -> Result<()> 
                     .map_err(|e| Error::plugin(Stage::Open, e))?;
             instance
                 .open(&config, input_schema.as_ref().expect("sinks have inputs"))
-                .map_err(|e| Error::plugin(Stage::Open, e))?;
+                .map_err(refused_config)?;
             opened = Some(Opened::Sink(Box::new(instance)));
             None
         }

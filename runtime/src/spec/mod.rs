@@ -190,6 +190,10 @@ pub struct NodeSpec {
     /// Most dead letters of this node, past which the run fails (exit 3).
     #[serde(default)]
     pub max_dead_letters: Option<DeadLetterBudget>,
+    /// Where its `config` is written in the pipeline file (line and
+    /// column, from 1), for messages about it.
+    #[serde(skip)]
+    pub config_at: Option<(usize, usize)>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -457,9 +461,9 @@ impl Pipeline {
             state_dir,
             checkpoint_interval: std::time::Duration::from_millis(file.checkpoint_interval_ms),
             base_dir,
-            sources: file.sources,
-            transforms: file.transforms,
-            sinks: file.sinks,
+            sources: locate_configs(&text, "sources", file.sources),
+            transforms: locate_configs(&text, "transforms", file.transforms),
+            sinks: locate_configs(&text, "sinks", file.sinks),
         };
         pipeline.check_nodes()?;
         Ok(pipeline)
@@ -528,9 +532,61 @@ fn strip_location(message: &str) -> String {
     }
 }
 
+/// `nodes` (of top-level `section` in the pipeline file `text`), each told
+/// where its `config` is written.
+fn locate_configs(
+    text: &str,
+    section: &str,
+    mut nodes: IndexMap<String, NodeSpec>,
+) -> IndexMap<String, NodeSpec> {
+    for (name, spec) in nodes.iter_mut() {
+        spec.config_at = config_location(text, section, name);
+    }
+    nodes
+}
+
+/// Line and column (from 1) of the `config` key of node `node` of top-level
+/// `section` in `text`: on the node's line (`node: {plugin: x, config: ...}`)
+/// or in the block indented under it. `None` when it has none or is written
+/// another way (a quoted name, flow style across lines).
+fn config_location(text: &str, section: &str, node: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let header = format!("{section}:");
+    let start = lines.iter().position(|l| l.trim_end() == header)? + 1;
+    let names_node = |line: &&str| {
+        let rest = line.trim_start().strip_prefix(node);
+        indent(line) > 0 && rest.is_some_and(|r| r.trim_start().starts_with(':'))
+    };
+    let at = start + lines[start..].iter().position(names_node)?;
+    let node_indent = indent(lines[at]);
+    for (i, line) in lines[at..].iter().enumerate() {
+        let ended = i > 0 && !line.trim().is_empty() && indent(line) <= node_indent;
+        if ended {
+            break;
+        }
+        let key = line
+            .match_indices("config:")
+            .find(|(col, _)| *col == 0 || matches!(line.as_bytes()[col - 1], b' ' | b'{' | b','));
+        if let Some((col, _)) = key {
+            return Some((at + i + 1, col + 1));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nodes_config_is_located_in_the_file() {
+        let text = "sources:\n  gen: {plugin: generate, config: {rows: 10}}\ntransforms:\n  keep:\n    plugin: filter\n    inputs: [gen]\n    config:\n      predicate: x\n  other: {plugin: filter, inputs: [keep]}\nsinks:\n  out: {type: stdout, inputs: [other]}\n";
+        let p = parse(text).unwrap();
+        assert_eq!(p.sources["gen"].config_at, Some((2, 27)));
+        assert_eq!(p.transforms["keep"].config_at, Some((7, 5)));
+        assert_eq!(p.transforms["other"].config_at, None);
+    }
 
     fn parse(text: &str) -> Result<Pipeline, SpecError> {
         Pipeline::parse(Path::new("dir/p.yaml"), text, |_| None)

@@ -12,7 +12,13 @@ pub fn parse<C: DeserializeOwned>(text: &str) -> Result<C> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
+        // serde_json's position is in the JSON text the host made of the
+        // pipeline file's config: no use to a user, who is shown the file's.
+        let inner = error.into_inner().to_string();
+        let inner = match inner.rfind(" at line ") {
+            Some(at) => &inner[..at],
+            None => &inner,
+        };
         match path.as_str() {
             "." => Error::invalid_config(inner),
             _ => Error::invalid_config(format!("field \"{path}\": {inner}")),
