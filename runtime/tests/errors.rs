@@ -295,6 +295,9 @@ fn a_config_a_plugin_refuses_is_pointed_at_in_the_pipeline_file() {
     let at = format!("config at {}:7:5", path.display());
     assert!(stderr.contains(&at), "expected {at:?} in:\n{stderr}");
     assert!(stderr.contains("unknown field `predicat`"), "{stderr}");
-    assert!(!stderr.contains("at line 1 column"), "an internal JSON position: {stderr}");
+    assert!(
+        !stderr.contains("at line 1 column"),
+        "an internal JSON position: {stderr}"
+    );
     assert_printed_once(&stderr);
 }

@@ -624,3 +624,83 @@ fn metrics_text(addr: &str) -> Option<String> {
     let (head, body) = response.split_once("\r\n\r\n")?;
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
+
+/// Python and JavaScript plugins reject single rows (the rest of the batch
+/// goes on), read columns in any order, and an exception reaches the dead
+/// letters and the log with its type and message (Python: and the plugin's
+/// own line), in `process` and in `open`.
+#[test]
+fn python_and_javascript_plugins_reject_single_rows_and_report_their_exceptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: String = (0..100)
+        .map(|i| format!("{{\"id\": {i}, \"name\": \"n{i}\"}}\n"))
+        .collect();
+    fs::write(dir.path().join("ids.jsonl"), ids).unwrap();
+    for (fixture_name, raised, open_error) in [
+        (
+            "py-picky",
+            "ValueError: seven is bad luck (at app.py:",
+            "KeyError",
+        ),
+        ("js-picky", "RangeError: seven is bad luck", "TypeError"),
+    ] {
+        let component = dir.path().join(format!("{fixture_name}.wasm"));
+        build(&fixture(fixture_name), &component);
+        let run = |config: &str| {
+            let _ = fs::remove_dir_all(dir.path().join("out"));
+            let _ = fs::remove_dir_all(dir.path().join("dead-letters"));
+            let pipeline = write_pipeline(
+                dir.path(),
+                &format!(
+                    "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
+transforms:
+  picky: {{plugin: ./{fixture_name}.wasm, inputs: [ids], config: {config}}}
+sinks:
+  out: {{type: file, inputs: [picky], config: {{path: out, format: json}}}}
+"
+                ),
+            );
+            weir(&["run", "--quiet", pipeline.to_str().unwrap()])
+        };
+
+        let out = run("{}");
+        assert!(
+            out.status.success(),
+            "{fixture_name}: {}",
+            text(&out.stderr)
+        );
+        let rows = read_json_dir(&dir.path().join("out"));
+        assert_eq!(
+            rows.len(),
+            90,
+            "{fixture_name}: only the ten rejected rows are missing"
+        );
+        let letters = dead_letters(dir.path(), "picky");
+        assert_eq!(letters.len(), 10, "{fixture_name}");
+        assert!(
+            letters
+                .iter()
+                .all(|l| l["error"].as_str().unwrap().ends_with("ends in 3")),
+            "{fixture_name}: {letters:?}"
+        );
+
+        let out = run("{fail: process}");
+        let stderr = text(&out.stderr);
+        let letters = dead_letters(dir.path(), "picky");
+        assert_eq!(letters.len(), 100, "{fixture_name}: {stderr}");
+        let error = letters[0]["error"].as_str().unwrap();
+        assert!(error.contains(raised), "{fixture_name}: {error}");
+        assert!(
+            stderr.contains(raised),
+            "{fixture_name}: the log says it too: {stderr}"
+        );
+        assert!(!error.contains("trapped"), "{fixture_name}: {error}");
+
+        let out = run("{fail: open}");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{fixture_name}: {stderr}");
+        assert!(stderr.contains(open_error), "{fixture_name}: {stderr}");
+        assert!(!stderr.contains("trapped"), "{fixture_name}: {stderr}");
+    }
+}

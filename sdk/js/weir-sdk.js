@@ -236,7 +236,8 @@ function stateOf(plugin, restoring) {
 
 /**
  * The `transform` export for `plugin`: `{ name, version, description,
- * open(config, inputSchema) -> Schema, process(table) -> Table[s] | undefined,
+ * open(config, inputSchema) -> Schema, process(table, reject) -> Table[s] | undefined
+ * (`reject(row, message)` sends one row to the dead letters),
  * finish?() -> Table[s], snapshot?() -> Uint8Array | undefined, restore?(bytes),
  * reads?: [column names] }` (set `reads` in `open` to get only those columns).
  */
@@ -251,11 +252,13 @@ export function defineTransform(plugin) {
       let reads;
       let read = input;
       if (plugin.reads) {
-        reads = plugin.reads.map((name) => {
+        const indices = plugin.reads.map((name) => {
           const index = input.fields.findIndex((f) => f.name === name);
           if (index < 0) throw invalidConfig(`no input column ${name}`);
           return index;
         });
+        // The host sends them in the input's order, each once.
+        reads = [...new Set(indices)].sort((a, b) => a - b);
         read = new Schema(reads.map((i) => input.fields[i]));
       }
       decoder = new Decoder(schemaBytes(read));
@@ -263,8 +266,12 @@ export function defineTransform(plugin) {
       return { outputSchema: encoder.schemaMessage, reads, mode: { tag: 'batches' } };
     }),
     process: calling((batch) => {
-      const output = plugin.process(decoder.decode(batch));
-      return { output: { tag: 'batches', val: encoder.encode(output, 'process') }, rejected: [] };
+      // `reject(row, message)`: that row of the batch goes to the dead
+      // letters; the plugin leaves it out of what it returns.
+      const rejected = [];
+      const reject = (row, message) => rejected.push({ row, message: String(message) });
+      const output = plugin.process(decoder.decode(batch), reject);
+      return { output: { tag: 'batches', val: encoder.encode(output, 'process') }, rejected };
     }),
     finish: calling(() => encoder.encode(plugin.finish?.(), 'finish')),
     ...stateOf(plugin, 'transform'),

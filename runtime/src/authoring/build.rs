@@ -167,6 +167,11 @@ fn kind_of(file: &Path, language: Language) -> Result<Kind, BuildError> {
 /// Runs `command`; its output becomes the error if it fails.
 fn run(dir: &Path, mut command: Command) -> Result<String, BuildError> {
     let name = command.get_program().to_string_lossy().into_owned();
+    // The toolchains are Rust programs: their backtraces tell a plugin's
+    // author nothing.
+    command
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0");
     let output = command.output().map_err(io(Path::new(&name)))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if output.status.success() {
@@ -176,8 +181,46 @@ fn run(dir: &Path, mut command: Command) -> Result<String, BuildError> {
         dir: dir.to_path_buf(),
         command: name,
         status: output.status,
-        output: format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
+        output: concise(
+            &format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
+            dir,
+        ),
     })
+}
+
+/// What a failed build said, as its author needs it: a Python error in the
+/// plugin's own code first, as `FILE:LINE: Error: message` with the line
+/// and its caret, then the rest without the toolchain's own traceback.
+fn concise(output: &str, dir: &Path) -> String {
+    let lines: Vec<&str> = output.lines().collect();
+    // componentize-py shows the plugin's files under `/0/`.
+    let error_at = lines
+        .iter()
+        .rposition(|l| l.contains("File \"/0/") && l.contains("\", line "));
+    let Some(at) = error_at else {
+        let rest = output.split("\nStack backtrace:").next().unwrap_or(output);
+        return rest.trim_end().to_string();
+    };
+    let header = &lines[at][lines[at].find("File \"/0/").unwrap_or_default()..];
+    let file = header["File \"/0/".len()..]
+        .split('"')
+        .next()
+        .unwrap_or_default();
+    let line = header.rsplit("line ").next().unwrap_or_default();
+    let detail: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|l| !l.trim().is_empty())
+        .copied()
+        .collect();
+    let (message, code) = match detail.split_last() {
+        Some((message, code)) => (message.trim(), code),
+        None => ("", &[][..]),
+    };
+    let mut text = format!("{}:{line}: {message}", dir.join(file).display());
+    for code in code {
+        text.push_str(&format!("\n{code}"));
+    }
+    text
 }
 
 /// Writes `files` into `dir`.
@@ -347,4 +390,37 @@ fn build_rust(dir: &Path, out: &Path) -> Result<Kind, BuildError> {
         .ok_or_else(|| BuildError::NoComponent(dir.to_path_buf()))?;
     std::fs::copy(&component, out).map_err(io(out))?;
     Ok(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_syntax_error_is_said_first_in_a_few_lines() {
+        let output = "Traceback (most recent call last):
+  File \"/p/bin/componentize-py\", line 8, in <module>
+    sys.exit(script())
+             ^^^^^^^^
+AssertionError:   File \"/0/app.py\", line 25
+    raise ValueError(\"x\"
+                    ^
+SyntaxError: '(' was never closed
+
+
+Caused by:
+    SyntaxError: '(' was never closed (app.py, line 25)
+
+Stack backtrace:
+   0: <anyhow::Error>::msg
+";
+        assert_eq!(
+            concise(output, Path::new("/plugins/p")),
+            "/plugins/p/app.py:25: SyntaxError: '(' was never closed\n    raise ValueError(\"x\"\n                    ^"
+        );
+        assert_eq!(
+            concise("npm failed\nStack backtrace:\n 0: x", Path::new(".")),
+            "npm failed"
+        );
+    }
 }

@@ -53,7 +53,10 @@ pub fn plugin_section<'p>(page: &'p str, name: &str) -> Option<&'p str> {
     let end = page[start + heading.len()..]
         .find("\n## ")
         .map_or(page.len(), |at| start + heading.len() + at + 1);
-    Some(&page[start..end])
+    // Up to its last line's newline, without the blank lines before the next.
+    let section = &page[start..end];
+    let text = section.trim_end_matches('\n').len();
+    Some(&section[..(text + 1).min(section.len())])
 }
 
 /// The `//!` docs at the top of a Rust source file, as Markdown.

@@ -67,6 +67,12 @@ class Transform:
         """Processes one batch: return a batch, a list of batches or ``None``."""
         raise NotImplementedError
 
+    def reject(self, row: int, message: str) -> None:
+        """Sends row ``row`` (0-based) of the batch being processed to the
+        node's dead letters with ``message``; leave it out of what
+        :meth:`process` returns. The rest of the batch goes on."""
+        _state.setdefault("rejected", []).append((int(row), str(message)))
+
     def finish(self) -> List[Batch]:
         """Called once at the end of bounded input: returns what is held."""
         return []
@@ -137,8 +143,25 @@ def _wit_error(error: BaseException):
     for kind, variant in kinds.items():
         if isinstance(error, kind):
             return variant(str(error))
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return types.Error_Internal("".join(lines[-3:]).strip())
+    return types.Error_Internal(_describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    """``ValueError: message (at app.py:12 in process)``: the exception's
+    type and message and the plugin's own line that raised it. Built from
+    the traceback's frames without reading source files (``traceback``'s
+    formatting does, and fails inside the sandbox)."""
+    text = f"{type(error).__name__}: {error}"
+    try:
+        frames = [(frame.f_code.co_filename, line, frame.f_code.co_name)
+                  for frame, line in traceback.walk_tb(error.__traceback__)]
+        own = [f for f in frames if "weir_sdk" not in f[0]] or frames
+        if own:
+            file, line, function = own[-1]
+            text += f" (at {file.rsplit('/', 1)[-1]}:{line} in {function})"
+    except Exception:  # the message matters more than where
+        pass
+    return text
 
 
 def _calling(method):
@@ -220,7 +243,8 @@ def export_transform(cls):
             output = plugin.open(_config(config), schema)
             reads = None
             if plugin.reads is not None:
-                reads = [schema.index(name) for name in plugin.reads]
+                # The host sends them in the input's order, each once.
+                reads = sorted({schema.index(name) for name in plugin.reads})
                 _state["input"] = Schema(schema.fields[i] for i in reads)
             else:
                 _state["input"] = schema
@@ -230,11 +254,16 @@ def export_transform(cls):
 
         @_calling
         def process(self, batch):
+            from wit_world.imports import types
+
+            _state["rejected"] = []
             result = plugin.process(ipc.read_batch(_state["input"], batch))
             batches = _batches(result, _state["output"], "process")
+            rejected = [types.RejectedRow(row=row, message=message)
+                        for row, message in _state.pop("rejected")]
             return wit.Processed(
                 output=wit.Output_Batches([ipc.write_batch(b) for b in batches]),
-                rejected=[])
+                rejected=rejected)
 
         @_calling
         def finish(self):
