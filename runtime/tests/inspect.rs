@@ -53,10 +53,7 @@ fn inspect_refuses_what_is_not_a_plugin_with_a_clear_message_and_exit_code() {
             weir_plugin_artifacts::TEST_NOT_A_PLUGIN,
             "not a Weir plugin",
         ),
-        (
-            "/nonexistent.wasm",
-            "cannot read plugin file /nonexistent.wasm",
-        ),
+        ("/nonexistent.wasm", "no file /nonexistent.wasm"),
     ] {
         let out = weir(&["plugin", "inspect", file]);
         let stderr = String::from_utf8_lossy(&out.stderr);
