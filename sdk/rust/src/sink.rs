@@ -59,9 +59,8 @@ impl SinkPlan {
 #[doc(hidden)]
 pub mod glue {
     use super::*;
-    use crate::glue::{WitResult, answer, decode, input_schema, opened};
+    use crate::glue::{Opened, WitResult, answer, decode, open_reading, opened};
 
-    use crate::trusted_decoder;
     use weir_ipc::BatchDecoder;
 
     pub use crate::bindings::sink::exports::weir::plugin::sink::{Guest, Plan as WitPlan};
@@ -79,18 +78,15 @@ pub mod glue {
         schema: Vec<u8>,
     ) -> WitResult<WitPlan> {
         answer(|| {
-            let config = crate::config::parse::<T::Config>(&config)?;
-            let input = input_schema(&schema)?;
-            let (plugin, plan) = T::open(config, &input).map_err(crate::error::at_open)?;
-            let received = plan.reads().received_schema(&input)?;
-            let decoder = trusted_decoder(&received)?;
+            let opened = open_reading(&config, &schema, T::open, SinkPlan::reads)?;
+            let Opened {
+                plugin,
+                decoder,
+                reads,
+                ..
+            } = opened;
             *state = Some(State { plugin, decoder });
-            Ok(WitPlan {
-                reads: plan
-                    .reads()
-                    .indices()
-                    .map(|r| r.iter().map(|&i| i as u32).collect()),
-            })
+            Ok(WitPlan { reads })
         })
     }
 

@@ -327,8 +327,7 @@ pub mod glue {
     use super::*;
     use crate::bindings::transform::exports::weir::plugin::transform as wit;
     use crate::bindings::types;
-    use crate::glue::{WitResult, answer, decode, input_schema, opened};
-    use crate::trusted_decoder;
+    use crate::glue::{Opened, WitResult, answer, decode, open_reading, opened};
     use weir_ipc::{BatchDecoder, BatchEncoder, schema_to_bytes};
 
     pub use crate::bindings::transform::exports::weir::plugin::event_time::Guest as EventTimeGuest;
@@ -353,20 +352,20 @@ pub mod glue {
         schema: Vec<u8>,
     ) -> WitResult<WitPlan> {
         answer(|| {
-            let config = crate::config::parse::<T::Config>(&config)?;
-            let input = input_schema(&schema)?;
-            let (plugin, plan) = T::open(config, &input).map_err(crate::error::at_open)?;
-            let read_schema = plan.reads().received_schema(&input)?;
+            let opened = open_reading(&config, &schema, T::open, Plan::reads)?;
+            let Opened {
+                plugin,
+                plan,
+                decoder,
+                reads,
+            } = opened;
             let encoded_schema = match plan.layout() {
                 Some(layout) => layout.appended_schema(),
                 None => plan.output_schema().clone(),
             };
             let wit_plan = WitPlan {
                 output_schema: schema_to_bytes(plan.output_schema()).map_err(Error::internal)?,
-                reads: plan
-                    .reads()
-                    .indices()
-                    .map(|r| r.iter().map(|&i| i as u32).collect()),
+                reads,
                 mode: match plan.layout() {
                     None => wit::OutputMode::Batches,
                     Some(layout) => wit::OutputMode::Derived(
@@ -383,7 +382,7 @@ pub mod glue {
             };
             *state = Some(State {
                 plugin,
-                decoder: trusted_decoder(&read_schema)?,
+                decoder,
                 output_schema: plan.output_schema().clone(),
                 encoder: BatchEncoder::new(&encoded_schema).map_err(Error::internal)?,
                 appended_schema: plan.layout().map(|_| encoded_schema),
