@@ -506,6 +506,35 @@ mod tests {
     use arrow::array::{AsArray, Int64Array};
     use arrow::datatypes::Int64Type;
 
+    /// A decoder of `bytes` (a file named `name`) read from its start, a
+    /// CSV one with its header.
+    fn decoder(
+        name: &str,
+        bytes: Vec<u8>,
+        format: Format,
+        schema: SchemaRef,
+        batch_rows: usize,
+    ) -> LineDecoder {
+        let csv = CsvColumns {
+            header: true,
+            extra_is_error: false,
+        };
+        let input = Box::new(std::io::Cursor::new(bytes));
+        let position = TextPosition::default();
+        LineDecoder::new(
+            name.into(),
+            input,
+            format,
+            schema,
+            batch_rows,
+            false,
+            position,
+            csv,
+            None,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn bad_lines_anywhere_in_a_batch_cost_only_themselves_in_order() {
         let bad_at = [0, 5, 6, 200, 299];
@@ -516,21 +545,7 @@ mod tests {
             })
             .collect();
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
-        let mut decoder = LineDecoder::new(
-            "in.jsonl".into(),
-            Box::new(std::io::Cursor::new(text.into_bytes())),
-            Format::Json,
-            schema,
-            1000,
-            false,
-            TextPosition::default(),
-            CsvColumns {
-                header: true,
-                extra_is_error: false,
-            },
-            None,
-        )
-        .unwrap();
+        let mut decoder = decoder("in.jsonl", text.into_bytes(), Format::Json, schema, 1000);
         let mut bad = Vec::new();
         let Lines::Batch(batch) = decoder.next_batch(&mut |b| bad.push(b)).unwrap() else {
             panic!("a batch");
@@ -565,21 +580,7 @@ mod tests {
             Field::new("amount", DataType::Float64, true),
             Field::new("qty", DataType::Int64, true),
         ]));
-        let mut decoder = LineDecoder::new(
-            "o.csv".into(),
-            Box::new(std::io::Cursor::new(text.into_bytes())),
-            Format::Csv,
-            schema,
-            10,
-            false,
-            TextPosition::default(),
-            CsvColumns {
-                header: true,
-                extra_is_error: false,
-            },
-            None,
-        )
-        .unwrap();
+        let mut decoder = decoder("o.csv", text.into_bytes(), Format::Csv, schema, 10);
         let (mut ids, mut bad) = (Vec::new(), Vec::new());
         while let Lines::Batch(batch) = decoder.next_batch(&mut |b| bad.push(b)).unwrap() {
             ids.extend(
@@ -610,21 +611,13 @@ mod tests {
             Field::new("country", DataType::Utf8, true),
             Field::new("amount", DataType::Float64, true),
         ]));
-        let mut decoder = LineDecoder::new(
-            "orders.csv".into(),
-            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+        let mut decoder = decoder(
+            "orders.csv",
+            text.as_bytes().to_vec(),
             Format::Csv,
             schema,
             1000,
-            false,
-            TextPosition::default(),
-            CsvColumns {
-                header: true,
-                extra_is_error: false,
-            },
-            None,
-        )
-        .unwrap();
+        );
         let mut bad = Vec::new();
         let Lines::Batch(batch) = decoder.next_batch(&mut |b| bad.push(b)).unwrap() else {
             panic!("a batch");
