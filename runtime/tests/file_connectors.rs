@@ -651,3 +651,49 @@ fn csv_headers_that_do_not_match_the_schema_are_refused_before_the_run() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1]["country"], "DE");
 }
+
+/// Re-running a batch job: with `mode: error-if-exists` the second run is
+/// refused before it writes anything; with `append` it adds its files, and
+/// the dead letters say which run wrote each.
+#[test]
+fn a_rerun_is_refused_by_error_if_exists_and_dead_letters_name_their_run() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("in.jsonl"),
+        "{\"id\": 1}\n{\"id\": \"x\"}\n{\"id\": 3}\n",
+    )
+    .unwrap();
+    let pipeline = |mode: &str| {
+        write_pipeline(
+            dir.path(),
+            &format!(
+                "sources:
+  ids: {{type: file, config: {{path: in.jsonl, schema: {{id: int64}}, resume: false}}}}
+sinks:
+  out: {{type: file, inputs: [ids], config: {{path: out, format: json, mode: {mode}}}}}
+"
+            ),
+        )
+    };
+    let files = || read_dir_names(&dir.path().join("out"));
+    run_pipeline(&pipeline("error-if-exists"), &[]);
+    let first = files();
+    assert_eq!(rows_in(&dir.path().join("out")), 2);
+
+    let out = weir(&["run", pipeline("error-if-exists").to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("holds output already") && stderr.contains("mode: append"),
+        "{stderr}"
+    );
+    assert_eq!(files(), first, "the refused run wrote nothing");
+    assert_eq!(dead_letters(dir.path(), "ids").len(), 1, "nor dead letters");
+
+    run_pipeline(&pipeline("append"), &[]);
+    assert_eq!(rows_in(&dir.path().join("out")), 4);
+    let letters = dead_letters(dir.path(), "ids");
+    let runs: Vec<&str> = letters.iter().map(|l| l["run"].as_str().unwrap()).collect();
+    assert_eq!(runs.len(), 2);
+    assert_ne!(runs[0], runs[1], "each letter says its run: {runs:?}");
+}

@@ -39,10 +39,39 @@ pub struct Config {
     /// files; any other column gives `<column>=<value>` folders and, as in
     /// Hive, is left out of the files (the value is in the path).
     pub partition_by: Option<String>,
+    /// What to do with output already in `path`: `append` (add this run's
+    /// files beside it) or `error-if-exists` (refuse to start when `path`
+    /// holds any, so re-running a batch job never doubles its output).
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// What a `file` sink does with output already in its folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Add this run's files beside what is there (a resumed streaming run
+    /// continues its output this way).
+    #[default]
+    Append,
+    /// Refuse to start when the folder holds any file or partition folder.
+    ErrorIfExists,
 }
 
 fn default_prefix() -> String {
     "part".into()
+}
+
+/// The first file or folder of earlier output in `dir` (hidden ones, such
+/// as files being written, do not count).
+fn earlier_output(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| !name.to_string_lossy().starts_with('.'))
+        })
 }
 
 /// Folder name of rows whose partition column is null (Hive's convention).
@@ -141,6 +170,18 @@ fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
             format!(
                 "{} is a file; the sink writes a folder of files there",
                 config.path.display()
+            ),
+        ));
+    }
+    if config.mode == Mode::ErrorIfExists
+        && let Some(found) = earlier_output(&config.path)
+    {
+        return Err(config_error(
+            "mode",
+            format!(
+                "{} holds output already ({}); error-if-exists refuses to add to it: remove it, or set mode: append",
+                config.path.display(),
+                found.display()
             ),
         ));
     }

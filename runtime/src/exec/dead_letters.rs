@@ -1,5 +1,6 @@
 //! Dead letters: one JSON-lines file per node, holding every record or row
-//! the node could not process, with the node, the error and the time.
+//! the node could not process, with the node, the error, the time and the
+//! run that wrote it (a re-run appends; `run` tells the runs apart).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -12,15 +13,18 @@ use arrow::compute::take_record_batch;
 /// The dead-letter file of one node, created at the first letter.
 pub struct DeadLetters {
     node: String,
+    /// The run's id (when it started, RFC 3339), as a JSON string.
+    run: String,
     path: PathBuf,
     file: Mutex<Option<BufWriter<File>>>,
 }
 
 impl DeadLetters {
-    /// Dead letters of `node`, written to `<dir>/<node>.jsonl`.
-    pub fn new(dir: &std::path::Path, node: &str) -> Self {
+    /// Dead letters of `node` in run `run`, written to `<dir>/<node>.jsonl`.
+    pub fn new(dir: &std::path::Path, node: &str, run: &str) -> Self {
         Self {
             node: node.to_string(),
+            run: json_string(run),
             path: dir.join(format!("{node}.jsonl")),
             file: Mutex::new(None),
         }
@@ -29,8 +33,9 @@ impl DeadLetters {
     /// Records a raw record (a line a source could not parse).
     pub fn record(&self, record: &str, error: &str) -> std::io::Result<()> {
         self.write(&format!(
-            "{{\"time\":{},\"node\":{},\"error\":{},\"record\":{}}}",
+            "{{\"time\":{},\"run\":{},\"node\":{},\"error\":{},\"record\":{}}}",
             json_string(&now()),
+            self.run,
             json_string(&self.node),
             json_string(error),
             json_string(record)
@@ -52,7 +57,8 @@ impl DeadLetters {
         let (time, node) = (json_string(&now()), json_string(&self.node));
         for ((_, error), row) in rows.iter().zip(json.lines()) {
             self.write(&format!(
-                "{{\"time\":{time},\"node\":{node},\"error\":{},\"row\":{row}}}",
+                "{{\"time\":{time},\"run\":{},\"node\":{node},\"error\":{},\"row\":{row}}}",
+                self.run,
                 json_string(error)
             ))?;
         }
@@ -160,7 +166,7 @@ mod tests {
 
     fn letters(batch: &RecordBatch) -> Vec<serde_json::Value> {
         let dir = tempfile::tempdir().unwrap();
-        let letters = DeadLetters::new(dir.path(), "node");
+        let letters = DeadLetters::new(dir.path(), "node", "2026-12-06T18:00:00.000Z");
         letters
             .rows(batch, &[(1, "bad row".into())])
             .expect("a dead letter is written whatever the row holds");

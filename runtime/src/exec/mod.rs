@@ -124,6 +124,8 @@ pub fn run_reloadable(
     stats: &[Arc<NodeStats>],
 ) -> Result<Summary, RunError> {
     let started = Instant::now();
+    // Names the run in its dead letters: a re-run appends to the same files.
+    let run = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     assert_eq!(stats.len(), graph.nodes.len(), "one counter set per node");
     let (senders, receivers): (Vec<Sender<Message>>, Vec<Receiver<Message>>) = graph
         .nodes
@@ -156,6 +158,7 @@ pub fn run_reloadable(
             let dead_letters = Arc::new(DeadLetters::new(
                 &graph.pipeline.dead_letter_dir,
                 &node.name,
+                &run,
             ));
             for instance in 0..node.spec.parallelism {
                 let context = node::Context {
