@@ -41,6 +41,14 @@ fn assert_causes_once(error: &(dyn std::error::Error + 'static)) {
     }
 }
 
+/// Fails unless `error` is of `node`, at `stage`, `fault`'s, with every
+/// cause said once in its chain.
+fn assert_class(error: &Error, node: Option<&str>, stage: Stage, fault: Fault) {
+    assert_eq!(error.node(), node, "{error}");
+    assert_eq!((error.stage(), error.fault()), (stage, fault), "{error}");
+    assert_causes_once(error);
+}
+
 /// Fails if `weir`'s printed error line says a cause twice: no `: `
 /// separated part of it (but short ones) appears twice.
 fn assert_printed_once(stderr: &str) {
@@ -87,19 +95,26 @@ fn run_error(dir: &Path, text: &str) -> Error {
 fn cli(dir: &Path, text: &str, code: i32) -> String {
     let path = write_pipeline(dir, &text.replace("MISBEHAVE", "test-misbehave"));
     let out = weir(&["run", "--quiet", path.to_str().unwrap()]);
-    let stderr = text_of(&out.stderr);
+    let stderr = support::text(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert_printed_once(&stderr);
     stderr
 }
 
-fn text_of(bytes: &[u8]) -> String {
-    support::text(bytes)
-}
-
 const IDS: &str = "sources:
   ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, resume: false}}
 ";
+
+/// The ids source, then transform `node` (its `spec` inside the braces,
+/// reading `ids`) into a stdout sink.
+fn through(dir: &Path, node: &str, spec: &str) -> String {
+    with_ids(
+        dir,
+        &format!(
+            "transforms:\n  {node}: {{{spec}, inputs: [ids]}}\nsinks:\n  out: {{type: stdout, inputs: [{node}]}}\n"
+        ),
+    )
+}
 
 fn with_ids(dir: &Path, rest: &str) -> String {
     std::fs::write(dir.join("ids.jsonl"), "{\"id\": 1}\n{\"id\": 2}\n").unwrap();
@@ -111,14 +126,10 @@ fn a_missing_pipeline_file_is_a_spec_error_said_once() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("p.yaml");
     let error: Error = Pipeline::from_file(&missing).unwrap_err().into();
-    assert_eq!(
-        (error.stage(), error.fault()),
-        (Stage::Spec, Fault::Configuration)
-    );
-    assert_causes_once(&error);
+    assert_class(&error, None, Stage::Spec, Fault::Configuration);
 
     let out = weir(&["run", missing.to_str().unwrap()]);
-    let stderr = text_of(&out.stderr);
+    let stderr = support::text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(
         stderr.matches("No such file or directory").count(),
@@ -131,17 +142,9 @@ fn a_missing_pipeline_file_is_a_spec_error_said_once() {
 #[test]
 fn an_unknown_plugin_is_its_nodes_configuration_error_at_graph() {
     let dir = tempfile::tempdir().unwrap();
-    let text = with_ids(
-        dir.path(),
-        "transforms:\n  t: {plugin: ./nothing.wasm, inputs: [ids]}\nsinks:\n  out: {type: stdout, inputs: [t]}\n",
-    );
+    let text = through(dir.path(), "t", "plugin: ./nothing.wasm");
     let error = graph_error(dir.path(), &text);
-    assert_eq!(error.node(), Some("t"));
-    assert_eq!(
-        (error.stage(), error.fault()),
-        (Stage::Graph, Fault::Configuration)
-    );
-    assert_causes_once(&error);
+    assert_class(&error, Some("t"), Stage::Graph, Fault::Configuration);
     cli(dir.path(), &text, 2);
 }
 
@@ -149,20 +152,13 @@ fn an_unknown_plugin_is_its_nodes_configuration_error_at_graph() {
 fn a_plugin_that_is_not_wasm_keeps_the_plugin_error_as_cause() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.wasm"), "not wasm").unwrap();
-    let text = with_ids(
-        dir.path(),
-        "transforms:\n  t: {plugin: ./bad.wasm, inputs: [ids]}\nsinks:\n  out: {type: stdout, inputs: [t]}\n",
-    );
+    let text = through(dir.path(), "t", "plugin: ./bad.wasm");
     let error = graph_error(dir.path(), &text);
-    assert_eq!(
-        (error.stage(), error.fault()),
-        (Stage::Graph, Fault::Configuration)
-    );
+    assert_class(&error, Some("t"), Stage::Graph, Fault::Configuration);
     assert!(
         matches!(error.plugin_error(), Some(PluginError::NotWasm { .. })),
         "{error:?}"
     );
-    assert_causes_once(&error);
     let stderr = cli(dir.path(), &text, 2);
     assert!(stderr.contains("field `plugin`: "), "{stderr}");
     assert!(stderr.contains("not a WebAssembly file"), "{stderr}");
@@ -171,42 +167,33 @@ fn a_plugin_that_is_not_wasm_keeps_the_plugin_error_as_cause() {
 #[test]
 fn a_plugin_refusing_its_config_is_a_configuration_error_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let text = with_ids(
-        dir.path(),
-        "transforms:\n  keep: {plugin: filter, inputs: [ids], config: {predicate: \"nope > 1\"}}\nsinks:\n  out: {type: stdout, inputs: [keep]}\n",
+    let spec = format!(
+        "plugin: {}, config: {{predicate: \"nope > 1\"}}",
+        weir_plugin_artifacts::FILTER
     );
-    let text = text.replace(
-        "plugin: filter",
-        &format!("plugin: {}", weir_plugin_artifacts::FILTER),
-    );
+    let text = through(dir.path(), "keep", &spec);
     let error = graph_error(dir.path(), &text);
-    assert_eq!(error.node(), Some("keep"));
-    assert_eq!(
-        (error.stage(), error.fault()),
-        (Stage::Open, Fault::Configuration)
-    );
+    assert_class(&error, Some("keep"), Stage::Open, Fault::Configuration);
     assert!(
         matches!(error.plugin_error(), Some(PluginError::Guest { .. })),
         "{error:?}"
     );
-    assert_causes_once(&error);
 }
 
 #[test]
 fn a_trap_with_on_error_stop_is_the_plugins_fault_at_call() {
     let dir = tempfile::tempdir().unwrap();
-    let text = with_ids(
+    let text = through(
         dir.path(),
-        "transforms:\n  crash: {plugin: MISBEHAVE, inputs: [ids], config: trap, on_error: stop}\nsinks:\n  out: {type: stdout, inputs: [crash]}\n",
+        "crash",
+        "plugin: MISBEHAVE, config: trap, on_error: stop",
     );
     let error = run_error(dir.path(), &text);
-    assert_eq!(error.node(), Some("crash"));
-    assert_eq!((error.stage(), error.fault()), (Stage::Call, Fault::Plugin));
+    assert_class(&error, Some("crash"), Stage::Call, Fault::Plugin);
     assert!(
         matches!(error.plugin_error(), Some(PluginError::Trap { .. })),
         "{error:?}"
     );
-    assert_causes_once(&error);
     let stderr = cli(dir.path(), &text, 1);
     assert!(stderr.contains("node \"crash\": "), "{stderr}");
     assert!(stderr.contains("process trapped"), "{stderr}");
@@ -225,12 +212,7 @@ fn a_malformed_record_with_on_error_stop_is_the_inputs_fault() {
     )
     .unwrap();
     let error = run_error(dir.path(), &text);
-    assert_eq!(error.node(), Some("ids"));
-    assert_eq!(
-        (error.stage(), error.fault()),
-        (Stage::Io, Fault::InputData)
-    );
-    assert_causes_once(&error);
+    assert_class(&error, Some("ids"), Stage::Io, Fault::InputData);
     cli(dir.path(), &text, 1);
 }
 
@@ -241,14 +223,10 @@ fn dead_letters_that_cannot_be_written_are_an_external_fault() {
     std::fs::write(dir.path().join("letters"), "").unwrap();
     let text = format!(
         "dead_letters: letters\n{}",
-        with_ids(
-            dir.path(),
-            "transforms:\n  crash: {plugin: MISBEHAVE, inputs: [ids], config: trap}\nsinks:\n  out: {type: stdout, inputs: [crash]}\n",
-        )
+        through(dir.path(), "crash", "plugin: MISBEHAVE, config: trap")
     );
     let error = run_error(dir.path(), &text);
-    assert_eq!(error.node(), Some("crash"));
-    assert_eq!((error.stage(), error.fault()), (Stage::Io, Fault::External));
+    assert_class(&error, Some("crash"), Stage::Io, Fault::External);
     assert!(
         error
             .cause()
@@ -256,7 +234,6 @@ fn dead_letters_that_cannot_be_written_are_an_external_fault() {
             .downcast_ref::<std::io::Error>()
             .is_some()
     );
-    assert_causes_once(&error);
     let stderr = cli(dir.path(), &text, 1);
     assert!(stderr.contains("cannot write dead letters to"), "{stderr}");
 }
@@ -271,12 +248,7 @@ fn a_state_folder_that_cannot_be_read_is_an_external_fault_at_open() {
             .replace("resume: false", "resume: true")
     );
     let error = run_error(dir.path(), &text);
-    assert_eq!(error.node(), Some("ids"));
-    assert_eq!(
-        (error.stage(), error.fault()),
-        (Stage::Open, Fault::External)
-    );
-    assert_causes_once(&error);
+    assert_class(&error, Some("ids"), Stage::Open, Fault::External);
     cli(dir.path(), &text, 1);
 }
 
@@ -289,7 +261,7 @@ fn a_config_a_plugin_refuses_is_pointed_at_in_the_pipeline_file() {
     );
     let path = write_pipeline(dir.path(), &text);
     let out = weir(&["validate", path.to_str().unwrap()]);
-    let stderr = text_of(&out.stderr);
+    let stderr = support::text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     // The config is on line 7 of the file (after the two of the source).
     let at = format!("config at {}:7:5", path.display());

@@ -14,11 +14,10 @@ pub fn parse<C: DeserializeOwned>(text: &str) -> Result<C> {
         let path = error.path().to_string();
         // serde_json's position is in the JSON text the host made of the
         // pipeline file's config: no use to a user, who is shown the file's.
-        let inner = error.into_inner().to_string();
-        let inner = match inner.rfind(" at line ") {
-            Some(at) => &inner[..at],
-            None => &inner,
-        };
+        let inner = error.into_inner();
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        let inner = inner.to_string();
+        let inner = inner.strip_suffix(&position).unwrap_or(&inner);
         match path.as_str() {
             "." => Error::invalid_config(inner),
             _ => Error::invalid_config(format!("field \"{path}\": {inner}")),
@@ -71,6 +70,8 @@ mod tests {
         assert!(err.message().starts_with("field \"nested.name\""), "{err}");
         let err = parse::<Config>(r#"{"limit": 1, "typo": 2}"#).unwrap_err();
         assert!(err.message().contains("typo"), "{err}");
+        // The position is in the JSON text the host made, not the user's file.
+        assert!(!err.message().contains("at line"), "{err}");
         assert!(parse::<Config>("").unwrap_err().message().contains("limit"));
     }
 

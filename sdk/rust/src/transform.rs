@@ -570,7 +570,7 @@ mod tests {
         }
 
         fn process(&mut self, _batch: RecordBatch) -> Result<Output> {
-            unimplemented!("never opened")
+            Err(Error::internal("not called: open fails"))
         }
     }
 
