@@ -684,7 +684,7 @@ sinks:
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("holds output already") && stderr.contains("mode: append"),
+        stderr.contains("holds output already") && stderr.contains("or append"),
         "{stderr}"
     );
     assert_eq!(files(), first, "the refused run wrote nothing");
@@ -696,4 +696,69 @@ sinks:
     let runs: Vec<&str> = letters.iter().map(|l| l["run"].as_str().unwrap()).collect();
     assert_eq!(runs.len(), 2);
     assert_ne!(runs[0], runs[1], "each letter says its run: {runs:?}");
+}
+
+/// A batch job's sink refuses a re-run by default; `mode: overwrite`
+/// replaces the output in one step when the run read all its input, and a
+/// run that fails leaves the old output as it was.
+#[test]
+fn a_batch_job_refuses_a_rerun_by_default_and_overwrite_replaces_only_on_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = |mode: &str, on_error: &str| {
+        write_pipeline(
+            dir.path(),
+            &format!(
+                "sources:
+  ids: {{type: file, on_error: {on_error}, config: {{path: in.jsonl, schema: {{id: int64, name: utf8}}}}}}
+sinks:
+  out: {{type: file, inputs: [ids], config: {{path: out, format: json, partition_by: id, {mode}}}}}
+"
+            ),
+        )
+    };
+    let out = dir.path().join("out");
+    // Partitioned by id: each id is a folder (`id=4`) with one row.
+    let ids_now = || {
+        let mut ids: Vec<i64> = read_dir_names(&out)
+            .iter()
+            .map(|name| {
+                assert_eq!(rows_in(&out.join(name)), 1, "{name}");
+                name.strip_prefix("id=").unwrap().parse().unwrap()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    fs::write(dir.path().join("in.jsonl"), json_lines([1, 2, 3])).unwrap();
+    run_ok(&pipeline("", "dead-letter"));
+    let refused = weir(&["run", pipeline("", "dead-letter").to_str().unwrap()]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the default for a batch job") && stderr.contains("overwrite"),
+        "{stderr}"
+    );
+
+    fs::write(dir.path().join("in.jsonl"), json_lines([4, 5])).unwrap();
+    run_ok(&pipeline("mode: overwrite", "dead-letter"));
+    assert_eq!(ids_now(), vec![4, 5], "no partition of the old run is left");
+
+    // A run that fails half-way publishes nothing.
+    fs::write(
+        dir.path().join("in.jsonl"),
+        format!("{}{{\"id\": \"bad\"}}\n", json_lines([6, 7])),
+    )
+    .unwrap();
+    let failed = weir(&["run", pipeline("mode: overwrite", "stop").to_str().unwrap()]);
+    assert_ne!(failed.status.code(), Some(0), "{}", text(&failed.stderr));
+    assert_eq!(ids_now(), vec![4, 5], "the failed run left the old output");
+    fs::write(dir.path().join("in.jsonl"), json_lines([8])).unwrap();
+    run_ok(&pipeline("mode: overwrite", "stop"));
+    assert_eq!(ids_now(), vec![8], "the next run replaced it");
+    assert!(
+        !read_dir_names(dir.path())
+            .iter()
+            .any(|n| n.contains("weir-overwrite")),
+        "nothing staged is left"
+    );
 }

@@ -423,12 +423,24 @@ fn scaffold(
         parent.to_str().unwrap(),
     ]);
     assert!(made.status.success(), "{}", text(&made.stderr));
-    let dir = parent.join(&name);
+    let mut dir = parent.join(&name);
     for file in ["README.md", "pipeline.yaml"] {
         assert!(dir.join(file).is_file(), "{name}: {file}");
     }
     let readme = fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(readme.contains("weir plugin build ."), "{readme}");
+    if language == "rust" {
+        // It builds without the checkout that built `weir`: nothing points
+        // into it, and the folder builds after a move.
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        assert!(!manifest.contains(checkout.to_str().unwrap()), "{manifest}");
+        assert!(dir.join("weir/sdk/rust/src/lib.rs").is_file());
+        let moved = parent.join("moved").join(&name);
+        fs::create_dir_all(moved.parent().unwrap()).unwrap();
+        fs::rename(&dir, &moved).unwrap();
+        dir = moved;
+    }
     // Rust scaffolds share one target folder, so only the first compiles
     // the dependencies.
     let target = Path::new(env!("CARGO_BIN_EXE_weir"))

@@ -4,6 +4,7 @@
 
 mod build;
 pub mod reference;
+mod rust_sdk;
 mod scaffold;
 
 pub use build::{BuildError, Built, build, language_of, toolchains_dir};

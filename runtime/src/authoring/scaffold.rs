@@ -62,7 +62,7 @@ fn pipeline(kind: Kind) -> &'static str {
 fn toolchain(language: Language) -> &'static str {
     match language {
         Language::Rust => {
-            "It needs the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`)."
+            "It needs the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`). The Weir SDK it builds with is in `weir/` (its sources, written by `weir plugin new`), so the folder builds wherever it is moved."
         }
         Language::Python => {
             "It needs componentize-py in Weir's toolchain folder: `scripts/toolchains.sh python` in the Weir checkout installs it. Values reach the code as Python lists (see `weir_sdk.arrow`)."
@@ -95,9 +95,6 @@ pub fn scaffold(
         return Err(ScaffoldError::Exists(dir));
     }
     let description = format!("A {} written in {}.", kind.name(), language.name());
-    let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk/rust");
-    let sdk =
-        std::fs::canonicalize(sdk).map_or_else(|_| sdk.to_string(), |p| p.display().to_string());
     let (code_file, code_text) = code(language, kind);
     let mut files = vec![
         (code_file, code_text),
@@ -113,6 +110,7 @@ pub fn scaffold(
             include_str!("../../templates/rust/Cargo.toml"),
         ));
         files.push((".gitignore", "/target\n*.wasm\n/out\n/state\n"));
+        files.extend(super::rust_sdk::files());
     } else {
         files.push((".gitignore", "*.wasm\n/out\n/state\n"));
     }
@@ -124,7 +122,7 @@ pub fn scaffold(
             .replace("{{language}}", language.name())
             .replace("{{entry}}", code_file)
             .replace("{{toolchain}}", toolchain(language))
-            .replace("{{sdk_path}}", &sdk);
+            .replace("{{weir_version}}", env!("CARGO_PKG_VERSION"));
         let path = dir.join(file);
         let io = |source| ScaffoldError::Io {
             path: path.clone(),

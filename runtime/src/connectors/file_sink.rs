@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::Deserialize;
 
-use super::{ConnectorConfig, ConnectorError, Format, Sink, SinkConnector};
+use super::{ConnectorConfig, ConnectorError, Format, Sink, SinkConnector, SinkContext};
 
 /// Config of `type: file` sinks.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,10 +40,13 @@ pub struct Config {
     /// Hive, is left out of the files (the value is in the path).
     pub partition_by: Option<String>,
     /// What to do with output already in `path`: `append` (add this run's
-    /// files beside it) or `error-if-exists` (refuse to start when `path`
-    /// holds any, so re-running a batch job never doubles its output).
-    #[serde(default)]
-    pub mode: Mode,
+    /// files beside it), `overwrite` (this run's output replaces it, in one
+    /// step, once the run read all its input) or `error-if-exists` (refuse
+    /// to start when `path` holds any). Default: `error-if-exists` for a
+    /// batch job, so running it again never doubles its output; `append`
+    /// for a run that continues an earlier one (a source that resumes, or
+    /// Kafka).
+    pub mode: Option<Mode>,
 }
 
 /// What a `file` sink does with output already in its folder.
@@ -54,8 +57,24 @@ pub enum Mode {
     /// continues its output this way).
     #[default]
     Append,
+    /// Write this run's output beside the folder and, once the run read
+    /// all its input, swap it in for the folder in one rename: a reader
+    /// sees the old output or the new, never a mix. A run that is stopped
+    /// or fails leaves the old output as it was.
+    Overwrite,
     /// Refuse to start when the folder holds any file or partition folder.
     ErrorIfExists,
+}
+
+impl Mode {
+    /// The mode of a sink whose config says `mode` in the run `context`
+    /// describes.
+    fn resolve(mode: Option<Mode>, context: &SinkContext) -> Mode {
+        mode.unwrap_or(match context.continues {
+            true => Mode::Append,
+            false => Mode::ErrorIfExists,
+        })
+    }
 }
 
 fn default_prefix() -> String {
@@ -114,6 +133,14 @@ fn partitioning(
             key: "dt".into(),
             kept: true,
         },
+        _ if schema.fields().len() == 1 => {
+            return Err(config_error(
+                "partition_by",
+                format!(
+                    "{name:?} is the only column: its value goes into the folder name, so the files would hold no column; partition by another column or add one"
+                ),
+            ));
+        }
         t if t.is_integer()
             || matches!(
                 t,
@@ -153,17 +180,25 @@ impl ConnectorConfig for Config {
 }
 
 impl SinkConnector for Config {
-    fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
-        check(self, schema)
+    fn check(&self, schema: &SchemaRef, context: &SinkContext) -> Result<(), ConnectorError> {
+        check(self, schema, Mode::resolve(self.mode, context))
     }
 
-    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
-        Ok(Box::new(FileSink::open(self, schema)?))
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        context: &SinkContext,
+    ) -> Result<Box<dyn Sink>, ConnectorError> {
+        Ok(Box::new(FileSink::open(
+            self,
+            schema,
+            Mode::resolve(self.mode, context),
+        )?))
     }
 }
 
-/// Checks that the sink can write batches of `schema`.
-fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
+/// Checks that the sink can write batches of `schema` in `mode`.
+fn check(config: &Config, schema: &SchemaRef, mode: Mode) -> Result<(), ConnectorError> {
     if config.path.exists() && !config.path.is_dir() {
         return Err(config_error(
             "path",
@@ -173,13 +208,13 @@ fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
             ),
         ));
     }
-    if config.mode == Mode::ErrorIfExists
+    if mode == Mode::ErrorIfExists
         && let Some(found) = earlier_output(&config.path)
     {
         return Err(config_error(
             "mode",
             format!(
-                "{} holds output already ({}); error-if-exists refuses to add to it: remove it, or set mode: append",
+                "{} holds output already ({}); mode error-if-exists (the default for a batch job) refuses to add to it: remove it, or set mode: overwrite or append",
                 config.path.display(),
                 found.display()
             ),
@@ -215,6 +250,11 @@ fn check(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
 /// A running file sink.
 pub struct FileSink {
     config: Config,
+    /// Where its files go: the configured folder, or the staging folder
+    /// beside it in `overwrite` mode.
+    root: PathBuf,
+    /// In `overwrite` mode: the staging folder, swapped in at the end.
+    staged: Option<PathBuf>,
     partitioning: Option<Partitioning>,
     /// The schema of the files (without a partition column left out).
     file_schema: SchemaRef,
@@ -281,9 +321,10 @@ impl OpenFile {
 }
 
 impl FileSink {
-    /// Prepares the folder; files are created when rows arrive.
-    pub fn open(config: &Config, schema: &SchemaRef) -> Result<Self, ConnectorError> {
-        check(config, schema)?;
+    /// Prepares the folder (in `overwrite` mode an empty staging folder
+    /// beside it); files are created when rows arrive.
+    pub fn open(config: &Config, schema: &SchemaRef, mode: Mode) -> Result<Self, ConnectorError> {
+        check(config, schema, mode)?;
         let partitioning = partitioning(config, schema)?;
         let file_schema = match &partitioning {
             Some(p) if !p.kept => {
@@ -293,8 +334,16 @@ impl FileSink {
             }
             _ => schema.clone(),
         };
-        create_dir(&config.path)?;
+        let staged = (mode == Mode::Overwrite).then(|| staging_folder(&config.path));
+        if let Some(staging) = &staged {
+            // What a stopped or crashed run staged is not wanted.
+            remove_folder(staging)?;
+        }
+        let root = staged.clone().unwrap_or_else(|| config.path.clone());
+        create_dir(&root)?;
         Ok(Self {
+            root,
+            staged,
             config: config.clone(),
             partitioning,
             file_schema,
@@ -306,8 +355,8 @@ impl FileSink {
     fn folder(&mut self, value: &str) -> Result<&mut Folder, ConnectorError> {
         if !self.folders.contains_key(value) {
             let dir = match &self.partitioning {
-                Some(p) => self.config.path.join(format!("{}={value}", p.key)),
-                None => self.config.path.clone(),
+                Some(p) => self.root.join(format!("{}={value}", p.key)),
+                None => self.root.clone(),
             };
             create_dir(&dir)?;
             let folder = Folder {
@@ -422,6 +471,72 @@ impl Folder {
     }
 }
 
+/// The hidden folder beside `path` where `overwrite` stages a run's output
+/// (on the same file system, so it can be renamed into place).
+fn staging_folder(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.weir-overwrite"))
+}
+
+fn remove_folder(dir: &Path) -> Result<(), ConnectorError> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ConnectorError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Puts `staged` in the place of `path` in one step (Linux's
+/// `renameat2(RENAME_EXCHANGE)` swaps two folders atomically), then removes
+/// the old output that is now in `staged`.
+fn swap_in(staged: &Path, path: &Path) -> Result<(), ConnectorError> {
+    let io = |source| ConnectorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !path.exists() {
+        return std::fs::rename(staged, path).map_err(io);
+    }
+    exchange(staged, path).map_err(io)?;
+    remove_folder(staged)
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let done = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    match done {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Without an atomic exchange: the old output is moved aside first, so a
+/// reader may briefly find no folder (never a mix).
+#[cfg(not(target_os = "linux"))]
+fn exchange(staged: &Path, path: &Path) -> std::io::Result<()> {
+    let aside = staged.with_extension("old");
+    std::fs::rename(path, &aside)?;
+    std::fs::rename(staged, path)?;
+    std::fs::rename(&aside, staged)
+}
+
 fn create_dir(dir: &Path) -> Result<(), ConnectorError> {
     std::fs::create_dir_all(dir).map_err(|source| ConnectorError::Io {
         path: dir.to_path_buf(),
@@ -534,5 +649,13 @@ impl Sink for FileSink {
         folders
             .into_iter()
             .try_for_each(|(_, folder)| folder.finish_file())
+    }
+
+    /// In `overwrite` mode, swaps the staged output in for the old.
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        match self.staged.take() {
+            Some(staged) => swap_in(&staged, &self.config.path),
+            None => Ok(()),
+        }
     }
 }

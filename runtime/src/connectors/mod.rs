@@ -22,7 +22,9 @@ pub use file_sink::FileSink;
 pub use file_source::{FileSource, Positions};
 #[cfg(feature = "kafka")]
 pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
-pub use registry::{Connector, ConnectorConfig, Registry, SinkConnector, SourceConnector};
+pub use registry::{
+    Connector, ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector,
+};
 pub use stdout::StdoutSink;
 
 /// A connector that cannot be configured or fails while running.
@@ -163,6 +165,12 @@ pub trait Sink: Send {
     /// deliveries confirmed); called at checkpoints and at the end. Writing
     /// may go on after it.
     fn flush(&mut self) -> Result<(), ConnectorError>;
+    /// The run read all its input (it was not stopped and nothing failed):
+    /// called once, after the last flush. Sinks that stage a run's output
+    /// (`mode: overwrite`) publish it now. Default: nothing to do.
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
 }
 
 /// Data formats of files and standard streams.

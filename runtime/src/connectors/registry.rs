@@ -48,6 +48,14 @@ pub trait SourceConnector: Debug + Send + Sync {
         false
     }
 
+    /// Whether a later run continues where this one stopped (it resumes
+    /// from its stored position, or commits its position elsewhere, as
+    /// Kafka's consumer group): its sinks then add to their output by
+    /// default rather than refuse a re-run. Default: [`Self::resumes`].
+    fn continues(&self) -> bool {
+        self.resumes()
+    }
+
     /// Opens the source for rows of `schema` (from
     /// [`SourceConnector::schema`], resolved when the graph was built),
     /// continuing from `position` (see [`Source::position`]) when given.
@@ -58,17 +66,35 @@ pub trait SourceConnector: Debug + Send + Sync {
     ) -> Result<Box<dyn Source>, ConnectorError>;
 }
 
+/// What a sink is told about the run it writes for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkContext {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The sink node's name.
+    pub node: String,
+    /// Whether the run continues an earlier one: a source of the pipeline
+    /// resumes or commits its position ([`SourceConnector::continues`]; a
+    /// plugin source may resume after a crash). A run that does not is a
+    /// batch job, and running it again is a re-run.
+    pub continues: bool,
+}
+
 /// A configured native sink, ready to open.
 pub trait SinkConnector: Debug + Send + Sync {
-    /// Checks that the sink accepts batches of `schema`, writing nothing.
-    /// Default: it accepts any.
-    fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
-        let _ = schema;
+    /// Checks that the sink accepts batches of `schema` in the run `context`
+    /// describes, writing nothing. Default: it accepts any.
+    fn check(&self, schema: &SchemaRef, context: &SinkContext) -> Result<(), ConnectorError> {
+        let _ = (schema, context);
         Ok(())
     }
 
     /// Opens the sink for batches of `schema`.
-    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError>;
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        context: &SinkContext,
+    ) -> Result<Box<dyn Sink>, ConnectorError>;
 }
 
 /// A configured native connector of a node.

@@ -31,7 +31,11 @@ pub enum StdoutFormat {
 impl ConnectorConfig for Config {}
 
 impl SinkConnector for Config {
-    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        _: &super::SinkContext,
+    ) -> Result<Box<dyn Sink>, ConnectorError> {
         Ok(Box::new(StdoutSink::new(self, schema)))
     }
 }

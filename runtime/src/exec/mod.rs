@@ -178,6 +178,7 @@ pub fn run_reloadable(
                     checkpoint_every: graph.pipeline.checkpoint_interval,
                     audit: &audit,
                     durable: &durable,
+                    sink_context: graph.sink_context(i),
                     reloads: inboxes.take(&node.name),
                 };
                 let failures = &failures;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use arrow::datatypes::SchemaRef;
 
 use crate::Kind;
-use crate::connectors::{Connector, Registry};
+use crate::connectors::{Connector, Registry, SinkContext};
 use crate::plugin::inspect::Capability;
 use crate::plugin::{
     DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance, TransformInstance,
@@ -197,24 +197,49 @@ impl Graph {
                 opened: Default::default(),
             });
         }
-        if !errors.is_empty() {
-            return Err(fail(ErrorClass::Implementation, errors));
-        }
+        // Nodes that could be made are still typed, so one round shows
+        // every mistake; the class is that of the first.
+        let class = match errors.is_empty() {
+            true => ErrorClass::Schema,
+            false => ErrorClass::Implementation,
+        };
 
+        // A transform that failed is assumed to pass its input through, so
+        // the nodes after it are still checked and every config mistake of
+        // the pipeline shows in one round; their errors say so.
+        let mut assumed: Vec<Option<String>> = vec![None; nodes.len()];
         for i in 0..nodes.len() {
-            let upstream_failed = nodes[i]
-                .inputs
-                .iter()
-                .any(|&j| nodes[j].output_schema.is_none());
+            let upstream_failed = nodes[i].inputs.len() < nodes[i].spec.inputs.len()
+                || nodes[i]
+                    .inputs
+                    .iter()
+                    .any(|&j| nodes[j].output_schema.is_none());
             if upstream_failed {
                 continue; // Its input's error is reported already.
             }
-            if let Err(error) = type_node(engine, &pipeline.path, &mut nodes, i) {
-                errors.push(error.at(&nodes[i].name));
+            let guess = nodes[i].inputs.iter().find_map(|&j| assumed[j].clone());
+            if let Err(error) = type_node(engine, &pipeline, &mut nodes, i) {
+                errors.push(
+                    match &guess {
+                        Some(failed) => error.context(format!(
+                            "checked as if {failed:?}, which failed, passed its input through"
+                        )),
+                        None => error,
+                    }
+                    .at(&nodes[i].name),
+                );
+                if nodes[i].kind == Kind::Transform
+                    && let [input] = nodes[i].inputs[..]
+                {
+                    nodes[i].output_schema = nodes[input].output_schema.clone();
+                    assumed[i] = Some(guess.unwrap_or_else(|| nodes[i].name.clone()));
+                }
+            } else if guess.is_some() {
+                assumed[i] = guess;
             }
         }
         if !errors.is_empty() {
-            return Err(fail(ErrorClass::Schema, errors));
+            return Err(fail(class, errors));
         }
         Ok(Self { pipeline, nodes })
     }
@@ -584,7 +609,13 @@ pub fn plugin_dirs() -> Vec<PathBuf> {
 }
 
 /// Learns node `i`'s schemas from its inputs and its plugin or connector.
-fn type_node(engine: &PluginEngine, path: &Path, nodes: &mut [Node], i: usize) -> Result<()> {
+fn type_node(
+    engine: &PluginEngine,
+    pipeline: &Pipeline,
+    nodes: &mut [Node],
+    i: usize,
+) -> Result<()> {
+    let path = &pipeline.path;
     let input_schema = match nodes[i].inputs.as_slice() {
         [] => None,
         [first, rest @ ..] => {
@@ -641,7 +672,7 @@ fn type_node(engine: &PluginEngine, path: &Path, nodes: &mut [Node], i: usize) -
         }
         (Implementation::Connector(Connector::Sink(sink)), _) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");
-            sink.check(schema)
+            sink.check(schema, &sink_context(pipeline, nodes, i))
                 .map_err(|e| Error::connector(Stage::Open, e))?;
             None
         }
@@ -694,7 +725,27 @@ fn type_node(engine: &PluginEngine, path: &Path, nodes: &mut [Node], i: usize) -
     Ok(())
 }
 
+/// What sink `i` is told about the run (see [`SinkContext`]).
+fn sink_context(pipeline: &Pipeline, nodes: &[Node], i: usize) -> SinkContext {
+    let continues = nodes.iter().any(|node| match &node.implementation {
+        Implementation::Connector(Connector::Source(source)) => source.continues(),
+        // A plugin source resumes after a crash from its stored position.
+        Implementation::Plugin(_) => node.kind == Kind::Source,
+        Implementation::Connector(Connector::Sink(_)) => false,
+    });
+    SinkContext {
+        pipeline: pipeline.name.clone(),
+        node: nodes[i].name.clone(),
+        continues,
+    }
+}
+
 impl Graph {
+    /// What sink node `i` is told about the run (see [`SinkContext`]).
+    pub fn sink_context(&self, i: usize) -> SinkContext {
+        sink_context(&self.pipeline, &self.nodes, i)
+    }
+
     /// The producers of the rows that reach node `i`: every source and
     /// event-time transform upstream, found through the other transforms.
     pub fn producers(&self, i: usize) -> Vec<String> {

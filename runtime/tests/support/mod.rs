@@ -244,7 +244,7 @@ pub fn ids_pipeline(node: &str, spec: &str) -> String {
 transforms:
   {node}: {{{spec}, inputs: [ids]}}
 sinks:
-  out: {{type: file, inputs: [{node}], config: {{path: out, format: json, max_rows_per_file: 100}}}}
+  out: {{type: file, inputs: [{node}], config: {{path: out, format: json, max_rows_per_file: 100, mode: append}}}}
 "
     )
 }

@@ -17,7 +17,9 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use serde::Deserialize;
 
 use super::{Connection, MessageFormat, kafka_error};
-use crate::connectors::{ConnectorConfig, ConnectorError, Sink, SinkConnector, config_error};
+use crate::connectors::{
+    ConnectorConfig, ConnectorError, Sink, SinkConnector, SinkContext, config_error,
+};
 
 /// How long closing waits for outstanding delivery reports.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,11 +54,11 @@ pub struct SinkConfig {
 impl ConnectorConfig for SinkConfig {}
 
 impl SinkConnector for SinkConfig {
-    fn check(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+    fn check(&self, schema: &SchemaRef, _: &SinkContext) -> Result<(), ConnectorError> {
         self.check_schema(schema)
     }
 
-    fn open(&self, schema: &SchemaRef) -> Result<Box<dyn Sink>, ConnectorError> {
+    fn open(&self, schema: &SchemaRef, _: &SinkContext) -> Result<Box<dyn Sink>, ConnectorError> {
         Ok(Box::new(KafkaSink::open(self, schema)?))
     }
 }
@@ -182,7 +184,7 @@ fn column_bytes(column: &dyn Array) -> Vec<Option<Vec<u8>>> {
 impl KafkaSink {
     /// Connects an idempotent producer for batches of `schema`.
     pub fn open(config: &SinkConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
-        config.check(schema)?;
+        config.check_schema(schema)?;
         let deliveries = Deliveries {
             failed: AtomicU64::new(0),
             first_error: Mutex::new(None),

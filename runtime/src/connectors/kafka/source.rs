@@ -148,6 +148,11 @@ impl SourceConnector for SourceConfig {
         self.resolve_schema()
     }
 
+    /// The consumer group's committed offsets carry a run on.
+    fn continues(&self) -> bool {
+        true
+    }
+
     fn infers_schema(&self) -> bool {
         self.schema.is_none() && self.format != MessageFormat::Raw
     }

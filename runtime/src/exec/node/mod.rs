@@ -70,6 +70,8 @@ pub(crate) struct Context<'a> {
     /// Told when this sink instance has closed; waited on by sources that
     /// commit once the output is durable.
     pub durable: &'a super::durable::Durable,
+    /// What a sink is told about the run.
+    pub sink_context: crate::connectors::SinkContext,
 }
 
 /// Longest a plugin source's `wait` answer is slept before the stop flag is

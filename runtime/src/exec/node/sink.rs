@@ -17,7 +17,7 @@ use crate::{Error, Result, Stage};
 pub(super) fn connector_sink(cx: &Context<'_>, connector: &dyn SinkConnector) -> Result<()> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
     let sink = connector
-        .open(schema)
+        .open(schema, &cx.sink_context)
         .map_err(|e| Error::connector(Stage::Open, e))?;
     write_all(cx, ConnectorSink(sink))
 }
@@ -46,6 +46,10 @@ trait Writes {
     fn write(&mut self, cx: &Context<'_>, batch: &RecordBatch) -> Result<()>;
     /// Makes everything written so far durable.
     fn flush(&mut self) -> Result<()>;
+    /// The run read all its input (see [`crate::connectors::Sink::finish`]).
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 struct ConnectorSink(Box<dyn crate::connectors::Sink>);
@@ -66,6 +70,12 @@ impl Writes for ConnectorSink {
 
     fn flush(&mut self) -> Result<()> {
         self.0.flush().map_err(|e| Error::connector(Stage::Io, e))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.0
+            .finish()
+            .map_err(|e| Error::connector(Stage::Commit, e))
     }
 }
 
@@ -124,6 +134,9 @@ fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<()> {
         }
     }
     sink.flush()?;
+    if !cx.stopping() {
+        sink.finish()?;
+    }
     release(written);
     cx.durable.closed();
     Ok(())
