@@ -36,4 +36,5 @@ fi
 if [ "${1:-}" = "--tests" ]; then
     "$(dirname "$0")/kafka-broker.sh" install
     "$(dirname "$0")/python-readers.sh"
+    "$(dirname "$0")/lake-readers.sh"
 fi

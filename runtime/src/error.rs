@@ -137,6 +137,8 @@ impl Error {
             #[cfg(feature = "parquet")]
             ConnectorError::Parquet { .. } => (stage, Fault::InputData),
             ConnectorError::Io { .. } | ConnectorError::Kafka(_) => (stage, Fault::External),
+            #[cfg(feature = "delta")]
+            ConnectorError::Delta { .. } => (stage, Fault::External),
         };
         Self {
             node: None,

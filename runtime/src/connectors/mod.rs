@@ -22,6 +22,9 @@ pub use file_sink::FileSink;
 pub use file_source::{FileSource, Positions};
 #[cfg(feature = "kafka")]
 pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
+#[cfg(feature = "delta")]
+mod delta;
+
 pub use registry::{
     Connector, ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector,
 };
@@ -60,6 +63,15 @@ pub enum ConnectorError {
     /// A plugin run behind this interface (a Wasm source) failed.
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
+    /// A Delta table cannot be read, written or committed to.
+    #[cfg(feature = "delta")]
+    #[error("{table}")]
+    Delta {
+        /// The table's location.
+        table: String,
+        /// Why.
+        source: deltalake::DeltaTableError,
+    },
     /// A Parquet file cannot be read or written.
     #[cfg(feature = "parquet")]
     #[error("{}", path.display())]
@@ -171,6 +183,33 @@ pub trait Sink: Send {
     fn finish(&mut self) -> Result<(), ConnectorError> {
         Ok(())
     }
+
+    /// The sink's commits, if its output becomes visible in numbered
+    /// commits a later run can recognise (a Delta table's transactions):
+    /// the executor then makes its output exactly-once. Default: none.
+    fn transactional(&mut self) -> Option<&mut dyn Transactional> {
+        None
+    }
+}
+
+/// A sink whose output becomes visible in numbered commits, each made once.
+/// The executor drives it (see `exec::commits`): at a checkpoint it
+/// `prepare`s what was flushed and records that in the state folder; it
+/// `commit`s a version only once every source has recorded the position
+/// after the batches in it, so a crash before then re-reads those batches
+/// and the version is dropped, and a crash after it finds the version
+/// recorded and commits it (again: a version the sink already committed is
+/// skipped).
+pub trait Transactional {
+    /// What makes the data flushed since the last call visible (such as
+    /// the files written), to be kept until it is committed; `None` when
+    /// nothing was flushed.
+    fn prepare(&mut self) -> Result<Option<serde_json::Value>, ConnectorError>;
+    /// Makes `prepared` visible as commit `version`, unless the output
+    /// already holds that version.
+    fn commit(&mut self, version: u64, prepared: &serde_json::Value) -> Result<(), ConnectorError>;
+    /// The highest version the output holds.
+    fn committed_version(&mut self) -> Result<Option<u64>, ConnectorError>;
 }
 
 /// Data formats of files and standard streams.

@@ -143,6 +143,8 @@ impl Registry {
             .source::<super::file_source::StdinConfig>("stdin")
             .sink::<super::file_sink::Config>("file")
             .sink::<super::stdout::Config>("stdout");
+        #[cfg(feature = "delta")]
+        registry.sink::<super::delta::Config>("delta");
         #[cfg(feature = "kafka")]
         registry
             .source::<super::kafka::SourceConfig>("kafka")

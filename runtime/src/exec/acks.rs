@@ -73,6 +73,24 @@ impl Ack {
     pub(crate) fn release(mut self) {
         self.released = true;
     }
+
+    /// Adds the source batches this ack claims to `latest`: per source, its
+    /// ledger and the highest sequence.
+    pub(crate) fn latest_batches(&self, latest: &mut BTreeMap<String, (Arc<Ledger>, u64)>) {
+        match &self.claim.kind {
+            ClaimKind::Batch { ledger, sequence } => {
+                let entry = latest
+                    .entry(ledger.node.clone())
+                    .or_insert_with(|| (ledger.clone(), *sequence));
+                entry.1 = entry.1.max(*sequence);
+            }
+            ClaimKind::Group(held) => {
+                for ack in held.lock().expect("group lock").iter() {
+                    ack.latest_batches(latest);
+                }
+            }
+        }
+    }
 }
 
 /// Releases every ack of `acks`.
@@ -112,16 +130,30 @@ impl Drop for Claim {
     }
 }
 
-/// The batches a source sent and which of them are acknowledged.
+/// The batches a source sent and which of them are acknowledged. Batches
+/// are numbered; a source that records its position numbers on from where
+/// the last run recorded, so a number names one batch across runs.
 pub(crate) struct Ledger {
-    /// The source node, for the log.
+    /// The source node.
     node: String,
+    /// Whether the source records its positions (and their numbers) in the
+    /// state folder.
+    records: bool,
     state: Mutex<LedgerState>,
 }
 
 #[derive(Default)]
 struct LedgerState {
     next: u64,
+    /// The number of the batch after which the position was recorded last.
+    recorded: Option<u64>,
+    /// The number of the last batch of `committable`.
+    committable_through: u64,
+    /// Once a sink with numbered commits reads this source: the batches
+    /// its prepared commits end with. A position is then committable only
+    /// after one of them, so a recorded position never falls inside a
+    /// prepared commit (see `exec::commits`).
+    boundaries: Option<std::collections::BTreeSet<u64>>,
     /// Batches not yet committable, by sequence: the source's position after
     /// each, and whether it was acknowledged.
     in_flight: BTreeMap<u64, (serde_json::Value, bool)>,
@@ -132,12 +164,58 @@ struct LedgerState {
 }
 
 impl Ledger {
-    /// The ledger of source `node`.
+    /// The ledger of source `node`, which does not record its positions.
     pub(crate) fn new(node: &str) -> Self {
         Self {
             node: node.to_string(),
+            records: false,
             state: Mutex::default(),
         }
+    }
+
+    /// The ledger of source `node`, which records its positions; the last
+    /// run recorded the one after batch `recorded`.
+    pub(crate) fn recording(node: &str, recorded: Option<u64>) -> Self {
+        let state = LedgerState {
+            next: recorded.map_or(0, |n| n + 1),
+            recorded,
+            ..LedgerState::default()
+        };
+        Self {
+            node: node.to_string(),
+            records: true,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Whether the source records its positions in the state folder.
+    pub(crate) fn records(&self) -> bool {
+        self.records
+    }
+
+    /// The number of the last batch issued, if any.
+    pub(crate) fn last_issued(&self) -> Option<u64> {
+        self.state.lock().expect("ledger lock").next.checked_sub(1)
+    }
+
+    /// The position after batch `sequence` was recorded.
+    pub(crate) fn recorded(&self, sequence: u64) {
+        let mut state = self.state.lock().expect("ledger lock");
+        state.recorded = state.recorded.max(Some(sequence));
+    }
+
+    /// A sink's prepared commit ends with batch `sequence`: from now on
+    /// positions are committable only after such batches.
+    pub(crate) fn boundary(&self, sequence: u64) {
+        let mut state = self.state.lock().expect("ledger lock");
+        state.boundaries.get_or_insert_default().insert(sequence);
+    }
+
+    /// Whether a restart would not read batch `sequence` again: the source
+    /// recorded a position after it, or records none (a restart reads
+    /// everything again).
+    pub(crate) fn covers(&self, sequence: u64) -> bool {
+        !self.records || self.state.lock().expect("ledger lock").recorded >= Some(sequence)
     }
 
     /// Records a batch after which the source stands at `position`; the
@@ -164,8 +242,15 @@ impl Ledger {
             if !entry.get().1 {
                 break;
             }
-            let (position, _) = entry.remove();
-            state.committable = Some(position);
+            let (sequence, (position, _)) = entry.remove_entry();
+            let at_boundary = match &mut state.boundaries {
+                Some(boundaries) => boundaries.remove(&sequence),
+                None => true,
+            };
+            if at_boundary {
+                state.committable = Some(position);
+                state.committable_through = sequence;
+            }
         }
     }
 
@@ -184,9 +269,12 @@ impl Ledger {
         }
     }
 
-    /// The position to commit, if more was acknowledged since the last call.
-    pub(crate) fn take_committable(&self) -> Option<serde_json::Value> {
-        self.state.lock().expect("ledger lock").committable.take()
+    /// The position to commit and the number of the batch it follows, if
+    /// more was acknowledged since the last call.
+    pub(crate) fn take_committable(&self) -> Option<(serde_json::Value, u64)> {
+        let mut state = self.state.lock().expect("ledger lock");
+        let through = state.committable_through;
+        state.committable.take().map(|p| (p, through))
     }
 
     /// Batches sent and not committable yet (in flight, lost, or behind
@@ -245,13 +333,13 @@ mod tests {
             "batch 1 is still in flight"
         );
         first.release();
-        assert_eq!(ledger.take_committable(), Some(position(2)));
+        assert_eq!(ledger.take_committable(), Some((position(2), 1)));
         assert_eq!(ledger.take_committable(), None, "taken once");
         let copy = third.clone();
         third.release();
         assert_eq!(ledger.take_committable(), None, "a clone is still held");
         copy.release();
-        assert_eq!(ledger.take_committable(), Some(position(3)));
+        assert_eq!(ledger.take_committable(), Some((position(3), 2)));
         assert_eq!(ledger.in_flight(), 0);
     }
 
@@ -264,7 +352,7 @@ mod tests {
         second.release();
         drop(copy);
         third.release();
-        assert_eq!(ledger.take_committable(), Some(position(1)));
+        assert_eq!(ledger.take_committable(), Some((position(1), 0)));
         assert_eq!(
             ledger.in_flight(),
             1,
@@ -285,7 +373,25 @@ mod tests {
         group.release();
         assert_eq!(ledger.take_committable(), None, "an output is in flight");
         output.release();
-        assert_eq!(ledger.take_committable(), Some(position(2)));
+        assert_eq!(ledger.take_committable(), Some((position(2), 1)));
+    }
+
+    #[test]
+    fn with_prepared_commits_positions_are_committable_only_after_their_last_batch() {
+        let ledger = Arc::new(Ledger::recording("test", Some(9)));
+        let [a, b, c] = [1, 2, 3].map(|n| ledger.issue(position(n)));
+        let mut latest = BTreeMap::new();
+        c.latest_batches(&mut latest);
+        assert_eq!(latest["test"].1, 12, "numbered on from the record");
+        ledger.boundary(12);
+        a.release();
+        b.release();
+        assert_eq!(ledger.take_committable(), None, "inside a prepared commit");
+        c.release();
+        assert_eq!(ledger.take_committable(), Some((position(3), 12)));
+        assert!(!ledger.covers(12), "not recorded yet");
+        ledger.recorded(12);
+        assert!(ledger.covers(12));
     }
 
     #[test]

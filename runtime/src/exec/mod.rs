@@ -17,6 +17,7 @@ mod acks;
 mod audit;
 mod budget;
 mod checkpoint;
+mod commits;
 mod dead_letters;
 mod durable;
 mod event_time;

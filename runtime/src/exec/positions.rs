@@ -13,8 +13,49 @@ pub fn position_file(dir: &Path, node: &str) -> PathBuf {
     dir.join(format!("{node}.json"))
 }
 
-/// The position a previous run recorded for `node`, if any.
-pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>> {
+/// What a run recorded for a source: its position, and the number of the
+/// batch it follows (see `acks::Ledger`; files written before batches were
+/// numbered hold the bare position).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recorded {
+    /// The source's position.
+    pub position: serde_json::Value,
+    /// The number of the last batch before it.
+    pub sequence: u64,
+}
+
+/// What a previous run recorded for `node`, if anything: its position and
+/// the number of the batch before it (`None` in files of older versions).
+pub fn load_recorded(dir: &Path, node: &str) -> Result<Option<(serde_json::Value, Option<u64>)>> {
+    Ok(load(dir, node)?.map(
+        |value| match serde_json::from_value::<Recorded>(value.clone()) {
+            Ok(recorded) => (recorded.position, Some(recorded.sequence)),
+            Err(_) => (value, None),
+        },
+    ))
+}
+
+/// Records `position`, which follows batch `sequence`, for `node`.
+pub fn store_recorded(
+    dir: &Path,
+    node: &str,
+    position: &serde_json::Value,
+    sequence: u64,
+) -> Result<()> {
+    let recorded = Recorded {
+        position: position.clone(),
+        sequence,
+    };
+    store(
+        dir,
+        node,
+        &serde_json::to_value(recorded).expect("serializes"),
+    )
+}
+
+/// The JSON a previous run recorded for `node`, if any.
+fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>> {
     let path = position_file(dir, node);
     let unusable = |message: String, cause: BoxError| {
         Error::caused(Stage::Open, Fault::External, message, cause)
@@ -38,7 +79,7 @@ pub fn load(dir: &Path, node: &str) -> Result<Option<serde_json::Value>> {
 }
 
 /// Records `position` for `node`.
-pub fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<()> {
+fn store(dir: &Path, node: &str, position: &serde_json::Value) -> Result<()> {
     let path = position_file(dir, node);
     let text = serde_json::to_vec_pretty(position).expect("JSON values serialize");
     write(&path, &text).map_err(|e| {

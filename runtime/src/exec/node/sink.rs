@@ -9,17 +9,26 @@ use arrow::array::RecordBatch;
 
 use super::Context;
 use super::supervisor::{Recreated, Running};
-use crate::connectors::SinkConnector;
+use crate::connectors::{SinkConnector, Transactional};
 use crate::exec::acks::{Ack, Message, release};
+use crate::exec::commits::Commits;
 use crate::plugin::{Plugin, SinkInstance};
 use crate::{Error, Result, Stage};
 
 pub(super) fn connector_sink(cx: &Context<'_>, connector: &dyn SinkConnector) -> Result<()> {
     let schema = cx.node.input_schema.as_ref().expect("typed graph");
-    let sink = connector
+    let mut sink = connector
         .open(schema, &cx.sink_context)
         .map_err(|e| Error::connector(Stage::Open, e))?;
-    write_all(cx, ConnectorSink(sink))
+    let commits = match sink.transactional() {
+        Some(transactional) => Some(Commits::recover(
+            cx.state_dir,
+            &cx.instance_name(),
+            transactional,
+        )?),
+        None => None,
+    };
+    write_all(cx, ConnectorSink { sink, commits })
 }
 
 pub(super) fn plugin_sink(cx: &Context<'_>, plugin: &Plugin) -> Result<()> {
@@ -44,20 +53,43 @@ pub(super) fn plugin_sink(cx: &Context<'_>, plugin: &Plugin) -> Result<()> {
 trait Writes {
     /// Writes `batch`, applying the node's error policy if it fails.
     fn write(&mut self, cx: &Context<'_>, batch: &RecordBatch) -> Result<()>;
-    /// Makes everything written so far durable.
-    fn flush(&mut self) -> Result<()>;
+    /// Makes everything written so far, from the source batches of `acks`,
+    /// durable.
+    fn flush(&mut self, acks: &[Ack]) -> Result<()>;
     /// The run read all its input (see [`crate::connectors::Sink::finish`]).
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Commits what its sources have recorded (see [`Commits`]).
+    fn commit_recorded(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// After the last flush: waits until its sources recorded what it
+    /// prepared, and commits it (unless the run failed: the next run
+    /// settles it).
+    fn settle(&mut self, cx: &Context<'_>) -> Result<()> {
+        let _ = cx;
+        Ok(())
+    }
 }
 
-struct ConnectorSink(Box<dyn crate::connectors::Sink>);
+/// A native sink, and its commits if it makes its output exactly-once.
+struct ConnectorSink {
+    sink: Box<dyn crate::connectors::Sink>,
+    commits: Option<Commits>,
+}
+
+impl ConnectorSink {
+    fn transactional(&mut self) -> Option<(&mut Commits, &mut dyn Transactional)> {
+        let commits = self.commits.as_mut()?;
+        Some((commits, self.sink.transactional()?))
+    }
+}
 
 impl Writes for ConnectorSink {
     fn write(&mut self, cx: &Context<'_>, batch: &RecordBatch) -> Result<()> {
         let started = Instant::now();
-        let result = self.0.write(batch);
+        let result = self.sink.write(batch);
         cx.stats.busy(started);
         match result {
             Ok(()) => {
@@ -68,14 +100,38 @@ impl Writes for ConnectorSink {
         }
     }
 
-    fn flush(&mut self) -> Result<()> {
-        self.0.flush().map_err(|e| Error::connector(Stage::Io, e))
+    fn flush(&mut self, acks: &[Ack]) -> Result<()> {
+        self.sink
+            .flush()
+            .map_err(|e| Error::connector(Stage::Io, e))?;
+        match self.transactional() {
+            Some((commits, sink)) => commits.prepare(sink, acks),
+            None => Ok(()),
+        }
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.0
+        self.sink
             .finish()
             .map_err(|e| Error::connector(Stage::Commit, e))
+    }
+
+    fn commit_recorded(&mut self) -> Result<()> {
+        match self.transactional() {
+            Some((commits, sink)) => commits.commit_recorded(sink),
+            None => Ok(()),
+        }
+    }
+
+    fn settle(&mut self, cx: &Context<'_>) -> Result<()> {
+        while let Some((commits, sink)) = self.transactional() {
+            commits.commit_recorded(sink)?;
+            if !commits.waiting() || cx.failed.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(())
     }
 }
 
@@ -100,7 +156,7 @@ impl Writes for Recreated<'_, SinkInstance> {
         }
     }
 
-    fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self, _: &[Ack]) -> Result<()> {
         // Without an instance, every batch since the last went to the dead
         // letters: nothing to flush.
         match self.get() {
@@ -127,17 +183,20 @@ fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<()> {
                 Ok(Message::Announce(_)) => {}
                 Err(_) => break,
             },
-            recv(checkpoints) -> _ => if !written.is_empty() {
-                sink.flush()?;
-                release(std::mem::take(&mut written));
+            recv(checkpoints) -> _ => {
+                if !written.is_empty() {
+                    sink.flush(&written)?;
+                    release(std::mem::take(&mut written));
+                }
+                sink.commit_recorded()?;
             },
         }
     }
-    sink.flush()?;
+    sink.flush(&written)?;
     if !cx.stopping() {
         sink.finish()?;
     }
     release(written);
     cx.durable.closed();
-    Ok(())
+    sink.settle(cx)
 }

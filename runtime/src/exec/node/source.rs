@@ -33,35 +33,45 @@ pub(super) fn source_node(
     resumes: bool,
     open: OpenSource<'_>,
 ) -> Result<()> {
-    let start = match resumes {
-        true => crate::exec::positions::load(context.state_dir, &context.node.name)?,
-        false => None,
+    let (start, recorded) = match resumes {
+        true => crate::exec::positions::load_recorded(context.state_dir, &context.node.name)?
+            .map_or((None, None), |(position, sequence)| {
+                (Some(position), sequence)
+            }),
+        false => (None, None),
     };
     let source = open(context, start)?;
-    let (mut source, ledger, ended) = read_source(context, source, resumes)?;
+    let ledger = match resumes {
+        true => Ledger::recording(&context.node.name, recorded),
+        false => Ledger::new(&context.node.name),
+    };
+    let (mut source, ledger, ended) = read_source(context, source, ledger)?;
     // Let downstream see the end, then commit what was read once every sink
     // has flushed and closed its output.
     context.outputs.clear();
     let Some(ledger) = ledger else { return Ok(()) };
     let everything = context.durable.wait(context.failed) && ledger.in_flight() == 0;
+    let last = ledger.last_issued().or(recorded).unwrap_or(0);
     if everything && ended && source.forgets_at_end() {
         let file = crate::exec::positions::position_file(context.state_dir, &context.node.name);
-        return crate::exec::positions::remove(&file).map_err(|e| {
+        crate::exec::positions::remove(&file).map_err(|e| {
             Error::caused(
                 Stage::Commit,
                 Fault::External,
                 format!("cannot remove {}", file.display()),
                 e,
             )
-        });
+        })?;
+        ledger.recorded(last);
+        return Ok(());
     }
     match everything {
         // Also past records that only went to the dead letters.
-        true => source.position(),
+        true => source.position().map(|position| (position, last)),
         false => ledger.take_committable(),
     }
-    .map_or(Ok(()), |position| {
-        commit(context, &mut *source, resumes, &position)
+    .map_or(Ok(()), |(position, sequence)| {
+        commit(context, &mut *source, &ledger, resumes, &position, sequence)
     })
 }
 
@@ -102,12 +112,10 @@ pub(super) fn open_plugin_source(
 type Read = (Box<dyn Source>, Option<Arc<Ledger>>, bool);
 
 /// Reads `source` to its end (or the stop), committing at every checkpoint
-/// what every sink has made durable.
-fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, resumes: bool) -> Result<Read> {
-    let ledger = source
-        .position()
-        .is_some()
-        .then(|| Arc::new(Ledger::new(&cx.node.name)));
+/// what every sink has made durable; `ledger` numbers its batches.
+fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, ledger: Ledger) -> Result<Read> {
+    let resumes = ledger.records();
+    let ledger = source.position().is_some().then(|| Arc::new(ledger));
     let mut bad_error = None;
     let mut lag_noted: Option<Instant> = None;
     let mut committed = Instant::now();
@@ -125,8 +133,8 @@ fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, resumes: bool) -> 
             && committed.elapsed() >= cx.checkpoint_every
         {
             committed = Instant::now();
-            if let Some(position) = ledger.take_committable() {
-                commit(cx, &mut *source, resumes, &position)?;
+            if let Some((position, sequence)) = ledger.take_committable() {
+                commit(cx, &mut *source, ledger, resumes, &position, sequence)?;
             }
         }
         let started = Instant::now();
@@ -171,17 +179,21 @@ fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, resumes: bool) -> 
     Ok((source, ledger, ended))
 }
 
-/// Commits `position` of the node's source: in the state folder for sources
-/// that resume from it, and with the source itself (Kafka offsets). A
-/// failed commit is only delayed: the next one covers it.
+/// Commits `position` of the node's source, which follows batch
+/// `sequence` of `ledger`: in the state folder for sources that resume from
+/// it, and with the source itself (Kafka offsets). A failed commit is only
+/// delayed: the next one covers it.
 fn commit(
     cx: &Context<'_>,
     source: &mut dyn crate::connectors::Source,
+    ledger: &Ledger,
     resumes: bool,
     position: &serde_json::Value,
+    sequence: u64,
 ) -> Result<()> {
     if resumes {
-        crate::exec::positions::store(cx.state_dir, &cx.node.name, position)?;
+        crate::exec::positions::store_recorded(cx.state_dir, &cx.node.name, position, sequence)?;
+        ledger.recorded(sequence);
     }
     source
         .commit(position)

@@ -1,0 +1,449 @@
+//! The `delta` sink: a Delta Lake table, written with delta-rs. The table
+//! is created from the edge's schema, or must have the edge's columns. Data
+//! files are written at every checkpoint; in `append` mode each checkpoint's
+//! files become one Delta commit that carries a transaction action (`txn`,
+//! app id `weir/<pipeline>/<node>`, the commit's number as its version), and
+//! the executor commits a number only once every source recorded the
+//! position after its rows (see [`Transactional`]): the table holds every
+//! row exactly once across crashes. `overwrite` replaces the table's
+//! contents in one commit when the run has read all its input.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use url::Url;
+
+use super::{
+    ConnectorConfig, ConnectorError, Sink, SinkConnector, SinkContext, Transactional, config_error,
+};
+
+/// Config of `type: delta` sinks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The table: a folder (relative to the pipeline file) or a `file://`
+    /// URL. Created with the edge's schema when it holds no table.
+    pub path: String,
+    /// Columns whose values become the table's partition folders (for a
+    /// new table; an existing table keeps its own, which must match).
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// `append` (each checkpoint adds its rows in one commit, exactly once)
+    /// or `overwrite` (the run's rows replace the table's contents in one
+    /// commit when the run has read all its input).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Start a new data file once this many MiB of Parquet are buffered
+    /// (128); files are also cut at every checkpoint.
+    #[serde(default = "default_file_mib")]
+    pub target_file_mib: u64,
+    #[serde(skip)]
+    url: Option<Url>,
+}
+
+/// What a `delta` sink does with the table's rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Add the run's rows.
+    #[default]
+    Append,
+    /// Replace the table's rows by the run's, in one commit at its end.
+    Overwrite,
+}
+
+fn default_file_mib() -> u64 {
+    128
+}
+
+impl ConnectorConfig for Config {
+    fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
+        let url = match self.path.contains("://") {
+            true => Url::parse(&self.path).map_err(|e| config_error("path", &e.to_string()))?,
+            false => {
+                let dir = std::path::absolute(base_dir.join(&self.path))
+                    .map_err(|e| config_error("path", &e.to_string()))?;
+                Url::from_directory_path(&dir)
+                    .map_err(|()| config_error("path", "not a folder path"))?
+            }
+        };
+        if url.scheme() != "file" {
+            return Err(config_error(
+                "path",
+                &format!(
+                    "{url}: this build of weir writes local tables (file://) only; object stores need delta-rs's s3, azure or gcs features"
+                ),
+            ));
+        }
+        if self.target_file_mib == 0 {
+            return Err(config_error("target_file_mib", "must be at least 1"));
+        }
+        self.url = Some(url);
+        Ok(())
+    }
+}
+
+impl Config {
+    fn url(&self) -> &Url {
+        self.url.as_ref().expect("prepared before use")
+    }
+
+    fn delta_error(&self, source: DeltaTableError) -> ConnectorError {
+        ConnectorError::Delta {
+            table: self.url().to_string(),
+            source,
+        }
+    }
+}
+
+impl SinkConnector for Config {
+    fn check(&self, schema: &SchemaRef, _: &SinkContext) -> Result<(), ConnectorError> {
+        let wanted = table_schema(schema);
+        for column in &self.partition_by {
+            if wanted.column_with_name(column).is_none() {
+                return Err(config_error(
+                    "partition_by",
+                    &format!("no column {column:?} in the input"),
+                ));
+            }
+        }
+        let runtime = runtime()?;
+        let Some(table) = runtime
+            .block_on(load(self.url()))
+            .map_err(|e| self.delta_error(e))?
+        else {
+            return Ok(());
+        };
+        check_table(&table, &wanted, &self.partition_by).map_err(|e| match e {
+            Mismatch::Delta(e) => self.delta_error(e),
+            Mismatch::Config { field, message } => config_error(field, &message),
+        })
+    }
+
+    fn open(
+        &self,
+        schema: &SchemaRef,
+        context: &SinkContext,
+    ) -> Result<Box<dyn Sink>, ConnectorError> {
+        self.check(schema, context)?;
+        let runtime = runtime()?;
+        let wanted = table_schema(schema);
+        let table = runtime
+            .block_on(open_or_create(self.url(), &wanted, &self.partition_by))
+            .map_err(|e| self.delta_error(e))?;
+        let writer = RecordBatchWriter::for_table(&table).map_err(|e| self.delta_error(e))?;
+        Ok(Box::new(DeltaSink {
+            config: self.clone(),
+            app_id: format!("weir/{}/{}", context.pipeline, context.node),
+            runtime,
+            table,
+            schema: wanted,
+            writer,
+            adds: Vec::new(),
+        }))
+    }
+}
+
+/// A running `delta` sink.
+struct DeltaSink {
+    config: Config,
+    /// The `txn` application id of its commits.
+    app_id: String,
+    runtime: tokio::runtime::Runtime,
+    table: DeltaTable,
+    /// The table's columns (timestamps in microseconds, as Delta has them).
+    schema: SchemaRef,
+    writer: RecordBatchWriter,
+    /// Data files written and not yet prepared.
+    adds: Vec<Add>,
+}
+
+impl DeltaSink {
+    fn delta_error(&self, source: DeltaTableError) -> ConnectorError {
+        self.config.delta_error(source)
+    }
+
+    /// Writes the buffered rows to data files.
+    fn write_files(&mut self) -> Result<(), ConnectorError> {
+        let adds = self
+            .runtime
+            .block_on(self.writer.flush())
+            .map_err(|e| self.config.delta_error(e))?;
+        self.adds.extend(adds);
+        Ok(())
+    }
+
+    /// Commits `actions` to the table as one `Write` in `mode`, with `txn`.
+    fn commit_actions(
+        &mut self,
+        actions: Vec<Action>,
+        mode: SaveMode,
+        txn: Option<Transaction>,
+    ) -> Result<(), ConnectorError> {
+        let partition_by = Some(self.config.partition_by.clone()).filter(|p| !p.is_empty());
+        let properties = match txn {
+            Some(txn) => CommitProperties::default().with_application_transaction(txn),
+            None => CommitProperties::default(),
+        };
+        let table = &mut self.table;
+        let committed: Result<(), DeltaTableError> = self.runtime.block_on(async {
+            let snapshot = table.snapshot()?.clone();
+            CommitBuilder::from(properties)
+                .with_actions(actions)
+                .build(
+                    Some(&snapshot),
+                    table.log_store(),
+                    DeltaOperation::Write {
+                        mode,
+                        partition_by,
+                        predicate: None,
+                    },
+                )
+                .await?;
+            table.update_state().await
+        });
+        committed.map_err(|e| self.config.delta_error(e))
+    }
+}
+
+impl Sink for DeltaSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
+        let batch = match batch.schema() == self.schema {
+            true => batch.clone(),
+            false => cast_batch(batch, &self.schema).map_err(|source| ConnectorError::Arrow {
+                path: self.config.path.clone().into(),
+                source,
+            })?,
+        };
+        self.runtime
+            .block_on(self.writer.write(batch))
+            .map_err(|e| self.config.delta_error(e))?;
+        if self.writer.buffer_len() as u64 >= self.config.target_file_mib << 20 {
+            self.write_files()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the data files; they become visible when committed.
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        self.write_files()
+    }
+
+    /// In `overwrite` mode: one commit that removes every file the table
+    /// had and adds the run's.
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        if self.config.mode != Mode::Overwrite {
+            return Ok(());
+        }
+        self.write_files()?;
+        let log_store = self.table.log_store();
+        let snapshot = self.table.snapshot().map_err(|e| self.delta_error(e))?;
+        let removes: Result<Vec<Action>, DeltaTableError> = self.runtime.block_on(async {
+            snapshot
+                .snapshot()
+                .file_views(log_store.as_ref(), None)
+                .map_ok(|file| Action::Remove(file.remove_action(true)))
+                .try_collect()
+                .await
+        });
+        let mut actions = removes.map_err(|e| self.delta_error(e))?;
+        actions.extend(std::mem::take(&mut self.adds).into_iter().map(Action::Add));
+        self.commit_actions(actions, SaveMode::Overwrite, None)
+    }
+
+    fn transactional(&mut self) -> Option<&mut dyn Transactional> {
+        match self.config.mode {
+            Mode::Append => Some(self),
+            Mode::Overwrite => None,
+        }
+    }
+}
+
+impl Transactional for DeltaSink {
+    fn prepare(&mut self) -> Result<Option<serde_json::Value>, ConnectorError> {
+        let adds = std::mem::take(&mut self.adds);
+        if adds.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            serde_json::to_value(&adds).expect("add actions serialize"),
+        ))
+    }
+
+    fn commit(&mut self, version: u64, prepared: &serde_json::Value) -> Result<(), ConnectorError> {
+        if self.committed_version()? >= Some(version) {
+            return Ok(());
+        }
+        let adds: Vec<Add> = serde_json::from_value(prepared.clone()).map_err(|e| {
+            self.delta_error(DeltaTableError::Generic(format!(
+                "a prepared commit in the state folder is not a list of add actions: {e}"
+            )))
+        })?;
+        let txn = Transaction::new(&self.app_id, version as i64);
+        let actions = adds.into_iter().map(Action::Add).collect();
+        self.commit_actions(actions, SaveMode::Append, Some(txn))
+    }
+
+    fn committed_version(&mut self) -> Result<Option<u64>, ConnectorError> {
+        let table = &self.table;
+        let app_id = self.app_id.clone();
+        let version: Result<Option<i64>, DeltaTableError> = self.runtime.block_on(async {
+            table
+                .snapshot()?
+                .transaction_version(table.log_store().as_ref(), app_id)
+                .await
+        });
+        Ok(version
+            .map_err(|e| self.delta_error(e))?
+            .map(|v| v.max(0) as u64))
+    }
+}
+
+/// The runtime delta-rs's calls run on (each sink has its own thread).
+fn runtime() -> Result<tokio::runtime::Runtime, ConnectorError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ConnectorError::Io {
+            path: "tokio runtime".into(),
+            source,
+        })
+}
+
+/// The table at `url`, if there is one.
+async fn load(url: &Url) -> Result<Option<DeltaTable>, DeltaTableError> {
+    let mut table = DeltaTableBuilder::from_url(url.clone())?.build()?;
+    if !table.log_store().is_delta_table_location().await? {
+        return Ok(None);
+    }
+    table.load().await?;
+    Ok(Some(table))
+}
+
+/// The table at `url`, created with `schema` and `partition_by` if there is
+/// none.
+async fn open_or_create(
+    url: &Url,
+    schema: &SchemaRef,
+    partition_by: &[String],
+) -> Result<DeltaTable, DeltaTableError> {
+    if let Some(table) = load(url).await? {
+        return Ok(table);
+    }
+    std::fs::create_dir_all(url.path()).map_err(|e| DeltaTableError::Generic(e.to_string()))?;
+    let columns: StructType = schema.as_ref().try_into_kernel()?;
+    deltalake::operations::create::CreateBuilder::new()
+        .with_location(url.to_string())
+        .with_columns(columns.fields().cloned())
+        .with_partition_columns(partition_by.iter().cloned())
+        .with_save_mode(SaveMode::Ignore)
+        .await
+}
+
+/// Why a table cannot take the edge's rows.
+enum Mismatch {
+    Delta(DeltaTableError),
+    Config {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Checks that `table` has the columns of `wanted`, of the same types, and
+/// is partitioned by `partition_by` (when given).
+fn check_table(
+    table: &DeltaTable,
+    wanted: &SchemaRef,
+    partition_by: &[String],
+) -> Result<(), Mismatch> {
+    let snapshot = table.snapshot().map_err(Mismatch::Delta)?;
+    let theirs: Schema = snapshot
+        .schema()
+        .as_ref()
+        .try_into_arrow()
+        .map_err(|e: arrow::error::ArrowError| Mismatch::Delta(e.into()))?;
+    let mut problems = Vec::new();
+    for field in wanted.fields() {
+        match theirs.column_with_name(field.name()) {
+            None => problems.push(format!("{:?} is not in the table", field.name())),
+            Some((_, column)) if column.data_type() != field.data_type() => problems.push(format!(
+                "{:?} is {} in the input but {} in the table",
+                field.name(),
+                field.data_type(),
+                column.data_type()
+            )),
+            Some(_) => {}
+        }
+    }
+    for column in theirs.fields() {
+        if wanted.column_with_name(column.name()).is_none() {
+            problems.push(format!(
+                "the table's column {:?} is not in the input",
+                column.name()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Mismatch::Config {
+            field: "path",
+            message: format!(
+                "the table at {} has other columns than the input: {}",
+                table.table_url(),
+                problems.join("; ")
+            ),
+        });
+    }
+    let theirs = snapshot.metadata().partition_columns();
+    if !partition_by.is_empty() && theirs.as_slice() != partition_by {
+        return Err(Mismatch::Config {
+            field: "partition_by",
+            message: format!(
+                "the table is partitioned by {theirs:?}, not {partition_by:?} (a table keeps its partitioning)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The schema the table stores for an edge of `schema`: Delta keeps
+/// timestamps in microseconds, with a time zone (as UTC) or without one.
+fn table_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Timestamp(_, zone) => {
+                field.as_ref().clone().with_data_type(DataType::Timestamp(
+                    TimeUnit::Microsecond,
+                    zone.as_ref().map(|_| Arc::from("UTC")),
+                ))
+            }
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// `batch` with the columns of `schema` (timestamps cast to microseconds).
+fn cast_batch(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| arrow::compute::cast(column, field.data_type()))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}

@@ -1,0 +1,274 @@
+//! The `delta` sink as a user runs it, read back by programs nobody here
+//! wrote: the Python `deltalake` package and DuckDB with its Delta
+//! extension (`scripts/lake-readers.sh`).
+
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::*;
+
+/// The Python of `scripts/lake-readers.sh`.
+fn lake_python() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap();
+    std::env::var_os("WEIR_LAKE_READERS_DIR")
+        .map_or_else(
+            || Path::new(&home).join(".cache/weir/lake-readers"),
+            Into::into,
+        )
+        .join("bin/python")
+}
+
+/// Runs `code` with the lake readers' Python (`TABLE` and `EXTENSION`, the
+/// DuckDB Delta extension file, are set) and answers its stdout as JSON.
+fn read_with_python(table: &Path, code: &str) -> serde_json::Value {
+    let prelude = r#"
+import glob, json, os, sys
+import duckdb, duckdb_extension_delta
+from deltalake import DeltaTable
+TABLE = sys.argv[1]
+EXTENSION = glob.glob(os.path.join(os.path.dirname(duckdb_extension_delta.__file__), "extensions", "*", "delta.duckdb_extension"))[0]
+def duck():
+    c = duckdb.connect(config={"allow_unsigned_extensions": True})
+    c.execute(f"LOAD '{EXTENSION}'")
+    return c
+"#;
+    let python = lake_python();
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(format!("{prelude}\n{code}"))
+        .arg(table)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/lake-readers.sh)", python.display()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+}
+
+/// Appends orders `ids` as JSON lines to `path`.
+fn append_orders(path: &Path, ids: std::ops::Range<i64>) {
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let countries = ["DE", "FR", "NL"];
+    for id in ids {
+        writeln!(
+            file,
+            r#"{{"id": {id}, "country": "{}", "amount": {}.5, "at": "2026-12-0{}T10:00:00Z"}}"#,
+            countries[id as usize % 3],
+            id % 100,
+            1 + id % 5
+        )
+        .unwrap();
+    }
+}
+
+const ORDERS_SCHEMA: &str = "{id: int64, country: utf8, amount: float64, at: \"timestamp[ms]\"}";
+
+/// Two runs append to a partitioned table (the second reads only the new
+/// lines); both readers see every row once, the versions, the history with
+/// its transaction ids, and the table as it was after the first run.
+#[cfg(feature = "system-tests")]
+#[test]
+fn a_partitioned_table_is_read_by_deltalake_and_duckdb_with_its_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    append_orders(&dir.path().join("orders.jsonl"), 0..3000);
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true, batch_rows: 500}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake, partition_by: [country]}}}}
+"
+        ),
+    );
+    run_pipeline(&pipeline, &[]);
+    append_orders(&dir.path().join("orders.jsonl"), 3000..5000);
+    run_pipeline(&pipeline, &[]);
+    let table = dir.path().join("lake");
+    let read = read_with_python(
+        &table,
+        r#"
+t = DeltaTable(TABLE)
+rows = t.to_pyarrow_table()
+first_commit_with_data = min(h["version"] for h in t.history() if h["operation"] == "WRITE")
+old = DeltaTable(TABLE, version=first_commit_with_data).to_pyarrow_table()
+ids = duck().sql(f"select count(*), count(distinct id), min(id), max(id), count(distinct country), sum(amount) from delta_scan('{TABLE}')").fetchone()
+print(json.dumps({
+    "version": t.version(),
+    "rows": rows.num_rows,
+    "partition_columns": t.metadata().partition_columns,
+    "operations": sorted({h["operation"] for h in t.history()}),
+    "old_rows": old.num_rows,
+    "duckdb": [float(x) for x in ids],
+}))
+"#,
+    );
+    assert_eq!(read["rows"], 5000, "{read}");
+    assert_eq!(read["partition_columns"], serde_json::json!(["country"]));
+    assert_eq!(
+        read["operations"],
+        serde_json::json!(["CREATE TABLE", "WRITE"])
+    );
+    assert!(read["version"].as_i64().unwrap() >= 2, "{read}");
+    let old = read["old_rows"].as_i64().unwrap();
+    assert!(
+        old > 0 && old <= 3000,
+        "time travel to the first write: {read}"
+    );
+    let expected_amount: f64 = (0..5000).map(|id| (id % 100) as f64 + 0.5).sum();
+    assert_eq!(
+        read["duckdb"],
+        serde_json::json!([5000.0, 5000.0, 0.0, 4999.0, 3.0, expected_amount]),
+        "DuckDB reads every row once"
+    );
+}
+
+/// A table whose columns differ from the input is a `weir validate` error
+/// naming the columns; overwrite replaces the rows in one commit.
+#[test]
+fn a_table_with_other_columns_is_refused_and_overwrite_replaces_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    append_orders(&dir.path().join("orders.jsonl"), 0..100);
+    let pipeline = |schema: &str, mode: &str| {
+        write_pipeline(
+            dir.path(),
+            &format!(
+                "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {schema}}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake, mode: {mode}}}}}
+"
+            ),
+        )
+    };
+    run_pipeline(&pipeline(ORDERS_SCHEMA, "append"), &[]);
+    let other = pipeline("{id: utf8, country: utf8}", "append");
+    let out = weir(&["validate", other.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"id\" is Utf8 in the input but Int64 in the table")
+            && stderr.contains("the table's column \"amount\" is not in the input"),
+        "{stderr}"
+    );
+
+    run_pipeline(&pipeline(ORDERS_SCHEMA, "overwrite"), &[]);
+    let log = fs::read_dir(dir.path().join("lake/_delta_log"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    assert_eq!(log, 3, "create, append, one overwrite commit");
+    let last =
+        fs::read_to_string(dir.path().join("lake/_delta_log/00000000000000000002.json")).unwrap();
+    assert!(
+        last.contains("\"remove\"") && last.contains("\"add\"") && last.contains("Overwrite"),
+        "{last}"
+    );
+}
+
+/// The exactly-once test: a pipeline writes 1,000,000 rows to a Delta table
+/// and, beside it, to a Parquet folder; it is killed with SIGKILL at random
+/// points and restarted until a run ends. The table holds every id exactly
+/// once; the Parquet folder (at-least-once) every id at least once.
+#[cfg(feature = "system-tests")]
+#[test]
+fn a_delta_table_holds_every_row_exactly_once_across_sigkills() {
+    const ROWS: i64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ids.jsonl");
+    let lines: String = (0..ROWS).map(|id| format!("{{\"id\": {id}}}\n")).collect();
+    fs::write(&input, lines).unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        "checkpoint_interval_ms: 20
+sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, resume: true, batch_rows: 200}}
+transforms:
+  keep: {plugin: filter, inputs: [ids], config: {predicate: \"id >= 0\"}}
+sinks:
+  lake: {type: delta, inputs: [keep], config: {path: lake}}
+  files: {type: file, inputs: [keep], config: {path: files, format: parquet, mode: append}}
+",
+    );
+    // Kill points spread over the input: each run is killed a random
+    // moment after its source has recorded a position past the next mark
+    // (a random step further, from a linear congruential walk), so every
+    // kill lands mid-run however fast the machine is; the first is killed
+    // at once.
+    let recorded_lines = || {
+        let text = fs::read_to_string(dir.path().join("state/ids.json")).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| {
+                let files = v["position"].as_object()?.values().next()?.clone();
+                files["line"].as_i64()
+            })
+            .unwrap_or(0)
+    };
+    let mut seed: u64 = 0x5eed;
+    let (mut kills, mut runs, mut mark) = (0, 0, 0);
+    loop {
+        runs += 1;
+        let mut weir = Running::start(
+            dir.path(),
+            &["run", "--quiet", pipeline.to_str().unwrap()],
+            &[],
+        );
+        if kills >= 10 {
+            let status = weir.exited("the last run reads to the end");
+            assert!(status.success(), "{}", weir.stderr());
+            break;
+        }
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        mark += 20_000 + (seed >> 33) as i64 % 60_000;
+        let started = std::time::Instant::now();
+        while kills > 0 && recorded_lines() < mark && weir.child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Then a random part of a few checkpoint intervals, so kills land
+        // anywhere between a sink's commit and a source's record.
+        std::thread::sleep(Duration::from_millis((seed >> 20) % 50));
+        let ended = weir.child.try_wait().unwrap().is_some();
+        assert!(!ended, "run {runs} ended before its kill at line {mark}");
+        weir.child.kill().unwrap(); // SIGKILL
+        weir.child.wait().unwrap();
+        kills += 1;
+    }
+    assert!(kills >= 10, "{kills} kills in {runs} runs");
+    let read = read_with_python(
+        &dir.path().join("lake"),
+        r#"
+c = duck()
+lake = c.sql(f"select count(*), count(distinct id) from delta_scan('{TABLE}')").fetchone()
+files = c.sql(f"select count(*), count(distinct id) from read_parquet('{os.path.dirname(TABLE)}/files/*.parquet')").fetchone()
+gaps = c.sql(f"with ids as (select distinct id from delta_scan('{TABLE}')), r as (select id, id - row_number() over (order by id) as g from ids) select min(id), max(id) from r group by g order by 1").fetchall()
+print(json.dumps({"lake": list(lake), "files": list(files), "version": DeltaTable(TABLE).version(), "runs_of_ids": gaps[:20]}))
+"#,
+    );
+    eprintln!("{runs} runs, {kills} SIGKILLs, {ROWS} rows: {read}");
+    assert_eq!(
+        read["lake"],
+        serde_json::json!([ROWS, ROWS]),
+        "every id exactly once in the table"
+    );
+    let files = read["files"].as_array().unwrap();
+    assert_eq!(
+        files[1], ROWS,
+        "every id at least once in the Parquet folder"
+    );
+}
