@@ -72,6 +72,10 @@ enum Command {
     /// Work with plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Look at a Delta table a `delta` sink writes.
+    #[cfg(feature = "delta")]
+    #[command(subcommand)]
+    Table(TableCommand),
     /// Show the compiled-component cache ($WEIR_CACHE_DIR, capped at
     /// $WEIR_CACHE_MAX_MIB, default 1024), or clear it.
     Cache {
@@ -79,6 +83,18 @@ enum Command {
         /// plugin compiles it again).
         #[arg(value_enum)]
         action: Option<CacheAction>,
+    },
+}
+
+/// `weir table ...`.
+#[cfg(feature = "delta")]
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Every version of the table, newest first: when, what made it, and
+    /// the rows it added.
+    History {
+        /// The table's folder or `file://` URL.
+        path: String,
     },
 }
 
@@ -540,6 +556,30 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 GraphFormat::Mermaid => weir::graph::mermaid(&graph),
                 GraphFormat::Dot => weir::graph::dot(&graph),
             });
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "delta")]
+        Command::Table(TableCommand::History { path }) => {
+            let versions = weir::connectors::delta_history(&path)
+                .with_context(|| format!("reading the history of {path}"))?;
+            let mut out = format!(
+                "{:>8}  {:<25}  {:<14}  {:>12}\n",
+                "version", "committed", "operation", "rows added"
+            );
+            for v in versions {
+                let when = v
+                    .timestamp
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map_or_else(String::new, |t| {
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    });
+                let rows = v.rows.map_or_else(String::new, |r| r.to_string());
+                out.push_str(&format!(
+                    "{:>8}  {when:<25}  {:<14}  {rows:>12}\n",
+                    v.version, v.operation
+                ));
+            }
+            say(&out);
             Ok(ExitCode::SUCCESS)
         }
         Command::Cache { action } => {

@@ -101,8 +101,8 @@ sinks:
 /// The byte offset the file source recorded for its one file.
 fn read_position(state: &std::path::Path) -> Option<u64> {
     let text = fs::read_to_string(state.join("readings.json")).ok()?;
-    let position: serde_json::Value = serde_json::from_str(&text).ok()?;
-    position.as_object()?.values().next()?["offset"].as_u64()
+    let recorded: serde_json::Value = serde_json::from_str(&text).ok()?;
+    recorded["position"].as_object()?.values().next()?["offset"].as_u64()
 }
 
 /// The event times (ms) of every row in the JSON-lines files of `dir`.

@@ -116,6 +116,27 @@ print(json.dumps({
         serde_json::json!(["CREATE TABLE", "WRITE"])
     );
     assert!(read["version"].as_i64().unwrap() >= 2, "{read}");
+    // `weir table history`: every version, newest first, with its rows.
+    let history = weir(&["table", "history", table.to_str().unwrap()]);
+    let listed = text(&history.stdout);
+    assert!(history.status.success(), "{}", text(&history.stderr));
+    let added: u64 = listed
+        .lines()
+        .skip(1)
+        .filter(|line| line.contains("WRITE"))
+        .map(|line| {
+            line.split_whitespace()
+                .last()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(added, 5000, "{listed}");
+    assert!(
+        listed.lines().last().unwrap().contains("CREATE TABLE"),
+        "{listed}"
+    );
     let old = read["old_rows"].as_i64().unwrap();
     assert!(
         old > 0 && old <= 3000,

@@ -60,7 +60,7 @@ sinks:
     let state: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.path().join("state/logs.json")).unwrap()).unwrap();
     let b = input.join("b.jsonl").display().to_string();
-    assert_eq!(state[&b]["line"], 2, "{state}");
+    assert_eq!(state["position"][&b]["line"], 2, "{state}");
 
     // New lines in a file already read, and a new file.
     fs::OpenOptions::new()

@@ -194,7 +194,8 @@ impl DeltaSink {
         let properties = match txn {
             Some(txn) => CommitProperties::default().with_application_transaction(txn),
             None => CommitProperties::default(),
-        };
+        }
+        .with_metadata([("operationMetrics".to_string(), metrics(&actions))]);
         let table = &mut self.table;
         let committed: Result<(), DeltaTableError> = self.runtime.block_on(async {
             let snapshot = table.snapshot()?.clone();
@@ -307,6 +308,78 @@ impl Transactional for DeltaSink {
             .map_err(|e| self.delta_error(e))?
             .map(|v| v.max(0) as u64))
     }
+}
+
+/// Spark's `operationMetrics` of a write: rows and files added, files
+/// removed (`weir table history` and Delta readers show them).
+fn metrics(actions: &[Action]) -> serde_json::Value {
+    let (mut rows, mut files, mut removed) = (0, 0, 0);
+    for action in actions {
+        match action {
+            Action::Add(add) => {
+                files += 1;
+                rows += add
+                    .get_stats()
+                    .ok()
+                    .flatten()
+                    .map_or(0, |stats| stats.num_records);
+            }
+            Action::Remove(_) => removed += 1,
+            _ => {}
+        }
+    }
+    serde_json::json!({
+        "numOutputRows": rows.to_string(),
+        "numFiles": files.to_string(),
+        "numRemovedFiles": removed.to_string(),
+    })
+}
+
+/// One version of a table, as `weir table history` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableVersion {
+    /// The version.
+    pub version: i64,
+    /// When it was committed (milliseconds since the Unix epoch).
+    pub timestamp: Option<i64>,
+    /// What made it: `CREATE TABLE`, `WRITE`, ...
+    pub operation: String,
+    /// Rows it added, when its writer said (Spark and Weir do).
+    pub rows: Option<u64>,
+}
+
+/// The versions of the Delta table at `path` (a folder or URL), newest
+/// first.
+pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
+    let mut config = Config {
+        path: path.to_string(),
+        partition_by: Vec::new(),
+        mode: Mode::Append,
+        target_file_mib: default_file_mib(),
+        url: None,
+    };
+    config.prepare(Path::new("."))?;
+    let runtime = runtime()?;
+    let listed: Result<Vec<TableVersion>, DeltaTableError> = runtime.block_on(async {
+        let table = load(config.url())
+            .await?
+            .ok_or_else(|| DeltaTableError::NotATable("no _delta_log folder".into()))?;
+        let latest = table.version().unwrap_or(0);
+        let infos = table.history(None).await?;
+        Ok(infos
+            .enumerate()
+            .map(|(i, info)| TableVersion {
+                version: info.read_version.map_or(latest - i as i64, |read| read + 1),
+                timestamp: info.timestamp,
+                operation: info.operation.clone().unwrap_or_default(),
+                rows: info.info.get("operationMetrics").and_then(|m| {
+                    let rows = &m["numOutputRows"];
+                    rows.as_u64().or_else(|| rows.as_str()?.parse().ok())
+                }),
+            })
+            .collect())
+    });
+    listed.map_err(|e| config.delta_error(e))
 }
 
 /// The runtime delta-rs's calls run on (each sink has its own thread).

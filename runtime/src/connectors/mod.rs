@@ -24,6 +24,8 @@ pub use file_source::{FileSource, Positions};
 pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
 #[cfg(feature = "delta")]
 mod delta;
+#[cfg(feature = "delta")]
+pub use delta::{TableVersion, history as delta_history};
 
 pub use registry::{
     Connector, ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector,
