@@ -68,29 +68,35 @@ fn default_file_mib() -> u64 {
 
 impl ConnectorConfig for Config {
     fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
-        let url = match self.path.contains("://") {
-            true => Url::parse(&self.path).map_err(|e| config_error("path", &e.to_string()))?,
-            false => {
-                let dir = std::path::absolute(base_dir.join(&self.path))
-                    .map_err(|e| config_error("path", &e.to_string()))?;
-                Url::from_directory_path(&dir)
-                    .map_err(|()| config_error("path", "not a folder path"))?
-            }
-        };
-        if url.scheme() != "file" {
-            return Err(config_error(
-                "path",
-                &format!(
-                    "{url}: this build of weir writes local tables (file://) only; object stores need delta-rs's s3, azure or gcs features"
-                ),
-            ));
-        }
         if self.target_file_mib == 0 {
             return Err(config_error("target_file_mib", "must be at least 1"));
         }
-        self.url = Some(url);
+        self.url = Some(table_url(&self.path, base_dir)?);
         Ok(())
     }
+}
+
+/// The URL of the table at `path` (a folder relative to `base_dir`, or a
+/// URL); local tables only in this build.
+pub(super) fn table_url(path: &str, base_dir: &Path) -> Result<Url, ConnectorError> {
+    let url = match path.contains("://") {
+        true => Url::parse(path).map_err(|e| config_error("path", &e.to_string()))?,
+        false => {
+            let dir = std::path::absolute(base_dir.join(path))
+                .map_err(|e| config_error("path", &e.to_string()))?;
+            Url::from_directory_path(&dir)
+                .map_err(|()| config_error("path", "not a folder path"))?
+        }
+    };
+    if url.scheme() != "file" {
+        return Err(config_error(
+            "path",
+            &format!(
+                "{url}: this build of weir reads and writes local tables (file://) only; object stores need delta-rs's s3, azure or gcs features"
+            ),
+        ));
+    }
+    Ok(url)
 }
 
 impl Config {
@@ -382,8 +388,8 @@ pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
     listed.map_err(|e| config.delta_error(e))
 }
 
-/// The runtime delta-rs's calls run on (each sink has its own thread).
-fn runtime() -> Result<tokio::runtime::Runtime, ConnectorError> {
+/// The runtime delta-rs's calls run on (each node has its own thread).
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ConnectorError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

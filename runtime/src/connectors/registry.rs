@@ -144,7 +144,9 @@ impl Registry {
             .sink::<super::file_sink::Config>("file")
             .sink::<super::stdout::Config>("stdout");
         #[cfg(feature = "delta")]
-        registry.sink::<super::delta::Config>("delta");
+        registry
+            .source::<super::delta_source::Config>("delta")
+            .sink::<super::delta::Config>("delta");
         #[cfg(feature = "kafka")]
         registry
             .source::<super::kafka::SourceConfig>("kafka")
