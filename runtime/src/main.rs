@@ -563,7 +563,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let versions = weir::connectors::delta_history(&path)
                 .with_context(|| format!("reading the history of {path}"))?;
             let mut out = format!(
-                "{:>8}  {:<25}  {:<14}  {:>12}\n",
+                "{:>8}  {:<25}  {:<18}  {:>12}\n",
                 "version", "committed", "operation", "rows added"
             );
             for v in versions {
@@ -574,10 +574,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                         t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                     });
                 let rows = v.rows.map_or_else(String::new, |r| r.to_string());
-                out.push_str(&format!(
-                    "{:>8}  {when:<25}  {:<14}  {rows:>12}\n",
+                let line = format!(
+                    "{:>8}  {when:<25}  {:<18}  {rows:>12}",
                     v.version, v.operation
-                ));
+                );
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
             say(&out);
             Ok(ExitCode::SUCCESS)

@@ -348,7 +348,8 @@ pub struct TableVersion {
     pub version: i64,
     /// When it was committed (milliseconds since the Unix epoch).
     pub timestamp: Option<i64>,
-    /// What made it: `CREATE TABLE`, `WRITE`, ...
+    /// What made it: `CREATE TABLE`, `WRITE (Append)`, `WRITE (Overwrite)`,
+    /// ...
     pub operation: String,
     /// Rows it added, when its writer said (Spark and Weir do).
     pub rows: Option<u64>,
@@ -377,7 +378,17 @@ pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
             .map(|(i, info)| TableVersion {
                 version: info.read_version.map_or(latest - i as i64, |read| read + 1),
                 timestamp: info.timestamp,
-                operation: info.operation.clone().unwrap_or_default(),
+                operation: {
+                    let operation = info.operation.clone().unwrap_or_default();
+                    let mode = info
+                        .operation_parameters
+                        .as_ref()
+                        .and_then(|p| p.get("mode"));
+                    match mode.and_then(|m| m.as_str()) {
+                        Some(mode) if operation == "WRITE" => format!("{operation} ({mode})"),
+                        _ => operation,
+                    }
+                },
                 rows: info.info.get("operationMetrics").and_then(|m| {
                     let rows = &m["numOutputRows"];
                     rows.as_u64().or_else(|| rows.as_str()?.parse().ok())
