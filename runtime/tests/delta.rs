@@ -253,6 +253,83 @@ sinks:
     assert_eq!(first, latest[..300].to_vec());
 }
 
+/// `mode: merge`: a stream of inserts, updates and deletes (with `op`, as
+/// change data capture writes it), over many checkpoints and two runs,
+/// leaves the table as the source table is: every key's last change, no
+/// deleted key, no key twice.
+#[test]
+fn merge_applies_inserts_updates_and_deletes_so_the_table_ends_as_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let changes_file = dir.path().join("changes.jsonl");
+    // A deterministic stream: 3,000 changes to 400 keys.
+    let mut seed: u64 = 7;
+    let mut expected: std::collections::BTreeMap<i64, String> = Default::default();
+    let mut lines = Vec::new();
+    for n in 0..3000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let key = (seed >> 33) as i64 % 400;
+        let op = match (expected.contains_key(&key), (seed >> 20) % 4) {
+            (false, _) => "c",
+            (true, 0) => "d",
+            (true, _) => "u",
+        };
+        let name = format!("v{n}");
+        match op {
+            "d" => expected.remove(&key),
+            _ => expected.insert(key, name.clone()),
+        };
+        lines.push(format!(
+            r#"{{"id": {key}, "name": "{name}", "part": {}, "op": "{op}"}}"#,
+            key % 3
+        ));
+    }
+    let pipeline = write_pipeline(
+        dir.path(),
+        "checkpoint_interval_ms: 5
+sources:
+  changes: {type: file, config: {path: changes.jsonl, schema: {id: int64, name: utf8, part: int64, op: utf8}, resume: true, batch_rows: 50}}
+sinks:
+  lake: {type: delta, inputs: [changes], config: {path: lake, mode: merge, keys: [id], partition_by: [part]}}
+",
+    );
+    // Four runs, each adding a quarter of the stream: four merge commits at
+    // least, each against the table the last one left.
+    for end in [750, 1500, 2250, 3000] {
+        fs::write(&changes_file, lines[..end].join("\n") + "\n").unwrap();
+        run_pipeline(&pipeline, &[]);
+    }
+
+    let read = dir.path().join("read.yaml");
+    fs::write(
+        &read,
+        "sources:\n  lake: {type: delta, config: {path: lake}}\nsinks:\n  out: {type: file, inputs: [lake], config: {path: out, format: json}}\n",
+    )
+    .unwrap();
+    run_pipeline(&read, &[]);
+    let mut table: Vec<(i64, String)> = read_json_dir(&dir.path().join("out"))
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_i64().unwrap(),
+                r["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    table.sort();
+    let expected: Vec<(i64, String)> = expected.into_iter().collect();
+    assert_eq!(table.len(), expected.len(), "one row per live key");
+    assert_eq!(table, expected);
+    let history = weir(&[
+        "table",
+        "history",
+        dir.path().join("lake").to_str().unwrap(),
+    ]);
+    let merges = text(&history.stdout).matches("MERGE").count();
+    assert!(merges >= 4, "{}", text(&history.stdout));
+}
+
 /// The exactly-once test: a pipeline writes 1,000,000 rows to a Delta table
 /// and, beside it, to a Parquet folder; it is killed with SIGKILL at random
 /// points and restarted until a run ends. The table holds every id exactly

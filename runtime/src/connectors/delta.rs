@@ -38,11 +38,20 @@ pub struct Config {
     /// new table; an existing table keeps its own, which must match).
     #[serde(default)]
     pub partition_by: Vec<String>,
-    /// `append` (each checkpoint adds its rows in one commit, exactly once)
-    /// or `overwrite` (the run's rows replace the table's contents in one
-    /// commit when the run has read all its input).
+    /// `append` (each checkpoint adds its rows in one commit, exactly once),
+    /// `overwrite` (the run's rows replace the table's contents in one
+    /// commit when the run has read all its input) or `merge` (each row is
+    /// a change of the row with its `keys`, applied exactly once).
     #[serde(default)]
     pub mode: Mode,
+    /// `merge`: the columns that identify a row.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// `merge`: the column that says what a change is: `c`, `r` or `u`
+    /// insert or update the row, `d` deletes it (`op`, as Debezium and
+    /// Weir's change-data-capture sources write it); not stored.
+    #[serde(default = "default_op_column")]
+    pub op_column: String,
     /// Start a new data file once this many MiB of Parquet are buffered
     /// (128); files are also cut at every checkpoint.
     #[serde(default = "default_file_mib")]
@@ -60,10 +69,16 @@ pub enum Mode {
     Append,
     /// Replace the table's rows by the run's, in one commit at its end.
     Overwrite,
+    /// Apply each row as a change of the row with its keys.
+    Merge,
 }
 
 fn default_file_mib() -> u64 {
     128
+}
+
+fn default_op_column() -> String {
+    "op".into()
 }
 
 impl ConnectorConfig for Config {
@@ -110,11 +125,59 @@ impl Config {
             source,
         }
     }
+
+    /// The table's columns for an edge of `schema`: the edge's (without
+    /// the operation column in `merge` mode), timestamps as Delta keeps
+    /// them.
+    fn table_schema(&self, schema: &SchemaRef) -> SchemaRef {
+        let fields = schema
+            .fields()
+            .iter()
+            .filter(|f| self.mode != Mode::Merge || *f.name() != self.op_column)
+            .cloned()
+            .collect::<Vec<_>>();
+        table_schema(&Arc::new(Schema::new(fields)))
+    }
+
+    /// Checks the `merge` mode's keys and operation column against `schema`.
+    fn check_merge(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
+        if self.mode != Mode::Merge {
+            if !self.keys.is_empty() {
+                return Err(config_error("keys", "only for mode: merge"));
+            }
+            return Ok(());
+        }
+        if self.keys.is_empty() {
+            return Err(config_error(
+                "keys",
+                "mode merge needs the columns that identify a row",
+            ));
+        }
+        for key in &self.keys {
+            if schema.column_with_name(key).is_none() || *key == self.op_column {
+                return Err(config_error(
+                    "keys",
+                    &format!("no column {key:?} in the input"),
+                ));
+            }
+        }
+        match schema.column_with_name(&self.op_column) {
+            Some((_, field)) if field.data_type() == &DataType::Utf8 => Ok(()),
+            _ => Err(config_error(
+                "op_column",
+                &format!(
+                    "mode merge needs a utf8 column {:?} (c, r, u: insert or update; d: delete)",
+                    self.op_column
+                ),
+            )),
+        }
+    }
 }
 
 impl SinkConnector for Config {
     fn check(&self, schema: &SchemaRef, _: &SinkContext) -> Result<(), ConnectorError> {
-        let wanted = table_schema(schema);
+        self.check_merge(schema)?;
+        let wanted = self.table_schema(schema);
         for column in &self.partition_by {
             if wanted.column_with_name(column).is_none() {
                 return Err(config_error(
@@ -143,7 +206,7 @@ impl SinkConnector for Config {
     ) -> Result<Box<dyn Sink>, ConnectorError> {
         self.check(schema, context)?;
         let runtime = runtime()?;
-        let wanted = table_schema(schema);
+        let wanted = self.table_schema(schema);
         let table = runtime
             .block_on(open_or_create(self.url(), &wanted, &self.partition_by))
             .map_err(|e| self.delta_error(e))?;
@@ -156,6 +219,8 @@ impl SinkConnector for Config {
             schema: wanted,
             writer,
             adds: Vec::new(),
+            changes: Vec::new(),
+            changed_keys: Default::default(),
         }))
     }
 }
@@ -172,11 +237,37 @@ struct DeltaSink {
     writer: RecordBatchWriter,
     /// Data files written and not yet prepared.
     adds: Vec<Add>,
+    /// `merge`: the changes since the last flush.
+    changes: Vec<RecordBatch>,
+    /// `merge`: the keys changed since the last prepare.
+    changed_keys: std::collections::BTreeSet<String>,
 }
 
 impl DeltaSink {
     fn delta_error(&self, source: DeltaTableError) -> ConnectorError {
         self.config.delta_error(source)
+    }
+
+    fn arrow_error(&self, source: arrow::error::ArrowError) -> ConnectorError {
+        ConnectorError::Arrow {
+            path: self.config.path.clone().into(),
+            source,
+        }
+    }
+
+    /// Buffers `batch` (cast to the table's types) for the data files.
+    fn write_rows(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
+        let batch = match batch.schema() == self.schema {
+            true => batch.clone(),
+            false => cast_batch(batch, &self.schema).map_err(|e| self.arrow_error(e))?,
+        };
+        self.runtime
+            .block_on(self.writer.write(batch))
+            .map_err(|e| self.config.delta_error(e))?;
+        if self.writer.buffer_len() as u64 >= self.config.target_file_mib << 20 {
+            self.write_files()?;
+        }
+        Ok(())
     }
 
     /// Writes the buffered rows to data files.
@@ -197,6 +288,20 @@ impl DeltaSink {
         txn: Option<Transaction>,
     ) -> Result<(), ConnectorError> {
         let partition_by = Some(self.config.partition_by.clone()).filter(|p| !p.is_empty());
+        let operation = match self.config.mode {
+            Mode::Merge => DeltaOperation::Merge {
+                predicate: None,
+                merge_predicate: Some(format!("same {}", self.config.keys.join(", "))),
+                matched_predicates: Vec::new(),
+                not_matched_predicates: Vec::new(),
+                not_matched_by_source_predicates: Vec::new(),
+            },
+            _ => DeltaOperation::Write {
+                mode,
+                partition_by,
+                predicate: None,
+            },
+        };
         let properties = match txn {
             Some(txn) => CommitProperties::default().with_application_transaction(txn),
             None => CommitProperties::default(),
@@ -207,15 +312,7 @@ impl DeltaSink {
             let snapshot = table.snapshot()?.clone();
             CommitBuilder::from(properties)
                 .with_actions(actions)
-                .build(
-                    Some(&snapshot),
-                    table.log_store(),
-                    DeltaOperation::Write {
-                        mode,
-                        partition_by,
-                        predicate: None,
-                    },
-                )
+                .build(Some(&snapshot), table.log_store(), operation)
                 .await?;
             table.update_state().await
         });
@@ -225,24 +322,25 @@ impl DeltaSink {
 
 impl Sink for DeltaSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
-        let batch = match batch.schema() == self.schema {
-            true => batch.clone(),
-            false => cast_batch(batch, &self.schema).map_err(|source| ConnectorError::Arrow {
-                path: self.config.path.clone().into(),
-                source,
-            })?,
-        };
-        self.runtime
-            .block_on(self.writer.write(batch))
-            .map_err(|e| self.config.delta_error(e))?;
-        if self.writer.buffer_len() as u64 >= self.config.target_file_mib << 20 {
-            self.write_files()?;
+        if self.config.mode == Mode::Merge {
+            super::delta_merge::check_operations(batch, &self.config.op_column)
+                .map_err(|message| config_error("op_column", &message))?;
+            self.changes.push(batch.clone());
+            return Ok(());
         }
-        Ok(())
+        self.write_rows(batch)
     }
 
     /// Writes the data files; they become visible when committed.
     fn flush(&mut self) -> Result<(), ConnectorError> {
+        if !self.changes.is_empty() {
+            let changes = std::mem::take(&mut self.changes);
+            let reduced =
+                super::delta_merge::reduce(&changes, &self.config.keys, &self.config.op_column)
+                    .map_err(|source| self.arrow_error(source))?;
+            self.write_rows(&reduced.upserts)?;
+            self.changed_keys.extend(reduced.keys);
+        }
         self.write_files()
     }
 
@@ -270,7 +368,7 @@ impl Sink for DeltaSink {
 
     fn transactional(&mut self) -> Option<&mut dyn Transactional> {
         match self.config.mode {
-            Mode::Append => Some(self),
+            Mode::Append | Mode::Merge => Some(self),
             Mode::Overwrite => None,
         }
     }
@@ -279,25 +377,29 @@ impl Sink for DeltaSink {
 impl Transactional for DeltaSink {
     fn prepare(&mut self) -> Result<Option<serde_json::Value>, ConnectorError> {
         let adds = std::mem::take(&mut self.adds);
-        if adds.is_empty() {
+        let keys = std::mem::take(&mut self.changed_keys);
+        if adds.is_empty() && keys.is_empty() {
             return Ok(None);
         }
-        Ok(Some(
-            serde_json::to_value(&adds).expect("add actions serialize"),
-        ))
+        let prepared = Prepared { adds, keys };
+        Ok(Some(serde_json::to_value(&prepared).expect("serializes")))
     }
 
     fn commit(&mut self, version: u64, prepared: &serde_json::Value) -> Result<(), ConnectorError> {
         if self.committed_version()? >= Some(version) {
             return Ok(());
         }
-        let adds: Vec<Add> = serde_json::from_value(prepared.clone()).map_err(|e| {
+        let prepared: Prepared = serde_json::from_value(prepared.clone()).map_err(|e| {
             self.delta_error(DeltaTableError::Generic(format!(
-                "a prepared commit in the state folder is not a list of add actions: {e}"
+                "a prepared commit in the state folder is not one of weir's: {e}"
             )))
         })?;
         let txn = Transaction::new(&self.app_id, version as i64);
-        let actions = adds.into_iter().map(Action::Add).collect();
+        let mut actions = match prepared.keys.is_empty() {
+            true => Vec::new(),
+            false => self.replace_rows(&prepared.keys)?,
+        };
+        actions.extend(prepared.adds.into_iter().map(Action::Add));
         self.commit_actions(actions, SaveMode::Append, Some(txn))
     }
 
@@ -362,6 +464,8 @@ pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
         path: path.to_string(),
         partition_by: Vec::new(),
         mode: Mode::Append,
+        keys: Vec::new(),
+        op_column: default_op_column(),
         target_file_mib: default_file_mib(),
         url: None,
     };
@@ -397,6 +501,74 @@ pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
             .collect())
     });
     listed.map_err(|e| config.delta_error(e))
+}
+
+/// A commit the sink prepared: the data files it wrote and, in `merge`
+/// mode, the keys whose rows in the table those files replace.
+#[derive(serde::Serialize, Deserialize)]
+struct Prepared {
+    adds: Vec<Add>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    keys: std::collections::BTreeSet<String>,
+}
+
+impl DeltaSink {
+    /// `merge`: removes every data file of the table holding a row with
+    /// one of `keys`, and writes its other rows to new files; answers the
+    /// actions. Made when the commit is, against the table as it then is.
+    fn replace_rows(
+        &mut self,
+        keys: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<Action>, ConnectorError> {
+        let files = self
+            .runtime
+            .block_on(super::delta_source::data_files(&self.table))
+            .map_err(|e| self.delta_error(e))?;
+        let root = self
+            .config
+            .url()
+            .to_file_path()
+            .map_err(|()| config_error("path", "not a local table"))?;
+        let partition_columns = self.config.partition_by.clone();
+        let mut writer =
+            RecordBatchWriter::for_table(&self.table).map_err(|e| self.delta_error(e))?;
+        let mut actions = Vec::new();
+        for file in files {
+            let mut kept = Vec::new();
+            let mut changed = false;
+            for batch in super::delta_source::open_file(&root, &file, 65_536)? {
+                let batch = batch
+                    .and_then(|b| {
+                        super::delta_source::complete(&b, &file, &self.schema, &partition_columns)
+                    })
+                    .map_err(|e| self.arrow_error(e))?;
+                match super::delta_merge::without_keys(&batch, &self.config.keys, keys)
+                    .map_err(|e| self.arrow_error(e))?
+                {
+                    Some(left) => {
+                        changed = true;
+                        kept.push(left);
+                    }
+                    None => kept.push(batch),
+                }
+            }
+            if !changed {
+                continue;
+            }
+            actions.push(Action::Remove(file.remove));
+            for batch in kept.into_iter().filter(|b| b.num_rows() > 0) {
+                self.runtime
+                    .block_on(writer.write(batch))
+                    .map_err(|e| self.config.delta_error(e))?;
+            }
+        }
+        let rewritten = self
+            .runtime
+            .block_on(writer.flush())
+            .map_err(|e| self.config.delta_error(e))?;
+        actions.extend(rewritten.into_iter().map(Action::Add));
+        Ok(actions)
+    }
 }
 
 /// The runtime delta-rs's calls run on (each node has its own thread).

@@ -136,20 +136,9 @@ impl SourceConnector for Config {
     ) -> Result<Box<dyn Source>, ConnectorError> {
         let runtime = super::delta::runtime()?;
         let table = self.table(&runtime)?;
-        let log_store = table.log_store();
         let snapshot = table.snapshot().map_err(|e| self.delta_error(e))?;
         let partition_columns = snapshot.metadata().partition_columns().clone();
-        let files: Result<Vec<DataFile>, DeltaTableError> = runtime.block_on(async {
-            snapshot
-                .snapshot()
-                .file_views(log_store.as_ref(), None)
-                .map_ok(|file| DataFile {
-                    path: file.path().into_owned(),
-                    partition_values: partition_values(&file),
-                })
-                .try_collect()
-                .await
-        });
+        let files = runtime.block_on(data_files(&table));
         let root = self
             .url()
             .to_file_path()
@@ -191,10 +180,85 @@ fn table_schema(table: &DeltaTable) -> Result<SchemaRef, DeltaTableError> {
     Ok(Arc::new(schema))
 }
 
-/// A data file of the table version read.
-struct DataFile {
-    path: String,
-    partition_values: std::collections::HashMap<String, Option<String>>,
+/// A data file of a table version.
+pub(super) struct DataFile {
+    /// Its path under the table's folder.
+    pub path: String,
+    pub partition_values: std::collections::HashMap<String, Option<String>>,
+    /// The action that removes it from the table.
+    pub remove: deltalake::kernel::Remove,
+}
+
+/// The data files of `table`'s version.
+pub(super) async fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, DeltaTableError> {
+    let log_store = table.log_store();
+    table
+        .snapshot()?
+        .snapshot()
+        .file_views(log_store.as_ref(), None)
+        .map_ok(|file| DataFile {
+            path: file.path().into_owned(),
+            partition_values: partition_values(&file),
+            remove: file.remove_action(true),
+        })
+        .try_collect()
+        .await
+}
+
+/// Reads data file `file` of the table at `root` in batches of `rows`.
+pub(super) fn open_file(
+    root: &Path,
+    file: &DataFile,
+    rows: usize,
+) -> Result<ParquetRecordBatchReader, ConnectorError> {
+    let path = root.join(&file.path);
+    let parquet = |source| ConnectorError::Parquet {
+        path: path.clone(),
+        source,
+    };
+    let opened = std::fs::File::open(&path).map_err(|source| ConnectorError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    ParquetRecordBatchReaderBuilder::try_new(opened)
+        .map_err(parquet)?
+        .with_batch_size(rows)
+        .build()
+        .map_err(parquet)
+}
+
+/// `batch` of data file `file` with the columns of `schema` in order:
+/// those in the file cast to the table's types, `partition_columns`
+/// filled in from the file's partition values.
+pub(super) fn complete(
+    batch: &RecordBatch,
+    file: &DataFile,
+    schema: &SchemaRef,
+    partition_columns: &[String],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let rows = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column: ArrayRef = if partition_columns.contains(field.name()) {
+                match file.partition_values.get(field.name()).cloned().flatten() {
+                    Some(value) => Arc::new(StringArray::from(vec![value; rows])),
+                    None => new_null_array(field.data_type(), rows),
+                }
+            } else {
+                match batch.column_by_name(field.name()) {
+                    Some(column) => column.clone(),
+                    None => new_null_array(field.data_type(), rows),
+                }
+            };
+            match column.data_type() == field.data_type() {
+                true => Ok(column),
+                false => arrow::compute::cast(&column, field.data_type()),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
 }
 
 /// A running `delta` source.
@@ -203,71 +267,9 @@ struct DeltaSource {
     schema: SchemaRef,
     partition_columns: Vec<String>,
     files: VecDeque<DataFile>,
-    /// The file being read and its partition values.
+    /// The file being read.
     reading: Option<(ParquetRecordBatchReader, DataFile)>,
     batch_rows: usize,
-}
-
-impl DeltaSource {
-    fn open_next(&mut self) -> Result<bool, ConnectorError> {
-        let Some(file) = self.files.pop_front() else {
-            return Ok(false);
-        };
-        let path = self.root.join(&file.path);
-        let parquet = |source| ConnectorError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let opened = std::fs::File::open(&path).map_err(|source| ConnectorError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(opened)
-            .map_err(parquet)?
-            .with_batch_size(self.batch_rows)
-            .build()
-            .map_err(parquet)?;
-        self.reading = Some((reader, file));
-        Ok(true)
-    }
-
-    /// `batch` of a data file, with the table's columns in order: those in
-    /// the file cast to the table's types, partition columns filled in.
-    fn complete(
-        &self,
-        batch: &RecordBatch,
-        file: &DataFile,
-    ) -> Result<RecordBatch, ConnectorError> {
-        let arrow = |source| ConnectorError::Arrow {
-            path: self.root.join(&file.path),
-            source,
-        };
-        let rows = batch.num_rows();
-        let columns = self
-            .schema
-            .fields()
-            .iter()
-            .map(|field| {
-                let column: ArrayRef = if self.partition_columns.contains(field.name()) {
-                    match file.partition_values.get(field.name()).cloned().flatten() {
-                        Some(value) => Arc::new(StringArray::from(vec![value; rows])),
-                        None => new_null_array(field.data_type(), rows),
-                    }
-                } else {
-                    match batch.column_by_name(field.name()) {
-                        Some(column) => column.clone(),
-                        None => new_null_array(field.data_type(), rows),
-                    }
-                };
-                match column.data_type() == field.data_type() {
-                    true => Ok(column),
-                    false => arrow::compute::cast(&column, field.data_type()),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(arrow)?;
-        RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow)
-    }
 }
 
 impl Source for DeltaSource {
@@ -276,16 +278,23 @@ impl Source for DeltaSource {
         _bad: &mut dyn FnMut(super::BadRecord),
     ) -> Result<Poll, ConnectorError> {
         loop {
-            if self.reading.is_none() && !self.open_next()? {
-                return Ok(Poll::Done);
+            if self.reading.is_none() {
+                let Some(file) = self.files.pop_front() else {
+                    return Ok(Poll::Done);
+                };
+                self.reading = Some((open_file(&self.root, &file, self.batch_rows)?, file));
             }
-            let (reader, _) = self.reading.as_mut().expect("opened above");
+            let (reader, file) = self.reading.as_mut().expect("opened above");
             match reader.next() {
                 Some(batch) => {
-                    let (_, file) = self.reading.as_ref().expect("reading");
-                    let path = self.root.join(&file.path);
-                    let batch = batch.map_err(|source| ConnectorError::Arrow { path, source })?;
-                    return Ok(Poll::Batch(self.complete(&batch, file)?));
+                    let arrow = |source| ConnectorError::Arrow {
+                        path: self.root.join(&file.path),
+                        source,
+                    };
+                    let batch = batch.map_err(arrow)?;
+                    let batch = complete(&batch, file, &self.schema, &self.partition_columns)
+                        .map_err(arrow)?;
+                    return Ok(Poll::Batch(batch));
                 }
                 None => self.reading = None,
             }

@@ -25,6 +25,8 @@ pub use kafka::{KafkaSink, KafkaSource, MessageFormat};
 #[cfg(feature = "delta")]
 mod delta;
 #[cfg(feature = "delta")]
+mod delta_merge;
+#[cfg(feature = "delta")]
 mod delta_source;
 #[cfg(feature = "delta")]
 pub use delta::{TableVersion, history as delta_history};
