@@ -96,6 +96,27 @@ enum TableCommand {
         /// The table's folder or `file://` URL.
         path: String,
     },
+    /// Compacts each partition's small files into files of about
+    /// `--target-mib`, in one commit that changes no row.
+    Optimize {
+        /// The table's folder or `file://` URL.
+        path: String,
+        /// The size of the files written (MiB).
+        #[arg(long, default_value_t = 128)]
+        target_mib: u64,
+    },
+    /// Deletes the files no version of the last `--retain-hours` reads
+    /// (time travel further back stops working).
+    Vacuum {
+        /// The table's folder or `file://` URL.
+        path: String,
+        /// Keep what versions of this many hours back read.
+        #[arg(long, default_value_t = 168)]
+        retain_hours: u64,
+        /// List the files only.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// What `weir cache` does besides showing the cache.
@@ -560,7 +581,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "delta")]
         Command::Table(TableCommand::History { path }) => {
-            let versions = weir::connectors::delta_history(&path)
+            let versions = weir::connectors::history(&path)
                 .with_context(|| format!("reading the history of {path}"))?;
             let mut out = format!(
                 "{:>8}  {:<25}  {:<18}  {:>12}\n",
@@ -580,6 +601,32 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 out.push_str(line.trim_end());
                 out.push('\n');
+            }
+            say(&out);
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "delta")]
+        Command::Table(TableCommand::Optimize { path, target_mib }) => {
+            let done = weir::connectors::optimize(&path, target_mib << 20)
+                .with_context(|| format!("optimizing {path}"))?;
+            say(&format!(
+                "{path}: {} small file(s) rewritten into {}\n",
+                done.removed, done.added
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "delta")]
+        Command::Table(TableCommand::Vacuum {
+            path,
+            retain_hours,
+            dry_run,
+        }) => {
+            let files = weir::connectors::vacuum(&path, retain_hours, dry_run)
+                .with_context(|| format!("vacuuming {path}"))?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            let mut out = format!("{path}: {verb} {} file(s)\n", files.len());
+            for file in files {
+                out.push_str(&format!("  {file}\n"));
             }
             say(&out);
             Ok(ExitCode::SUCCESS)

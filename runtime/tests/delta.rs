@@ -253,6 +253,85 @@ sinks:
     assert_eq!(first, latest[..300].to_vec());
 }
 
+/// `weir table optimize` compacts the small files of many commits without
+/// changing a row; `weir table vacuum` then deletes the files no recent
+/// version reads, and the table still reads whole.
+#[test]
+fn optimize_compacts_small_files_and_vacuum_deletes_the_replaced_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake}}}}
+"
+        ),
+    );
+    for run in 0..5 {
+        append_orders(&dir.path().join("orders.jsonl"), run * 100..(run + 1) * 100);
+        run_pipeline(&pipeline, &[]);
+    }
+    let table = dir.path().join("lake");
+    let parquet_files = || files_with_extension(&table, "parquet").len();
+    assert_eq!(parquet_files(), 5);
+    let optimized = weir(&["table", "optimize", table.to_str().unwrap()]);
+    assert!(optimized.status.success(), "{}", text(&optimized.stderr));
+    assert!(
+        text(&optimized.stdout).contains("5 small file(s) rewritten into 1"),
+        "{}",
+        text(&optimized.stdout)
+    );
+    let history = text(&weir(&["table", "history", table.to_str().unwrap()]).stdout);
+    assert!(
+        history.lines().nth(1).unwrap().contains("OPTIMIZE"),
+        "{history}"
+    );
+
+    let dry = weir(&[
+        "table",
+        "vacuum",
+        table.to_str().unwrap(),
+        "--retain-hours",
+        "0",
+        "--dry-run",
+    ]);
+    assert!(
+        text(&dry.stdout).contains("would delete 5 file(s)"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert_eq!(parquet_files(), 6, "a dry run deletes nothing");
+    let vacuumed = weir(&[
+        "table",
+        "vacuum",
+        table.to_str().unwrap(),
+        "--retain-hours",
+        "0",
+    ]);
+    assert!(
+        text(&vacuumed.stdout).contains("deleted 5 file(s)"),
+        "{}",
+        text(&vacuumed.stdout)
+    );
+    assert_eq!(parquet_files(), 1);
+
+    let read = dir.path().join("read.yaml");
+    fs::write(
+        &read,
+        "sources:\n  lake: {type: delta, config: {path: lake}}\nsinks:\n  out: {type: file, inputs: [lake], config: {path: out, format: json}}\n",
+    )
+    .unwrap();
+    run_pipeline(&read, &[]);
+    let mut ids: Vec<i64> = read_json_dir(&dir.path().join("out"))
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (0..500).collect::<Vec<_>>());
+}
+
 /// `mode: merge`: a stream of inserts, updates and deletes (with `op`, as
 /// change data capture writes it), over many checkpoints and two runs,
 /// leaves the table as the source table is: every key's last change, no

@@ -420,7 +420,7 @@ impl Transactional for DeltaSink {
 
 /// Spark's `operationMetrics` of a write: rows and files added, files
 /// removed (`weir table history` and Delta readers show them).
-fn metrics(actions: &[Action]) -> serde_json::Value {
+pub(super) fn metrics(actions: &[Action]) -> serde_json::Value {
     let (mut rows, mut files, mut removed) = (0, 0, 0);
     for action in actions {
         match action {
@@ -441,66 +441,6 @@ fn metrics(actions: &[Action]) -> serde_json::Value {
         "numFiles": files.to_string(),
         "numRemovedFiles": removed.to_string(),
     })
-}
-
-/// One version of a table, as `weir table history` shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableVersion {
-    /// The version.
-    pub version: i64,
-    /// When it was committed (milliseconds since the Unix epoch).
-    pub timestamp: Option<i64>,
-    /// What made it: `CREATE TABLE`, `WRITE (Append)`, `WRITE (Overwrite)`,
-    /// ...
-    pub operation: String,
-    /// Rows it added, when its writer said (Spark and Weir do).
-    pub rows: Option<u64>,
-}
-
-/// The versions of the Delta table at `path` (a folder or URL), newest
-/// first.
-pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
-    let mut config = Config {
-        path: path.to_string(),
-        partition_by: Vec::new(),
-        mode: Mode::Append,
-        keys: Vec::new(),
-        op_column: default_op_column(),
-        target_file_mib: default_file_mib(),
-        url: None,
-    };
-    config.prepare(Path::new("."))?;
-    let runtime = runtime()?;
-    let listed: Result<Vec<TableVersion>, DeltaTableError> = runtime.block_on(async {
-        let table = load(config.url())
-            .await?
-            .ok_or_else(|| DeltaTableError::NotATable("no _delta_log folder".into()))?;
-        let latest = table.version().unwrap_or(0);
-        let infos = table.history(None).await?;
-        Ok(infos
-            .enumerate()
-            .map(|(i, info)| TableVersion {
-                version: info.read_version.map_or(latest - i as i64, |read| read + 1),
-                timestamp: info.timestamp,
-                operation: {
-                    let operation = info.operation.clone().unwrap_or_default();
-                    let mode = info
-                        .operation_parameters
-                        .as_ref()
-                        .and_then(|p| p.get("mode"));
-                    match mode.and_then(|m| m.as_str()) {
-                        Some(mode) if operation == "WRITE" => format!("{operation} ({mode})"),
-                        _ => operation,
-                    }
-                },
-                rows: info.info.get("operationMetrics").and_then(|m| {
-                    let rows = &m["numOutputRows"];
-                    rows.as_u64().or_else(|| rows.as_str()?.parse().ok())
-                }),
-            })
-            .collect())
-    });
-    listed.map_err(|e| config.delta_error(e))
 }
 
 /// A commit the sink prepared: the data files it wrote and, in `merge`
@@ -583,7 +523,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ConnectorError> {
 }
 
 /// The table at `url`, if there is one.
-async fn load(url: &Url) -> Result<Option<DeltaTable>, DeltaTableError> {
+pub(super) async fn load(url: &Url) -> Result<Option<DeltaTable>, DeltaTableError> {
     let mut table = DeltaTableBuilder::from_url(url.clone())?.build()?;
     if !table.log_store().is_delta_table_location().await? {
         return Ok(None);

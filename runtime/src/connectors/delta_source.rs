@@ -175,7 +175,7 @@ fn partition_values(
 }
 
 /// The table's columns as Arrow sees them.
-fn table_schema(table: &DeltaTable) -> Result<SchemaRef, DeltaTableError> {
+pub(super) fn table_schema(table: &DeltaTable) -> Result<SchemaRef, DeltaTableError> {
     let schema: Schema = table.snapshot()?.schema().as_ref().try_into_arrow()?;
     Ok(Arc::new(schema))
 }
@@ -185,6 +185,8 @@ pub(super) struct DataFile {
     /// Its path under the table's folder.
     pub path: String,
     pub partition_values: std::collections::HashMap<String, Option<String>>,
+    /// Its size in bytes.
+    pub size: i64,
     /// The action that removes it from the table.
     pub remove: deltalake::kernel::Remove,
 }
@@ -199,6 +201,7 @@ pub(super) async fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, Delt
         .map_ok(|file| DataFile {
             path: file.path().into_owned(),
             partition_values: partition_values(&file),
+            size: file.size(),
             remove: file.remove_action(true),
         })
         .try_collect()

@@ -29,7 +29,9 @@ mod delta_merge;
 #[cfg(feature = "delta")]
 mod delta_source;
 #[cfg(feature = "delta")]
-pub use delta::{TableVersion, history as delta_history};
+mod delta_table;
+#[cfg(feature = "delta")]
+pub use delta_table::{Compacted, TableVersion, history, optimize, vacuum};
 
 pub use registry::{
     Connector, ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector,

@@ -116,7 +116,7 @@ pub fn read_json_dir(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 /// The files of `dir` ending in `.<extension>`, in name order.
-fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
