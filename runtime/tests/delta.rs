@@ -253,6 +253,67 @@ sinks:
     assert_eq!(first, latest[..300].to_vec());
 }
 
+/// `schema_mode: merge`: a later input with a new column (and without an
+/// old one, in another order) adds the column to the table; rows land in
+/// their columns by name, the missing one null. Without it, the new column
+/// is refused before the run, with the option named.
+#[test]
+fn schema_mode_merge_adds_new_columns_and_matches_columns_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = |input: &str, schema: &str, extra: &str| {
+        write_pipeline(
+            dir.path(),
+            &format!(
+                "sources:
+  orders: {{type: file, config: {{path: {input}, schema: {schema}}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake {extra}}}}}
+"
+            ),
+        )
+    };
+    append_orders(&dir.path().join("orders.jsonl"), 0..10);
+    run_pipeline(&pipeline("orders.jsonl", ORDERS_SCHEMA, ""), &[]);
+    fs::write(
+        dir.path().join("later.jsonl"),
+        (10..15)
+            .map(|id| format!("{{\"coupon\": \"C{id}\", \"id\": {id}, \"country\": \"DE\", \"at\": \"2026-12-06T10:00:00Z\"}}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let later_schema = "{coupon: utf8, id: int64, country: utf8, at: \"timestamp[ms]\"}";
+    let refused = weir(&[
+        "validate",
+        pipeline("later.jsonl", later_schema, "").to_str().unwrap(),
+    ]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"coupon\" is not in the table") && stderr.contains("schema_mode: merge"),
+        "{stderr}"
+    );
+    run_pipeline(
+        &pipeline("later.jsonl", later_schema, ", schema_mode: merge"),
+        &[],
+    );
+
+    let read = dir.path().join("read.yaml");
+    fs::write(
+        &read,
+        "sources:\n  lake: {type: delta, config: {path: lake}}\nsinks:\n  out: {type: file, inputs: [lake], config: {path: out, format: json}}\n",
+    )
+    .unwrap();
+    run_pipeline(&read, &[]);
+    let mut rows = read_json_dir(&dir.path().join("out"));
+    rows.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(rows.len(), 15);
+    assert_eq!(rows[3]["coupon"], serde_json::Value::Null);
+    assert_eq!(rows[3]["amount"], 3.5);
+    assert_eq!(rows[12]["coupon"], "C12");
+    assert_eq!(rows[12]["amount"], serde_json::Value::Null);
+    assert_eq!(rows[12]["country"], "DE");
+}
+
 /// `weir table optimize` compacts the small files of many commits without
 /// changing a row; `weir table vacuum` then deletes the files no recent
 /// version reads, and the table still reads whole.

@@ -52,6 +52,10 @@ pub struct Config {
     /// Weir's change-data-capture sources write it); not stored.
     #[serde(default = "default_op_column")]
     pub op_column: String,
+    /// `merge`: an input column the table lacks is added to it (nullable);
+    /// a table column the input lacks is written as nulls. Without it, the
+    /// columns must be the same.
+    pub schema_mode: Option<SchemaMode>,
     /// Start a new data file once this many MiB of Parquet are buffered
     /// (128); files are also cut at every checkpoint.
     #[serde(default = "default_file_mib")]
@@ -70,6 +74,14 @@ pub enum Mode {
     /// Replace the table's rows by the run's, in one commit at its end.
     Overwrite,
     /// Apply each row as a change of the row with its keys.
+    Merge,
+}
+
+/// How a `delta` sink treats a table whose columns differ from the input's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaMode {
+    /// Add the input's new columns to the table.
     Merge,
 }
 
@@ -193,10 +205,7 @@ impl SinkConnector for Config {
         else {
             return Ok(());
         };
-        check_table(&table, &wanted, &self.partition_by).map_err(|e| match e {
-            Mismatch::Delta(e) => self.delta_error(e),
-            Mismatch::Config { field, message } => config_error(field, &message),
-        })
+        self.check_table(&table, &wanted).map(drop)
     }
 
     fn open(
@@ -207,16 +216,27 @@ impl SinkConnector for Config {
         self.check(schema, context)?;
         let runtime = runtime()?;
         let wanted = self.table_schema(schema);
-        let table = runtime
+        let mut table = runtime
             .block_on(open_or_create(self.url(), &wanted, &self.partition_by))
             .map_err(|e| self.delta_error(e))?;
+        let added = self.check_table(&table, &wanted)?;
+        if !added.is_empty() {
+            let fields: StructType = (&Schema::new(added))
+                .try_into_kernel()
+                .map_err(|e: arrow::error::ArrowError| self.delta_error(e.into()))?;
+            let fields: Vec<_> = fields.fields().cloned().collect();
+            table = runtime
+                .block_on(table.add_columns().with_fields(fields).into_future())
+                .map_err(|e| self.delta_error(e))?;
+        }
         let writer = RecordBatchWriter::for_table(&table).map_err(|e| self.delta_error(e))?;
+        let columns = writer.arrow_schema();
         Ok(Box::new(DeltaSink {
             config: self.clone(),
             app_id: format!("weir/{}/{}", context.pipeline, context.node),
             runtime,
             table,
-            schema: wanted,
+            schema: columns,
             writer,
             adds: Vec::new(),
             changes: Vec::new(),
@@ -232,7 +252,8 @@ struct DeltaSink {
     app_id: String,
     runtime: tokio::runtime::Runtime,
     table: DeltaTable,
-    /// The table's columns (timestamps in microseconds, as Delta has them).
+    /// The table's columns, in its order (timestamps in microseconds, as
+    /// Delta has them); rows are matched to them by name.
     schema: SchemaRef,
     writer: RecordBatchWriter,
     /// Data files written and not yet prepared.
@@ -552,69 +573,74 @@ async fn open_or_create(
         .await
 }
 
-/// Why a table cannot take the edge's rows.
-enum Mismatch {
-    Delta(DeltaTableError),
-    Config {
-        field: &'static str,
-        message: String,
-    },
-}
-
-/// Checks that `table` has the columns of `wanted`, of the same types, and
-/// is partitioned by `partition_by` (when given).
-fn check_table(
-    table: &DeltaTable,
-    wanted: &SchemaRef,
-    partition_by: &[String],
-) -> Result<(), Mismatch> {
-    let snapshot = table.snapshot().map_err(Mismatch::Delta)?;
-    let theirs: Schema = snapshot
-        .schema()
-        .as_ref()
-        .try_into_arrow()
-        .map_err(|e: arrow::error::ArrowError| Mismatch::Delta(e.into()))?;
-    let mut problems = Vec::new();
-    for field in wanted.fields() {
-        match theirs.column_with_name(field.name()) {
-            None => problems.push(format!("{:?} is not in the table", field.name())),
-            Some((_, column)) if column.data_type() != field.data_type() => problems.push(format!(
-                "{:?} is {} in the input but {} in the table",
-                field.name(),
-                field.data_type(),
-                column.data_type()
-            )),
-            Some(_) => {}
+impl Config {
+    /// Checks that `table` can take rows of `wanted`: the same columns of
+    /// the same types (with `schema_mode: merge`, new input columns are
+    /// answered, to be added, and missing ones are written as nulls), and
+    /// the same partitioning when `partition_by` is given.
+    fn check_table(
+        &self,
+        table: &DeltaTable,
+        wanted: &SchemaRef,
+    ) -> Result<Vec<Field>, ConnectorError> {
+        let merge = self.schema_mode == Some(SchemaMode::Merge);
+        let snapshot = table.snapshot().map_err(|e| self.delta_error(e))?;
+        let theirs: Schema = snapshot
+            .schema()
+            .as_ref()
+            .try_into_arrow()
+            .map_err(|e: arrow::error::ArrowError| self.delta_error(e.into()))?;
+        let (mut problems, mut added) = (Vec::new(), Vec::new());
+        for field in wanted.fields() {
+            match theirs.column_with_name(field.name()) {
+                None if merge => added.push(field.as_ref().clone().with_nullable(true)),
+                None => problems.push(format!("{:?} is not in the table", field.name())),
+                Some((_, column)) if column.data_type() != field.data_type() => {
+                    problems.push(format!(
+                        "{:?} is {} in the input but {} in the table",
+                        field.name(),
+                        field.data_type(),
+                        column.data_type()
+                    ))
+                }
+                Some(_) => {}
+            }
         }
-    }
-    for column in theirs.fields() {
-        if wanted.column_with_name(column.name()).is_none() {
-            problems.push(format!(
-                "the table's column {:?} is not in the input",
-                column.name()
+        for column in theirs.fields() {
+            let missing = wanted.column_with_name(column.name()).is_none();
+            if missing && !(merge && column.is_nullable()) {
+                problems.push(format!(
+                    "the table's column {:?} is not in the input",
+                    column.name()
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            let hint = match merge {
+                true => "",
+                false => " (schema_mode: merge adds new columns)",
+            };
+            return Err(config_error(
+                "path",
+                &format!(
+                    "the table at {} has other columns than the input{hint}: {}",
+                    table.table_url(),
+                    problems.join("; ")
+                ),
             ));
         }
+        let theirs = snapshot.metadata().partition_columns();
+        if !self.partition_by.is_empty() && *theirs != self.partition_by {
+            return Err(config_error(
+                "partition_by",
+                &format!(
+                    "the table is partitioned by {theirs:?}, not {:?} (a table keeps its partitioning)",
+                    self.partition_by
+                ),
+            ));
+        }
+        Ok(added)
     }
-    if !problems.is_empty() {
-        return Err(Mismatch::Config {
-            field: "path",
-            message: format!(
-                "the table at {} has other columns than the input: {}",
-                table.table_url(),
-                problems.join("; ")
-            ),
-        });
-    }
-    let theirs = snapshot.metadata().partition_columns();
-    if !partition_by.is_empty() && theirs.as_slice() != partition_by {
-        return Err(Mismatch::Config {
-            field: "partition_by",
-            message: format!(
-                "the table is partitioned by {theirs:?}, not {partition_by:?} (a table keeps its partitioning)"
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// The schema the table stores for an edge of `schema`: Delta keeps
@@ -636,16 +662,22 @@ fn table_schema(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// `batch` with the columns of `schema` (timestamps cast to microseconds).
+/// `batch` with the columns of `schema`, matched by name (timestamps cast
+/// to microseconds; a column the batch lacks is null).
 fn cast_batch(
     batch: &RecordBatch,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let columns = batch
-        .columns()
+    let columns = schema
+        .fields()
         .iter()
-        .zip(schema.fields())
-        .map(|(column, field)| arrow::compute::cast(column, field.data_type()))
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => arrow::compute::cast(column, field.data_type()),
+            None => Ok(arrow::array::new_null_array(
+                field.data_type(),
+                batch.num_rows(),
+            )),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), columns)
 }
