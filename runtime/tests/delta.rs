@@ -314,6 +314,103 @@ sinks:
     assert_eq!(rows[12]["country"], "DE");
 }
 
+/// `follow: true`: a following source reads the table, then each commit
+/// as it lands; a restart continues after the last version it read; a
+/// commit that removes rows stops it, naming the version.
+#[test]
+fn a_following_source_reads_new_commits_as_they_land_and_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake, partition_by: [country]}}}}
+"
+        ),
+    );
+    let commit = |ids: std::ops::Range<i64>| {
+        append_orders(&dir.path().join("orders.jsonl"), ids);
+        run_pipeline(&writer, &[]);
+    };
+    commit(0..100);
+    let follower = dir.path().join("follow.yaml");
+    fs::write(
+        &follower,
+        "sources:
+  lake: {type: delta, config: {path: lake, follow: true, poll_ms: 20}}
+sinks:
+  out: {type: file, inputs: [lake], config: {path: out, format: json}}
+checkpoint_interval_ms: 50
+",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let ids = || {
+        if !out.exists() {
+            return Vec::new();
+        }
+        let mut ids: Vec<i64> = read_json_dir(&out)
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let follow = || {
+        Running::start(
+            dir.path(),
+            &["run", "--quiet", follower.to_str().unwrap()],
+            &[],
+        )
+    };
+    let mut running = follow();
+    running.wait_for("the table as it was", || ids().len() == 100);
+    commit(100..150);
+    running.wait_for("the new commit", || ids().len() == 150);
+    interrupt(&running.child);
+    assert_eq!(
+        running.exited("Ctrl-C").code(),
+        Some(130),
+        "{}",
+        running.stderr()
+    );
+
+    commit(150..200);
+    let mut running = follow();
+    running.wait_for("the commit made while it was stopped", || {
+        ids().len() == 200
+    });
+    assert_eq!(
+        ids(),
+        (0..200).collect::<Vec<_>>(),
+        "each row once across the restart"
+    );
+
+    // An overwrite removes rows: a stream of added rows cannot say so.
+    let overwrite = dir.path().join("overwrite.yaml");
+    fs::write(
+        &overwrite,
+        format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake, mode: overwrite}}}}
+"
+        ),
+    )
+    .unwrap();
+    run_pipeline(&overwrite, &[]);
+    let status = running.exited("the overwrite stops the follower");
+    assert!(!status.success());
+    assert!(
+        running.stderr().contains("version 4 removes rows"),
+        "{}",
+        running.stderr()
+    );
+}
+
 /// `weir table optimize` compacts the small files of many commits without
 /// changing a row; `weir table vacuum` then deletes the files no recent
 /// version reads, and the table still reads whole.

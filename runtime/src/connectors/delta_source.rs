@@ -1,6 +1,8 @@
 //! The `delta` source: reads a Delta Lake table as a bounded source, at its
 //! latest version or, by time travel, at a `version` or the latest one at a
-//! `timestamp`. Data files are read with the `parquet` crate (no query
+//! `timestamp`; with `follow`, it then reads the rows each new commit adds
+//! as it lands, its position being the last version read (an append-only
+//! stream: a commit that removes rows stops it). Data files are read with the `parquet` crate (no query
 //! engine); partition columns are filled in from each file's partition
 //! values. Tables whose rows need more than their data files to be read
 //! (deletion vectors, column mapping) are refused by name.
@@ -36,8 +38,32 @@ pub struct Config {
     /// Rows per batch (8192).
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// After the version read, read the rows of every later commit as it
+    /// lands, until Ctrl-C; the last version read is the position a
+    /// restart continues from.
+    #[serde(default)]
+    pub follow: bool,
+    /// With `follow`: how often to look for a new commit (ms).
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
     #[serde(skip)]
     url: Option<Url>,
+}
+
+fn default_poll_ms() -> u64 {
+    1000
+}
+
+/// Where a `delta` source stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Position {
+    /// Reading the table as of `version` (`snapshot`), or every version up
+    /// to `version` is read.
+    version: i64,
+    snapshot: bool,
+    /// Data files read of the snapshot, or of the version after `version`.
+    files: usize,
 }
 
 fn default_batch_rows() -> usize {
@@ -129,16 +155,45 @@ impl SourceConnector for Config {
         table_schema(&table).map_err(|e| self.delta_error(e))
     }
 
+    fn resumes(&self) -> bool {
+        self.follow
+    }
+
     fn open(
         &self,
         schema: &SchemaRef,
-        _position: Option<serde_json::Value>,
+        position: Option<serde_json::Value>,
     ) -> Result<Box<dyn Source>, ConnectorError> {
+        let position = position
+            .map(|p| {
+                serde_json::from_value::<Position>(p.clone()).map_err(|e| {
+                    config_error(
+                        "path",
+                        &format!("the recorded position {p} is not a delta source's: {e}"),
+                    )
+                })
+            })
+            .transpose()?;
         let runtime = super::delta::runtime()?;
-        let table = self.table(&runtime)?;
+        let mut config = self.clone();
+        if let Some(position) = position {
+            (config.version, config.timestamp) = (Some(position.version), None);
+        }
+        let table = config.table(&runtime)?;
         let snapshot = table.snapshot().map_err(|e| self.delta_error(e))?;
         let partition_columns = snapshot.metadata().partition_columns().clone();
-        let files = runtime.block_on(data_files(&table));
+        let version = snapshot.version();
+        let position = position.unwrap_or(Position {
+            version,
+            snapshot: true,
+            files: 0,
+        });
+        let files = match position.snapshot {
+            true => runtime
+                .block_on(data_files(&table))
+                .map_err(|e| self.delta_error(e))?,
+            false => Vec::new(),
+        };
         let root = self
             .url()
             .to_file_path()
@@ -147,9 +202,15 @@ impl SourceConnector for Config {
             root,
             schema: schema.clone(),
             partition_columns,
-            files: files.map_err(|e| self.delta_error(e))?.into(),
+            files: files.into_iter().skip(position.files).collect(),
             reading: None,
             batch_rows: self.batch_rows,
+            follow: self
+                .follow
+                .then(|| std::time::Duration::from_millis(self.poll_ms)),
+            skip: if position.snapshot { 0 } else { position.files },
+            position,
+            in_commit: false,
         }))
     }
 }
@@ -273,6 +334,76 @@ struct DeltaSource {
     /// The file being read.
     reading: Option<(ParquetRecordBatchReader, DataFile)>,
     batch_rows: usize,
+    /// With `follow`: how often to look for a new commit.
+    follow: Option<std::time::Duration>,
+    /// Files of the next version already read by the run that recorded
+    /// the position.
+    skip: usize,
+    position: Position,
+    /// The files of the commit after the position's version are queued.
+    in_commit: bool,
+}
+
+impl DeltaSource {
+    /// Queues the data files the commit after the position's version
+    /// added; `false` when it has not landed yet.
+    fn next_commit(&mut self) -> Result<bool, ConnectorError> {
+        let version = self.position.version + 1;
+        let log = self.root.join(format!("_delta_log/{version:020}.json"));
+        let text = match std::fs::read_to_string(&log) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(ConnectorError::Io { path: log, source }),
+        };
+        let invalid = |message: String| ConnectorError::Io {
+            path: log.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+        };
+        let mut added = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let action: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
+            if let Some(add) = action.get("add").filter(|a| a["dataChange"] != false) {
+                let raw = add["path"]
+                    .as_str()
+                    .ok_or_else(|| invalid("an add without a path".into()))?;
+                let file = Url::from_directory_path(&self.root)
+                    .ok()
+                    .and_then(|root| root.join(raw).ok())
+                    .and_then(|url| url.to_file_path().ok())
+                    .ok_or_else(|| invalid(format!("cannot resolve data file {raw:?}")))?;
+                let partition_values = serde_json::from_value(add["partitionValues"].clone())
+                    .map_err(|e| invalid(e.to_string()))?;
+                added.push(DataFile {
+                    path: file
+                        .strip_prefix(&self.root)
+                        .unwrap_or(&file)
+                        .display()
+                        .to_string(),
+                    partition_values,
+                    size: add["size"].as_i64().unwrap_or(0),
+                    remove: Default::default(),
+                });
+            }
+            let removes_rows = action
+                .get("remove")
+                .is_some_and(|r| r["dataChange"] != false);
+            if removes_rows || action.get("metaData").is_some() {
+                return Err(invalid(format!(
+                    "version {version} {} the table; a following delta source reads tables rows are only added to",
+                    if removes_rows {
+                        "removes rows from (an overwrite, merge or delete)"
+                    } else {
+                        "changes the schema of"
+                    }
+                )));
+            }
+        }
+        let skip = std::mem::take(&mut self.skip);
+        self.position.files = skip;
+        self.files = added.into_iter().skip(skip).collect();
+        Ok(true)
+    }
 }
 
 impl Source for DeltaSource {
@@ -283,7 +414,21 @@ impl Source for DeltaSource {
         loop {
             if self.reading.is_none() {
                 let Some(file) = self.files.pop_front() else {
-                    return Ok(Poll::Done);
+                    let Some(poll) = self.follow else {
+                        return Ok(Poll::Done);
+                    };
+                    // The snapshot, or the commit being read, is read whole.
+                    let version = self.position.version + i64::from(self.in_commit);
+                    self.position = Position {
+                        version,
+                        snapshot: false,
+                        files: 0,
+                    };
+                    self.in_commit = self.next_commit()?;
+                    if !self.in_commit {
+                        return Ok(Poll::Wait(poll));
+                    }
+                    continue;
                 };
                 self.reading = Some((open_file(&self.root, &file, self.batch_rows)?, file));
             }
@@ -299,8 +444,16 @@ impl Source for DeltaSource {
                         .map_err(arrow)?;
                     return Ok(Poll::Batch(batch));
                 }
-                None => self.reading = None,
+                None => {
+                    self.reading = None;
+                    self.position.files += 1;
+                }
             }
         }
+    }
+
+    fn position(&self) -> Option<serde_json::Value> {
+        self.follow
+            .map(|_| serde_json::to_value(self.position).expect("serializes"))
     }
 }
