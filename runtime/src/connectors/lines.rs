@@ -210,6 +210,9 @@ pub struct LineDecoder {
     /// bad lines is decoded with them as text, and their values are
     /// parsed here, so a bad value costs its line, not a decode.
     suspects: std::collections::BTreeSet<usize>,
+    /// JSON fields that held a value of the wrong kind: lines whose value
+    /// of one looks wrong are decoded alone, the rest together.
+    json_suspects: std::collections::BTreeSet<usize>,
 }
 
 impl LineDecoder {
@@ -250,6 +253,7 @@ impl LineDecoder {
             layout,
             dirty: false,
             suspects: Default::default(),
+            json_suspects: Default::default(),
         };
         decoder.read_header()?;
         Ok(decoder)
@@ -303,7 +307,11 @@ impl LineDecoder {
                         found += 1;
                         bad(record)
                     };
-                    let batch = match self.decode_csv_suspects(&lines, &mut count)? {
+                    let suspected = match self.format {
+                        Format::Json => self.decode_json_suspects(&lines, &mut count)?,
+                        _ => self.decode_csv_suspects(&lines, &mut count)?,
+                    };
+                    let batch = match suspected {
                         Some(batch) => Some(batch),
                         None => self.decode_line_by_line(&lines, &mut count)?,
                     };
@@ -523,6 +531,90 @@ impl LineDecoder {
             .map_err(arrow)
     }
 
+    /// Decodes a JSON chunk with bad lines: the lines whose value of a
+    /// suspect field looks wrong for its type (a cheap look at the value's
+    /// first byte) are decoded one by one, the rest together; a field the
+    /// decode of the rest names becomes a suspect. Exact whatever the
+    /// look: a line is bad only if Arrow refuses it alone, and a good one
+    /// goes back in its place. `None` when this cannot help (the rest
+    /// fails without naming a new field).
+    fn decode_json_suspects(
+        &mut self,
+        lines: &[Line],
+        bad: &mut dyn FnMut(BadRecord),
+    ) -> Result<Option<RecordBatch>, ConnectorError> {
+        let arrow = |source| ConnectorError::Arrow {
+            path: self.name.clone().into(),
+            source,
+        };
+        let (rest, decoded) = loop {
+            let keys: Vec<(memchr::memmem::Finder<'_>, &Field)> = self
+                .json_suspects
+                .iter()
+                .map(|&field| {
+                    let field = self.schema.field(field);
+                    let key = format!("\"{}\"", field.name()).into_bytes();
+                    (memchr::memmem::Finder::new(&key).into_owned(), field)
+                })
+                .collect();
+            let flagged: Vec<usize> = (0..lines.len())
+                .filter(|&i| {
+                    let line = &self.chunk[lines[i].span.clone()];
+                    keys.iter()
+                        .any(|(key, field)| looks_wrong(line, key, field))
+                })
+                .collect();
+            let mut rest = Vec::with_capacity(lines.len() - flagged.len());
+            let mut bytes = Vec::with_capacity(self.chunk.len());
+            let mut next_flagged = flagged.iter().peekable();
+            for (i, line) in lines.iter().enumerate() {
+                if next_flagged.next_if_eq(&&i).is_none() {
+                    rest.push(i);
+                    bytes.extend_from_slice(&self.chunk[line.span.clone()]);
+                }
+            }
+            match self.decode(&bytes, rest.len()) {
+                Ok(decoded) => break (rest, decoded),
+                Err(error) => match failed_field(&error, &self.schema) {
+                    Some(field) if self.json_suspects.insert(field) => {}
+                    _ => return Ok(None),
+                },
+            }
+        };
+        // Every row's place: (batch, row) into [rest, good flagged lines...].
+        let mut batches: Vec<RecordBatch> = decoded.into_iter().collect();
+        let mut places: Vec<(usize, usize)> = Vec::with_capacity(lines.len());
+        let mut rest_rows = rest.iter().enumerate().peekable();
+        for (i, line) in lines.iter().enumerate() {
+            if let Some((row, _)) = rest_rows.next_if(|(_, r)| **r == i) {
+                places.push((0, row));
+                continue;
+            }
+            let bytes = &self.chunk[line.span.clone()];
+            match self.decode(bytes, 1) {
+                Ok(Some(alone)) => {
+                    if batches.is_empty() {
+                        batches.push(RecordBatch::new_empty(self.schema.clone()));
+                    }
+                    batches.push(alone);
+                    places.push((batches.len() - 1, 0));
+                }
+                Ok(None) => {}
+                Err(error) => bad(BadRecord {
+                    record: String::from_utf8_lossy(bytes.trim_ascii_end()).into_owned(),
+                    error: format!("{}:{}: {}", self.name, line.number, self.line_error(&error)),
+                }),
+            }
+        }
+        if batches.is_empty() {
+            return Ok(Some(RecordBatch::new_empty(self.schema.clone())));
+        }
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        arrow::compute::interleave_record_batch(&refs, &places)
+            .map(Some)
+            .map_err(arrow)
+    }
+
     /// Decodes a chunk that failed as a whole, keeping every good line: in
     /// groups of [`GROUP_LINES`], and a group that fails in halves, halved
     /// again down to the single bad lines. A bad line then costs about one
@@ -594,6 +686,40 @@ fn failed_column(error: &arrow::error::ArrowError) -> Option<usize> {
     let rest = &text[text.find("for column ")? + "for column ".len()..];
     let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     rest[..digits].parse().ok()
+}
+
+/// The field (index in `schema`) that Arrow's JSON decoder says a value
+/// of failed to decode in (`whilst decoding field 'name'`), if it says.
+fn failed_field(error: &arrow::error::ArrowError, schema: &Schema) -> Option<usize> {
+    let text = error.to_string();
+    let rest = &text[text.find("whilst decoding field '")? + "whilst decoding field '".len()..];
+    let name = &rest[..rest.find('\'')?];
+    schema.index_of(name).ok()
+}
+
+/// Whether the value of `field` (whose quoted name `key` finds) in JSON
+/// `line` looks wrong for its type by
+/// its first byte (a string for a number, a number for a string, an
+/// object or list for a scalar...). Only a hint: the line is then decoded
+/// alone, which decides.
+fn looks_wrong(line: &[u8], key: &memchr::memmem::Finder<'_>, field: &Field) -> bool {
+    let Some(at) = key.find(line) else {
+        return false;
+    };
+    let after = line[at + key.needle().len()..].trim_ascii_start();
+    let Some(value) = after.strip_prefix(b":").map(<[u8]>::trim_ascii_start) else {
+        return false;
+    };
+    let first = value.first().copied().unwrap_or(b'n');
+    let number = first == b'-' || first.is_ascii_digit();
+    match field.data_type() {
+        _ if first == b'n' => false,
+        DataType::Boolean => !matches!(first, b't' | b'f'),
+        DataType::Utf8 | DataType::LargeUtf8 => first != b'"',
+        t if t.is_numeric() => !number,
+        t if t.is_temporal() => !(number || first == b'"'),
+        _ => matches!(first, b'{' | b'['),
+    }
 }
 
 /// `text` parsed as `data_type` as Arrow's CSV reader parses it: empty is
@@ -845,6 +971,90 @@ mod tests {
             expected.num_rows()
         );
         assert_eq!(got.num_rows() + bad, 300);
+        assert_eq!(got, expected);
+    }
+
+    /// The JSON path keeps exactly the lines Arrow's JSON reader accepts
+    /// one by one, in order, whatever kind of value each field holds
+    /// (strings that parse as numbers too, which the look flags and the
+    /// lone decode keeps).
+    #[test]
+    fn dirty_json_batches_keep_exactly_the_lines_arrow_accepts_alone() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", DataType::Int64, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new(
+                "t",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, Some("UTC".into())),
+                true,
+            ),
+        ]));
+        let values: [&[&str]; 5] = [
+            &["1", "-7", "null", "\"12\"", "\"x\"", "2.5", "true", "{}"],
+            &["1.5", "null", "-3", "\"2.5\"", "\"lots\"", "false", "[1]"],
+            &["true", "false", "null", "\"true\"", "1", "{\"a\": 1}"],
+            &["\"a\"", "null", "\"b c\"", "5", "true", "[\"x\"]"],
+            &[
+                "\"2026-12-06T10:00:00Z\"",
+                "null",
+                "1765015200000",
+                "\"soon\"",
+                "true",
+            ],
+        ];
+        let names = ["i", "f", "b", "s", "t"];
+        let mut seed: u64 = 5;
+        let mut lines = Vec::new();
+        for _ in 0..400 {
+            let fields: Vec<String> = values
+                .iter()
+                .zip(names)
+                .map(|(column, name)| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let pick = (seed >> 33) as usize;
+                    let value = match pick % 8 {
+                        0 => column[pick / 8 % column.len()],
+                        _ => column[pick % 2],
+                    };
+                    format!("\"{name}\": {value}")
+                })
+                .collect();
+            lines.push(format!("{{{}}}", fields.join(", ")));
+        }
+        let mut expected = Vec::new();
+        for line in &lines {
+            let mut alone = arrow::json::ReaderBuilder::new(schema.clone())
+                .build_decoder()
+                .unwrap();
+            alone.decode(format!("{line}\n").as_bytes()).unwrap();
+            if let Ok(Some(batch)) = alone.flush() {
+                expected.push(batch);
+            }
+        }
+        let expected = arrow::compute::concat_batches(&schema, &expected).unwrap();
+        let text = lines.join("\n") + "\n";
+        let mut decoder = decoder(
+            "all.jsonl",
+            text.into_bytes(),
+            Format::Json,
+            schema.clone(),
+            100,
+        );
+        let (mut got, mut bad) = (Vec::new(), 0);
+        while let Lines::Batch(batch) = decoder.next_batch(&mut |_| bad += 1).unwrap() {
+            got.push(batch);
+        }
+        let got = arrow::compute::concat_batches(&schema, &got).unwrap();
+        assert!(
+            bad > 30 && expected.num_rows() > 100,
+            "{bad} bad, {} good",
+            expected.num_rows()
+        );
+        assert_eq!(got.num_rows() + bad, 400);
         assert_eq!(got, expected);
     }
 
