@@ -219,8 +219,9 @@ fn a_malformed_record_with_on_error_stop_is_the_inputs_fault() {
 #[test]
 fn dead_letters_that_cannot_be_written_are_an_external_fault() {
     let dir = tempfile::tempdir().unwrap();
-    // The dead-letter folder is a file.
-    std::fs::write(dir.path().join("letters"), "").unwrap();
+    // The node's dead-letter file is a folder. (A folder that cannot be
+    // made is refused before the run: `pipelines/dead-letters-under-a-file`.)
+    std::fs::create_dir_all(dir.path().join("letters/crash.jsonl")).unwrap();
     let text = format!(
         "dead_letters: letters\n{}",
         through(dir.path(), "crash", "plugin: MISBEHAVE, config: trap")
@@ -241,7 +242,8 @@ fn dead_letters_that_cannot_be_written_are_an_external_fault() {
 #[test]
 fn a_state_folder_that_cannot_be_read_is_an_external_fault_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("state"), "").unwrap();
+    // The source's position file is a folder.
+    std::fs::create_dir_all(dir.path().join("state/ids.json")).unwrap();
     let text = format!(
         "state: state\n{}",
         with_ids(dir.path(), "sinks:\n  out: {type: stdout, inputs: [ids]}\n")

@@ -208,6 +208,9 @@ fn check(config: &Config, schema: &SchemaRef, mode: Mode) -> Result<(), Connecto
             ),
         ));
     }
+    if let Some(why) = super::unwritable_folder(&config.path) {
+        return Err(config_error("path", why));
+    }
     if mode == Mode::ErrorIfExists
         && let Some(found) = earlier_output(&config.path)
     {

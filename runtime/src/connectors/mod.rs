@@ -253,6 +253,23 @@ impl Format {
     }
 }
 
+/// Why no folder can be made or written at `path`, if so: its nearest
+/// existing ancestor is a file, or a folder this process cannot write.
+pub(crate) fn unwritable_folder(path: &Path) -> Option<String> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    if !existing.is_dir() {
+        return Some(format!(
+            "{} is a file, so no folder can be made at {}",
+            existing.display(),
+            path.display()
+        ));
+    }
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: a valid NUL-terminated path that outlives the call.
+    let writable = unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
+    (!writable).then(|| format!("{} is not writable by this process", existing.display()))
+}
+
 fn config_error(field: &str, message: &str) -> ConnectorError {
     ConnectorError::Config {
         field: field.into(),

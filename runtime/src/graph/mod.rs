@@ -353,6 +353,14 @@ fn structure(pipeline: &Pipeline) -> Result<Vec<(Kind, &str, &NodeSpec)>, Vec<Er
     if pipeline.sinks.is_empty() {
         errors.push("the pipeline has no sinks".into());
     }
+    for (field, folder) in [
+        ("dead_letters", &pipeline.dead_letter_dir),
+        ("state", &pipeline.state_dir),
+    ] {
+        if let Some(why) = crate::connectors::unwritable_folder(folder) {
+            errors.push(format!("field `{field}`: {why}"));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors.into_iter().map(invalid).collect());
     }
