@@ -67,6 +67,30 @@ fn append_orders(path: &Path, ids: std::ops::Range<i64>) {
     }
 }
 
+/// The rows of the table at `dir/lake` as Weir's `delta` source reads it
+/// (at `version`, or the latest), sorted by `id`.
+fn read_table(dir: &Path, version: Option<i64>) -> Vec<serde_json::Value> {
+    let out = dir.join(format!("read-{version:?}"));
+    let version = version.map_or_else(String::new, |v| format!(", version: {v}"));
+    let pipeline = dir.join("read.yaml");
+    fs::write(
+        &pipeline,
+        format!(
+            "sources:
+  lake: {{type: delta, config: {{path: lake{version}}}}}
+sinks:
+  out: {{type: file, inputs: [lake], config: {{path: {}, format: json, mode: overwrite}}}}
+",
+            out.display()
+        ),
+    )
+    .unwrap();
+    run_pipeline(&pipeline, &[]);
+    let mut rows = read_json_dir(&out);
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows
+}
+
 const ORDERS_SCHEMA: &str = "{id: int64, country: utf8, amount: float64, at: \"timestamp[ms]\"}";
 
 /// Two runs append to a partitioned table (the second reads only the new
@@ -219,27 +243,7 @@ sinks:
     run_pipeline(&write, &[]);
     append_orders(&dir.path().join("orders.jsonl"), 300..500);
     run_pipeline(&write, &[]);
-    let read = |version: &str| {
-        let out = dir.path().join(format!("read{}", version.len()));
-        let pipeline = dir.path().join("read.yaml");
-        fs::write(
-            &pipeline,
-            format!(
-                "sources:
-  lake: {{type: delta, config: {{path: lake {version}}}}}
-sinks:
-  out: {{type: file, inputs: [lake], config: {{path: {}, format: json}}}}
-",
-                out.display()
-            ),
-        )
-        .unwrap();
-        run_pipeline(&pipeline, &[]);
-        let mut rows = read_json_dir(&out);
-        rows.sort_by_key(|r| r["id"].as_i64());
-        rows
-    };
-    let latest = read("");
+    let latest = read_table(dir.path(), None);
     assert_eq!(latest.len(), 500);
     assert_eq!(
         latest[4]["country"], "FR",
@@ -248,7 +252,7 @@ sinks:
     );
     assert_eq!(latest[4]["amount"], 4.5);
     assert_eq!(latest[4]["at"], "2026-12-05T10:00:00Z");
-    let first = read(", version: 1");
+    let first = read_table(dir.path(), Some(1));
     assert_eq!(first.len(), 300, "the table after the first run");
     assert_eq!(first, latest[..300].to_vec());
 }
@@ -297,15 +301,7 @@ sinks:
         &[],
     );
 
-    let read = dir.path().join("read.yaml");
-    fs::write(
-        &read,
-        "sources:\n  lake: {type: delta, config: {path: lake}}\nsinks:\n  out: {type: file, inputs: [lake], config: {path: out, format: json}}\n",
-    )
-    .unwrap();
-    run_pipeline(&read, &[]);
-    let mut rows = read_json_dir(&dir.path().join("out"));
-    rows.sort_by_key(|r| r["id"].as_i64());
+    let rows = read_table(dir.path(), None);
     assert_eq!(rows.len(), 15);
     assert_eq!(rows[3]["coupon"], serde_json::Value::Null);
     assert_eq!(rows[3]["amount"], 3.5);
@@ -475,18 +471,10 @@ sinks:
     );
     assert_eq!(parquet_files(), 1);
 
-    let read = dir.path().join("read.yaml");
-    fs::write(
-        &read,
-        "sources:\n  lake: {type: delta, config: {path: lake}}\nsinks:\n  out: {type: file, inputs: [lake], config: {path: out, format: json}}\n",
-    )
-    .unwrap();
-    run_pipeline(&read, &[]);
-    let mut ids: Vec<i64> = read_json_dir(&dir.path().join("out"))
+    let ids: Vec<i64> = read_table(dir.path(), None)
         .iter()
         .map(|r| r["id"].as_i64().unwrap())
         .collect();
-    ids.sort();
     assert_eq!(ids, (0..500).collect::<Vec<_>>());
 }
 
@@ -538,14 +526,7 @@ sinks:
         run_pipeline(&pipeline, &[]);
     }
 
-    let read = dir.path().join("read.yaml");
-    fs::write(
-        &read,
-        "sources:\n  lake: {type: delta, config: {path: lake}}\nsinks:\n  out: {type: file, inputs: [lake], config: {path: out, format: json}}\n",
-    )
-    .unwrap();
-    run_pipeline(&read, &[]);
-    let mut table: Vec<(i64, String)> = read_json_dir(&dir.path().join("out"))
+    let mut table: Vec<(i64, String)> = read_table(dir.path(), None)
         .iter()
         .map(|r| {
             (

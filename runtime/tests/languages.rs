@@ -449,8 +449,11 @@ fn scaffold(
         .parent()
         .unwrap()
         .join("weir-scaffolds");
+    // One cargo job: the other tests of this binary run plugins under
+    // time limits beside this build, on two cores in CI.
     let built = weir_command(&["plugin", "build", dir.to_str().unwrap()])
         .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_BUILD_JOBS", "1")
         .output()
         .unwrap();
     assert!(built.status.success(), "{name}: {}", text(&built.stderr));

@@ -78,8 +78,23 @@ pub(crate) struct Context<'a> {
 /// checked again.
 const MAX_WAIT: Duration = Duration::from_millis(100);
 
+/// Sets the run's failed flag when dropped armed: a node that fails (or
+/// panics) raises it before its channel ends close (the context, a
+/// parameter, is dropped after this local), so a sink never takes an input
+/// that closed because its producer failed for the end of the run.
+struct FailedUnlessDone<'a>(Option<&'a AtomicBool>);
+
+impl Drop for FailedUnlessDone<'_> {
+    fn drop(&mut self) {
+        if let Some(failed) = self.0 {
+            failed.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Runs the instance to the end of its input; `Err` stops the pipeline.
 pub(crate) fn run(mut context: Context<'_>) -> Result<()> {
+    let mut failing = FailedUnlessDone(Some(context.failed));
     let result = match (&context.node.implementation, context.node.kind) {
         (Implementation::Connector(Connector::Source(connector)), _) => {
             let resumes = connector.resumes();
@@ -107,7 +122,11 @@ pub(crate) fn run(mut context: Context<'_>) -> Result<()> {
         .dead_letters
         .flush()
         .map_err(|e| dead_letters_unwritable(&context, e));
-    result.and(flushed)
+    let result = result.and(flushed);
+    if result.is_ok() {
+        failing.0 = None;
+    }
+    result
 }
 
 impl Context<'_> {
