@@ -103,6 +103,14 @@ impl ConnectorConfig for Config {
     }
 }
 
+/// `source`, an error of the table at `url`.
+pub(super) fn delta_error(url: &Url, source: DeltaTableError) -> ConnectorError {
+    ConnectorError::Delta {
+        table: url.to_string(),
+        source,
+    }
+}
+
 /// The URL of the table at `path` (a folder relative to `base_dir`, or a
 /// URL); local tables only in this build.
 pub(super) fn table_url(path: &str, base_dir: &Path) -> Result<Url, ConnectorError> {
@@ -132,10 +140,7 @@ impl Config {
     }
 
     fn delta_error(&self, source: DeltaTableError) -> ConnectorError {
-        ConnectorError::Delta {
-            table: self.url().to_string(),
-            source,
-        }
+        delta_error(self.url(), source)
     }
 
     /// The table's columns for an edge of `schema`: the edge's (without

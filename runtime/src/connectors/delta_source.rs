@@ -97,10 +97,7 @@ impl Config {
     }
 
     fn delta_error(&self, source: DeltaTableError) -> ConnectorError {
-        ConnectorError::Delta {
-            table: self.url().to_string(),
-            source,
-        }
+        super::delta::delta_error(self.url(), source)
     }
 
     /// The table at the configured version.

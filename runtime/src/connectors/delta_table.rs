@@ -13,15 +13,8 @@ use deltalake::{DeltaTable, DeltaTableError};
 use url::Url;
 
 use super::ConnectorError;
-use super::delta::{load, runtime, table_url};
+use super::delta::{delta_error, load, runtime, table_url};
 use super::delta_source::{DataFile, complete, data_files, open_file};
-
-fn delta_error(url: &Url, source: DeltaTableError) -> ConnectorError {
-    ConnectorError::Delta {
-        table: url.to_string(),
-        source,
-    }
-}
 
 /// A runtime and the URL of the table at `path`.
 fn open(path: &str) -> Result<(tokio::runtime::Runtime, Url), ConnectorError> {
