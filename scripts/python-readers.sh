@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
-# Python data tools the tests use as independent writers and readers of
-# Parquet (pyarrow, pandas, DuckDB, from PyPI), in a virtual environment of
-# their own under ~/.cache/weir/readers (never the system Python).
-# Idempotent. scripts/setup.sh --tests runs it.
+# Python data tools the tests use as independent writers and readers, each
+# set in a virtual environment of its own (never the system Python), from
+# PyPI. Idempotent. scripts/setup.sh --tests runs it.
+# - ~/.cache/weir/readers: pyarrow, pandas and DuckDB, which write and read
+#   Parquet;
+# - ~/.cache/weir/lake-readers: readers of the Delta tables the `delta` sink
+#   writes: the `deltalake` package (delta-rs's Python binding: versions,
+#   history, time travel) and DuckDB with its Delta extension. DuckDB's
+#   extension packages must match DuckDB's version, hence its own
+#   environment.
 set -euo pipefail
 
-dir="${WEIR_READERS_DIR:-$HOME/.cache/weir/readers}"
-pins="pyarrow==22.0.0 pandas==3.1.1 duckdb==2.0.1"
-if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.installed" 2>/dev/null)" = "$pins" ]; then exit 0; fi
-echo "python-readers: installing $pins into $dir" >&2
-rm -rf "$dir"
-python3 -m venv "$dir"
-# shellcheck disable=SC2086
-"$dir/bin/pip" install -q --disable-pip-version-check $pins
-echo "$pins" > "$dir/.installed"
+# install_venv NAME DIR PINS: DIR holds exactly PINS afterwards.
+install_venv() {
+    local name=$1 dir=$2 pins=$3
+    if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.installed" 2>/dev/null)" = "$pins" ]; then
+        return
+    fi
+    echo "$name: installing $pins into $dir" >&2
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    # shellcheck disable=SC2086
+    "$dir/bin/pip" install -q --disable-pip-version-check $pins
+    echo "$pins" > "$dir/.installed"
+}
+
+install_venv python-readers "${WEIR_READERS_DIR:-$HOME/.cache/weir/readers}" \
+    "pyarrow==22.0.0 pandas==3.1.1 duckdb==2.0.1"
+install_venv lake-readers "${WEIR_LAKE_READERS_DIR:-$HOME/.cache/weir/lake-readers}" \
+    "deltalake==1.6.6 pyarrow==22.0.0 duckdb==1.5.5 duckdb-extension-delta==1.5.5"

@@ -11,7 +11,8 @@
 #   Debian's kcat, the stock Kafka command-line client the tests check
 #   interoperability with, and Debian's prometheus for `promtool check
 #   metrics` on Weir's /metrics; and pyarrow, pandas and DuckDB
-#   (scripts/python-readers.sh), which write and read Parquet in the tests.
+#   (scripts/python-readers.sh), which write and read Parquet in the tests, and
+#   the Delta readers (deltalake, DuckDB with its Delta extension).
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -36,5 +37,4 @@ fi
 if [ "${1:-}" = "--tests" ]; then
     "$(dirname "$0")/kafka-broker.sh" install
     "$(dirname "$0")/python-readers.sh"
-    "$(dirname "$0")/lake-readers.sh"
 fi

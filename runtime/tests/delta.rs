@@ -1,29 +1,21 @@
 //! The `delta` sink as a user runs it, read back by programs nobody here
 //! wrote: the Python `deltalake` package and DuckDB with its Delta
-//! extension (`scripts/lake-readers.sh`).
+//! extension (`scripts/python-readers.sh`).
 
 mod support;
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
+#[cfg(feature = "system-tests")]
+use std::path::PathBuf;
 
 use support::*;
 
-/// The Python of `scripts/lake-readers.sh`.
-fn lake_python() -> PathBuf {
-    let home = std::env::var_os("HOME").unwrap();
-    std::env::var_os("WEIR_LAKE_READERS_DIR")
-        .map_or_else(
-            || Path::new(&home).join(".cache/weir/lake-readers"),
-            Into::into,
-        )
-        .join("bin/python")
-}
-
-/// Runs `code` with the lake readers' Python (`TABLE` and `EXTENSION`, the
-/// DuckDB Delta extension file, are set) and answers its stdout as JSON.
+/// Runs `code` with the lake readers' Python of `scripts/python-readers.sh`
+/// (`TABLE` and `EXTENSION`, the DuckDB Delta extension file, are set) and
+/// answers its stdout as JSON.
+#[cfg(feature = "system-tests")]
 fn read_with_python(table: &Path, code: &str) -> serde_json::Value {
     let prelude = r#"
 import glob, json, os, sys
@@ -36,13 +28,19 @@ def duck():
     c.execute(f"LOAD '{EXTENSION}'")
     return c
 "#;
-    let python = lake_python();
+    let home = std::env::var_os("HOME").unwrap();
+    let python = std::env::var_os("WEIR_LAKE_READERS_DIR")
+        .map_or_else(
+            || Path::new(&home).join(".cache/weir/lake-readers"),
+            PathBuf::from,
+        )
+        .join("bin/python");
     let out = std::process::Command::new(&python)
         .arg("-c")
         .arg(format!("{prelude}\n{code}"))
         .arg(table)
         .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/lake-readers.sh)", python.display()));
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/python-readers.sh)", python.display()));
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
 }
@@ -65,30 +63,6 @@ fn append_orders(path: &Path, ids: std::ops::Range<i64>) {
         )
         .unwrap();
     }
-}
-
-/// The rows of the table at `dir/lake` as Weir's `delta` source reads it
-/// (at `version`, or the latest), sorted by `id`.
-fn read_table(dir: &Path, version: Option<i64>) -> Vec<serde_json::Value> {
-    let out = dir.join(format!("read-{version:?}"));
-    let version = version.map_or_else(String::new, |v| format!(", version: {v}"));
-    let pipeline = dir.join("read.yaml");
-    fs::write(
-        &pipeline,
-        format!(
-            "sources:
-  lake: {{type: delta, config: {{path: lake{version}}}}}
-sinks:
-  out: {{type: file, inputs: [lake], config: {{path: {}, format: json, mode: overwrite}}}}
-",
-            out.display()
-        ),
-    )
-    .unwrap();
-    run_pipeline(&pipeline, &[]);
-    let mut rows = read_json_dir(&out);
-    rows.sort_by_key(|r| r["id"].as_i64());
-    rows
 }
 
 const ORDERS_SCHEMA: &str = "{id: int64, country: utf8, amount: float64, at: \"timestamp[ms]\"}";
@@ -243,7 +217,7 @@ sinks:
     run_pipeline(&write, &[]);
     append_orders(&dir.path().join("orders.jsonl"), 300..500);
     run_pipeline(&write, &[]);
-    let latest = read_table(dir.path(), None);
+    let latest = read_delta(dir.path(), "lake", None, "id");
     assert_eq!(latest.len(), 500);
     assert_eq!(
         latest[4]["country"], "FR",
@@ -252,7 +226,7 @@ sinks:
     );
     assert_eq!(latest[4]["amount"], 4.5);
     assert_eq!(latest[4]["at"], "2026-12-05T10:00:00Z");
-    let first = read_table(dir.path(), Some(1));
+    let first = read_delta(dir.path(), "lake", Some(1), "id");
     assert_eq!(first.len(), 300, "the table after the first run");
     assert_eq!(first, latest[..300].to_vec());
 }
@@ -301,7 +275,7 @@ sinks:
         &[],
     );
 
-    let rows = read_table(dir.path(), None);
+    let rows = read_delta(dir.path(), "lake", None, "id");
     assert_eq!(rows.len(), 15);
     assert_eq!(rows[3]["coupon"], serde_json::Value::Null);
     assert_eq!(rows[3]["amount"], 3.5);
@@ -471,7 +445,7 @@ sinks:
     );
     assert_eq!(parquet_files(), 1);
 
-    let ids: Vec<i64> = read_table(dir.path(), None)
+    let ids: Vec<i64> = read_delta(dir.path(), "lake", None, "id")
         .iter()
         .map(|r| r["id"].as_i64().unwrap())
         .collect();
@@ -526,7 +500,7 @@ sinks:
         run_pipeline(&pipeline, &[]);
     }
 
-    let mut table: Vec<(i64, String)> = read_table(dir.path(), None)
+    let mut table: Vec<(i64, String)> = read_delta(dir.path(), "lake", None, "id")
         .iter()
         .map(|r| {
             (
@@ -607,12 +581,15 @@ sinks:
         mark += 20_000 + (seed >> 33) as i64 % 60_000;
         let started = std::time::Instant::now();
         while kills > 0 && recorded_lines() < mark && weir.child.try_wait().unwrap().is_none() {
-            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-            std::thread::sleep(Duration::from_millis(1));
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no progress"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
         // Then a random part of a few checkpoint intervals, so kills land
         // anywhere between a sink's commit and a source's record.
-        std::thread::sleep(Duration::from_millis((seed >> 20) % 50));
+        std::thread::sleep(std::time::Duration::from_millis((seed >> 20) % 50));
         let ended = weir.child.try_wait().unwrap().is_some();
         assert!(!ended, "run {runs} ended before its kill at line {mark}");
         weir.child.kill().unwrap(); // SIGKILL

@@ -315,3 +315,32 @@ pub fn scrape(addr: &str) -> prometheus_parse::Scrape {
     assert_eq!(status, 200, "{body}");
     prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
 }
+
+/// The rows of the Delta table at `dir/table` as Weir's `delta` source
+/// reads it (at `version`, or the latest), sorted by column `key`.
+pub fn read_delta(
+    dir: &Path,
+    table: &str,
+    version: Option<i64>,
+    key: &str,
+) -> Vec<serde_json::Value> {
+    let out = dir.join(format!("read-{version:?}"));
+    let version = version.map_or_else(String::new, |v| format!(", version: {v}"));
+    let pipeline = dir.join("read.yaml");
+    fs::write(
+        &pipeline,
+        format!(
+            "sources:
+  lake: {{type: delta, config: {{path: {table}{version}}}}}
+sinks:
+  out: {{type: file, inputs: [lake], config: {{path: {}, format: json, mode: overwrite}}}}
+",
+            out.display()
+        ),
+    )
+    .unwrap();
+    run_pipeline(&pipeline, &[]);
+    let mut rows = read_json_dir(&out);
+    rows.sort_by_key(|r| r[key].as_i64());
+    rows
+}
