@@ -18,14 +18,6 @@ use std::time::{Duration, Instant};
 use super::Language;
 use crate::Kind;
 
-/// The WIT files of the contract, carried so a build needs no checkout.
-const WIT: [(&str, &str); 4] = [
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("transform.wit", include_str!("../../../wit/transform.wit")),
-    ("source.wit", include_str!("../../../wit/source.wit")),
-    ("sink.wit", include_str!("../../../wit/sink.wit")),
-];
-
 /// The Python SDK's modules.
 const PYTHON_SDK: [(&str, &str); 4] = [
     (
@@ -260,7 +252,8 @@ pub fn build(dir: &Path, out: Option<&Path>) -> Result<Built, BuildError> {
     };
     let support = tempfile::tempdir().map_err(io(&std::env::temp_dir()))?;
     let wit = support.path().join("wit");
-    write_all(&wit, &WIT)?;
+    let contract: Vec<_> = super::rust_sdk::wit_files().collect();
+    write_all(&wit, &contract)?;
     let kind = match language {
         Language::Rust => build_rust(&dir, &out)?,
         Language::Python => {

@@ -1,5 +1,6 @@
 //! The Rust SDK (`weir-sdk`, `weir-ipc` and the WIT they are generated
-//! from), carried in this binary: `weir plugin new --lang rust` writes it
+//! from; the WIT also serves Python and JavaScript builds), carried in this
+//! binary: `weir plugin new --lang rust` writes it
 //! into the plugin's `weir/` folder, so the plugin builds wherever it is
 //! moved, with no Weir checkout. The folder mirrors the checkout's layout
 //! (`sdk/rust`, `sdk/ipc`, `wit`), so the SDK's relative paths hold.
@@ -47,6 +48,14 @@ const MANIFESTS: [(&str, &str); 2] = [
         include_str!("../../templates/rust/ipc/Cargo.toml"),
     ),
 ];
+
+/// The WIT files of the contract (file name, text), which Python and
+/// JavaScript builds also need.
+pub(super) fn wit_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    SOURCES
+        .into_iter()
+        .filter_map(|(path, text)| Some((path.strip_prefix("weir/wit/")?, text)))
+}
 
 /// Every file of the carried SDK: its path in the plugin's folder (under
 /// `weir/`) and its text (manifests still with `{{weir_version}}`).

@@ -111,6 +111,16 @@ pub(super) fn delta_error(url: &Url, source: DeltaTableError) -> ConnectorError 
     }
 }
 
+/// The folder of the local table at `url` (`table_url` refuses others).
+pub(super) fn table_folder(url: &Url) -> Result<std::path::PathBuf, ConnectorError> {
+    url.to_file_path()
+        .map_err(|()| config_error("path", &format!("{url} is not a local folder")))
+}
+
+/// Rows per batch when Weir reads a table's data files itself (merge,
+/// optimize).
+pub(super) const READ_ROWS: usize = 65_536;
+
 /// The URL of the table at `path` (a folder relative to `base_dir`, or a
 /// URL); local tables only in this build.
 pub(super) fn table_url(path: &str, base_dir: &Path) -> Result<Url, ConnectorError> {
@@ -156,6 +166,22 @@ impl Config {
         table_schema(&Arc::new(Schema::new(fields)))
     }
 
+    /// Checks the config against the edge's `schema` (the `merge` mode's
+    /// columns, `partition_by`); answers the table's columns for it.
+    fn check_input(&self, schema: &SchemaRef) -> Result<SchemaRef, ConnectorError> {
+        self.check_merge(schema)?;
+        let wanted = self.table_schema(schema);
+        for column in &self.partition_by {
+            if wanted.column_with_name(column).is_none() {
+                return Err(config_error(
+                    "partition_by",
+                    &format!("no column {column:?} in the input"),
+                ));
+            }
+        }
+        Ok(wanted)
+    }
+
     /// Checks the `merge` mode's keys and operation column against `schema`.
     fn check_merge(&self, schema: &SchemaRef) -> Result<(), ConnectorError> {
         if self.mode != Mode::Merge {
@@ -193,16 +219,7 @@ impl Config {
 
 impl SinkConnector for Config {
     fn check(&self, schema: &SchemaRef, _: &SinkContext) -> Result<(), ConnectorError> {
-        self.check_merge(schema)?;
-        let wanted = self.table_schema(schema);
-        for column in &self.partition_by {
-            if wanted.column_with_name(column).is_none() {
-                return Err(config_error(
-                    "partition_by",
-                    &format!("no column {column:?} in the input"),
-                ));
-            }
-        }
+        let wanted = self.check_input(schema)?;
         let runtime = runtime()?;
         let Some(table) = runtime
             .block_on(load(self.url()))
@@ -218,9 +235,8 @@ impl SinkConnector for Config {
         schema: &SchemaRef,
         context: &SinkContext,
     ) -> Result<Box<dyn Sink>, ConnectorError> {
-        self.check(schema, context)?;
+        let wanted = self.check_input(schema)?;
         let runtime = runtime()?;
-        let wanted = self.table_schema(schema);
         let mut table = runtime
             .block_on(open_or_create(self.url(), &wanted, &self.partition_by))
             .map_err(|e| self.delta_error(e))?;
@@ -490,11 +506,7 @@ impl DeltaSink {
             .runtime
             .block_on(super::delta_source::data_files(&self.table))
             .map_err(|e| self.delta_error(e))?;
-        let root = self
-            .config
-            .url()
-            .to_file_path()
-            .map_err(|()| config_error("path", "not a local table"))?;
+        let root = table_folder(self.config.url())?;
         let partition_columns = self.config.partition_by.clone();
         let mut writer =
             RecordBatchWriter::for_table(&self.table).map_err(|e| self.delta_error(e))?;
@@ -502,7 +514,7 @@ impl DeltaSink {
         for file in files {
             let mut kept = Vec::new();
             let mut changed = false;
-            for batch in super::delta_source::open_file(&root, &file, 65_536)? {
+            for batch in super::delta_source::open_file(&root, &file, READ_ROWS)? {
                 let batch = batch
                     .and_then(|b| {
                         super::delta_source::complete(&b, &file, &self.schema, &partition_columns)

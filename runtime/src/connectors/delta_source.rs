@@ -191,10 +191,7 @@ impl SourceConnector for Config {
                 .map_err(|e| self.delta_error(e))?,
             false => Vec::new(),
         };
-        let root = self
-            .url()
-            .to_file_path()
-            .map_err(|()| config_error("path", "not a local table"))?;
+        let root = super::delta::table_folder(self.url())?;
         Ok(Box::new(DeltaSource {
             root,
             schema: schema.clone(),

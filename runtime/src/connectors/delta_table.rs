@@ -13,7 +13,7 @@ use deltalake::{DeltaTable, DeltaTableError};
 use url::Url;
 
 use super::ConnectorError;
-use super::delta::{delta_error, load, runtime, table_url};
+use super::delta::{READ_ROWS, delta_error, load, runtime, table_folder, table_url};
 use super::delta_source::{DataFile, complete, data_files, open_file};
 
 /// A runtime and the URL of the table at `path`.
@@ -52,7 +52,7 @@ pub fn history(path: &str) -> Result<Vec<TableVersion>, ConnectorError> {
         Ok(infos
             .enumerate()
             .map(|(i, info)| TableVersion {
-                version: info.read_version.map_or(latest - i as i64, |read| read + 1),
+                version: latest - i as i64,
                 timestamp: info.timestamp,
                 operation: {
                     let operation = info.operation.clone().unwrap_or_default();
@@ -90,9 +90,7 @@ pub struct Compacted {
 /// streaming readers of the table skip it.
 pub fn optimize(path: &str, target_bytes: u64) -> Result<Compacted, ConnectorError> {
     let (runtime, url) = open(path)?;
-    let root = url
-        .to_file_path()
-        .map_err(|()| super::config_error("path", "not a local table"))?;
+    let root = table_folder(&url)?;
     let error = |e| delta_error(&url, e);
     let mut table = runtime.block_on(load_table(&url)).map_err(error)?;
     let snapshot = table.snapshot().map_err(error)?;
@@ -112,7 +110,7 @@ pub fn optimize(path: &str, target_bytes: u64) -> Result<Compacted, ConnectorErr
         .filter(|files| files.len() > 1)
         .flatten()
     {
-        for batch in open_file(&root, &file, 65_536)? {
+        for batch in open_file(&root, &file, READ_ROWS)? {
             let batch = batch
                 .and_then(|b| complete(&b, &file, &schema, &partition_columns))
                 .map_err(|source| ConnectorError::Arrow {

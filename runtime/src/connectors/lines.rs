@@ -410,18 +410,28 @@ impl LineDecoder {
         rows: usize,
     ) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
         match self.format {
-            Format::Json => {
-                let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
-                    .with_batch_size(rows.max(1))
-                    .build_decoder()?;
-                feed(bytes, |b| decoder.decode(b))?;
-                decoder.flush()
-            }
+            Format::Json => self.decode_json([bytes], rows),
             _ => {
                 let layout = self.layout.as_ref().expect("the header is read first");
                 self.decode_csv(&layout.file_schema, &layout.projection, bytes, rows)
             }
         }
+    }
+
+    /// Decodes the JSON lines in `pieces` (whole lines each), `rows` in
+    /// all, as one batch.
+    fn decode_json<'b>(
+        &self,
+        pieces: impl IntoIterator<Item = &'b [u8]>,
+        rows: usize,
+    ) -> Result<Option<RecordBatch>, arrow::error::ArrowError> {
+        let mut decoder = arrow::json::ReaderBuilder::new(self.schema.clone())
+            .with_batch_size(rows.max(1))
+            .build_decoder()?;
+        for piece in pieces {
+            feed(piece, |b| decoder.decode(b))?;
+        }
+        decoder.flush()
     }
 
     /// Decodes CSV `bytes`, `rows` lines of `file_schema`, keeping the
@@ -564,16 +574,12 @@ impl LineDecoder {
                         .any(|(key, field)| looks_wrong(line, key, field))
                 })
                 .collect();
-            let mut rest = Vec::with_capacity(lines.len() - flagged.len());
-            let mut bytes = Vec::with_capacity(self.chunk.len());
             let mut next_flagged = flagged.iter().peekable();
-            for (i, line) in lines.iter().enumerate() {
-                if next_flagged.next_if_eq(&&i).is_none() {
-                    rest.push(i);
-                    bytes.extend_from_slice(&self.chunk[line.span.clone()]);
-                }
-            }
-            match self.decode(&bytes, rest.len()) {
+            let rest: Vec<usize> = (0..lines.len())
+                .filter(|i| next_flagged.next_if_eq(&i).is_none())
+                .collect();
+            let pieces = rest.iter().map(|&i| &self.chunk[lines[i].span.clone()]);
+            match self.decode_json(pieces, rest.len()) {
                 Ok(decoded) => break (rest, decoded),
                 Err(error) => match failed_field(&error, &self.schema) {
                     Some(field) if self.json_suspects.insert(field) => {}
@@ -740,8 +746,9 @@ fn parse_text(
             .collect();
         return Ok(Arc::new(parsed));
     }
-    let text: arrow::array::StringArray =
-        text.iter().map(|v| v.filter(|v| !v.is_empty())).collect();
+    // Empty is null: a null mask over the same buffers, no copy.
+    let empty = arrow::compute::kernels::cmp::eq(text, &arrow::array::StringArray::new_scalar(""))?;
+    let text = arrow::compute::nullif(text, &empty)?;
     let options = arrow::compute::CastOptions {
         safe: true,
         ..Default::default()

@@ -89,20 +89,20 @@ impl Commits {
         let committed = sink
             .committed_version()
             .map_err(|e| Error::connector(Stage::Open, e))?;
-        for pending in std::mem::take(&mut commits.recorded.pending) {
-            let mut recorded = true;
-            for (source, &last) in &pending.batches {
+        // The number of the batch each source recorded its position after.
+        let mut sources: BTreeMap<&str, Option<u64>> = BTreeMap::new();
+        let pendings = std::mem::take(&mut commits.recorded.pending);
+        for source in pendings.iter().flat_map(|p| p.batches.keys()) {
+            if !sources.contains_key(source.as_str()) {
                 let sequence = positions::load_recorded(state_dir, source)?.and_then(|(_, s)| s);
-                recorded &= sequence >= Some(last);
-                tracing::debug!(
-                    node,
-                    version = pending.version,
-                    source,
-                    last,
-                    ?sequence,
-                    "a prepared commit's last batch and its source's record"
-                );
+                sources.insert(source, sequence);
             }
+        }
+        for pending in &pendings {
+            let recorded = pending
+                .batches
+                .iter()
+                .all(|(source, &last)| sources[source.as_str()] >= Some(last));
             if !recorded {
                 tracing::info!(
                     node,
