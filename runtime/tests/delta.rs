@@ -417,32 +417,25 @@ sinks:
         "{history}"
     );
 
-    let dry = weir(&[
-        "table",
-        "vacuum",
-        table.to_str().unwrap(),
-        "--retain-hours",
-        "0",
-        "--dry-run",
-    ]);
-    assert!(
-        text(&dry.stdout).contains("would delete 5 file(s)"),
-        "{}",
-        text(&dry.stdout)
-    );
+    // `weir table vacuum` keeping no history, with `extra` flags: stdout.
+    let vacuum = |extra: &[&str]| {
+        let mut args = vec![
+            "table",
+            "vacuum",
+            table.to_str().unwrap(),
+            "--retain-hours",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        let out = weir(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let dry = vacuum(&["--dry-run"]);
+    assert!(dry.contains("would delete 5 file(s)"), "{dry}");
     assert_eq!(parquet_files(), 6, "a dry run deletes nothing");
-    let vacuumed = weir(&[
-        "table",
-        "vacuum",
-        table.to_str().unwrap(),
-        "--retain-hours",
-        "0",
-    ]);
-    assert!(
-        text(&vacuumed.stdout).contains("deleted 5 file(s)"),
-        "{}",
-        text(&vacuumed.stdout)
-    );
+    let vacuumed = vacuum(&[]);
+    assert!(vacuumed.contains("deleted 5 file(s)"), "{vacuumed}");
     assert_eq!(parquet_files(), 1);
 
     let ids: Vec<i64> = read_delta(dir.path(), "lake", None, "id")
