@@ -24,7 +24,6 @@ use weir::spec::Pipeline;
 
 // The tests' broker: started on a free port, killed when dropped.
 #[path = "../runtime/tests/support/kafka.rs"]
-#[allow(dead_code)]
 mod kafka;
 
 use kafka::Broker;

@@ -12,6 +12,10 @@ use std::path::PathBuf;
 
 use support::*;
 
+#[cfg(all(feature = "system-tests", feature = "kafka"))]
+#[path = "support/kafka.rs"]
+mod kafka;
+
 /// Runs `code` with the lake readers' Python of `scripts/python-readers.sh`
 /// (`TABLE` and `EXTENSION`, the DuckDB Delta extension file, are set) and
 /// answers its stdout as JSON.
@@ -445,6 +449,50 @@ sinks:
     assert_eq!(ids, (0..500).collect::<Vec<_>>());
 }
 
+/// The sink's own maintenance: `optimize_every` compacts the small files
+/// of the commits since the last compaction (counted across runs), and
+/// `vacuum_retain_hours` then deletes the replaced files; the deltalake
+/// package reads every row once.
+#[cfg(feature = "system-tests")]
+#[test]
+fn the_sink_compacts_and_vacuums_its_table_every_few_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{path: lake, optimize_every: 3, vacuum_retain_hours: 0}}}}
+"
+        ),
+    );
+    for run in 0..8 {
+        append_orders(&dir.path().join("orders.jsonl"), run * 100..(run + 1) * 100);
+        run_pipeline(&pipeline, &[]);
+    }
+    let table = dir.path().join("lake");
+    let history = text(&weir(&["table", "history", table.to_str().unwrap()]).stdout);
+    // Each run commits once: runs 3 and 6 compact (1 file each).
+    assert_eq!(history.matches("OPTIMIZE").count(), 2, "{history}");
+    let read = read_with_python(
+        &table,
+        r#"
+t = DeltaTable(TABLE)
+ids = t.to_pyarrow_table().column("id").to_pylist()
+print(json.dumps({"ids": len(ids), "distinct": len(set(ids)), "files": len(t.file_uris()), "version": t.version()}))
+"#,
+    );
+    assert_eq!(read["ids"], 800, "{read}");
+    assert_eq!(read["distinct"], 800, "{read}");
+    assert_eq!(read["files"], 3, "one compacted file and two: {history}");
+    assert_eq!(
+        files_with_extension(&table, "parquet").len(),
+        3,
+        "vacuum left only the live files: {history}"
+    );
+}
+
 /// `mode: merge`: a stream of inserts, updates and deletes (with `op`, as
 /// change data capture writes it), over many checkpoints and two runs,
 /// leaves the table as the source table is: every key's last change, no
@@ -515,56 +563,46 @@ sinks:
     assert!(merges >= 4, "{}", text(&history.stdout));
 }
 
-/// The exactly-once test: a pipeline writes 1,000,000 rows to a Delta table
-/// and, beside it, to a Parquet folder; it is killed with SIGKILL at random
-/// points and restarted until a run ends. The table holds every id exactly
-/// once; the Parquet folder (at-least-once) every id at least once.
+/// Rows of the exactly-once tests.
 #[cfg(feature = "system-tests")]
-#[test]
-fn a_delta_table_holds_every_row_exactly_once_across_sigkills() {
-    const ROWS: i64 = 1_000_000;
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("ids.jsonl");
-    let lines: String = (0..ROWS).map(|id| format!("{{\"id\": {id}}}\n")).collect();
-    fs::write(&input, lines).unwrap();
+const KILLED_ROWS: i64 = 1_000_000;
+
+/// The exactly-once test: a pipeline in `dir` reading ids 0..1,000,000
+/// with `source` (node `ids`) writes them to a Delta table and, beside it,
+/// to a Parquet folder; it is killed with SIGKILL at random points and
+/// restarted until a run ends. `recorded` answers how many rows the source
+/// has recorded as read. The table must hold every id exactly once; the
+/// Parquet folder (at-least-once) every id at least once. Answers the
+/// runs, the kills and what DuckDB read.
+#[cfg(feature = "system-tests")]
+fn kill_until_done(dir: &Path, source: &str, recorded: &dyn Fn() -> i64) -> serde_json::Value {
     let pipeline = write_pipeline(
-        dir.path(),
-        "checkpoint_interval_ms: 20
+        dir,
+        &format!(
+            "checkpoint_interval_ms: 20
 sources:
-  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, resume: true, batch_rows: 200}}
+  ids: {source}
 transforms:
-  keep: {plugin: filter, inputs: [ids], config: {predicate: \"id >= 0\"}}
+  keep: {{plugin: filter, inputs: [ids], config: {{predicate: \"id >= 0\"}}}}
 sinks:
-  lake: {type: delta, inputs: [keep], config: {path: lake}}
-  files: {type: file, inputs: [keep], config: {path: files, format: parquet, mode: append}}
-",
+  lake: {{type: delta, inputs: [keep], config: {{path: lake}}}}
+  files: {{type: file, inputs: [keep], config: {{path: files, format: parquet, mode: append}}}}
+"
+        ),
     );
     // Kill points spread over the input: each run is killed a random
     // moment after its source has recorded a position past the next mark
     // (a random step further, from a linear congruential walk), so every
     // kill lands mid-run however fast the machine is; the first is killed
     // at once.
-    let recorded_lines = || {
-        let text = fs::read_to_string(dir.path().join("state/ids.json")).unwrap_or_default();
-        serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| {
-                let files = v["position"].as_object()?.values().next()?.clone();
-                files["line"].as_i64()
-            })
-            .unwrap_or(0)
-    };
     let mut seed: u64 = 0x5eed;
     let (mut kills, mut runs, mut mark) = (0, 0, 0);
     loop {
         runs += 1;
-        let mut weir = Running::start(
-            dir.path(),
-            &["run", "--quiet", pipeline.to_str().unwrap()],
-            &[],
-        );
+        let mut weir = Running::start(dir, &["run", "--quiet", pipeline.to_str().unwrap()], &[]);
         if kills >= 10 {
-            let status = weir.exited("the last run reads to the end");
+            let patience = std::time::Duration::from_secs(180);
+            let status = weir.exited_within("the last run reads to the end", patience);
             assert!(status.success(), "{}", weir.stderr());
             break;
         }
@@ -573,10 +611,11 @@ sinks:
             .wrapping_add(1442695040888963407);
         mark += 20_000 + (seed >> 33) as i64 % 60_000;
         let started = std::time::Instant::now();
-        while kills > 0 && recorded_lines() < mark && weir.child.try_wait().unwrap().is_none() {
+        while kills > 0 && recorded() < mark && weir.child.try_wait().unwrap().is_none() {
             assert!(
                 started.elapsed() < std::time::Duration::from_secs(60),
-                "no progress"
+                "no progress: {}",
+                weir.stderr()
             );
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
@@ -584,14 +623,13 @@ sinks:
         // anywhere between a sink's commit and a source's record.
         std::thread::sleep(std::time::Duration::from_millis((seed >> 20) % 50));
         let ended = weir.child.try_wait().unwrap().is_some();
-        assert!(!ended, "run {runs} ended before its kill at line {mark}");
+        assert!(!ended, "run {runs} ended before its kill at row {mark}");
         weir.child.kill().unwrap(); // SIGKILL
         weir.child.wait().unwrap();
         kills += 1;
     }
-    assert!(kills >= 10, "{kills} kills in {runs} runs");
     let read = read_with_python(
-        &dir.path().join("lake"),
+        &dir.join("lake"),
         r#"
 c = duck()
 lake = c.sql(f"select count(*), count(distinct id) from delta_scan('{TABLE}')").fetchone()
@@ -600,15 +638,98 @@ gaps = c.sql(f"with ids as (select distinct id from delta_scan('{TABLE}')), r as
 print(json.dumps({"lake": list(lake), "files": list(files), "version": DeltaTable(TABLE).version(), "runs_of_ids": gaps[:20]}))
 "#,
     );
-    eprintln!("{runs} runs, {kills} SIGKILLs, {ROWS} rows: {read}");
+    let kind = source.split(',').next().unwrap_or(source);
+    eprintln!("{kind}: {runs} runs, {kills} SIGKILLs, {KILLED_ROWS} rows: {read}");
     assert_eq!(
         read["lake"],
-        serde_json::json!([ROWS, ROWS]),
+        serde_json::json!([KILLED_ROWS, KILLED_ROWS]),
         "every id exactly once in the table"
     );
-    let files = read["files"].as_array().unwrap();
     assert_eq!(
-        files[1], ROWS,
+        read["files"][1], KILLED_ROWS,
         "every id at least once in the Parquet folder"
+    );
+    read
+}
+
+/// The exactly-once test (see [`kill_until_done`]) with a file source.
+#[cfg(feature = "system-tests")]
+#[test]
+fn a_delta_table_holds_every_row_of_a_file_exactly_once_across_sigkills() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..KILLED_ROWS)
+        .map(|id| format!("{{\"id\": {id}}}\n"))
+        .collect();
+    fs::write(dir.path().join("ids.jsonl"), lines).unwrap();
+    let position = dir.path().join("state/ids.json");
+    let recorded_lines = || {
+        let text = fs::read_to_string(&position).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| {
+                let files = v["position"].as_object()?.values().next()?.clone();
+                files["line"].as_i64()
+            })
+            .unwrap_or(0)
+    };
+    kill_until_done(
+        dir.path(),
+        "{type: file, config: {path: ids.jsonl, schema: {id: int64}, resume: true, batch_rows: 200}}",
+        &recorded_lines,
+    );
+}
+
+/// The exactly-once test (see [`kill_until_done`]) with a Kafka source:
+/// ids in three partitions of a topic on a real broker. The position the
+/// source recorded wins over the group's offsets, which a crash can leave
+/// behind it: after the group is rewound to the start, a run reads only the
+/// messages that came since into the table.
+#[cfg(all(feature = "system-tests", feature = "kafka"))]
+#[test]
+fn a_delta_table_holds_every_row_of_a_topic_exactly_once_across_sigkills() {
+    let broker = kafka::Broker::start();
+    broker.create_topic("ids", 3);
+    let ids: Vec<String> = (0..KILLED_ROWS)
+        .map(|id| format!("{{\"id\": {id}}}"))
+        .collect();
+    broker.produce("ids", &ids, false);
+    let dir = tempfile::tempdir().unwrap();
+    let position = dir.path().join("state/ids.json");
+    let recorded_offsets = || {
+        let text = fs::read_to_string(&position).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| {
+                let partitions = v["position"]["offsets"]["ids"].as_object()?.clone();
+                Some(partitions.values().filter_map(|o| o.as_i64()).sum())
+            })
+            .unwrap_or(0)
+    };
+    // A static member id: a restarted run gets the partitions back at once
+    // rather than after the killed one's session times out.
+    let source = format!(
+        "{{type: kafka, config: {{brokers: \"{}\", topics: [ids], group_id: ids, group_instance_id: weir-1,
+    until_end: true, schema: {{id: int64}}, batch_rows: 2000}}}}",
+        broker.addr
+    );
+    kill_until_done(dir.path(), &source, &recorded_offsets);
+    let committed: i64 = broker.committed("ids", "ids").values().sum();
+    assert_eq!(committed, KILLED_ROWS, "the group committed every offset");
+    broker.rewind("ids", "ids");
+    assert_eq!(broker.committed("ids", "ids").values().sum::<i64>(), 0);
+    let more: Vec<String> = (KILLED_ROWS..KILLED_ROWS + 1000)
+        .map(|id| format!("{{\"id\": {id}}}"))
+        .collect();
+    broker.produce("ids", &more, false);
+    run_pipeline(&dir.path().join("pipeline.yaml"), &[]);
+    let read = read_with_python(
+        &dir.path().join("lake"),
+        r#"print(json.dumps(duck().sql(f"select count(*), count(distinct id) from delta_scan('{TABLE}')").fetchone()))"#,
+    );
+    let all = KILLED_ROWS + 1000;
+    assert_eq!(
+        read,
+        serde_json::json!([all, all]),
+        "a rewound group reads only the new messages"
     );
 }

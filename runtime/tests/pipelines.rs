@@ -70,6 +70,7 @@ refused_pipelines!(
     cycle_beside_dangling,
     dangling,
     dead_letters_under_a_file,
+    delta_maintenance_mistakes,
     digest_mismatch,
     fan_in_mismatch,
     files_without_dirs,

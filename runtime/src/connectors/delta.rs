@@ -60,6 +60,13 @@ pub struct Config {
     /// (128); files are also cut at every checkpoint.
     #[serde(default = "default_file_mib")]
     pub target_file_mib: u64,
+    /// `append` and `merge`: after every this many commits, compact the
+    /// table's small files (as `weir table optimize`, to `target_file_mib`);
+    /// never by default.
+    pub optimize_every: Option<u64>,
+    /// With `optimize_every`: after each compaction, delete the files no
+    /// version of the last this many hours reads (as `weir table vacuum`).
+    pub vacuum_retain_hours: Option<u64>,
     #[serde(skip)]
     url: Option<Url>,
 }
@@ -97,6 +104,21 @@ impl ConnectorConfig for Config {
     fn prepare(&mut self, base_dir: &Path) -> Result<(), ConnectorError> {
         if self.target_file_mib == 0 {
             return Err(config_error("target_file_mib", "must be at least 1"));
+        }
+        if self.optimize_every == Some(0) {
+            return Err(config_error("optimize_every", "must be at least 1"));
+        }
+        if self.optimize_every.is_some() && self.mode == Mode::Overwrite {
+            return Err(config_error(
+                "optimize_every",
+                "compacts between the commits of `append` and `merge`; run `weir table optimize` after an overwrite",
+            ));
+        }
+        if self.vacuum_retain_hours.is_some() && self.optimize_every.is_none() {
+            return Err(config_error(
+                "vacuum_retain_hours",
+                "vacuums after each compaction: set optimize_every too",
+            ));
         }
         self.url = Some(table_url(&self.path, base_dir)?);
         Ok(())
@@ -252,6 +274,12 @@ impl SinkConnector for Config {
         }
         let writer = RecordBatchWriter::for_table(&table).map_err(|e| self.delta_error(e))?;
         let columns = writer.arrow_schema();
+        let commits_since_optimize = match self.optimize_every {
+            Some(every) => runtime
+                .block_on(commits_since_optimize(&table, every))
+                .map_err(|e| self.delta_error(e))?,
+            None => 0,
+        };
         Ok(Box::new(DeltaSink {
             config: self.clone(),
             app_id: format!("weir/{}/{}", context.pipeline, context.node),
@@ -262,6 +290,7 @@ impl SinkConnector for Config {
             adds: Vec::new(),
             changes: Vec::new(),
             changed_keys: Default::default(),
+            commits_since_optimize,
         }))
     }
 }
@@ -283,6 +312,8 @@ struct DeltaSink {
     changes: Vec<RecordBatch>,
     /// `merge`: the keys changed since the last prepare.
     changed_keys: std::collections::BTreeSet<String>,
+    /// Commits made since the last compaction (see `optimize_every`).
+    commits_since_optimize: u64,
 }
 
 impl DeltaSink {
@@ -359,6 +390,49 @@ impl DeltaSink {
             table.update_state().await
         });
         committed.map_err(|e| self.config.delta_error(e))
+    }
+}
+
+impl DeltaSink {
+    /// Compacts the table's small files, then vacuums it when asked; a
+    /// failure is logged (the table stays as it was) and retried after the
+    /// next `optimize_every` commits.
+    fn maintain(&mut self) {
+        let url = self.config.url().clone();
+        let target = self.config.target_file_mib << 20;
+        let compacted = super::delta_table::optimize_table(&self.runtime, &url, target);
+        let vacuumed = match (&compacted, self.config.vacuum_retain_hours) {
+            (Ok(_), Some(hours)) => Some(super::delta_table::vacuum_table(
+                &self.runtime,
+                &url,
+                hours,
+                false,
+            )),
+            _ => None,
+        };
+        let path = &self.config.path;
+        match compacted {
+            Ok(done) => tracing::info!(
+                path,
+                removed = done.removed,
+                added = done.added,
+                "compacted the table's small files"
+            ),
+            Err(error) => {
+                tracing::warn!(path, %error, "cannot compact the table; trying again later")
+            }
+        }
+        match vacuumed {
+            Some(Ok(files)) => tracing::info!(path, deleted = files.len(), "vacuumed the table"),
+            Some(Err(error)) => {
+                tracing::warn!(path, %error, "cannot vacuum the table; trying again later")
+            }
+            None => {}
+        }
+        // The compaction is a commit of its own.
+        if let Err(error) = self.runtime.block_on(self.table.update_state()) {
+            tracing::warn!(path, %error, "cannot read the table after compacting it");
+        }
     }
 }
 
@@ -442,7 +516,17 @@ impl Transactional for DeltaSink {
             false => self.replace_rows(&prepared.keys)?,
         };
         actions.extend(prepared.adds.into_iter().map(Action::Add));
-        self.commit_actions(actions, SaveMode::Append, Some(txn))
+        self.commit_actions(actions, SaveMode::Append, Some(txn))?;
+        self.commits_since_optimize += 1;
+        if self
+            .config
+            .optimize_every
+            .is_some_and(|every| self.commits_since_optimize >= every)
+        {
+            self.commits_since_optimize = 0;
+            self.maintain();
+        }
+        Ok(())
     }
 
     fn committed_version(&mut self) -> Result<Option<u64>, ConnectorError> {
@@ -547,6 +631,19 @@ impl DeltaSink {
         actions.extend(rewritten.into_iter().map(Action::Add));
         Ok(actions)
     }
+}
+
+/// How many writes (`WRITE`, `MERGE`) came after the table's last
+/// compaction, up to `every`, so that `optimize_every` counts across runs.
+async fn commits_since_optimize(table: &DeltaTable, every: u64) -> Result<u64, DeltaTableError> {
+    // A compaction may be followed by the two commits of a vacuum.
+    let latest = table.history(Some(3 * every as usize + 3)).await?;
+    let writes = latest
+        .map(|info| info.operation.unwrap_or_default())
+        .take_while(|operation| operation != "OPTIMIZE")
+        .filter(|operation| operation == "WRITE" || operation == "MERGE")
+        .count() as u64;
+    Ok(writes.min(every))
 }
 
 /// The runtime delta-rs's calls run on (each node has its own thread).

@@ -90,9 +90,18 @@ pub struct Compacted {
 /// streaming readers of the table skip it.
 pub fn optimize(path: &str, target_bytes: u64) -> Result<Compacted, ConnectorError> {
     let (runtime, url) = open(path)?;
-    let root = table_folder(&url)?;
-    let error = |e| delta_error(&url, e);
-    let mut table = runtime.block_on(load_table(&url)).map_err(error)?;
+    optimize_table(&runtime, &url, target_bytes)
+}
+
+/// [`optimize`] of the table at `url`, on `runtime`.
+pub(super) fn optimize_table(
+    runtime: &tokio::runtime::Runtime,
+    url: &Url,
+    target_bytes: u64,
+) -> Result<Compacted, ConnectorError> {
+    let root = table_folder(url)?;
+    let error = |e| delta_error(url, e);
+    let mut table = runtime.block_on(load_table(url)).map_err(error)?;
     let snapshot = table.snapshot().map_err(error)?;
     let partition_columns = snapshot.metadata().partition_columns().clone();
     let schema = super::delta_source::table_schema(&table).map_err(error)?;
@@ -163,9 +172,19 @@ fn rearranged(mut add: deltalake::kernel::Add) -> Action {
 /// ago reads (all when `dry_run` is false); answers their paths.
 pub fn vacuum(path: &str, retain_hours: u64, dry_run: bool) -> Result<Vec<String>, ConnectorError> {
     let (runtime, url) = open(path)?;
-    let error = |e| delta_error(&url, e);
+    vacuum_table(&runtime, &url, retain_hours, dry_run)
+}
+
+/// [`vacuum`] of the table at `url`, on `runtime`.
+pub(super) fn vacuum_table(
+    runtime: &tokio::runtime::Runtime,
+    url: &Url,
+    retain_hours: u64,
+    dry_run: bool,
+) -> Result<Vec<String>, ConnectorError> {
+    let error = |e| delta_error(url, e);
     let vacuumed: Result<Vec<String>, DeltaTableError> = runtime.block_on(async {
-        let table = load_table(&url).await?;
+        let table = load_table(url).await?;
         let (_, metrics) = table
             .vacuum()
             .with_retention_period(chrono::Duration::hours(retain_hours as i64))

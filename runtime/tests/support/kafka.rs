@@ -9,6 +9,7 @@
 //! message and fetches from inside a batch from the next batch on (issue
 //! 27); its SQLite engine keeps one row per message and does neither.
 //! `WEIR_TEST_BROKER_STORAGE=memory` runs the tests on the in-memory one.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -176,6 +177,16 @@ impl Broker {
                 (partition.parse().unwrap(), offset.parse().unwrap())
             })
             .collect()
+    }
+
+    /// Commits offset 0 for every partition of `topic` in `group`, which
+    /// must have no member (as `kafka-consumer-groups --reset-offsets
+    /// --to-earliest` does).
+    pub fn rewind(&self, topic: &str, group: &str) {
+        output_lines(
+            &["rewind", &self.addr, topic, group],
+            &format!("rewinding {group}"),
+        );
     }
 
     /// Every message value of `topic`, read with the independent client.

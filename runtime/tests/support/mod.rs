@@ -194,13 +194,22 @@ impl Running {
     /// Waits (up to 30 s) until weir has exited, and answers how; on
     /// time-out, fails saying `why` it should have, with its stderr.
     pub fn exited(&mut self, why: &str) -> std::process::ExitStatus {
+        self.exited_within(why, std::time::Duration::from_secs(30))
+    }
+
+    /// [`Running::exited`], waiting up to `patience`.
+    pub fn exited_within(
+        &mut self,
+        why: &str,
+        patience: std::time::Duration,
+    ) -> std::process::ExitStatus {
         let started = std::time::Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(30),
+                started.elapsed() < patience,
                 "weir still runs {why}: {}",
                 self.stderr()
             );

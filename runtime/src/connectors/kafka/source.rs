@@ -2,12 +2,19 @@
 //! into batches (up to `batch_rows`, or what arrived within `linger_ms`).
 //!
 //! Offsets are never committed by librdkafka on its own. Each batch's
-//! position is the next offset of every partition read so far; the executor
-//! calls [`Source::commit`] with it once every sink has made that batch and
-//! all before it durable (at every checkpoint and at the end), so a crash
-//! re-reads what came after the last commit (at-least-once). After a
-//! rebalance only partitions still assigned are committed: the new owner of
-//! a revoked partition re-reads what was in flight here.
+//! position is the group and the next offset of every partition read so
+//! far; once every sink has made that batch and all before it durable (at
+//! every checkpoint and at the end), the executor records it in the state
+//! folder and calls [`Source::commit`], which commits it to the group, so a
+//! crash re-reads what came after the last commit (at-least-once; exactly
+//! once into a transactional sink, which needs the recorded position). After
+//! a rebalance only partitions still assigned are committed: the new owner
+//! of a revoked partition re-reads what was in flight here.
+//!
+//! As in Flink, the recorded position wins over the group's offsets: a
+//! restarted run starts an assigned partition at the offset it recorded for
+//! it (or at the group's, if another member has since got further), so it
+//! reads exactly what its sinks' prepared commits did not hold.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -142,14 +149,13 @@ impl ConnectorConfig for SourceConfig {
     }
 }
 
-/// The consumer group commits the position, not a state file.
+/// The position is recorded in the state folder and committed to the group.
 impl SourceConnector for SourceConfig {
     fn schema(&self) -> Result<SchemaRef, ConnectorError> {
         self.resolve_schema()
     }
 
-    /// The consumer group's committed offsets carry a run on.
-    fn continues(&self) -> bool {
+    fn resumes(&self) -> bool {
         true
     }
 
@@ -160,9 +166,28 @@ impl SourceConnector for SourceConfig {
     fn open(
         &self,
         schema: &SchemaRef,
-        _position: Option<serde_json::Value>,
+        position: Option<serde_json::Value>,
     ) -> Result<Box<dyn Source>, ConnectorError> {
-        Ok(Box::new(KafkaSource::open(self, schema)?))
+        let recorded = match position {
+            Some(position) => Position::deserialize(&position).map_err(|e| {
+                ConnectorError::Kafka(format!("unreadable position {position}: {e}"))
+            })?,
+            None => Position::default(),
+        };
+        let offsets = match recorded.group_id == self.group_id {
+            true => recorded.offsets,
+            false => {
+                if !recorded.offsets.is_empty() {
+                    tracing::warn!(
+                        recorded = %recorded.group_id,
+                        group = %self.group_id,
+                        "the recorded position is another group's; starting from this group's offsets"
+                    );
+                }
+                Offsets::new()
+            }
+        };
+        Ok(Box::new(KafkaSource::open(self, schema, offsets)?))
     }
 }
 
@@ -299,14 +324,26 @@ pub fn raw_schema() -> SchemaRef {
     ]))
 }
 
-/// Next offsets by topic and partition: the source's position.
+/// Next offsets by topic and partition.
 type Offsets = BTreeMap<String, BTreeMap<i32, i64>>;
 
+/// The source's position: the next offsets of the partitions read, in a
+/// consumer group.
+#[derive(Debug, Default, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Position {
+    group_id: String,
+    offsets: Offsets,
+}
+
 /// librdkafka's callbacks: errors to the log, except the end of a
-/// partition, which `until_end` asks for and `poll` reports; partitions
-/// without a committed offset start at `start_at` (ms) when given.
+/// partition, which `until_end` asks for and `poll` reports; assigned
+/// partitions start at their `recorded` offsets, or, without a committed
+/// offset, at `start_at` (ms) when given.
 struct SourceContext {
     start_at: Option<i64>,
+    /// The next offsets the last run recorded (see the module doc).
+    recorded: Offsets,
     /// A first assignment has come (possibly of no partition).
     assigned: AtomicBool,
 }
@@ -344,10 +381,8 @@ impl ConsumerContext for SourceContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 tracing::info!(partitions = named, "kafka: assigned");
                 self.assigned.store(true, Ordering::SeqCst);
-                if let Some(at) = self.start_at
-                    && let Err(error) = start_new_partitions_at(consumer, partitions, at)
-                {
-                    tracing::error!(%error, "cannot find the offsets for `start`; new partitions start at the earliest message");
+                if let Err(error) = self.place(consumer, partitions) {
+                    tracing::error!(%error, "cannot find where the assigned partitions start; they start at the group's offsets or `start`");
                 }
                 match cooperative {
                     true => consumer.incremental_assign(partitions),
@@ -369,31 +404,54 @@ impl ConsumerContext for SourceContext {
     }
 }
 
-/// Points the `partitions` that have no committed offset at their first
-/// message at or after `at` (ms), or their end when there is none.
-fn start_new_partitions_at(
-    consumer: &BaseConsumer<SourceContext>,
-    partitions: &mut TopicPartitionList,
-    at: i64,
-) -> Result<(), KafkaError> {
-    let committed = consumer.committed_offsets(partitions.clone(), SAMPLE_TIMEOUT)?;
-    let mut new = TopicPartitionList::new();
-    for p in committed.elements() {
-        if p.offset() == Offset::Invalid {
-            new.add_partition_offset(p.topic(), p.partition(), Offset::Offset(at))?;
+impl SourceContext {
+    /// Points the assigned `partitions` at their recorded offset (or the
+    /// group's, when further), and those with neither at their first message
+    /// at or after `start_at` (or their end when there is none).
+    fn place(
+        &self,
+        consumer: &BaseConsumer<SourceContext>,
+        partitions: &mut TopicPartitionList,
+    ) -> Result<(), KafkaError> {
+        if self.start_at.is_none() && self.recorded.is_empty() {
+            return Ok(());
         }
+        let committed = consumer.committed_offsets(partitions.clone(), SAMPLE_TIMEOUT)?;
+        let mut new = TopicPartitionList::new();
+        for p in committed.elements() {
+            let recorded = self
+                .recorded
+                .get(p.topic())
+                .and_then(|t| t.get(&p.partition()));
+            match (recorded, p.offset()) {
+                (Some(&recorded), Offset::Offset(group)) => {
+                    let next = Offset::Offset(recorded.max(group));
+                    partitions.set_partition_offset(p.topic(), p.partition(), next)?;
+                }
+                (Some(&recorded), _) => {
+                    let next = Offset::Offset(recorded);
+                    partitions.set_partition_offset(p.topic(), p.partition(), next)?;
+                }
+                (None, Offset::Invalid) => {
+                    if let Some(at) = self.start_at {
+                        new.add_partition_offset(p.topic(), p.partition(), Offset::Offset(at))?;
+                    }
+                }
+                (None, _) => {}
+            }
+        }
+        if new.count() == 0 {
+            return Ok(());
+        }
+        for p in consumer.offsets_for_times(new, SAMPLE_TIMEOUT)?.elements() {
+            let offset = match p.offset() {
+                Offset::Offset(offset) => Offset::Offset(offset),
+                _ => Offset::End,
+            };
+            partitions.set_partition_offset(p.topic(), p.partition(), offset)?;
+        }
+        Ok(())
     }
-    if new.count() == 0 {
-        return Ok(());
-    }
-    for p in consumer.offsets_for_times(new, SAMPLE_TIMEOUT)?.elements() {
-        let offset = match p.offset() {
-            Offset::Offset(offset) => Offset::Offset(offset),
-            _ => Offset::End,
-        };
-        partitions.set_partition_offset(p.topic(), p.partition(), offset)?;
-    }
-    Ok(())
 }
 
 /// A running Kafka source.
@@ -401,8 +459,11 @@ pub struct KafkaSource {
     config: SourceConfig,
     schema: SchemaRef,
     consumer: BaseConsumer<SourceContext>,
-    /// Next offset per topic and partition: one past the last message read.
+    /// Next offset per topic and partition: one past the last message read,
+    /// or, for a partition not read yet, the recorded one.
     read: Offsets,
+    /// The partitions read by this run, whose offsets it commits.
+    read_here: BTreeMap<String, std::collections::BTreeSet<i32>>,
     /// Partitions whose end has been reached and that have had no message
     /// since: caught up, for event time; with `until_end`, a batch is sent
     /// without waiting out `linger_ms` once all assigned are.
@@ -482,8 +543,13 @@ fn by_partition(records: Vec<Record>) -> VecDeque<Vec<Record>> {
 }
 
 impl KafkaSource {
-    /// Joins the consumer group of `config` and subscribes to its topics.
-    pub fn open(config: &SourceConfig, schema: &SchemaRef) -> Result<Self, ConnectorError> {
+    /// Joins the consumer group of `config` and subscribes to its topics;
+    /// assigned partitions start at their `recorded` offsets.
+    pub fn open(
+        config: &SourceConfig,
+        schema: &SchemaRef,
+        recorded: Offsets,
+    ) -> Result<Self, ConnectorError> {
         let start = match config.start {
             Start::Earliest | Start::Timestamp(_) => "earliest",
             Start::Latest => "latest",
@@ -508,6 +574,7 @@ impl KafkaSource {
             .client(&settings)
             .create_with_context(SourceContext {
                 start_at,
+                recorded: recorded.clone(),
                 assigned: AtomicBool::new(false),
             })
             .map_err(|e| kafka_error("cannot create the consumer", e))?;
@@ -524,7 +591,8 @@ impl KafkaSource {
             config: config.clone(),
             schema: schema.clone(),
             consumer,
-            read: Offsets::new(),
+            read: recorded,
+            read_here: BTreeMap::new(),
             at_end: HashSet::new(),
             ready: VecDeque::new(),
             last_part: String::new(),
@@ -734,6 +802,16 @@ impl Source for KafkaSource {
         for record in &records {
             self.note_read(record);
         }
+        let (topic, partition) = (&records[0].topic, records[0].partition);
+        match self.read_here.get_mut(topic) {
+            Some(partitions) => {
+                partitions.insert(partition);
+            }
+            None => {
+                let partitions = std::collections::BTreeSet::from([partition]);
+                self.read_here.insert(topic.clone(), partitions);
+            }
+        }
         self.last_part = format!("{}/{}", records[0].topic, records[0].partition);
         let batch = match self.config.format {
             MessageFormat::Raw => self.raw_batch(&records)?,
@@ -744,7 +822,9 @@ impl Source for KafkaSource {
     }
 
     fn position(&self) -> Option<serde_json::Value> {
-        Some(serde_json::to_value(&self.read).expect("offsets serialize"))
+        // The fields of `Position`, without copying the offsets first.
+        let position = serde_json::json!({"group_id": self.config.group_id, "offsets": self.read});
+        Some(position)
     }
 
     /// The assigned partitions; caught up are those at their end with
@@ -779,14 +859,21 @@ impl Source for KafkaSource {
     }
 
     fn commit(&mut self, position: &serde_json::Value) -> Result<(), ConnectorError> {
-        let read = Offsets::deserialize(position)
-            .map_err(|e| ConnectorError::Kafka(format!("unreadable position {position}: {e}")))?;
+        let read = Position::deserialize(position)
+            .map_err(|e| ConnectorError::Kafka(format!("unreadable position {position}: {e}")))?
+            .offsets;
         let assigned = self
             .consumer
             .assignment()
             .map_err(|e| kafka_error("cannot read the assignment", e))?;
         let mut offsets = TopicPartitionList::new();
         for p in assigned.elements() {
+            // A partition only carried from the recorded position may have
+            // been taken further by another member since.
+            let here = self.read_here.get(p.topic());
+            if !here.is_some_and(|partitions| partitions.contains(&p.partition())) {
+                continue;
+            }
             if let Some(next) = read.get(p.topic()).and_then(|t| t.get(&p.partition())) {
                 offsets
                     .add_partition_offset(p.topic(), p.partition(), Offset::Offset(*next))
