@@ -12,7 +12,9 @@
 #   interoperability with, and Debian's prometheus for `promtool check
 #   metrics` on Weir's /metrics; and pyarrow, pandas and DuckDB
 #   (scripts/python-readers.sh), which write and read Parquet in the tests, and
-#   the Delta readers (deltalake, DuckDB with its Delta extension).
+#   the Delta readers (deltalake, DuckDB with its Delta extension); and
+#   Debian's postgresql, whose server the change-data-capture tests start in
+#   temporary folders (runtime/tests/support/postgres.rs).
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -21,7 +23,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(procps libssl-dev zlib1g-dev pkg-config)
-[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus)
+[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

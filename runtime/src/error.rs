@@ -139,6 +139,9 @@ impl Error {
             ConnectorError::Io { .. } | ConnectorError::Kafka(_) => (stage, Fault::External),
             #[cfg(feature = "delta")]
             ConnectorError::Delta { .. } => (stage, Fault::External),
+            #[cfg(feature = "postgres")]
+            ConnectorError::Postgres { .. } => (stage, Fault::External),
+            ConnectorError::Upstream(_) => (stage, Fault::External),
         };
         Self {
             node: None,

@@ -30,6 +30,8 @@ mod delta_merge;
 mod delta_source;
 #[cfg(feature = "delta")]
 mod delta_table;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "delta")]
 pub use delta_table::{Compacted, TableVersion, history, optimize, vacuum};
 
@@ -68,6 +70,10 @@ pub enum ConnectorError {
     /// A Kafka client failed (connecting, consuming, producing, committing).
     #[error("kafka: {0}")]
     Kafka(String),
+    /// What a connector reads changed under it in a way it cannot pass on
+    /// (a table altered or truncated mid-stream, a replication slot gone).
+    #[error("{0}")]
+    Upstream(String),
     /// A plugin run behind this interface (a Wasm source) failed.
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
@@ -79,6 +85,16 @@ pub enum ConnectorError {
         table: String,
         /// Why.
         source: deltalake::DeltaTableError,
+    },
+    /// A PostgreSQL server refused or failed (connecting, replicating, a
+    /// catalog query).
+    #[cfg(feature = "postgres")]
+    #[error("postgres: {what}")]
+    Postgres {
+        /// What was being done, on which server.
+        what: String,
+        /// Why.
+        source: pg_walstream::ReplicationError,
     },
     /// A Parquet file cannot be read or written.
     #[cfg(feature = "parquet")]

@@ -134,8 +134,9 @@ impl Debug for Registry {
 }
 
 impl Registry {
-    /// Weir's own connectors: sources `file`, `stdin`, `kafka`; sinks
-    /// `file`, `stdout`, `kafka` (Kafka with the `kafka` feature).
+    /// Weir's own connectors: sources `file`, `stdin`, `kafka`, `delta`,
+    /// `postgres-cdc`; sinks `file`, `stdout`, `kafka`, `delta` (each behind
+    /// its cargo feature).
     pub fn builtin() -> Self {
         let mut registry = Self::default();
         registry
@@ -147,6 +148,8 @@ impl Registry {
         registry
             .source::<super::delta_source::Config>("delta")
             .sink::<super::delta::Config>("delta");
+        #[cfg(feature = "postgres")]
+        registry.source::<super::postgres::Config>("postgres-cdc");
         #[cfg(feature = "kafka")]
         registry
             .source::<super::kafka::SourceConfig>("kafka")
