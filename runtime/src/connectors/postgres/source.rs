@@ -477,7 +477,7 @@ impl CdcSource {
         }
         for ours in &self.columns {
             if !columns.iter().any(|c| *c.name == ours.name) {
-                tracing::warn!(table = %self.config.table, column = %ours.name, "the column was dropped; its values read as null from here on");
+                tracing::warn!(table = %self.config.table, column = %ours.name, "the column is not in the table's changes from here on (dropped, or added after them); it reads as null");
             }
         }
         if !changes.is_empty() {
