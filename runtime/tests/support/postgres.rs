@@ -144,6 +144,19 @@ impl Postgres {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Starts `pgbench` running `script` (its custom-script language)
+    /// `transactions` times on database `shop`.
+    pub fn pgbench(&self, script: &str, transactions: u32) -> std::process::Child {
+        let file = self.dir.path().join(format!("script-{}.sql", self.port));
+        std::fs::write(&file, script).unwrap();
+        Command::new(bin_dir().join("pgbench"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "weir", "-n"])
+            .args(["-t", &transactions.to_string(), "-f", file.to_str().unwrap(), "shop"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// The `config:` fields of a `postgres-cdc` source on this server.
     pub fn connection(&self) -> String {
         format!(
