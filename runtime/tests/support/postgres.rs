@@ -150,8 +150,22 @@ impl Postgres {
         let file = self.dir.path().join(format!("script-{}.sql", self.port));
         std::fs::write(&file, script).unwrap();
         Command::new(bin_dir().join("pgbench"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "weir", "-n"])
-            .args(["-t", &transactions.to_string(), "-f", file.to_str().unwrap(), "shop"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "weir",
+                "-n",
+            ])
+            .args([
+                "-t",
+                &transactions.to_string(),
+                "-f",
+                file.to_str().unwrap(),
+                "shop",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap()

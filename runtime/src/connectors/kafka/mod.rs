@@ -2,6 +2,7 @@
 //! over librdkafka (rdkafka), with the client settings the two share.
 
 mod bounded;
+mod debezium;
 mod sink;
 mod source;
 
@@ -27,6 +28,8 @@ pub enum MessageFormat {
     Raw,
     /// One Arrow IPC stream per message: a whole batch, schema included.
     ArrowIpc,
+    /// Sinks only: each change as Debezium's JSON envelope.
+    DebeziumJson,
 }
 
 /// Connection settings every Kafka node has.

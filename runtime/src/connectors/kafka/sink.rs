@@ -46,6 +46,10 @@ pub struct SinkConfig {
     pub format: MessageFormat,
     /// With `raw`: the column holding the message value (default `value`).
     pub value: Option<String>,
+    /// With `debezium-json`: the envelope's `source.db` (the database the
+    /// changes come from).
+    #[serde(default)]
+    pub database: String,
     /// Headers added to every message.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
@@ -101,6 +105,9 @@ impl SinkConfig {
         }
         if let Some(name) = &self.topic_column {
             column("topic_column", name, &[DataType::Utf8])?;
+        }
+        if self.format == MessageFormat::DebeziumJson {
+            super::debezium::check(schema)?;
         }
         if let Some(name) = &self.key {
             column("key", name, &[])?;
@@ -222,11 +229,16 @@ impl KafkaSink {
             .and_then(|()| writer.finish())
             .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
         let text = writer.into_inner();
-        Ok(text
-            .split(|&b| b == b'\n')
-            .take(batch.num_rows())
-            .map(|line| Some(line.to_vec()))
-            .collect())
+        let lines = text.split(|&b| b == b'\n').take(batch.num_rows());
+        if self.config.format == MessageFormat::DebeziumJson {
+            let rows = lines
+                .map(serde_json::from_slice)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
+            let envelopes = super::debezium::envelopes(batch, rows, &self.config.database)?;
+            return Ok(envelopes.into_iter().map(Some).collect());
+        }
+        Ok(lines.map(|line| Some(line.to_vec())).collect())
     }
 }
 

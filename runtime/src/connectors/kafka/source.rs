@@ -211,6 +211,10 @@ impl SourceConfig {
                 "schema",
                 "raw messages have a fixed schema (key, value, topic, partition, offset, timestamp, headers); remove `schema`",
             )),
+            (MessageFormat::DebeziumJson, _) => Err(config_error(
+                "format",
+                "debezium-json is written by sinks; read Debezium's envelopes as `json` with their fields as columns",
+            )),
             _ => Ok(()),
         }
     }
@@ -221,7 +225,7 @@ impl SourceConfig {
         match (&self.schema, self.format) {
             (Some(columns), _) => declared_schema(columns),
             (None, MessageFormat::Raw) => Ok(raw_schema()),
-            (None, MessageFormat::Json) => {
+            (None, MessageFormat::Json | MessageFormat::DebeziumJson) => {
                 let values = self.sample()?;
                 let objects = values.iter().filter_map(|v| {
                     serde_json::from_slice::<serde_json::Value>(v)
@@ -815,7 +819,8 @@ impl Source for KafkaSource {
         self.last_part = format!("{}/{}", records[0].topic, records[0].partition);
         let batch = match self.config.format {
             MessageFormat::Raw => self.raw_batch(&records)?,
-            MessageFormat::Json => self.json_batch(&records, bad)?,
+            // debezium-json is refused for sources when they are checked.
+            MessageFormat::Json | MessageFormat::DebeziumJson => self.json_batch(&records, bad)?,
             MessageFormat::ArrowIpc => self.arrow_batch(&records, bad)?,
         };
         Ok(Poll::Batch(batch))
