@@ -150,14 +150,19 @@ impl CdcSource {
                 config.slot
             )));
         }
-        if !resume && slot_exists {
-            // A snapshot that was not read whole: take it again.
-            tracing::info!(slot = %config.slot, "the slot's snapshot was not read whole; taking a new one");
+        let export = !resume && config.snapshot;
+        if export && slot_exists {
+            // A snapshot needs a slot created with it: this one's snapshot
+            // was not read whole (or the position file was deleted).
+            tracing::info!(slot = %config.slot, "no snapshot of this slot was read whole; taking a new one with a new slot");
             catalog::drop_slot(config, &mut connection)?;
         }
-        let export = !resume && config.snapshot;
         let (stream, snapshot) = start_stream(config, export)?;
-        let recorded = recorded.unwrap_or_default();
+        // Without a snapshot to read, the stream is where the source starts.
+        let recorded = recorded.unwrap_or(Position {
+            lsn: 0,
+            snapshot_done: !config.snapshot,
+        });
         let mut source = Self {
             config: config.clone(),
             schema: schema.clone(),
@@ -282,62 +287,21 @@ impl CdcSource {
                 transaction: None,
                 before: None,
             };
-            self.push_row(&change, |i| Ok(values[i]), bad);
+            let table = &self.config.table;
+            push_row(
+                &self.columns,
+                &mut self.rows,
+                table,
+                &change,
+                |i| Ok(values[i]),
+                bad,
+            );
         }
         self.gathered = Position {
             lsn,
             snapshot_done: false,
         };
         self.finish_batch().map(Poll::Batch)
-    }
-
-    /// Adds one change to the rows; a value that cannot be read sends the
-    /// change to `bad` instead.
-    fn push_row<'v>(
-        &mut self,
-        change: &Change,
-        value: impl Fn(usize) -> Result<Option<&'v [u8]>, String>,
-        bad: &mut dyn FnMut(BadRecord),
-    ) {
-        let parsed: Result<Vec<Value<'v>>, String> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, column)| {
-                let text = match value(i)? {
-                    None => return Ok(Value::Null),
-                    Some(bytes) => std::str::from_utf8(bytes)
-                        .map_err(|_| format!("column {}: not UTF-8", column.name))?,
-                };
-                column
-                    .kind
-                    .parse(text)
-                    .map_err(|why| format!("column {}: {why}", column.name))
-            })
-            .collect();
-        match parsed {
-            Ok(values) => self.rows.push(&self.columns, &values, change),
-            Err(error) => {
-                let texts: serde_json::Map<String, serde_json::Value> = self
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let text = value(i).ok().flatten().map(String::from_utf8_lossy);
-                        (c.name.clone(), text.map(|t| t.into_owned()).into())
-                    })
-                    .collect();
-                bad(BadRecord {
-                    record: serde_json::json!({"op": change.op, "lsn": change.lsn, "row": texts})
-                        .to_string(),
-                    error: format!(
-                        "{} at LSN {}: {error}",
-                        self.table(),
-                        format_lsn(change.lsn)
-                    ),
-                });
-            }
-        }
     }
 
     /// The rows gathered as a batch.
@@ -513,8 +477,7 @@ impl CdcSource {
             transaction: self.transaction,
             before,
         };
-        let columns = self.columns.clone();
-        let relation = self.relation.clone();
+        let (columns, relation) = (&self.columns, &self.relation);
         let value = |i: usize| -> Result<Option<&[u8]>, String> {
             let name = &columns[i].name;
             match data.get(name).or_else(|| old.and_then(|o| o.get(name))) {
@@ -530,7 +493,59 @@ impl CdcSource {
                 )),
             }
         };
-        self.push_row(&change, value, bad);
+        push_row(
+            columns,
+            &mut self.rows,
+            &self.config.table,
+            &change,
+            value,
+            bad,
+        );
+    }
+}
+
+/// Adds one change of `table` (of `columns`) to `rows`; a value that
+/// cannot be read sends the change to `bad` instead.
+fn push_row<'v>(
+    columns: &[Column],
+    rows: &mut Rows,
+    table: &str,
+    change: &Change,
+    value: impl Fn(usize) -> Result<Option<&'v [u8]>, String>,
+    bad: &mut dyn FnMut(BadRecord),
+) {
+    let parsed: Result<Vec<Value<'v>>, String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let text = match value(i)? {
+                None => return Ok(Value::Null),
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .map_err(|_| format!("column {}: not UTF-8", column.name))?,
+            };
+            column
+                .kind
+                .parse(text)
+                .map_err(|why| format!("column {}: {why}", column.name))
+        })
+        .collect();
+    match parsed {
+        Ok(values) => rows.push(columns, &values, change),
+        Err(error) => {
+            let texts: serde_json::Map<String, serde_json::Value> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let text = value(i).ok().flatten().map(String::from_utf8_lossy);
+                    (c.name.clone(), text.map(|t| t.into_owned()).into())
+                })
+                .collect();
+            bad(BadRecord {
+                record: serde_json::json!({"op": change.op, "lsn": change.lsn, "row": texts})
+                    .to_string(),
+                error: format!("{table} at LSN {}: {error}", format_lsn(change.lsn)),
+            });
+        }
     }
 }
 
