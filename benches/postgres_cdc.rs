@@ -26,6 +26,8 @@ use postgres::Postgres;
 /// Changes per round: inserts in transactions of 1,000 rows.
 const CHANGES: usize = 200_000;
 const ROUNDS: usize = 3;
+/// The pipelines' checkpoint interval: the slot is confirmed at checkpoints.
+const CHECKPOINT_MS: u64 = 1000;
 
 /// Inserts rows `from..from + count` into `events`, 1,000 per transaction.
 fn insert(server: &Postgres, from: usize, count: usize) {
@@ -144,8 +146,14 @@ fn main() {
         }
         insert(&server, round * CHANGES, CHANGES);
         let end = wal_now(&server);
-        plain = plain.min(recvlogical(&server, &theirs, &end));
-        weir = weir.min(weir_run(dir.path(), &server, &ours, &engine));
+        // Alternate who reads the new WAL first (and so from disk).
+        if round % 2 == 0 {
+            plain = plain.min(recvlogical(&server, &theirs, &end));
+            weir = weir.min(weir_run(dir.path(), &server, &ours, &engine));
+        } else {
+            weir = weir.min(weir_run(dir.path(), &server, &ours, &engine));
+            plain = plain.min(recvlogical(&server, &theirs, &end));
+        }
         for slot in [&theirs, &ours] {
             server.sql(&format!("SELECT pg_drop_replication_slot('{slot}')"));
         }
@@ -171,6 +179,14 @@ fn main() {
         })
     };
     let mut lags = Vec::new();
+    let wal_at = |server: &Postgres| -> f64 {
+        server
+            .sql("SELECT pg_current_wal_lsn() - '0/0'")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let wal_start = wal_at(&server);
     let started = Instant::now();
     let mut next_id = ROUNDS * CHANGES;
     while started.elapsed() < Duration::from_secs(20) {
@@ -184,14 +200,19 @@ fn main() {
         std::thread::sleep(Duration::from_millis(500).saturating_sub(tick.elapsed()));
     }
     let written = next_id - ROUNDS * CHANGES;
+    let wal_rate = (wal_at(&server) - wal_start) / started.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
     let summary = running.join().unwrap();
     lags.sort_by(f64::total_cmp);
     let writer_rate = written as f64 / started.elapsed().as_secs_f64();
+    let (median, max) = (lags[lags.len() / 2], lags[lags.len() - 1]);
     println!(
-        "steady writer {writer_rate:.0} rows/s for 20 s: slot lag median {:.0} KiB, max {:.0} KiB; {} changes read",
-        lags[lags.len() / 2] / 1024.0,
-        lags[lags.len() - 1] / 1024.0,
+        "steady writer {writer_rate:.0} rows/s ({:.1} MiB/s of WAL) for 20 s, checkpoints every {CHECKPOINT_MS} ms: slot lag median {:.0} KiB ({:.2} s of WAL), max {:.0} KiB ({:.2} s); {} changes read",
+        wal_rate / 1048576.0,
+        median / 1024.0,
+        median / wal_rate,
+        max / 1024.0,
+        max / wal_rate,
         summary.source_rows()
     );
 }
