@@ -291,6 +291,7 @@ impl SinkConnector for Config {
             changes: Vec::new(),
             changed_keys: Default::default(),
             commits_since_optimize,
+            committed: None,
         }))
     }
 }
@@ -314,6 +315,10 @@ struct DeltaSink {
     changed_keys: std::collections::BTreeSet<String>,
     /// Commits made since the last compaction (see `optimize_every`).
     commits_since_optimize: u64,
+    /// The table's last `txn` version of this sink, once known (read once,
+    /// then kept as this sink commits: it is the table's only writer of its
+    /// application id).
+    committed: Option<Option<u64>>,
 }
 
 impl DeltaSink {
@@ -383,11 +388,13 @@ impl DeltaSink {
         let table = &mut self.table;
         let committed: Result<(), DeltaTableError> = self.runtime.block_on(async {
             let snapshot = table.snapshot()?.clone();
-            CommitBuilder::from(properties)
+            let finalized = CommitBuilder::from(properties)
                 .with_actions(actions)
                 .build(Some(&snapshot), table.log_store(), operation)
                 .await?;
-            table.update_state().await
+            // The table as the commit left it, without listing the log.
+            table.state = Some(finalized.snapshot());
+            Ok(())
         });
         committed.map_err(|e| self.config.delta_error(e))
     }
@@ -502,7 +509,11 @@ impl Transactional for DeltaSink {
     }
 
     fn commit(&mut self, version: u64, prepared: &serde_json::Value) -> Result<(), ConnectorError> {
-        if self.committed_version()? >= Some(version) {
+        let committed = match self.committed {
+            Some(known) => known,
+            None => self.committed_version()?,
+        };
+        if committed >= Some(version) {
             return Ok(());
         }
         let prepared: Prepared = serde_json::from_value(prepared.clone()).map_err(|e| {
@@ -517,6 +528,7 @@ impl Transactional for DeltaSink {
         };
         actions.extend(prepared.adds.into_iter().map(Action::Add));
         self.commit_actions(actions, SaveMode::Append, Some(txn))?;
+        self.committed = Some(Some(version));
         self.commits_since_optimize += 1;
         if self
             .config
@@ -538,9 +550,11 @@ impl Transactional for DeltaSink {
                 .transaction_version(table.log_store().as_ref(), app_id)
                 .await
         });
-        Ok(version
+        let version = version
             .map_err(|e| self.delta_error(e))?
-            .map(|v| v.max(0) as u64))
+            .map(|v| v.max(0) as u64);
+        self.committed = Some(version);
+        Ok(version)
     }
 }
 
