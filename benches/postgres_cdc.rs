@@ -58,16 +58,8 @@ fn recvlogical(server: &Postgres, slot: &str, end: &str) -> Duration {
         .expect("pg_recvlogical");
     let started = Instant::now();
     let status = std::process::Command::new(bin)
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port.to_string(),
-            "-U",
-            "weir",
-            "-d",
-            "shop",
-        ])
+        .args(server.client_args())
+        .args(["-d", "shop"])
         .args([
             "--slot",
             slot,

@@ -6,9 +6,7 @@ mod support;
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-#[cfg(feature = "system-tests")]
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use support::*;
 
@@ -71,6 +69,26 @@ fn append_orders(path: &Path, ids: std::ops::Range<i64>) {
 
 const ORDERS_SCHEMA: &str = "{id: int64, country: utf8, amount: float64, at: \"timestamp[ms]\"}";
 
+/// A pipeline in `dir` that adds the orders appended to `orders.jsonl`
+/// since its last run (`resume`, with `source` settings) to a `delta` sink
+/// configured by `lake` (`path: lake, ...`).
+fn orders_into_lake(dir: &Path, source: &str, lake: &str) -> PathBuf {
+    let source = match source {
+        "" => String::new(),
+        extra => format!(", {extra}"),
+    };
+    write_pipeline(
+        dir,
+        &format!(
+            "sources:
+  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true{source}}}}}
+sinks:
+  lake: {{type: delta, inputs: [orders], config: {{{lake}}}}}
+"
+        ),
+    )
+}
+
 /// Two runs append to a partitioned table (the second reads only the new
 /// lines); both readers see every row once, the versions, the history with
 /// its transaction ids, and the table as it was after the first run.
@@ -79,15 +97,10 @@ const ORDERS_SCHEMA: &str = "{id: int64, country: utf8, amount: float64, at: \"t
 fn a_partitioned_table_is_read_by_deltalake_and_duckdb_with_its_versions() {
     let dir = tempfile::tempdir().unwrap();
     append_orders(&dir.path().join("orders.jsonl"), 0..3000);
-    let pipeline = write_pipeline(
+    let pipeline = orders_into_lake(
         dir.path(),
-        &format!(
-            "sources:
-  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true, batch_rows: 500}}}}
-sinks:
-  lake: {{type: delta, inputs: [orders], config: {{path: lake, partition_by: [country]}}}}
-"
-        ),
+        "batch_rows: 500",
+        "path: lake, partition_by: [country]",
     );
     run_pipeline(&pipeline, &[]);
     append_orders(&dir.path().join("orders.jsonl"), 3000..5000);
@@ -208,16 +221,7 @@ sinks:
 fn a_table_is_read_back_at_its_latest_and_an_earlier_version() {
     let dir = tempfile::tempdir().unwrap();
     append_orders(&dir.path().join("orders.jsonl"), 0..300);
-    let write = write_pipeline(
-        dir.path(),
-        &format!(
-            "sources:
-  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
-sinks:
-  lake: {{type: delta, inputs: [orders], config: {{path: lake, partition_by: [country]}}}}
-"
-        ),
-    );
+    let write = orders_into_lake(dir.path(), "", "path: lake, partition_by: [country]");
     run_pipeline(&write, &[]);
     append_orders(&dir.path().join("orders.jsonl"), 300..500);
     run_pipeline(&write, &[]);
@@ -294,16 +298,7 @@ sinks:
 #[test]
 fn a_following_source_reads_new_commits_as_they_land_and_resumes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = write_pipeline(
-        dir.path(),
-        &format!(
-            "sources:
-  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
-sinks:
-  lake: {{type: delta, inputs: [orders], config: {{path: lake, partition_by: [country]}}}}
-"
-        ),
-    );
+    let writer = orders_into_lake(dir.path(), "", "path: lake, partition_by: [country]");
     let commit = |ids: std::ops::Range<i64>| {
         append_orders(&dir.path().join("orders.jsonl"), ids);
         run_pipeline(&writer, &[]);
@@ -391,16 +386,7 @@ sinks:
 #[test]
 fn optimize_compacts_small_files_and_vacuum_deletes_the_replaced_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(
-        dir.path(),
-        &format!(
-            "sources:
-  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
-sinks:
-  lake: {{type: delta, inputs: [orders], config: {{path: lake}}}}
-"
-        ),
-    );
+    let pipeline = orders_into_lake(dir.path(), "", "path: lake");
     for run in 0..5 {
         append_orders(&dir.path().join("orders.jsonl"), run * 100..(run + 1) * 100);
         run_pipeline(&pipeline, &[]);
@@ -457,15 +443,10 @@ sinks:
 #[test]
 fn the_sink_compacts_and_vacuums_its_table_every_few_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(
+    let pipeline = orders_into_lake(
         dir.path(),
-        &format!(
-            "sources:
-  orders: {{type: file, config: {{path: orders.jsonl, schema: {ORDERS_SCHEMA}, resume: true}}}}
-sinks:
-  lake: {{type: delta, inputs: [orders], config: {{path: lake, optimize_every: 3, vacuum_retain_hours: 0}}}}
-"
-        ),
+        "",
+        "path: lake, optimize_every: 3, vacuum_retain_hours: 0",
     );
     for run in 0..8 {
         append_orders(&dir.path().join("orders.jsonl"), run * 100..(run + 1) * 100);

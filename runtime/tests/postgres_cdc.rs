@@ -60,21 +60,12 @@ fn the_snapshot_and_the_stream_after_it_hold_every_row_once() {
     );
     // Inserts that race the snapshot, one transaction each.
     let writer = {
-        let port = server.port;
+        let client = server.client_args();
         std::thread::spawn(move || {
             for i in 20_000..20_300 {
                 let out = std::process::Command::new("psql")
-                    .args([
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        &port.to_string(),
-                        "-U",
-                        "weir",
-                        "-d",
-                        "shop",
-                        "-qc",
-                    ])
+                    .args(&client)
+                    .args(["-d", "shop", "-qc"])
                     .arg(format!(
                         "INSERT INTO orders VALUES ({i}, 'late{i}@example.com', 1)"
                     ))

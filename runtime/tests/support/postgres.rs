@@ -126,17 +126,23 @@ impl Postgres {
         self.sql_on("shop", sql)
     }
 
+    /// The client programs' arguments that reach this server as `weir`.
+    pub fn client_args(&self) -> [String; 6] {
+        [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "weir",
+        ]
+        .map(String::from)
+    }
+
     /// Runs `sql` in `database`.
     pub fn sql_on(&self, database: &str, sql: &str) -> String {
         let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "weir",
-            ])
+            .args(self.client_args())
             .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
             .output()
             .unwrap();
@@ -150,16 +156,9 @@ impl Postgres {
         let file = self.dir.path().join(format!("script-{}.sql", self.port));
         std::fs::write(&file, script).unwrap();
         Command::new(bin_dir().join("pgbench"))
+            .args(self.client_args())
             .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "weir",
                 "-n",
-            ])
-            .args([
                 "-t",
                 &transactions.to_string(),
                 "-f",
