@@ -523,3 +523,57 @@ fn the_orders_cdc_example_mirrors_the_table() {
     std::fs::remove_dir_all(example.join("lake")).unwrap();
     std::fs::remove_dir_all(example.join("state")).unwrap();
 }
+
+/// A sink slower than the server sends: the source's channel fills and its
+/// stream thread stops reading, yet it keeps the replication connection
+/// alive with status updates, so a server that drops clients silent for
+/// 10 s (`wal_sender_timeout`) keeps streaming to it for longer than that.
+#[test]
+fn a_slow_sink_does_not_lose_the_replication_connection() {
+    let server = Postgres::start();
+    server.sql_on("postgres", "ALTER SYSTEM SET wal_sender_timeout = '10s'");
+    server.sql_on("postgres", "SELECT pg_reload_conf()");
+    server.sql("CREATE TABLE ticks (id int PRIMARY KEY)");
+    server.sql("CREATE PUBLICATION p FOR TABLE ticks");
+    server.sql("SELECT pg_create_logical_replication_slot('s', 'pgoutput')");
+    let dir = tempfile::tempdir().unwrap();
+    let count = weir_plugin_artifacts::COUNT;
+    let pipeline = write_pipeline(
+        dir.path(),
+        &format!(
+            "sources:
+  changes: {{type: postgres-cdc, config: {{{}, table: ticks, publication: p, slot: s, snapshot: false, until_end: true, batch_rows: 100, linger_ms: 10}}}}
+sinks:
+  slow: {{plugin: {count}, inputs: [changes], config: {{delay_ms: 20}}}}
+",
+            server.connection()
+        ),
+    );
+    // 80,000 changes in transactions of 100: about 16 s through the sink.
+    server.sql(
+        "DO $$ BEGIN FOR b IN 0..799 LOOP
+           INSERT INTO ticks SELECT i FROM generate_series(b * 100, b * 100 + 99) i; COMMIT;
+         END LOOP; END $$",
+    );
+    let started = std::time::Instant::now();
+    let out = weir_command(&["run", pipeline.to_str().unwrap()])
+        .env("WEIR_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{stderr}\nserver log:\n{}",
+        server.log()
+    );
+    assert!(stderr.contains("80000 rows from sources"), "{stderr}");
+    assert!(
+        started.elapsed() > std::time::Duration::from_secs(12),
+        "the sink was not slow enough to test anything: {stderr}"
+    );
+    assert!(
+        !server
+            .log()
+            .contains("terminating walsender process due to replication timeout")
+    );
+}
