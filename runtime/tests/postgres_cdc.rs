@@ -577,3 +577,35 @@ sinks:
             .contains("terminating walsender process due to replication timeout")
     );
 }
+
+/// A column dropped while the source streams: the run goes on and the
+/// column reads as null in the changes after the drop (PostgreSQL no longer
+/// has its values); the changes before it keep theirs.
+#[test]
+fn a_column_dropped_mid_stream_reads_as_null_after_the_drop() {
+    let server = Postgres::start();
+    server.sql("CREATE TABLE notes (id int PRIMARY KEY, body text, extra text)");
+    server.sql("INSERT INTO notes VALUES (1, 'one', 'x')");
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = cdc_pipeline(dir.path(), &server, "notes", "linger_ms: 10");
+    let mut running = streaming(dir.path(), &pipeline, 1);
+    server.sql("INSERT INTO notes VALUES (2, 'two', 'y')");
+    server.sql("ALTER TABLE notes DROP COLUMN extra");
+    server.sql("INSERT INTO notes VALUES (3, 'three')");
+    running.wait_for("the change after the drop", || {
+        read_json_dir(&dir.path().join("out")).len() >= 3
+    });
+    assert!(
+        running.child.try_wait().unwrap().is_none(),
+        "the run goes on"
+    );
+    interrupt(&running.child);
+    let status = running.exited("after Ctrl-C");
+    assert_eq!(status.code(), Some(130), "{}", running.stderr());
+    let rows = changes(dir.path());
+    let extra = |id: i64| rows.iter().find(|r| r["id"] == id).unwrap()["extra"].clone();
+    assert_eq!(extra(1), "x");
+    assert_eq!(extra(2), "y");
+    assert_eq!(extra(3), serde_json::Value::Null);
+    assert!(rows.iter().any(|r| r["id"] == 3 && r["body"] == "three"));
+}
