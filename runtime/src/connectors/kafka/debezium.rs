@@ -7,7 +7,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef, TimestampMicrosecondType};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::connectors::{ConnectorError, config_error};
 
@@ -36,12 +36,18 @@ pub fn check(schema: &SchemaRef) -> Result<(), ConnectorError> {
     Ok(())
 }
 
+/// Whether column `name` is a change's metadata rather than the row's.
+pub fn is_metadata(name: &str) -> bool {
+    METADATA.contains(&name)
+}
+
 /// The envelopes of the changes in `batch`, one per row; `rows` are the
-/// rows as JSON objects (every column), `database` the envelope's
+/// rows' own columns as JSON objects (written once by the sink's JSON
+/// writer and spliced in, not parsed again), `database` the envelope's
 /// `source.db`.
 pub fn envelopes(
     batch: &RecordBatch,
-    rows: Vec<Map<String, Value>>,
+    rows: &[&[u8]],
     database: &str,
 ) -> Result<Vec<Vec<u8>>, ConnectorError> {
     let column = |name: &str| batch.column_by_name(name);
@@ -53,12 +59,10 @@ pub fn envelopes(
     let txids = column("_txid").and_then(|c| c.as_primitive_opt::<Int64Type>().cloned());
     let befores = column("_before").and_then(|c| c.as_string_opt::<i32>().cloned());
     let now = chrono::Utc::now().timestamp_millis();
-    rows.into_iter()
+    let null: &[u8] = b"null";
+    rows.iter()
         .enumerate()
-        .map(|(i, mut row)| {
-            for name in METADATA {
-                row.remove(name);
-            }
+        .map(|(i, row)| {
             let op = ops.value(i);
             let (schema, table) = tables
                 .value(i)
@@ -71,35 +75,41 @@ pub fn envelopes(
             let old = befores
                 .as_ref()
                 .filter(|b| b.is_valid(i))
-                .and_then(|b| serde_json::from_str::<Value>(b.value(i)).ok());
+                .map(|b| b.value(i).as_bytes());
             let (before, after) = match op {
                 // The deleted row's key (the whole row with REPLICA
                 // IDENTITY FULL), as Debezium writes it.
-                "d" => (Value::Object(row), Value::Null),
-                "u" => (old.unwrap_or(Value::Null), Value::Object(row)),
-                _ => (Value::Null, Value::Object(row)),
+                "d" => (*row, null),
+                "u" => (old.unwrap_or(null), *row),
+                _ => (null, *row),
             };
-            let envelope = json!({
-                "before": before,
-                "after": after,
-                "source": {
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "connector": "postgresql",
-                    "name": "weir",
-                    "ts_ms": committed.unwrap_or(now),
-                    "snapshot": if op == "r" { "true" } else { "false" },
-                    "db": database,
-                    "sequence": Value::Null,
-                    "schema": schema,
-                    "table": table,
-                    "txId": txids.as_ref().filter(|t| t.is_valid(i)).map(|t| t.value(i)),
-                    "lsn": lsns.value(i),
-                    "xmin": Value::Null,
-                },
-                "op": op,
-                "ts_ms": now,
+            let source = json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "connector": "postgresql",
+                "name": "weir",
+                "ts_ms": committed.unwrap_or(now),
+                "snapshot": if op == "r" { "true" } else { "false" },
+                "db": database,
+                "sequence": Value::Null,
+                "schema": schema,
+                "table": table,
+                "txId": txids.as_ref().filter(|t| t.is_valid(i)).map(|t| t.value(i)),
+                "lsn": lsns.value(i),
+                "xmin": Value::Null,
             });
-            serde_json::to_vec(&envelope).map_err(|e| ConnectorError::Kafka(e.to_string()))
+            let mut envelope = Vec::with_capacity(row.len() * 2 + 256);
+            envelope.extend_from_slice(b"{\"before\":");
+            envelope.extend_from_slice(before);
+            envelope.extend_from_slice(b",\"after\":");
+            envelope.extend_from_slice(after);
+            envelope.extend_from_slice(b",\"source\":");
+            serde_json::to_writer(&mut envelope, &source)
+                .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
+            envelope.extend_from_slice(b",\"op\":");
+            serde_json::to_writer(&mut envelope, op)
+                .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
+            envelope.extend_from_slice(format!(",\"ts_ms\":{now}}}").as_bytes());
+            Ok(envelope)
         })
         .collect()
 }

@@ -216,9 +216,15 @@ impl KafkaSink {
                 .expect("checked");
             return Ok(column_bytes(column.as_ref()));
         }
-        // JSON of the row (the key column too), without a topic column.
+        // JSON of the row (the key column too), without a topic column
+        // (and, for Debezium, without the change's metadata).
+        let debezium = self.config.format == MessageFormat::DebeziumJson;
         let keep: Vec<usize> = (0..batch.num_columns())
-            .filter(|&i| Some(self.schema.field(i).name()) != self.config.topic_column.as_ref())
+            .filter(|&i| {
+                let name = self.schema.field(i).name();
+                Some(name) != self.config.topic_column.as_ref()
+                    && !(debezium && super::debezium::is_metadata(name))
+            })
             .collect();
         let projected = batch
             .project(&keep)
@@ -230,12 +236,9 @@ impl KafkaSink {
             .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
         let text = writer.into_inner();
         let lines = text.split(|&b| b == b'\n').take(batch.num_rows());
-        if self.config.format == MessageFormat::DebeziumJson {
-            let rows = lines
-                .map(serde_json::from_slice)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ConnectorError::Kafka(e.to_string()))?;
-            let envelopes = super::debezium::envelopes(batch, rows, &self.config.database)?;
+        if debezium {
+            let rows: Vec<&[u8]> = lines.collect();
+            let envelopes = super::debezium::envelopes(batch, &rows, &self.config.database)?;
             return Ok(envelopes.into_iter().map(Some).collect());
         }
         Ok(lines.map(|line| Some(line.to_vec())).collect())

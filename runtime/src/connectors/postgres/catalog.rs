@@ -35,7 +35,7 @@ pub fn identifier(name: &str) -> String {
 
 /// The source's `schema.table` as a quoted SQL name.
 pub fn table_name(config: &Config) -> String {
-    let (schema, table) = config.table.split_once('.').expect("prepare adds a schema");
+    let (schema, table) = config.schema_and_name();
     format!("{}.{}", identifier(schema), identifier(table))
 }
 
@@ -55,7 +55,7 @@ pub fn columns(
     config: &Config,
     connection: &mut PgReplicationConnection,
 ) -> Result<Vec<Column>, ConnectorError> {
-    let (schema, table) = config.table.split_once('.').expect("prepare adds a schema");
+    let (schema, table) = config.schema_and_name();
     let sql = format!(
         "SELECT a.attname, a.atttypid, a.atttypmod, t.typname,
                 COALESCE(a.attnum = ANY(i.indkey), false)
@@ -104,7 +104,7 @@ pub fn ensure_publication(
     config: &Config,
     connection: &mut PgReplicationConnection,
 ) -> Result<(), ConnectorError> {
-    let (schema, table) = config.table.split_once('.').expect("prepare adds a schema");
+    let (schema, table) = config.schema_and_name();
     let exists = exec(
         config,
         connection,

@@ -134,6 +134,11 @@ impl ConnectorConfig for Config {
 }
 
 impl Config {
+    /// The table's schema and name (`prepare` gives every table a schema).
+    fn schema_and_name(&self) -> (&str, &str) {
+        self.table.split_once('.').expect("prepare adds a schema")
+    }
+
     /// The libpq-style connection string; `replication=database` for the
     /// replication connection.
     fn conninfo(&self, replication: bool) -> String {

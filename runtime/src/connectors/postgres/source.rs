@@ -87,7 +87,6 @@ struct Rows {
     commit_times: arrow::array::TimestampMicrosecondBuilder,
     txids: arrow::array::Int64Builder,
     befores: arrow::array::StringBuilder,
-    len: usize,
 }
 
 /// A running `postgres-cdc` source.
@@ -403,10 +402,7 @@ impl CdcSource {
 
     /// Whether `schema.table` is the source's table.
     fn is_ours(&self, schema: &str, table: &str) -> bool {
-        self.config
-            .table
-            .split_once('.')
-            .is_some_and(|(s, t)| s == schema && t == table)
+        self.config.schema_and_name() == (schema, table)
     }
 
     /// Whether `name` (as a truncate names it) is the source's table.
@@ -581,6 +577,11 @@ fn format_lsn(lsn: u64) -> String {
 }
 
 impl Rows {
+    /// The rows gathered.
+    fn len(&self) -> usize {
+        self.ops.len()
+    }
+
     fn new(columns: &[Column], capacity: usize) -> Self {
         Self {
             columns: columns.iter().map(|c| c.kind.builder(capacity)).collect(),
@@ -590,7 +591,6 @@ impl Rows {
                 .with_timezone(super::values::UTC),
             txids: Default::default(),
             befores: Default::default(),
-            len: 0,
         }
     }
 
@@ -604,7 +604,6 @@ impl Rows {
             .append_option(change.transaction.map(|t| t.commit_micros));
         self.txids.append_option(change.transaction.map(|t| t.txid));
         self.befores.append_option(change.before.as_deref());
-        self.len += 1;
     }
 
     fn finish(
@@ -613,14 +612,13 @@ impl Rows {
         table: &str,
     ) -> Result<RecordBatch, arrow::error::ArrowError> {
         let mut arrays: Vec<ArrayRef> = self.columns.iter_mut().map(|b| b.finish()).collect();
-        let tables = arrow::array::StringArray::from(vec![table; self.len]);
+        let tables = arrow::array::StringArray::from(vec![table; self.len()]);
         arrays.push(Arc::new(self.ops.finish()));
         arrays.push(Arc::new(tables));
         arrays.push(Arc::new(self.lsns.finish()));
         arrays.push(Arc::new(self.commit_times.finish()));
         arrays.push(Arc::new(self.txids.finish()));
         arrays.push(Arc::new(self.befores.finish()));
-        self.len = 0;
         RecordBatch::try_new(schema.clone(), arrays)
     }
 }
@@ -636,14 +634,14 @@ impl Source for CdcSource {
         let most = self.config.batch_rows.saturating_mul(8);
         loop {
             let at_commit = self.transaction.is_none();
-            let full = self.rows.len >= self.config.batch_rows;
-            if self.rows.len > 0
-                && (at_commit && (full || Instant::now() >= deadline) || self.rows.len >= most)
+            let full = self.rows.len() >= self.config.batch_rows;
+            if self.rows.len() > 0
+                && (at_commit && (full || Instant::now() >= deadline) || self.rows.len() >= most)
             {
                 return self.finish_batch().map(Poll::Batch);
             }
             if self.ended || self.failure.is_some() {
-                if self.rows.len > 0 {
+                if self.rows.len() > 0 {
                     return self.finish_batch().map(Poll::Batch);
                 }
                 self.sent = self.gathered;
@@ -664,7 +662,7 @@ impl Source for CdcSource {
                 }
                 Ok(Message::Ready { .. }) => {}
                 Err(RecvTimeoutError::Timeout) => {
-                    if self.rows.len == 0 {
+                    if self.rows.len() == 0 {
                         if self.transaction.is_none() && self.gathered.lsn > self.sent.lsn {
                             // Only other tables' changes: move the position on.
                             self.sent = self.gathered;
@@ -673,9 +671,10 @@ impl Source for CdcSource {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(ConnectorError::Upstream(
-                        "the replication stream ended".into(),
-                    ));
+                    return Err(ConnectorError::Upstream(format!(
+                        "the replication stream of slot {} ended",
+                        self.config.slot
+                    )));
                 }
             }
         }
@@ -753,22 +752,22 @@ fn start_stream(config: &Config, export: bool) -> Result<(Stream, Option<String>
             path: "postgres-cdc thread".into(),
             source: e,
         })?;
-    let mut stream = Stream {
-        events,
-        go: Some(go),
-        feedback: Arc::new(SharedLsnFeedback::new()),
-        cancel,
-        thread: Some(thread),
-    };
-    match stream.events.recv() {
+    match events.recv() {
         Ok(Message::Ready { snapshot, feedback }) => {
-            stream.feedback = feedback;
+            let stream = Stream {
+                events,
+                go: Some(go),
+                feedback,
+                cancel,
+                thread: Some(thread),
+            };
             Ok((stream, snapshot))
         }
         Ok(Message::Failed(error)) => Err(config.error("cannot open the replication slot", error)),
-        _ => Err(ConnectorError::Upstream(
-            "the replication stream ended before it started".into(),
-        )),
+        _ => Err(ConnectorError::Upstream(format!(
+            "the replication stream of slot {} ended before it started",
+            config.slot
+        ))),
     }
 }
 
