@@ -39,7 +39,12 @@ def duck():
         .join("bin/python");
     let out = std::process::Command::new(&python)
         .arg("-c")
-        .arg(format!("{prelude}\n{code}"))
+        // deltalake's Python package can abort while the interpreter shuts
+        // down ("terminate called without an active exception") after the
+        // code ran: leave without the shutdown once the output is out.
+        .arg(format!(
+            "{prelude}\n{code}\nsys.stdout.flush()\nos._exit(0)"
+        ))
         .arg(table)
         .output()
         .unwrap_or_else(|e| panic!("{}: {e} (run scripts/python-readers.sh)", python.display()));
