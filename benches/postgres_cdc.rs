@@ -88,6 +88,7 @@ fn pipeline(
         &path,
         format!(
             "state: state-{slot}
+checkpoint_interval_ms: {CHECKPOINT_MS}
 sources:
   events: {{type: postgres-cdc, config: {{{}, table: events, publication: events, slot: {slot}, snapshot: false{extra}}}}}
 sinks:

@@ -14,7 +14,8 @@
 #   (scripts/python-readers.sh), which write and read Parquet in the tests, and
 #   the Delta readers (deltalake, DuckDB with its Delta extension); and
 #   Debian's postgresql, whose server the change-data-capture tests start in
-#   temporary folders (runtime/tests/support/postgres.rs).
+#   temporary folders (runtime/tests/support/postgres.rs), and openssl, which
+#   makes the certificates of its TLS test.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -23,7 +24,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(procps libssl-dev zlib1g-dev pkg-config)
-[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql)
+[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A running cluster.
@@ -65,6 +65,22 @@ impl Postgres {
     /// Creates and starts a cluster with superuser `weir` and database
     /// `shop`.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// [`Postgres::start`], accepting TCP connections over TLS only, with a
+    /// certificate for 127.0.0.1 and `localhost` signed by the CA whose
+    /// certificate is [`Postgres::ca`].
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    /// The CA certificate of a server started with [`Postgres::start_tls`].
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         if is_root() {
             succeeded(
@@ -87,13 +103,28 @@ impl Postgres {
             .unwrap(),
             "initdb",
         );
+        let mut options = String::new();
+        if tls {
+            certificates(dir.path(), &dir.path().join("data"));
+            let hba = dir.path().join("data/pg_hba.conf");
+            let only_tls: String = std::fs::read_to_string(&hba)
+                .unwrap()
+                .lines()
+                .map(|line| match line.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}\n"),
+                    None => format!("{line}\n"),
+                })
+                .collect();
+            std::fs::write(&hba, only_tls).unwrap();
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let options = format!(
-            "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 -c fsync=off -c timezone=UTC",
+            "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 -c fsync=off -c timezone=UTC{options}",
             dir.path().display()
         );
         let log = dir.path().join("server.log");
@@ -181,6 +212,101 @@ impl Postgres {
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+/// Runs `openssl args...` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    succeeded(
+        Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl is not installed: run scripts/setup.sh --tests"),
+        &format!("openssl {}", args.join(" ")),
+    );
+}
+
+/// Makes `ca.crt` in `dir` (and a second CA, `other-ca.crt`, that signed
+/// nothing) and the server's `server.crt` and `server.key` in `data`,
+/// owned by the server's user.
+fn certificates(dir: &Path, data: &Path) {
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for ca in ["ca", "other-ca"] {
+        let (subject, key_file, cert_file) = (
+            format!("/CN=weir test {ca}"),
+            format!("{ca}.key"),
+            format!("{ca}.crt"),
+        );
+        let names = ["-subj", &subject, "-keyout", &key_file, "-out", &cert_file];
+        openssl(
+            dir,
+            &[&["req", "-x509", "-days", "2"][..], &key, &names].concat(),
+        );
+    }
+    openssl(
+        dir,
+        &[
+            &[
+                "req",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ][..],
+            &key,
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ],
+    );
+    for file in ["server.crt", "server.key"] {
+        let to = data.join(file);
+        std::fs::rename(dir.join(file), &to).unwrap();
+        let mut permissions = std::fs::metadata(&to).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o600);
+        std::fs::set_permissions(&to, permissions).unwrap();
+        if is_root() {
+            succeeded(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&to)
+                    .output()
+                    .unwrap(),
+                "chown",
+            );
+        }
     }
 }
 

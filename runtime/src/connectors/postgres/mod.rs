@@ -69,6 +69,21 @@ pub struct Config {
     /// read (a batch run); default: stream until stopped.
     #[serde(default)]
     pub until_end: bool,
+    /// What a `TRUNCATE` of the table does to the run.
+    #[serde(default)]
+    pub on_truncate: OnTruncate,
+}
+
+/// What a `TRUNCATE` of the table does: it removes every row without a
+/// change per row, so no row can say it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnTruncate {
+    /// Stop the run after the changes before it, saying how to go on.
+    #[default]
+    Stop,
+    /// Log it and go on: the rows it removed stay in the outputs.
+    Skip,
 }
 
 fn default_host() -> String {

@@ -17,9 +17,9 @@ use pg_walstream::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::Config;
 use super::catalog::{self, Column, END_PREFIX};
 use super::values::{Kind, Value, append};
+use super::{Config, OnTruncate};
 use crate::connectors::{BadRecord, ConnectorError, Source};
 use crate::plugin::Poll;
 
@@ -376,12 +376,25 @@ impl CdcSource {
             } if self.is_ours(&schema, &table) => {
                 self.push_change("d", lsn, &old_data, Some(&old_data), bad);
             }
-            EventType::Truncate { tables, .. } if tables.iter().any(|t| self.names(t)) => {
-                self.failure = Some(ConnectorError::Upstream(format!(
-                    "{} was truncated at LSN {}: a truncate is not a change of rows Weir can pass on; the changes before it were sent",
-                    self.table(),
-                    format_lsn(lsn)
-                )));
+            EventType::Truncate { tables, .. }
+                if tables.iter().any(|t| self.names(t))
+                    && !self.transaction.is_some_and(|t| t.skipped) =>
+            {
+                match self.config.on_truncate {
+                    OnTruncate::Stop => {
+                        self.failure = Some(ConnectorError::Upstream(format!(
+                            "{} was truncated at LSN {}: a truncate removes every row without a change per row; the changes before it were sent. To go on, set `on_truncate: skip` (the rows it removed stay in the outputs), or delete this source's position (`<node>.json` in the state folder) to read the table anew (slot {} is then made anew, with a new snapshot)",
+                            self.table(),
+                            format_lsn(lsn),
+                            self.config.slot
+                        )));
+                    }
+                    OnTruncate::Skip => tracing::warn!(
+                        table = %self.table(),
+                        lsn = %format_lsn(lsn),
+                        "postgres-cdc: the table was truncated; skipped (on_truncate: skip), the rows it removed stay in the outputs"
+                    ),
+                }
             }
             EventType::Message {
                 prefix,
@@ -715,7 +728,9 @@ fn start_stream(config: &Config, export: bool) -> Result<(Stream, Option<String>
         config.publication.clone(),
         2,
         StreamingMode::Off,
-        Duration::from_secs(1),
+        // Confirmations are sent when they change, at most this often: the
+        // slot trails the last checkpoint by this much.
+        Duration::from_millis(200),
         Duration::from_secs(30),
         Duration::from_secs(60),
         RetryConfig::default(),

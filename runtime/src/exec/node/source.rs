@@ -146,9 +146,15 @@ fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, ledger: Ledger) ->
                 bad_error.get_or_insert(error);
             }
         };
-        let next = source
-            .next_batch(&mut bad)
-            .map_err(|e| Error::connector(Stage::Io, e))?;
+        let next = match source.next_batch(&mut bad) {
+            Ok(next) => next,
+            Err(error) => {
+                if let Some(ledger) = &ledger {
+                    settle(cx, &mut *source, ledger, resumes);
+                }
+                return Err(Error::connector(Stage::Io, error));
+            }
+        };
         cx.stats.busy(started);
         if let Some(error) = bad_error.take() {
             return Err(error);
@@ -177,6 +183,27 @@ fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, ledger: Ledger) ->
     *cx.stats.lag.lock().expect("lag lock") = source.lag();
     *cx.stats.report.lock().expect("report lock") = source.report();
     Ok((source, ledger, ended))
+}
+
+/// After the source failed: gives the sinks one checkpoint to make the
+/// batches it sent before durable, committing their positions, so the next
+/// run starts after them rather than sending them again (a failing source
+/// stops where it failed). What is not acknowledged by then is sent again.
+fn settle(
+    cx: &Context<'_>,
+    source: &mut dyn crate::connectors::Source,
+    ledger: &Ledger,
+    resumes: bool,
+) {
+    let deadline = Instant::now() + cx.checkpoint_every + Duration::from_secs(1);
+    while ledger.in_flight() > 0 && Instant::now() < deadline && !cx.stopping() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if let Some((position, sequence)) = ledger.take_committable()
+        && let Err(error) = commit(cx, source, ledger, resumes, &position, sequence)
+    {
+        tracing::warn!(node = %cx.node.name, %error, "cannot commit the position before the failure");
+    }
 }
 
 /// Commits `position` of the node's source, which follows batch
