@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use weir::Kind;
-use weir::connectors::{Connector, Registry, SinkContext};
+use weir::connectors::{Registry, SinkContext};
 
 const ROWS: usize = 1_000_000;
 const BATCH: usize = 8_192;
@@ -69,12 +68,7 @@ fn batches() -> Vec<RecordBatch> {
 /// Writes `batches` through sink type `kind` with `config` into `dir`,
 /// flushing (and committing) every checkpoint; answers the time.
 fn write(kind: &str, config: serde_json::Value, dir: &Path, batches: &[RecordBatch]) -> Duration {
-    let Connector::Sink(connector) = Registry::builtin()
-        .build(Kind::Sink, kind, &config, dir)
-        .unwrap()
-    else {
-        panic!("{kind} is a sink type")
-    };
+    let connector = Registry::builtin().build_sink(kind, &config, dir).unwrap();
     let context = SinkContext {
         pipeline: "bench".into(),
         node: kind.into(),

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use weir::connectors::{BadRecord, Registry};
 use weir::plugin::Poll;
-use weir::{Kind, connectors::Connector};
 
 const ROWS: usize = 120_000;
 const RUNS: usize = 7;
@@ -54,12 +53,9 @@ fn read(path: &Path) -> (Duration, usize, usize) {
         "schema": {"id": "int64", "customer": "utf8", "amount": "float64", "country": "utf8"},
         "resume": false,
     });
-    let Connector::Source(connector) = Registry::builtin()
-        .build(Kind::Source, "file", &config, Path::new("."))
-        .unwrap()
-    else {
-        panic!("file is a source type")
-    };
+    let connector = Registry::builtin()
+        .build_source("file", &config, Path::new("."))
+        .unwrap();
     let started = Instant::now();
     let schema = connector.schema().unwrap();
     let mut source = connector.open(&schema, None).unwrap();

@@ -255,11 +255,11 @@ fn plugin_work(query: &str, events: u64, timed: &Timed) -> Ran {
     let mut chain: Vec<TransformInstance> = graph
         .nodes
         .iter()
-        .filter(|n| n.kind == Kind::Transform)
-        .map(|node| {
-            let Implementation::Plugin(plugin) = &node.implementation else {
-                panic!("{query}: {} is not a plugin", node.name)
-            };
+        .filter_map(|node| match &node.implementation {
+            Implementation::Transform(plugin) => Some((node, plugin)),
+            _ => None,
+        })
+        .map(|(node, plugin)| {
             let mut instance =
                 TransformInstance::new(engine, plugin, &node.name, &node.limits).unwrap();
             instance

@@ -48,9 +48,7 @@ pub fn watch_plugins(
 ) -> Result<(), notify::Error> {
     let mut files: HashMap<PathBuf, WatchedFile> = HashMap::new();
     for node in &graph.nodes {
-        if let Implementation::Plugin(plugin) = &node.implementation
-            && node.kind == crate::Kind::Transform
-        {
+        if let Implementation::Transform(plugin) = &node.implementation {
             let path = canonical(Path::new(plugin.name()));
             let file = files.entry(path).or_insert_with(|| WatchedFile {
                 nodes: Vec::new(),
@@ -66,10 +64,7 @@ pub fn watch_plugins(
         running: graph
             .nodes
             .iter()
-            .filter_map(|n| match &n.implementation {
-                Implementation::Plugin(p) => Some((n.name.clone(), p.clone())),
-                Implementation::Connector(_) => None,
-            })
+            .filter_map(|n| Some((n.name.clone(), n.implementation.plugin()?.clone())))
             .collect(),
         changed: None,
     };

@@ -38,7 +38,7 @@ mod text_format;
 
 use crate::connectors::Lag;
 use crate::exec::{CALL_BUCKETS, NodeStats, Reloader, Replacement};
-use crate::graph::{Graph, Implementation, load_plugin, schema_line};
+use crate::graph::{Graph, load_plugin, schema_line};
 use crate::plugin::PluginEngine;
 
 /// The pipelines the API shows, shared with `weir run`, which adds each
@@ -107,13 +107,11 @@ impl PipelineView {
             .iter()
             .map(|n| NodeView {
                 name: n.name.clone(),
-                kind: n.kind.name(),
-                plugin: match &n.implementation {
-                    Implementation::Plugin(p) => {
-                        Some((p.name().to_string(), p.digest().to_string()))
-                    }
-                    Implementation::Connector(_) => None,
-                },
+                kind: n.kind().name(),
+                plugin: n
+                    .implementation
+                    .plugin()
+                    .map(|p| (p.name().to_string(), p.digest().to_string())),
                 output_schema: n.output_schema.as_deref().map(schema_line),
             })
             .collect();

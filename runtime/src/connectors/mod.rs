@@ -35,9 +35,7 @@ mod postgres;
 #[cfg(feature = "delta")]
 pub use delta_table::{Compacted, TableVersion, history, optimize, vacuum};
 
-pub use registry::{
-    Connector, ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector,
-};
+pub use registry::{ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector};
 pub use stdout::StdoutSink;
 
 /// A connector that cannot be configured or fails while running.
@@ -286,7 +284,7 @@ pub(crate) fn unwritable_folder(path: &Path) -> Option<String> {
     (!writable).then(|| format!("{} is not writable by this process", existing.display()))
 }
 
-fn config_error(field: &str, message: &str) -> ConnectorError {
+pub(crate) fn config_error(field: &str, message: &str) -> ConnectorError {
     ConnectorError::Config {
         field: field.into(),
         message: message.into(),

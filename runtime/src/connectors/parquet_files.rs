@@ -168,16 +168,23 @@ pub use enabled::{Reader, Writer, available, schema};
 
 #[cfg(all(test, not(feature = "parquet")))]
 mod tests {
-    use crate::Kind;
     use crate::connectors::Registry;
     use std::path::Path;
 
     #[test]
     fn without_the_feature_parquet_is_refused_at_config_saying_why() {
-        for (kind, path) in [(Kind::Sink, "out"), (Kind::Source, "in.parquet")] {
-            let config = serde_json::json!({"path": path, "format": "parquet"});
-            let built = Registry::builtin().build(kind, "file", &config, Path::new("."));
-            let error = built.expect_err("refused").to_string();
+        let registry = Registry::builtin();
+        let config = |path| serde_json::json!({"path": path, "format": "parquet"});
+        let errors = [
+            registry
+                .build_sink("file", &config("out"), Path::new("."))
+                .err(),
+            registry
+                .build_source("file", &config("in.parquet"), Path::new("."))
+                .err(),
+        ];
+        for error in errors {
+            let error = error.expect("refused").to_string();
             assert!(error.contains("without the `parquet` feature"), "{error}");
         }
     }

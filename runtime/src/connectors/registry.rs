@@ -97,31 +97,14 @@ pub trait SinkConnector: Debug + Send + Sync {
     ) -> Result<Box<dyn Sink>, ConnectorError>;
 }
 
-/// A configured native connector of a node.
-#[derive(Debug, Clone)]
-pub enum Connector {
-    /// A source.
-    Source(Arc<dyn SourceConnector>),
-    /// A sink.
-    Sink(Arc<dyn SinkConnector>),
-}
-
-impl Connector {
-    /// Whether it is a source that resumes (see [`SourceConnector::resumes`]).
-    pub fn resumes(&self) -> bool {
-        matches!(self, Self::Source(source) if source.resumes())
-    }
-}
-
 /// Makes a connector from a node's `config` and the pipeline's folder.
-type Build =
-    Arc<dyn Fn(&serde_json::Value, &Path) -> Result<Connector, ConnectorError> + Send + Sync>;
+type Build<C> = Arc<dyn Fn(&serde_json::Value, &Path) -> Result<C, ConnectorError> + Send + Sync>;
 
 /// The native connectors a pipeline can name in `type`, by section.
 #[derive(Clone, Default)]
 pub struct Registry {
-    sources: BTreeMap<String, Build>,
-    sinks: BTreeMap<String, Build>,
+    sources: BTreeMap<String, Build<Arc<dyn SourceConnector>>>,
+    sinks: BTreeMap<String, Build<Arc<dyn SinkConnector>>>,
 }
 
 impl Debug for Registry {
@@ -160,9 +143,8 @@ impl Registry {
     /// Registers source type `name`, configured by `C`; replaces one of
     /// that name.
     pub fn source<C: ConnectorConfig + SourceConnector>(&mut self, name: &str) -> &mut Self {
-        let build: Build = Arc::new(|config, base_dir| {
-            Ok(Connector::Source(Arc::new(parse::<C>(config, base_dir)?)))
-        });
+        let build: Build<Arc<dyn SourceConnector>> =
+            Arc::new(|config, base_dir| Ok(Arc::new(parse::<C>(config, base_dir)?)));
         self.sources.insert(name.to_string(), build);
         self
     }
@@ -170,47 +152,53 @@ impl Registry {
     /// Registers sink type `name`, configured by `C`; replaces one of that
     /// name.
     pub fn sink<C: ConnectorConfig + SinkConnector>(&mut self, name: &str) -> &mut Self {
-        let build: Build = Arc::new(|config, base_dir| {
-            Ok(Connector::Sink(Arc::new(parse::<C>(config, base_dir)?)))
-        });
+        let build: Build<Arc<dyn SinkConnector>> =
+            Arc::new(|config, base_dir| Ok(Arc::new(parse::<C>(config, base_dir)?)));
         self.sinks.insert(name.to_string(), build);
         self
     }
 
-    /// The connector of type `kind` for a node of `section`, with `config`;
-    /// relative paths are resolved against `base_dir`.
-    pub fn build(
+    /// The source of type `kind` with `config`; relative paths are
+    /// resolved against `base_dir`.
+    pub fn build_source(
         &self,
-        section: Kind,
         kind: &str,
         config: &serde_json::Value,
         base_dir: &Path,
-    ) -> Result<Connector, ConnectorError> {
-        let known = match section {
-            Kind::Source => &self.sources,
-            Kind::Sink => &self.sinks,
-            Kind::Transform => {
-                return Err(config_error(
-                    "type",
-                    &format!(
-                        "there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
-                    ),
-                ));
-            }
-        };
-        let build = known.get(kind).ok_or_else(|| {
-            let names: Vec<&str> = known.keys().map(String::as_str).collect();
-            config_error(
-                "type",
-                &format!(
-                    "unknown connector {kind:?}; native {} here: {}",
-                    section.section(),
-                    names.join(", ")
-                ),
-            )
-        })?;
-        build(config, base_dir)
+    ) -> Result<Arc<dyn SourceConnector>, ConnectorError> {
+        find(&self.sources, Kind::Source, kind)?(config, base_dir)
     }
+
+    /// The sink of type `kind` with `config`; relative paths are resolved
+    /// against `base_dir`.
+    pub fn build_sink(
+        &self,
+        kind: &str,
+        config: &serde_json::Value,
+        base_dir: &Path,
+    ) -> Result<Arc<dyn SinkConnector>, ConnectorError> {
+        find(&self.sinks, Kind::Sink, kind)?(config, base_dir)
+    }
+}
+
+/// How to build connector `kind` of `section`, or an error listing the
+/// known ones.
+fn find<'r, C>(
+    known: &'r BTreeMap<String, Build<C>>,
+    section: Kind,
+    kind: &str,
+) -> Result<&'r Build<C>, ConnectorError> {
+    known.get(kind).ok_or_else(|| {
+        let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        config_error(
+            "type",
+            &format!(
+                "unknown connector {kind:?}; native {} here: {}",
+                section.section(),
+                names.join(", ")
+            ),
+        )
+    })
 }
 
 /// Parses and prepares a connector config, naming the field that is wrong.

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use crate::graph::{Implementation, Node};
+use crate::graph::Node;
 
 /// What happened to a node's plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl AuditLog {
         event: AuditEvent,
         detail: Option<&str>,
     ) -> crate::Result<()> {
-        let Implementation::Plugin(plugin) = &node.implementation else {
+        let Some(plugin) = node.implementation.plugin() else {
             return Ok(());
         };
         let dirs: Vec<_> = node

@@ -139,7 +139,7 @@ pub fn run_reloadable(
     let sink_instances = graph
         .nodes
         .iter()
-        .filter(|n| n.kind == Kind::Sink)
+        .filter(|n| n.kind() == Kind::Sink)
         .map(|n| n.spec.parallelism)
         .sum();
     let durable = durable::Durable::new(sink_instances);

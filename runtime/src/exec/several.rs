@@ -117,11 +117,12 @@ fn shared_files(pipelines: &[Pipeline], registry: &Registry) -> Vec<(usize, Stri
             ));
             // A connector that cannot be made fails the graph's build; a
             // source plugin may keep a position (its snapshot).
-            let resumes = match spec.connector.as_deref() {
-                Some(kind) => registry
-                    .build(section, kind, &spec.config, &pipeline.base_dir)
+            let resumes = match (section, spec.connector.as_deref()) {
+                (Kind::Source, Some(kind)) => registry
+                    .build_source(kind, &spec.config, &pipeline.base_dir)
                     .is_ok_and(|c| c.resumes()),
-                None => section == Kind::Source,
+                (Kind::Source, None) => true,
+                (Kind::Transform | Kind::Sink, _) => false,
             };
             if resumes {
                 files.push((

@@ -160,7 +160,7 @@ impl Summary {
                 .zip(stats)
                 .map(|(node, s)| NodeSummary {
                     name: node.name.clone(),
-                    kind: node.kind,
+                    kind: node.kind(),
                     rows_in: load(&s.rows_in),
                     rows_out: load(&s.rows_out),
                     batches_in: load(&s.batches_in),

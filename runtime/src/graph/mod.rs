@@ -9,12 +9,13 @@ mod render;
 use crate::plugin::PluginInstance;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 
 use crate::Kind;
-use crate::connectors::{Connector, Registry, SinkContext};
+use crate::connectors::{Registry, SinkConnector, SinkContext, SourceConnector};
 use crate::plugin::inspect::Capability;
 use crate::plugin::{
     DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance, TransformInstance,
@@ -50,11 +51,9 @@ impl Graph {
 pub struct Node {
     /// Its name in the pipeline file.
     pub name: String,
-    /// Source, transform or sink.
-    pub kind: Kind,
     /// Its part of the pipeline file.
     pub spec: NodeSpec,
-    /// What runs it.
+    /// What runs it (and so its kind).
     pub implementation: Implementation,
     /// Indices (into [`Graph::nodes`]) of its inputs.
     pub inputs: Vec<usize>,
@@ -89,6 +88,11 @@ pub enum Opened {
 }
 
 impl Node {
+    /// Source, transform or sink.
+    pub fn kind(&self) -> Kind {
+        self.implementation.kind()
+    }
+
     /// Takes the instance the graph opened for this node, if it kept one
     /// and nobody took it yet.
     pub fn take_opened(&self) -> Option<Opened> {
@@ -96,13 +100,45 @@ impl Node {
     }
 }
 
-/// What runs a node.
+/// What runs a node; its variant is the node's kind.
 #[derive(Clone)]
 pub enum Implementation {
+    /// A source: a native connector or a plugin.
+    Source(Runner<Arc<dyn SourceConnector>>),
+    /// A transform: a plugin.
+    Transform(Plugin),
+    /// A sink: a native connector or a plugin.
+    Sink(Runner<Arc<dyn SinkConnector>>),
+}
+
+/// What runs a source or a sink: a native connector `C` or a Wasm plugin.
+#[derive(Clone)]
+pub enum Runner<C> {
+    /// A native connector, configured.
+    Connector(C),
     /// A Wasm component.
     Plugin(Plugin),
-    /// A native connector.
-    Connector(Connector),
+}
+
+impl Implementation {
+    /// The kind of node it runs.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Source(_) => Kind::Source,
+            Self::Transform(_) => Kind::Transform,
+            Self::Sink(_) => Kind::Sink,
+        }
+    }
+
+    /// Its plugin, unless it is a native connector.
+    pub fn plugin(&self) -> Option<&Plugin> {
+        match self {
+            Self::Source(Runner::Plugin(plugin))
+            | Self::Transform(plugin)
+            | Self::Sink(Runner::Plugin(plugin)) => Some(plugin),
+            Self::Source(Runner::Connector(_)) | Self::Sink(Runner::Connector(_)) => None,
+        }
+    }
 }
 
 /// The class of a graph error; only the first class found is reported.
@@ -181,7 +217,6 @@ impl Graph {
             index.insert(name.to_string(), nodes.len());
             nodes.push(Node {
                 name: name.to_string(),
-                kind: section,
                 inputs: spec
                     .inputs
                     .iter()
@@ -228,7 +263,7 @@ impl Graph {
                     }
                     .at(&nodes[i].name),
                 );
-                if nodes[i].kind == Kind::Transform
+                if nodes[i].kind() == Kind::Transform
                     && let [input] = nodes[i].inputs[..]
                 {
                     nodes[i].output_schema = nodes[input].output_schema.clone();
@@ -436,10 +471,22 @@ fn implementation(
                 "field `capabilities`: connector {kind:?} runs in the host; capabilities are granted to plugins"
             )));
         }
-        return registry
-            .build(section, kind, &spec.config, &pipeline.base_dir)
-            .map(Implementation::Connector)
-            .map_err(|e| Error::connector(Stage::Graph, e));
+        let (config, base_dir) = (&spec.config, &pipeline.base_dir);
+        let built = match section {
+            Kind::Source => registry
+                .build_source(kind, config, base_dir)
+                .map(|c| Implementation::Source(Runner::Connector(c))),
+            Kind::Sink => registry
+                .build_sink(kind, config, base_dir)
+                .map(|c| Implementation::Sink(Runner::Connector(c))),
+            Kind::Transform => Err(crate::connectors::config_error(
+                "type",
+                &format!(
+                    "there are no native transforms; use `plugin` (e.g. plugin: filter) instead of type {kind:?}"
+                ),
+            )),
+        };
+        return built.map_err(|e| Error::connector(Stage::Graph, e));
     }
     let reference = spec.plugin.as_deref().expect("checked by the spec");
     let plugin = load_plugin(reference, &pipeline.base_dir, engine)?;
@@ -452,7 +499,11 @@ fn implementation(
         )));
     }
     check_imports(engine, &plugin, grants)?;
-    Ok(Implementation::Plugin(plugin))
+    Ok(match section {
+        Kind::Source => Implementation::Source(Runner::Plugin(plugin)),
+        Kind::Transform => Implementation::Transform(plugin),
+        Kind::Sink => Implementation::Sink(Runner::Plugin(plugin)),
+    })
 }
 
 /// Refuses a plugin that imports what Weir never offers (network) or what
@@ -668,8 +719,8 @@ fn type_node(
         }
     };
     let (mut event_time, mut opened) = (None, None);
-    let output_schema = match (&node.implementation, node.kind) {
-        (Implementation::Connector(Connector::Source(source)), _) => {
+    let output_schema = match &node.implementation {
+        Implementation::Source(Runner::Connector(source)) => {
             let schema = source
                 .schema()
                 .map_err(|e| Error::connector(Stage::Open, e))?;
@@ -678,13 +729,13 @@ fn type_node(
             }
             Some(schema)
         }
-        (Implementation::Connector(Connector::Sink(sink)), _) => {
+        Implementation::Sink(Runner::Connector(sink)) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");
             sink.check(schema, &sink_context(pipeline, nodes, i))
                 .map_err(|e| Error::connector(Stage::Open, e))?;
             None
         }
-        (Implementation::Plugin(plugin), Kind::Source) => {
+        Implementation::Source(Runner::Plugin(plugin)) => {
             let mut instance =
                 SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
                     .map_err(|e| Error::plugin(Stage::Open, e))?;
@@ -692,7 +743,7 @@ fn type_node(
             opened = Some(Opened::Source(Box::new(instance)));
             Some(schema)
         }
-        (Implementation::Plugin(plugin), Kind::Transform) => {
+        Implementation::Transform(plugin) => {
             let mut instance = TransformInstance::with_grants(
                 engine,
                 plugin,
@@ -712,7 +763,7 @@ fn type_node(
             opened = Some(Opened::Transform(Box::new(instance)));
             Some(output)
         }
-        (Implementation::Plugin(plugin), Kind::Sink) => {
+        Implementation::Sink(Runner::Plugin(plugin)) => {
             let mut instance =
                 SinkInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
                     .map_err(|e| Error::plugin(Stage::Open, e))?;
@@ -736,10 +787,10 @@ fn type_node(
 /// What sink `i` is told about the run (see [`SinkContext`]).
 fn sink_context(pipeline: &Pipeline, nodes: &[Node], i: usize) -> SinkContext {
     let continues = nodes.iter().any(|node| match &node.implementation {
-        Implementation::Connector(Connector::Source(source)) => source.continues(),
+        Implementation::Source(Runner::Connector(source)) => source.continues(),
         // A plugin source resumes after a crash from its stored position.
-        Implementation::Plugin(_) => node.kind == Kind::Source,
-        Implementation::Connector(Connector::Sink(_)) => false,
+        Implementation::Source(Runner::Plugin(_)) => true,
+        Implementation::Transform(_) | Implementation::Sink(_) => false,
     });
     SinkContext {
         pipeline: pipeline.name.clone(),
@@ -781,7 +832,7 @@ fn upstream(nodes: &[Node], i: usize) -> (BTreeSet<usize>, BTreeSet<usize>) {
     let mut todo = nodes[i].inputs.clone();
     while let Some(j) = todo.pop() {
         let node = &nodes[j];
-        if node.kind == Kind::Source || node.event_time.is_some() {
+        if node.kind() == Kind::Source || node.event_time.is_some() {
             producers.insert(j);
         } else if between.insert(j) {
             todo.extend(&node.inputs);

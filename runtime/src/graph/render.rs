@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use arrow::datatypes::Schema;
 
-use super::{Graph, Implementation};
+use super::Graph;
 use crate::plugin::PluginEngine;
 use crate::plugin::inspect::{Capability, imports};
 
@@ -45,7 +45,7 @@ impl Graph {
             if out.is_empty() {
                 out.push_str("capabilities (what each plugin imports beyond clocks, random and the log; what the pipeline grants):\n");
             }
-            let Implementation::Plugin(plugin) = &node.implementation else {
+            let Some(plugin) = node.implementation.plugin() else {
                 continue;
             };
             // Imports that need a grant, by the capability they stand for.

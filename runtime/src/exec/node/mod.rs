@@ -19,9 +19,7 @@ use super::acks::{Ack, Envelope, Message, release};
 use super::event_time::{Announcement, Origin};
 use super::reload::ReloadRequest;
 use super::{AuditEvent, AuditLog, DeadLetters, NodeStats, RunOptions};
-use crate::Kind;
-use crate::connectors::Connector;
-use crate::graph::{Implementation, Node};
+use crate::graph::{Implementation, Node, Runner};
 use crate::plugin::{Grants, Limits, Plugin, PluginEngine, PluginError, Poll};
 use crate::spec::OnError;
 use crate::{Error, Fault, Result, Stage};
@@ -95,8 +93,8 @@ impl Drop for FailedUnlessDone<'_> {
 /// Runs the instance to the end of its input; `Err` stops the pipeline.
 pub(crate) fn run(mut context: Context<'_>) -> Result<()> {
     let mut failing = FailedUnlessDone(Some(context.failed));
-    let result = match (&context.node.implementation, context.node.kind) {
-        (Implementation::Connector(Connector::Source(connector)), _) => {
+    let result = match &context.node.implementation {
+        Implementation::Source(Runner::Connector(connector)) => {
             let resumes = connector.resumes();
             source::source_node(&mut context, resumes, &|cx: &Context<'_>, start| {
                 let schema = cx.node.output_schema.as_ref().expect("typed graph");
@@ -105,18 +103,16 @@ pub(crate) fn run(mut context: Context<'_>) -> Result<()> {
                     .map_err(|e| Error::connector(Stage::Open, e))
             })
         }
-        (Implementation::Plugin(plugin), Kind::Source) => {
+        Implementation::Source(Runner::Plugin(plugin)) => {
             source::source_node(&mut context, true, &|cx: &Context<'_>, start| {
                 source::open_plugin_source(cx, plugin, start)
             })
         }
-        (Implementation::Connector(Connector::Sink(connector)), _) => {
+        Implementation::Transform(plugin) => transform::plugin_transform(&context, plugin),
+        Implementation::Sink(Runner::Connector(connector)) => {
             sink::connector_sink(&context, &**connector)
         }
-        (Implementation::Plugin(plugin), Kind::Transform) => {
-            transform::plugin_transform(&context, plugin)
-        }
-        (Implementation::Plugin(plugin), Kind::Sink) => sink::plugin_sink(&context, plugin),
+        Implementation::Sink(Runner::Plugin(plugin)) => sink::plugin_sink(&context, plugin),
     };
     let flushed = context
         .dead_letters

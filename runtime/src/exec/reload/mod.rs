@@ -21,7 +21,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::Kind;
-use crate::graph::{Graph, Implementation};
+use crate::graph::Graph;
 use crate::plugin::{Limits, Plugin};
 
 /// A swap the node made.
@@ -119,8 +119,7 @@ pub fn reload_channels(graph: &Graph) -> (Reloader, ReloadInboxes) {
     let mut senders = HashMap::new();
     let mut receivers = HashMap::new();
     for node in &graph.nodes {
-        if node.kind != Kind::Transform || !matches!(node.implementation, Implementation::Plugin(_))
-        {
+        if node.kind() != Kind::Transform {
             continue;
         }
         if node.spec.parallelism > 1 {
