@@ -446,8 +446,7 @@ impl DeltaSink {
 impl Sink for DeltaSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), ConnectorError> {
         if self.config.mode == Mode::Merge {
-            super::delta_merge::check_operations(batch, &self.config.op_column)
-                .map_err(|message| config_error("op_column", &message))?;
+            super::delta_merge::check_operations(batch, &self.config.op_column)?;
             self.changes.push(batch.clone());
             return Ok(());
         }

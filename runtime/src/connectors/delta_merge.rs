@@ -9,6 +9,8 @@ use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, UInt32Array};
 use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
+use super::{ConnectorError, config_error};
+
 /// What a checkpoint's changes come to.
 pub(super) struct Reduced {
     /// The rows to write: the last insert or update of every key whose
@@ -21,17 +23,18 @@ pub(super) struct Reduced {
 
 /// Checks that every row of `batch` has an operation `c`, `r`, `u` or `d`
 /// in column `op`; names the first that does not.
-pub(super) fn check_operations(batch: &RecordBatch, op: &str) -> Result<(), String> {
+pub(super) fn check_operations(batch: &RecordBatch, op: &str) -> Result<(), ConnectorError> {
+    let wrong = |message: &str| config_error("op_column", message);
     let column = batch
         .column_by_name(op)
-        .ok_or_else(|| format!("no column {op:?}"))?
+        .ok_or_else(|| wrong(&format!("no column {op:?}")))?
         .as_string_opt::<i32>()
-        .ok_or_else(|| format!("column {op:?} is not utf8"))?;
+        .ok_or_else(|| wrong(&format!("column {op:?} is not utf8")))?;
     for (row, value) in column.iter().enumerate() {
         if !matches!(value, Some("c" | "r" | "u" | "d")) {
-            return Err(format!(
+            return Err(wrong(&format!(
                 "row {row} of the batch: {op} is {value:?}; expected c, r, u (insert or update) or d (delete)"
-            ));
+            )));
         }
     }
     Ok(())
@@ -174,7 +177,9 @@ mod tests {
 
     #[test]
     fn an_unknown_operation_is_named() {
-        let error = check_operations(&changes(&[(1, "a", "c"), (2, "b", "x")]), "op").unwrap_err();
+        let error = check_operations(&changes(&[(1, "a", "c"), (2, "b", "x")]), "op")
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("row 1") && error.contains("\"x\""),
             "{error}"

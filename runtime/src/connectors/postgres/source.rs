@@ -18,7 +18,7 @@ use pg_walstream::{
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, Column, END_PREFIX};
-use super::values::{Kind, Value, append};
+use super::values::{Kind, Value, ValueError, append};
 use super::{Config, OnTruncate};
 use crate::connectors::{BadRecord, ConnectorError, Source};
 use crate::plugin::Poll;
@@ -487,7 +487,7 @@ impl CdcSource {
             before,
         };
         let (columns, relation) = (&self.columns, &self.relation);
-        let value = |i: usize| -> Result<Option<&[u8]>, String> {
+        let value = |i: usize| -> Result<Option<&[u8]>, ValueError> {
             let name = &columns[i].name;
             match data.get(name).or_else(|| old.and_then(|o| o.get(name))) {
                 Some(ColumnValue::Null) => Ok(None),
@@ -497,9 +497,7 @@ impl CdcSource {
                 // Only the key of a deleted row; a column not in the
                 // relation (dropped) is null.
                 None if op == "d" || !relation.contains(name) => Ok(None),
-                None => Err(format!(
-                    "column {name} is a large value that did not change and PostgreSQL did not send it: set REPLICA IDENTITY FULL on the table"
-                )),
+                None => Err(ValueError::Unsent),
             }
         };
         push_row(
@@ -520,27 +518,25 @@ fn push_row<'v>(
     rows: &mut Rows,
     table: &str,
     change: &Change,
-    value: impl Fn(usize) -> Result<Option<&'v [u8]>, String>,
+    value: impl Fn(usize) -> Result<Option<&'v [u8]>, ValueError>,
     bad: &mut dyn FnMut(BadRecord),
 ) {
-    let parsed: Result<Vec<Value<'v>>, String> = columns
+    let parsed: Result<Vec<Value<'v>>, (&str, ValueError)> = columns
         .iter()
         .enumerate()
         .map(|(i, column)| {
-            let text = match value(i)? {
-                None => return Ok(Value::Null),
-                Some(bytes) => std::str::from_utf8(bytes)
-                    .map_err(|_| format!("column {}: not UTF-8", column.name))?,
+            let read = || match value(i)? {
+                None => Ok(Value::Null),
+                Some(bytes) => column
+                    .kind
+                    .parse(std::str::from_utf8(bytes).map_err(|_| ValueError::NotUtf8)?),
             };
-            column
-                .kind
-                .parse(text)
-                .map_err(|why| format!("column {}: {why}", column.name))
+            read().map_err(|error| (column.name.as_str(), error))
         })
         .collect();
     match parsed {
         Ok(values) => rows.push(columns, &values, change),
-        Err(error) => {
+        Err((column, error)) => {
             let texts: serde_json::Map<String, serde_json::Value> = columns
                 .iter()
                 .enumerate()
@@ -552,7 +548,10 @@ fn push_row<'v>(
             bad(BadRecord {
                 record: serde_json::json!({"op": change.op, "lsn": change.lsn, "row": texts})
                     .to_string(),
-                error: format!("{table} at LSN {}: {error}", format_lsn(change.lsn)),
+                error: format!(
+                    "{table} at LSN {}: column {column}: {error}",
+                    format_lsn(change.lsn)
+                ),
             });
         }
     }

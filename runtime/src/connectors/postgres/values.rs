@@ -27,6 +27,35 @@ pub enum Kind {
     TimestampUtc,
 }
 
+/// Why a column or one of its values cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    /// The column is an array of `element`.
+    #[error(
+        "is an array ({element}[]); arrays are not read yet: leave the column out of the publication's column list or cast it in a generated column"
+    )]
+    Array {
+        /// The element type's name.
+        element: String,
+    },
+    /// The value is not of the column's type.
+    #[error("cannot read {text:?} as {data_type}")]
+    Unreadable {
+        /// The value as PostgreSQL sent it.
+        text: String,
+        /// The type it was read as.
+        data_type: DataType,
+    },
+    /// The value is not UTF-8 text.
+    #[error("not UTF-8")]
+    NotUtf8,
+    /// An unchanged large (TOASTed) value PostgreSQL did not send.
+    #[error(
+        "a large value that did not change, which PostgreSQL did not send: set REPLICA IDENTITY FULL on the table"
+    )]
+    Unsent,
+}
+
 /// The Arrow time zone of `timestamptz` columns (their values are instants).
 pub const UTC: &str = "+00:00";
 
@@ -34,7 +63,7 @@ impl Kind {
     /// The kind of a column of type `oid` with modifier `modifier`; an array
     /// type is refused (its name in the error). Types Arrow has no match for
     /// (enums, intervals, network addresses, ...) keep PostgreSQL's text.
-    pub fn of(oid: u32, modifier: i32, type_name: &str) -> Result<Self, String> {
+    pub fn of(oid: u32, modifier: i32, type_name: &str) -> Result<Self, ValueError> {
         Ok(match oid {
             16 => Self::Bool,
             21 => Self::Int16,
@@ -61,10 +90,9 @@ impl Kind {
             1114 => Self::Timestamp,
             1184 => Self::TimestampUtc,
             _ if type_name.starts_with('_') => {
-                return Err(format!(
-                    "is an array ({}[]); arrays are not read yet: leave the column out of the publication's column list or cast it in a generated column",
-                    &type_name[1..]
-                ));
+                return Err(ValueError::Array {
+                    element: type_name[1..].to_string(),
+                });
             }
             _ => Self::Text,
         })
@@ -115,8 +143,11 @@ impl Kind {
     }
 
     /// `text`, a value in PostgreSQL's text form, read as this kind.
-    pub fn parse(self, text: &str) -> Result<Value<'_>, String> {
-        let wrong = || format!("cannot read {text:?} as {}", self.data_type());
+    pub fn parse(self, text: &str) -> Result<Value<'_>, ValueError> {
+        let wrong = || ValueError::Unreadable {
+            text: text.to_string(),
+            data_type: self.data_type(),
+        };
         Ok(match self {
             Self::Bool => match text {
                 "t" => Value::Bool(true),
@@ -280,7 +311,18 @@ mod tests {
                 .unwrap(),
             Value::Int(1_000_000 - 19_800_000_000)
         );
-        assert!(Kind::Int32.parse("x").unwrap_err().contains("\"x\""));
-        assert!(Kind::of(1007, -1, "_int4").unwrap_err().contains("int4[]"));
+        assert!(
+            Kind::Int32
+                .parse("x")
+                .unwrap_err()
+                .to_string()
+                .contains("\"x\"")
+        );
+        assert!(
+            Kind::of(1007, -1, "_int4")
+                .unwrap_err()
+                .to_string()
+                .contains("int4[]")
+        );
     }
 }
