@@ -22,6 +22,7 @@ pub mod connectors;
 mod error;
 pub mod exec;
 pub mod graph;
+pub mod lineage;
 mod kind;
 pub mod plugin;
 pub mod runtime;

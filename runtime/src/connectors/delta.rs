@@ -240,6 +240,10 @@ impl Config {
 }
 
 impl SinkConnector for Config {
+    fn datasets(&self) -> Vec<super::Dataset> {
+        vec![super::Dataset::at(&self.path)]
+    }
+
     fn check(&self, schema: &SchemaRef, _: &SinkContext) -> Result<(), ConnectorError> {
         let wanted = self.check_input(schema)?;
         let runtime = runtime()?;

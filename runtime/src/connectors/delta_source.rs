@@ -146,6 +146,10 @@ impl Config {
 }
 
 impl SourceConnector for Config {
+    fn datasets(&self) -> Vec<super::Dataset> {
+        vec![super::Dataset::at(&self.path)]
+    }
+
     fn schema(&self) -> Result<SchemaRef, ConnectorError> {
         let runtime = super::delta::runtime()?;
         let table = self.table(&runtime)?;

@@ -184,6 +184,10 @@ impl SinkConnector for Config {
         check(self, schema, Mode::resolve(self.mode, context))
     }
 
+    fn datasets(&self) -> Vec<super::Dataset> {
+        vec![super::Dataset::local(&self.path)]
+    }
+
     fn open(
         &self,
         schema: &SchemaRef,

@@ -274,6 +274,10 @@ impl SourceConnector for Config {
         self.resume.unwrap_or(self.follow)
     }
 
+    fn datasets(&self) -> Vec<super::Dataset> {
+        vec![super::Dataset::local(&self.path)]
+    }
+
     fn open(
         &self,
         schema: &SchemaRef,

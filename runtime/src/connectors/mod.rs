@@ -35,7 +35,9 @@ mod postgres;
 #[cfg(feature = "delta")]
 pub use delta_table::{Compacted, TableVersion, history, optimize, vacuum};
 
-pub use registry::{ConnectorConfig, Registry, SinkConnector, SinkContext, SourceConnector};
+pub use registry::{
+    ConnectorConfig, Dataset, Registry, SinkConnector, SinkContext, SourceConnector,
+};
 pub use stdout::StdoutSink;
 
 /// A connector that cannot be configured or fails while running.

@@ -28,6 +28,58 @@ pub trait ConnectorConfig: DeserializeOwned + Debug + Send + Sync + 'static {
     }
 }
 
+/// A dataset a connector reads or writes, named as OpenLineage names
+/// datasets (<https://openlineage.io/docs/spec/naming>): `file` and an
+/// absolute path, `kafka://host:port` and a topic, `postgres://host:port`
+/// and `database.schema.table`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dataset {
+    /// Where it lives.
+    pub namespace: String,
+    /// Its name there.
+    pub name: String,
+}
+
+impl Dataset {
+    /// A file or folder on this machine (made absolute).
+    pub fn local(path: &Path) -> Self {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Self {
+            namespace: "file".into(),
+            name: path.display().to_string(),
+        }
+    }
+
+    /// A table or folder at `location`: a `file://` URL or a path is
+    /// [`Dataset::local`]; another URL is its scheme and authority, then
+    /// its path.
+    pub fn at(location: &str) -> Self {
+        if let Some(path) = location.strip_prefix("file://") {
+            return Self::local(Path::new(path));
+        }
+        match location.split_once("://") {
+            Some((scheme, rest)) => {
+                let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+                Self {
+                    namespace: format!("{scheme}://{authority}"),
+                    name: format!("/{path}"),
+                }
+            }
+            None => Self::local(Path::new(location)),
+        }
+    }
+
+    /// Topic `topic` of the Kafka cluster whose bootstrap brokers are
+    /// `brokers` (named by the first).
+    pub fn kafka(brokers: &str, topic: &str) -> Self {
+        let first = brokers.split(',').next().unwrap_or_default().trim();
+        Self {
+            namespace: format!("kafka://{first}"),
+            name: topic.to_string(),
+        }
+    }
+}
+
 /// A configured native source, ready to open.
 pub trait SourceConnector: Debug + Send + Sync {
     /// The schema it produces: declared in its config, read from a file's
@@ -54,6 +106,12 @@ pub trait SourceConnector: Debug + Send + Sync {
     /// default rather than refuse a re-run. Default: [`Self::resumes`].
     fn continues(&self) -> bool {
         self.resumes()
+    }
+
+    /// The datasets it reads, for lineage. Default: none (stdin, data made
+    /// up).
+    fn datasets(&self) -> Vec<Dataset> {
+        Vec::new()
     }
 
     /// Opens the source for rows of `schema` (from
@@ -87,6 +145,11 @@ pub trait SinkConnector: Debug + Send + Sync {
     fn check(&self, schema: &SchemaRef, context: &SinkContext) -> Result<(), ConnectorError> {
         let _ = (schema, context);
         Ok(())
+    }
+
+    /// The datasets it writes, for lineage. Default: none (stdout).
+    fn datasets(&self) -> Vec<Dataset> {
+        Vec::new()
     }
 
     /// Opens the sink for batches of `schema`.

@@ -28,6 +28,7 @@ mod reload;
 mod several;
 mod stats;
 
+use crate::lineage::Outcome;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -145,6 +146,7 @@ pub fn run_reloadable(
     let durable = durable::Durable::new(sink_instances);
     let pipeline = &graph.pipeline;
     let audit = AuditLog::new(&pipeline.audit_log, &pipeline.tenant.name, &pipeline.name);
+    let lineage = crate::lineage::Lineage::start(graph);
 
     std::thread::scope(|scope| {
         let mut threads = Vec::new();
@@ -242,6 +244,16 @@ pub fn run_reloadable(
             );
             errors.push(gave_up.at(&node.name));
         }
+    }
+    if let Some(lineage) = lineage {
+        let breaches = budget::breaches(graph, &summary);
+        let outcome = match (errors.first(), breaches.first()) {
+            (Some(error), _) => Outcome::Fail(error.with_causes()),
+            (None, Some(breach)) => Outcome::Fail(breach.to_string()),
+            (None, None) if stop.load(Ordering::SeqCst) => Outcome::Abort,
+            (None, None) => Outcome::Complete,
+        };
+        lineage.end(&summary, &outcome);
     }
     match errors.is_empty() {
         true => Ok(summary),

@@ -105,6 +105,8 @@ pub struct NodeSummary {
     pub batches_in: u64,
     /// Batches sent on or written.
     pub batches_out: u64,
+    /// Arrow buffer bytes of the batches sent on or written.
+    pub bytes_out: u64,
     /// Rows or records in the dead letters.
     pub dead_letters: u64,
     /// Rows or records dropped on error.
@@ -165,6 +167,7 @@ impl Summary {
                     rows_out: load(&s.rows_out),
                     batches_in: load(&s.batches_in),
                     batches_out: load(&s.batches_out),
+                    bytes_out: load(&s.bytes_out),
                     dead_letters: load(&s.dead_letters),
                     skipped: load(&s.skipped),
                     filtered: load(&s.filtered),

@@ -18,7 +18,8 @@ use crate::Kind;
 use crate::connectors::{Registry, SinkConnector, SinkContext, SourceConnector};
 use crate::plugin::inspect::Capability;
 use crate::plugin::{
-    DirGrant, Grants, Limits, Plugin, PluginEngine, SinkInstance, SourceInstance, TransformInstance,
+    ColumnSource, DirGrant, Grants, Limits, OutputMode, Plugin, PluginEngine, SinkInstance,
+    SourceInstance, TransformInstance,
 };
 use crate::spec::{LimitsSpec, NodeSpec, Pipeline};
 use crate::{Error, Fault, Result, Stage};
@@ -68,9 +69,23 @@ pub struct Node {
     pub limits: Limits,
     /// Capabilities of its plugin instances.
     pub grants: Grants,
+    /// For a transform: what its plugin said at open about its columns.
+    pub columns: Option<ColumnPlan>,
     /// The plugin instance the graph opened to learn the node's schemas,
     /// for the executor to run (see [`Opened`]).
     opened: std::sync::Mutex<Option<Opened>>,
+}
+
+/// What a transform's plugin said at open about its columns: the lineage
+/// of its output columns follows from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnPlan {
+    /// The input columns it reads; `None`: all of them.
+    pub reads: Option<Vec<usize>>,
+    /// Where each output column comes from (`Input` indexes the input
+    /// schema), when the host lays out its output (derived mode); `None`
+    /// when it answers whole batches.
+    pub layout: Option<Vec<ColumnSource>>,
 }
 
 /// A plugin instance the graph opened to type a node, which the executor
@@ -227,6 +242,7 @@ impl Graph {
                 input_schema: None,
                 output_schema: None,
                 event_time: None,
+                columns: None,
                 limits: limits(&spec.limits),
                 grants,
                 opened: Default::default(),
@@ -718,7 +734,7 @@ fn type_node(
             None => error,
         }
     };
-    let (mut event_time, mut opened) = (None, None);
+    let (mut event_time, mut opened, mut columns) = (None, None, None);
     let output_schema = match &node.implementation {
         Implementation::Source(Runner::Connector(source)) => {
             let schema = source
@@ -755,6 +771,25 @@ fn type_node(
             let input = input_schema.as_ref().expect("transforms have inputs");
             let output = instance.open(&config, input).map_err(refused_config)?;
             event_time = instance.event_time();
+            columns = Some(ColumnPlan {
+                reads: instance.reads().map(<[usize]>::to_vec),
+                layout: match instance.output_mode() {
+                    // The host's layout indexes the columns it passes on.
+                    Some(OutputMode::Derived {
+                        layout,
+                        passthrough,
+                    }) => Some(
+                        layout
+                            .iter()
+                            .map(|source| match source {
+                                ColumnSource::Input(p) => ColumnSource::Input(passthrough[*p]),
+                                appended => *appended,
+                            })
+                            .collect(),
+                    ),
+                    _ => None,
+                },
+            });
             if let Some(column) = event_time
                 && let Some(refused) = event_time_refused(nodes, i, input.field(column).name())
             {
@@ -778,6 +813,7 @@ fn type_node(
     node.input_schema = input_schema;
     node.output_schema = output_schema;
     node.event_time = event_time;
+    node.columns = columns;
     if node.spec.parallelism == 1 {
         node.opened = std::sync::Mutex::new(opened);
     }

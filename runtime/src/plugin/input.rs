@@ -18,6 +18,11 @@ pub(crate) struct InputEncoder {
 }
 
 impl InputEncoder {
+    /// The input columns the plugin reads; `None`: all.
+    pub(crate) fn reads(&self) -> Option<&[usize]> {
+        self.reads.as_deref()
+    }
+
     /// Checks the `reads` a plugin answered at open against `input` (ascending
     /// indices in range) and prepares the encoder of those columns.
     pub(crate) fn new<B>(

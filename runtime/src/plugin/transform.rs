@@ -98,6 +98,11 @@ impl PluginInstance for TransformInstance {
 }
 
 impl TransformInstance {
+    /// The input columns the opened plugin reads (`None`: all of them).
+    pub fn reads(&self) -> Option<&[usize]> {
+        self.opened.as_ref().and_then(|o| o.input.reads())
+    }
+
     /// The plugin's name, version and description.
     pub fn about(&mut self) -> Result<PluginInfo, PluginError> {
         self.instance.call_infallible("about", |b, s| {

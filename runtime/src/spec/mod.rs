@@ -41,12 +41,39 @@ pub struct Pipeline {
     pub max_dead_letters: Option<DeadLetterBudget>,
     /// The audit log (JSON lines) of plugin loads, restarts and breaches.
     pub audit_log: PathBuf,
+    /// Where the run's OpenLineage events go, if anywhere.
+    pub lineage: Option<LineageSpec>,
     /// Nodes that produce data.
     pub sources: IndexMap<String, NodeSpec>,
     /// Nodes that transform data.
     pub transforms: IndexMap<String, NodeSpec>,
     /// Nodes that consume data.
     pub sinks: IndexMap<String, NodeSpec>,
+}
+
+/// `lineage:`: where a run's OpenLineage events go.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineageSpec {
+    /// The job's namespace (default `weir`); the job's name is the
+    /// pipeline's.
+    #[serde(default = "default_lineage_namespace")]
+    pub namespace: String,
+    /// A file the events are appended to, one JSON object a line
+    /// (relative to the pipeline file).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// An OpenLineage HTTP endpoint (Marquez: `http://host:5000`): events
+    /// are POSTed to `<url>/api/v1/lineage`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Sent as `Authorization: Bearer <api_key>` (`${ENV}` in the file).
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+fn default_lineage_namespace() -> String {
+    "weir".into()
 }
 
 /// The text of a pipeline file as written.
@@ -67,6 +94,8 @@ struct PipelineFile {
     max_dead_letters: Option<DeadLetterBudget>,
     #[serde(default)]
     audit_log: Option<PathBuf>,
+    #[serde(default)]
+    lineage: Option<LineageSpec>,
     #[serde(default)]
     sources: IndexMap<String, NodeSpec>,
     #[serde(default)]
@@ -428,6 +457,16 @@ impl Pipeline {
                 message: "field `checkpoint_interval_ms`: must be at least 1".into(),
             });
         }
+        if let Some(lineage) = &file.lineage
+            && lineage.file.is_none()
+            && lineage.url.is_none()
+        {
+            return Err(SpecError::Syntax {
+                path: path.to_path_buf(),
+                location: None,
+                message: "field `lineage`: give `file` (JSON lines) or `url` (an OpenLineage HTTP endpoint), or both".into(),
+            });
+        }
         if let Some(name) = &file.name
             && let Some(why) = name_problem(name)
         {
@@ -458,6 +497,10 @@ impl Pipeline {
                 Some(audit_log) => base_dir.join(audit_log),
                 None => state_dir.join("audit.jsonl"),
             },
+            lineage: file.lineage.map(|lineage| LineageSpec {
+                file: lineage.file.map(|f| base_dir.join(f)),
+                ..lineage
+            }),
             state_dir,
             checkpoint_interval: std::time::Duration::from_millis(file.checkpoint_interval_ms),
             base_dir,

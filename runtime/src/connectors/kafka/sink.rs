@@ -62,6 +62,16 @@ impl SinkConnector for SinkConfig {
         self.check_schema(schema)
     }
 
+    /// The topic; none when a column names each row's (known only as rows
+    /// come).
+    fn datasets(&self) -> Vec<crate::connectors::Dataset> {
+        let brokers = &self.connection.brokers;
+        let topic = self.topic.iter();
+        topic
+            .map(|t| crate::connectors::Dataset::kafka(brokers, t))
+            .collect()
+    }
+
     fn open(&self, schema: &SchemaRef, _: &SinkContext) -> Result<Box<dyn Sink>, ConnectorError> {
         Ok(Box::new(KafkaSink::open(self, schema)?))
     }

@@ -155,6 +155,14 @@ impl SourceConnector for SourceConfig {
         self.resolve_schema()
     }
 
+    fn datasets(&self) -> Vec<crate::connectors::Dataset> {
+        let brokers = &self.connection.brokers;
+        let topics = self.topics.iter();
+        topics
+            .map(|t| crate::connectors::Dataset::kafka(brokers, t))
+            .collect()
+    }
+
     fn resumes(&self) -> bool {
         true
     }

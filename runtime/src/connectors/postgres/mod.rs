@@ -219,6 +219,13 @@ impl SourceConnector for Config {
         true
     }
 
+    fn datasets(&self) -> Vec<super::Dataset> {
+        vec![super::Dataset {
+            namespace: format!("postgres://{}:{}", self.host, self.port),
+            name: format!("{}.{}", self.database, self.table),
+        }]
+    }
+
     fn open(
         &self,
         schema: &SchemaRef,
