@@ -8,7 +8,9 @@
 #   writes: the `deltalake` package (delta-rs's Python binding: versions,
 #   history, time travel) and DuckDB with its Delta extension. DuckDB's
 #   extension packages must match DuckDB's version, hence its own
-#   environment.
+#   environment;
+# - ~/.cache/weir/lineage: the `openlineage-python` package, whose model of
+#   the OpenLineage spec checks the lineage events Weir emits.
 set -euo pipefail
 
 # install_venv NAME DIR PINS: DIR holds exactly PINS afterwards.
@@ -29,3 +31,5 @@ install_venv python-readers "${WEIR_READERS_DIR:-$HOME/.cache/weir/readers}" \
     "pyarrow==22.0.0 pandas==3.1.1 duckdb==2.0.1"
 install_venv lake-readers "${WEIR_LAKE_READERS_DIR:-$HOME/.cache/weir/lake-readers}" \
     "deltalake==1.6.6 pyarrow==22.0.0 duckdb==1.5.5 duckdb-extension-delta==1.5.5"
+install_venv lineage "${WEIR_LINEAGE_DIR:-$HOME/.cache/weir/lineage}" \
+    "openlineage-python==1.54.0"

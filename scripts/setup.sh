@@ -12,7 +12,8 @@
 #   interoperability with, and Debian's prometheus for `promtool check
 #   metrics` on Weir's /metrics; and pyarrow, pandas and DuckDB
 #   (scripts/python-readers.sh), which write and read Parquet in the tests, and
-#   the Delta readers (deltalake, DuckDB with its Delta extension); and
+#   the Delta readers (deltalake, DuckDB with its Delta extension), and the
+#   openlineage-python package that checks the lineage events; and
 #   Debian's postgresql, whose server the change-data-capture tests start in
 #   temporary folders (runtime/tests/support/postgres.rs), and openssl, which
 #   makes the certificates of its TLS test.

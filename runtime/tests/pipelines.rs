@@ -74,6 +74,7 @@ refused_pipelines!(
     digest_mismatch,
     fan_in_mismatch,
     files_without_dirs,
+    lineage_nowhere,
     missing_variable,
     network_import,
     partition_by_the_only_column,

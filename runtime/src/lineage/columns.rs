@@ -168,10 +168,11 @@ fn transform(
                 .fields()
                 .iter()
                 .map(|field| {
-                    let same = reads
-                        .iter()
-                        .copied()
-                        .find(|&i| input_fields.get(i).is_some_and(|f| f.name() == field.name()));
+                    let same = reads.iter().copied().find(|&i| {
+                        input_fields
+                            .get(i)
+                            .is_some_and(|f| f.name() == field.name())
+                    });
                     match same {
                         Some(i) => {
                             used.insert(i);
