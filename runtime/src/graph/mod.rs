@@ -4,6 +4,7 @@
 //! (structure, then implementations, then schemas) and all of a class are
 //! reported together.
 
+pub mod flow;
 mod render;
 
 use crate::plugin::PluginInstance;
@@ -106,6 +107,14 @@ impl Node {
     /// Source, transform or sink.
     pub fn kind(&self) -> Kind {
         self.implementation.kind()
+    }
+
+    /// For a transform, how its input columns flow to its output.
+    pub fn flows(&self) -> Option<flow::Flows> {
+        let plan = self.columns.as_ref()?;
+        let input = self.input_schema.as_ref()?;
+        let output = self.output_schema.as_ref()?;
+        Some(flow::flows(plan, input, output))
     }
 
     /// Takes the instance the graph opened for this node, if it kept one

@@ -1,24 +1,16 @@
 //! Column lineage through the typed graph: for every output column of every
 //! node, the dataset columns it was derived from, traced from the sources
-//! through the plans the transforms' plugins answered at open.
-//!
-//! - A column passed through (derived output, `input(n)`) keeps its origins,
-//!   renamed or not: the value is the same (`IDENTITY`).
-//! - A column a plugin appends comes from every column it reads
-//!   (`TRANSFORMATION`).
-//! - A plugin that answers whole batches: an output column named like a
-//!   column it reads is that column (a join's or a window's passed-on key);
-//!   any other comes from every column it reads.
-//! - Columns read but not passed on decide which rows go on (a filter's
-//!   predicate, a join's keys): they are the outputs' indirect lineage.
-//! - A node with several inputs (same schema) unions their origins per
-//!   column.
+//! through the transforms' column flows ([`crate::graph::flow`]): a column
+//! passed on keeps its origins (`IDENTITY`), a computed one comes from the
+//! columns it was computed from (`TRANSFORMATION`), and the columns that
+//! decided which rows went on are the output's indirect lineage. A node
+//! with several inputs (one schema) unions their origins per column.
 
 use std::collections::BTreeSet;
 
 use crate::connectors::Dataset;
-use crate::graph::{ColumnPlan, Graph, Implementation, Node, Runner};
-use crate::plugin::ColumnSource;
+use crate::graph::flow::{Flow, Flows};
+use crate::graph::{Graph, Implementation, Node, Runner};
 
 /// How a column was made from one it derives from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,9 +68,9 @@ pub fn trace(graph: &Graph, namespace: &str) -> Vec<Traced> {
             Implementation::Source(_) => source(graph, namespace, node),
             Implementation::Transform(_) | Implementation::Sink(_) => {
                 let input = union(node.inputs.iter().map(|&i| &traced[i]));
-                match (&node.columns, node.output_schema.as_ref()) {
-                    (Some(plan), Some(output)) => transform(node, plan, output, input),
-                    _ => input,
+                match node.flows() {
+                    Some(flows) => through(&flows, input),
+                    None => input,
                 }
             }
         };
@@ -122,77 +114,27 @@ fn union<'t>(inputs: impl Iterator<Item = &'t Traced>) -> Traced {
     all
 }
 
-fn transform(
-    node: &Node,
-    plan: &ColumnPlan,
-    output: &arrow::datatypes::SchemaRef,
-    input: Traced,
-) -> Traced {
-    let input_fields = node.input_schema.as_ref().map_or(&[][..], |s| s.fields());
-    let reads: Vec<usize> = match &plan.reads {
-        Some(reads) => reads.clone(),
-        None => (0..input.columns.len()).collect(),
-    };
-    let computed: BTreeSet<Origin> = reads
+/// The lineage after a transform whose columns flow as `flows`.
+fn through(flows: &Flows, input: Traced) -> Traced {
+    let origins = |i: &usize| input.columns.get(*i).into_iter().flatten();
+    let columns = flows
+        .columns
         .iter()
-        .filter_map(|&i| input.columns.get(i))
-        .flatten()
-        .map(|origin| Origin {
-            derivation: Derivation::Transformation,
-            ..origin.clone()
+        .map(|flow| match flow {
+            Flow::Passed(i) => origins(i).cloned().collect(),
+            Flow::Computed(from) => from
+                .iter()
+                .flat_map(origins)
+                .map(|origin| Origin {
+                    derivation: Derivation::Transformation,
+                    ..origin.clone()
+                })
+                .collect(),
         })
         .collect();
-    let passed = |i: usize| input.columns.get(i).cloned().unwrap_or_default();
-    let (columns, used): (Vec<BTreeSet<Origin>>, BTreeSet<usize>) = match &plan.layout {
-        Some(layout) => {
-            let appends = layout
-                .iter()
-                .any(|s| matches!(s, ColumnSource::Appended(_)));
-            let columns = layout
-                .iter()
-                .map(|source| match source {
-                    ColumnSource::Input(i) => passed(*i),
-                    ColumnSource::Appended(_) => computed.clone(),
-                })
-                .collect();
-            // Columns read only to select rows, when nothing is computed.
-            let used = match appends {
-                true => reads.iter().copied().collect(),
-                false => BTreeSet::new(),
-            };
-            (columns, used)
-        }
-        None => {
-            let mut used = BTreeSet::new();
-            let columns = output
-                .fields()
-                .iter()
-                .map(|field| {
-                    let same = reads.iter().copied().find(|&i| {
-                        input_fields
-                            .get(i)
-                            .is_some_and(|f| f.name() == field.name())
-                    });
-                    match same {
-                        Some(i) => {
-                            used.insert(i);
-                            passed(i)
-                        }
-                        None => {
-                            used.extend(reads.iter().copied());
-                            computed.clone()
-                        }
-                    }
-                })
-                .collect();
-            (columns, used)
-        }
-    };
-    let mut rows = input.rows;
-    for i in reads.iter().filter(|i| !used.contains(i)) {
-        for origin in input.columns.get(*i).into_iter().flatten() {
-            rows.insert((origin.dataset.clone(), origin.field.clone()));
-        }
+    let mut rows = input.rows.clone();
+    for origin in flows.deciding.iter().flat_map(origins) {
+        rows.insert((origin.dataset.clone(), origin.field.clone()));
     }
     Traced { columns, rows }
 }
