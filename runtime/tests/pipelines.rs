@@ -65,6 +65,7 @@ macro_rules! refused_pipelines {
 refused_pipelines!(
     bad_connector_config,
     bad_plugin_config,
+    classify_unknown_column,
     config_mistakes_in_one_round,
     cycle,
     cycle_beside_dangling,

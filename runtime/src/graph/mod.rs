@@ -4,6 +4,7 @@
 //! (structure, then implementations, then schemas) and all of a class are
 //! reported together.
 
+pub mod classify;
 pub mod flow;
 mod render;
 
@@ -174,6 +175,9 @@ pub enum ErrorClass {
     Implementation,
     /// Plugins refusing their config or input, fan-in mismatches.
     Schema,
+    /// `classify` naming no column; classified columns reaching sinks a
+    /// policy does not allow them at.
+    Policy,
 }
 
 /// A pipeline whose graph cannot be built.
@@ -194,6 +198,7 @@ impl ErrorClass {
             ErrorClass::Structure => "graph",
             ErrorClass::Implementation => "connector or plugin",
             ErrorClass::Schema => "schema",
+            ErrorClass::Policy => "classification or policy",
         }
     }
 }
@@ -301,7 +306,16 @@ impl Graph {
         if !errors.is_empty() {
             return Err(fail(class, errors));
         }
-        Ok(Self { pipeline, nodes })
+        let graph = Self { pipeline, nodes };
+        let refused = classify::check(&graph);
+        if !refused.is_empty() {
+            return Err(GraphError {
+                path: graph.pipeline.path.clone(),
+                class: ErrorClass::Policy,
+                errors: refused,
+            });
+        }
+        Ok(graph)
     }
 }
 

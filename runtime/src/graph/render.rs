@@ -20,17 +20,38 @@ pub fn schema_line(schema: &Schema) -> String {
 }
 
 impl Graph {
-    /// Every edge with the schema that crosses it, one per line.
+    /// Every edge with the schema that crosses it, one per line; a
+    /// classified column shows its classes (`email: Utf8 [pii]`).
     pub fn edges_report(&self) -> String {
+        let (classes, _) = super::classify::classes(self);
         let mut out = String::new();
         for node in &self.nodes {
             for &input in &node.inputs {
                 let from = &self.nodes[input];
-                let schema = from
-                    .output_schema
-                    .as_deref()
-                    .map(schema_line)
-                    .unwrap_or_default();
+                let fields = from.output_schema.as_ref().map_or(&[][..], |s| s.fields());
+                let schema = fields
+                    .iter()
+                    .zip(
+                        classes[input]
+                            .iter()
+                            .map(Some)
+                            .chain(std::iter::repeat(None)),
+                    )
+                    .map(|(f, classes)| {
+                        let tags: Vec<&str> = classes
+                            .into_iter()
+                            .flat_map(|c| c.keys())
+                            .map(String::as_str)
+                            .collect();
+                        match tags.is_empty() {
+                            true => format!("{}: {}", f.name(), f.data_type()),
+                            false => {
+                                format!("{}: {} [{}]", f.name(), f.data_type(), tags.join(", "))
+                            }
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let _ = writeln!(out, "{} -> {}: {schema}", from.name, node.name);
             }
         }

@@ -4,6 +4,7 @@
 
 mod env;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -43,6 +44,10 @@ pub struct Pipeline {
     pub audit_log: PathBuf,
     /// Where the run's OpenLineage events go, if anywhere.
     pub lineage: Option<LineageSpec>,
+    /// Which classes of columns may reach which sinks: the pipeline's own
+    /// `policy:` and the shared policy file it names; a column reaches a
+    /// sink only if every one of them allows its classes there.
+    pub policies: Vec<Policy>,
     /// Nodes that produce data.
     pub sources: IndexMap<String, NodeSpec>,
     /// Nodes that transform data.
@@ -76,6 +81,64 @@ fn default_lineage_namespace() -> String {
     "weir".into()
 }
 
+/// `policy:`: which classes of columns may reach which sinks.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    /// A class and the sinks (node names) it may reach; a class not listed
+    /// may reach none.
+    #[serde(default)]
+    pub allow: BTreeMap<String, BTreeSet<String>>,
+    /// A shared policy file (a tenant's: `allow:` only), relative to the
+    /// pipeline file; it applies as well as `allow`.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// A shared policy file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    allow: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// One policy a pipeline's columns must keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Where it is written: `policy:` of the pipeline file, or the shared
+    /// file.
+    pub origin: PathBuf,
+    /// A class and the sinks it may reach; a class not listed may reach
+    /// none.
+    pub allow: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The policies `spec` (of the pipeline file `path` in `base_dir`) stands
+/// for: its `allow`, and its shared file's.
+fn policies(path: &Path, base_dir: &Path, spec: PolicySpec) -> Result<Vec<Policy>, SpecError> {
+    let mut policies = vec![Policy {
+        origin: path.to_path_buf(),
+        allow: spec.allow,
+    }];
+    if let Some(file) = spec.file {
+        let file = base_dir.join(file);
+        let text = std::fs::read_to_string(&file).map_err(|source| SpecError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let shared: PolicyFile = serde_yaml_ng::from_str(&text).map_err(|e| SpecError::Syntax {
+            path: file.clone(),
+            location: e.location().map(|l| (l.line(), l.column())),
+            message: strip_location(&e.to_string()),
+        })?;
+        policies.push(Policy {
+            origin: file,
+            allow: shared.allow,
+        });
+    }
+    Ok(policies)
+}
+
 /// The text of a pipeline file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +159,8 @@ struct PipelineFile {
     audit_log: Option<PathBuf>,
     #[serde(default)]
     lineage: Option<LineageSpec>,
+    #[serde(default)]
+    policy: Option<PolicySpec>,
     #[serde(default)]
     sources: IndexMap<String, NodeSpec>,
     #[serde(default)]
@@ -219,6 +284,10 @@ pub struct NodeSpec {
     /// Most dead letters of this node, past which the run fails (exit 3).
     #[serde(default)]
     pub max_dead_letters: Option<DeadLetterBudget>,
+    /// Classes of its output columns (`{email: pii}`), which travel with
+    /// the columns along the graph and which `policy` checks at the sinks.
+    #[serde(default)]
+    pub classify: BTreeMap<String, String>,
     /// Where its `config` is written in the pipeline file (line and
     /// column, from 1), for messages about it.
     #[serde(skip)]
@@ -496,6 +565,10 @@ impl Pipeline {
             audit_log: match file.audit_log {
                 Some(audit_log) => base_dir.join(audit_log),
                 None => state_dir.join("audit.jsonl"),
+            },
+            policies: match file.policy {
+                Some(policy) => policies(path, &base_dir, policy)?,
+                None => Vec::new(),
             },
             lineage: file.lineage.map(|lineage| LineageSpec {
                 file: lineage.file.map(|f| base_dir.join(f)),

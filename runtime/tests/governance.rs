@@ -1,0 +1,172 @@
+//! Classified columns and policies, checked before anything runs: a class
+//! travels with its column through renames, computations and plugins in any
+//! language, `mask` clears it, and `weir validate` (so `weir run`) refuses a
+//! pipeline in which a class reaches a sink a policy does not allow it at,
+//! naming the column, its way through the graph and the sink.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+/// Orders as a CSV export writes them (the header is not in the schema's
+/// order).
+const ORDERS_CSV: &str = "id,customer_email,country,amount
+1,ann@example.com,FR,10.5
+2,bob@example.com,DE,3
+";
+
+/// The first-hour pipeline: orders (their e-mails classified `pii`) through
+/// `middle` (the transforms' YAML, the last one named `masked`) into a
+/// lake, under `policy` (none when empty).
+fn orders_pipeline(dir: &Path, middle: &str, policy: &str) -> PathBuf {
+    std::fs::write(dir.join("orders.csv"), ORDERS_CSV).unwrap();
+    let policy = match policy {
+        "" => String::new(),
+        policy => format!("policy: {{{policy}}}\n"),
+    };
+    write_pipeline(
+        dir,
+        &format!(
+            "{policy}sources:
+  orders:
+    type: file
+    config: {{path: orders.csv, schema: {{id: int64, country: utf8, customer_email: utf8, amount: float64}}}}
+    classify: {{customer_email: pii}}
+transforms:
+{middle}
+sinks:
+  lake: {{type: file, inputs: [masked], config: {{path: lake, format: json}}}}
+  audit: {{type: file, inputs: [orders], config: {{path: audit, format: json}}}}
+"
+        ),
+    )
+}
+
+const MASK_EMAIL: &str = "  masked: {plugin: mask, inputs: [orders], config: {columns: {customer_email: {method: hash, salt: s}}}}";
+const MASK_COUNTRY: &str = "  masked: {plugin: mask, inputs: [orders], config: {columns: {country: {method: hash, salt: s}}}}";
+const PII_TO_AUDIT: &str = "allow: {pii: [audit]}";
+
+fn validate(pipeline: &Path) -> (bool, String) {
+    let out = weir(&["validate", pipeline.to_str().unwrap()]);
+    (out.status.success(), text(&out.stderr))
+}
+
+#[test]
+fn a_pii_column_left_unmasked_is_refused_before_the_run_and_a_masked_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // The mix-up of the first-hour issue: the mask is on the wrong column.
+    let wrong = orders_pipeline(dir.path(), MASK_COUNTRY, PII_TO_AUDIT);
+    let (ok, stderr) = validate(&wrong);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("classification or policy error"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "column \"customer_email\" is pii (orders.customer_email -> masked.customer_email -> lake)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lets pii reach only audit"), "{stderr}");
+    let out = weir(&["run", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "run refuses it too");
+    assert!(!dir.path().join("lake").exists(), "nothing ran");
+
+    let right = orders_pipeline(dir.path(), MASK_EMAIL, PII_TO_AUDIT);
+    let (ok, stderr) = validate(&right);
+    assert!(ok, "{stderr}");
+    let edges = text(&weir(&["validate", right.to_str().unwrap()]).stdout);
+    assert!(
+        edges.contains("orders -> masked: id: Int64, country: Utf8, customer_email: Utf8 [pii]"),
+        "{edges}"
+    );
+    assert!(
+        edges.contains("masked -> lake: id: Int64, country: Utf8, customer_email: Utf8, amount"),
+        "masked, the class is gone: {edges}"
+    );
+    run_pipeline(&right, &[]);
+    let lake = serde_json::to_string(&read_json_dir(&dir.path().join("lake"))).unwrap();
+    assert!(!lake.contains('@'), "{lake}");
+    let audit = read_json_dir(&dir.path().join("audit"));
+    assert_eq!(
+        audit[0]["customer_email"], "ann@example.com",
+        "pii may reach the audit sink"
+    );
+}
+
+#[test]
+fn renamed_and_computed_columns_keep_their_class_and_every_policy_must_allow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = "  shaped:
+    plugin: select
+    inputs: [orders]
+    config: {columns: [{name: id}, {name: contact, from: customer_email}, {name: country}]}
+  masked: {plugin: mask, inputs: [shaped], config: {columns: {country: {method: redact}}}}";
+    let (ok, stderr) = validate(&orders_pipeline(dir.path(), renamed, PII_TO_AUDIT));
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "column \"contact\" is pii (orders.customer_email -> shaped.contact -> masked.contact -> lake)"
+        ),
+        "{stderr}"
+    );
+
+    // A shared (tenant) policy applies as well as the pipeline's own: the
+    // pipeline lets pii reach the lake, the tenant's file does not.
+    std::fs::write(dir.path().join("tenant.yaml"), "allow: {pii: [audit]}\n").unwrap();
+    let both = orders_pipeline(
+        dir.path(),
+        MASK_COUNTRY,
+        "allow: {pii: [audit, lake]}, file: tenant.yaml",
+    );
+    let (ok, stderr) = validate(&both);
+    assert!(!ok);
+    assert!(
+        stderr.contains("tenant.yaml lets pii reach only audit"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("is pii").count(),
+        1,
+        "the pipeline's own allows it: {stderr}"
+    );
+
+    // No policy: classes are carried, nothing is refused.
+    let (ok, stderr) = validate(&orders_pipeline(dir.path(), MASK_COUNTRY, ""));
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn a_python_plugin_that_copies_an_email_into_a_new_column_cannot_smuggle_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/languages/py-smuggle");
+    let plugin = dir.path().join("smuggle.wasm");
+    let built = weir(&[
+        "plugin",
+        "build",
+        fixture.to_str().unwrap(),
+        "-o",
+        plugin.to_str().unwrap(),
+    ]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let middle = format!(
+        "  smuggle: {{plugin: {}, inputs: [orders]}}
+  masked: {{plugin: mask, inputs: [smuggle], config: {{columns: {{customer_email: {{method: hash, salt: s}}}}}}}}",
+        plugin.display()
+    );
+    let (ok, stderr) = validate(&orders_pipeline(dir.path(), &middle, PII_TO_AUDIT));
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains(
+            "column \"contact\" is pii (orders.customer_email -> smuggle.contact -> masked.contact -> lake)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("column \"customer_email\""),
+        "the masked column itself may go: {stderr}"
+    );
+}
