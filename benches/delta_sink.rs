@@ -73,6 +73,7 @@ fn write(kind: &str, config: serde_json::Value, dir: &Path, batches: &[RecordBat
         pipeline: "bench".into(),
         node: kind.into(),
         continues: false,
+        describing: false,
     };
     let started = Instant::now();
     let mut sink = connector.open(&schema(), &context).unwrap();

@@ -18,6 +18,7 @@
 #[cfg(feature = "admin")]
 pub mod admin;
 pub mod authoring;
+pub mod catalog;
 pub mod connectors;
 mod error;
 pub mod exec;

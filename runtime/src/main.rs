@@ -61,6 +61,16 @@ enum Command {
         /// The pipeline file (YAML).
         file: PathBuf,
     },
+    /// List the datasets pipelines read and write: columns, classes,
+    /// owners, and the lineage between them (nothing runs).
+    Catalog {
+        /// Pipeline files (YAML), or folders holding them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+        format: CatalogFormat,
+    },
     /// Print a pipeline's graph.
     Graph {
         /// The pipeline file (YAML).
@@ -124,6 +134,15 @@ enum TableCommand {
 enum CacheAction {
     /// Remove every compiled component.
     Clear,
+}
+
+/// Formats of `weir catalog`.
+#[derive(Clone, Copy, ValueEnum)]
+enum CatalogFormat {
+    /// Text for people.
+    Table,
+    /// JSON for tools.
+    Json,
 }
 
 /// Formats of `weir graph`.
@@ -570,6 +589,25 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 file.display(),
                 graph.nodes.len()
             ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog { files, format } => {
+            exit_on_ctrl_c()?;
+            let engine = PluginEngine::new(&EngineOptions::default())?;
+            let mut pipelines = Vec::new();
+            for file in pipeline_files(&files)? {
+                pipelines.push(Pipeline::from_file(&file)?);
+            }
+            weir::spec::make_names_unique(&mut pipelines)?;
+            let graphs = pipelines
+                .into_iter()
+                .map(|pipeline| Graph::build_to_describe(pipeline, &engine))
+                .collect::<Result<Vec<_>, _>>()?;
+            let catalog = weir::catalog::catalog(&graphs);
+            say(&match format {
+                CatalogFormat::Table => catalog.table(),
+                CatalogFormat::Json => format!("{}\n", serde_json::to_string_pretty(&catalog)?),
+            });
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, format } => {

@@ -170,3 +170,114 @@ fn a_python_plugin_that_copies_an_email_into_a_new_column_cannot_smuggle_it_out(
         "the masked column itself may go: {stderr}"
     );
 }
+
+#[test]
+fn the_catalog_lists_datasets_with_classes_and_owners_and_the_lineage_between_pipelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let masking = orders_pipeline(dir.path(), MASK_EMAIL, PII_TO_AUDIT);
+    let yaml = std::fs::read_to_string(&masking).unwrap();
+    std::fs::write(
+        &masking,
+        format!("name: orders-masking\nowner: privacy@example.com\n{yaml}"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("reports")).unwrap();
+    let report = dir.path().join("reports/report.yaml");
+    std::fs::write(
+        &report,
+        "name: revenue
+owner: analytics@example.com
+description: Revenue by country from the masked lake.
+tags: [finance]
+sources:
+  lake: {type: file, config: {path: ../lake/*.jsonl, schema: {country: utf8, amount: float64}}}
+transforms:
+  big: {plugin: filter, inputs: [lake], config: {predicate: 'amount > 5'}}
+sinks:
+  by_country: {type: file, inputs: [big], config: {path: out, format: json}}
+",
+    )
+    .unwrap();
+    run_pipeline(&masking, &[]);
+    let out = weir(&[
+        "catalog",
+        masking.to_str().unwrap(),
+        report.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let catalog: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let path = |p: &str| root.join(p).display().to_string();
+    let dataset = |name: &str| {
+        catalog["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("no dataset {name} in {catalog}"))
+            .clone()
+    };
+    let orders = dataset(&path("orders.csv"));
+    let email = orders["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "customer_email")
+        .unwrap();
+    assert_eq!(email["classes"], serde_json::json!(["pii"]));
+    assert_eq!(
+        orders["read_by"],
+        serde_json::json!(["orders-masking.orders"])
+    );
+    let lake = dataset(&path("lake"));
+    assert_eq!(
+        lake["written_by"],
+        serde_json::json!(["orders-masking.lake"])
+    );
+    assert_eq!(
+        lake["read_by"],
+        serde_json::json!(["revenue.lake"]),
+        "the pattern's folder is the dataset"
+    );
+    assert_eq!(lake["owners"], serde_json::json!(["privacy@example.com"]));
+    let edges: Vec<(String, String, String)> = catalog["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"]["name"].as_str().unwrap().to_string(),
+                e["to"]["name"].as_str().unwrap().to_string(),
+                e["pipeline"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for edge in [
+        (path("orders.csv"), path("lake"), "orders-masking"),
+        (path("orders.csv"), path("audit"), "orders-masking"),
+        (path("lake"), path("reports/out"), "revenue"),
+    ] {
+        let edge = (edge.0, edge.1, edge.2.to_string());
+        assert!(edges.contains(&edge), "{edge:?} in {edges:?}");
+    }
+    assert_eq!(
+        catalog["pipelines"][1]["description"],
+        "Revenue by country from the masked lake."
+    );
+
+    let table = text(
+        &weir(&[
+            "catalog",
+            masking.to_str().unwrap(),
+            report.to_str().unwrap(),
+        ])
+        .stdout,
+    );
+    assert!(table.contains("customer_email: Utf8 [pii]"), "{table}");
+    assert!(
+        table.contains("revenue  owner: analytics@example.com  tags: finance"),
+        "{table}"
+    );
+}

@@ -181,7 +181,12 @@ impl ConnectorConfig for Config {
 
 impl SinkConnector for Config {
     fn check(&self, schema: &SchemaRef, context: &SinkContext) -> Result<(), ConnectorError> {
-        check(self, schema, Mode::resolve(self.mode, context))
+        let mode = match context.describing {
+            // What the target holds now is the run's business.
+            true => Mode::Append,
+            false => Mode::resolve(self.mode, context),
+        };
+        check(self, schema, mode)
     }
 
     fn datasets(&self) -> Vec<super::Dataset> {

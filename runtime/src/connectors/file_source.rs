@@ -274,8 +274,14 @@ impl SourceConnector for Config {
         self.resume.unwrap_or(self.follow)
     }
 
+    /// The file, or for a pattern (`lake/*.jsonl`) the folder before its
+    /// first wildcard: the dataset a `file` sink writing there names.
     fn datasets(&self) -> Vec<super::Dataset> {
-        vec![super::Dataset::local(&self.path)]
+        let wild = |part: &std::path::Component<'_>| {
+            part.as_os_str().to_string_lossy().contains(['*', '?', '['])
+        };
+        let folder: PathBuf = self.path.components().take_while(|c| !wild(c)).collect();
+        vec![super::Dataset::local(&folder)]
     }
 
     fn open(

@@ -32,7 +32,7 @@ pub trait ConnectorConfig: DeserializeOwned + Debug + Send + Sync + 'static {
 /// datasets (<https://openlineage.io/docs/spec/naming>): `file` and an
 /// absolute path, `kafka://host:port` and a topic, `postgres://host:port`
 /// and `database.schema.table`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Dataset {
     /// Where it lives.
     pub namespace: String,
@@ -41,12 +41,25 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// A file or folder on this machine (made absolute).
+    /// A file or folder on this machine, made absolute and without `.`
+    /// and `..` (as written: links are not followed, so a name does not
+    /// change once the folder exists).
     pub fn local(path: &Path) -> Self {
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        use std::path::Component;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut clean = std::path::PathBuf::new();
+        for part in absolute.components() {
+            match part {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    clean.pop();
+                }
+                other => clean.push(other),
+            }
+        }
         Self {
             namespace: "file".into(),
-            name: path.display().to_string(),
+            name: clean.display().to_string(),
         }
     }
 
@@ -136,6 +149,10 @@ pub struct SinkContext {
     /// plugin source may resume after a crash). A run that does not is a
     /// batch job, and running it again is a re-run.
     pub continues: bool,
+    /// The graph is built to describe the pipeline (`weir catalog`), not
+    /// to run it: check what the sink would write, not what its target
+    /// holds now.
+    pub describing: bool,
 }
 
 /// A configured native sink, ready to open.

@@ -217,6 +217,24 @@ impl Graph {
         engine: &PluginEngine,
         registry: &Registry,
     ) -> Result<Self, GraphError> {
+        Self::build_for(pipeline, engine, registry, false)
+    }
+
+    /// Builds the graph of `pipeline` to describe it (`weir catalog`), not
+    /// to run it: sinks do not refuse what their targets hold already.
+    pub fn build_to_describe(
+        pipeline: Pipeline,
+        engine: &PluginEngine,
+    ) -> Result<Self, GraphError> {
+        Self::build_for(pipeline, engine, &Registry::builtin(), true)
+    }
+
+    fn build_for(
+        pipeline: Pipeline,
+        engine: &PluginEngine,
+        registry: &Registry,
+        describing: bool,
+    ) -> Result<Self, GraphError> {
         let fail = |class, errors: Vec<Error>| GraphError {
             path: pipeline.path.clone(),
             class,
@@ -283,7 +301,7 @@ impl Graph {
                 continue; // Its input's error is reported already.
             }
             let guess = nodes[i].inputs.iter().find_map(|&j| assumed[j].clone());
-            if let Err(error) = type_node(engine, &pipeline, &mut nodes, i) {
+            if let Err(error) = type_node(engine, &pipeline, &mut nodes, i, describing) {
                 errors.push(
                     match &guess {
                         Some(failed) => error.context(format!(
@@ -712,6 +730,7 @@ fn type_node(
     pipeline: &Pipeline,
     nodes: &mut [Node],
     i: usize,
+    describing: bool,
 ) -> Result<()> {
     let path = &pipeline.path;
     let input_schema = match nodes[i].inputs.as_slice() {
@@ -770,7 +789,7 @@ fn type_node(
         }
         Implementation::Sink(Runner::Connector(sink)) => {
             let schema = input_schema.as_ref().expect("sinks have inputs");
-            sink.check(schema, &sink_context(pipeline, nodes, i))
+            sink.check(schema, &sink_context(pipeline, nodes, i, describing))
                 .map_err(|e| Error::connector(Stage::Open, e))?;
             None
         }
@@ -844,7 +863,7 @@ fn type_node(
 }
 
 /// What sink `i` is told about the run (see [`SinkContext`]).
-fn sink_context(pipeline: &Pipeline, nodes: &[Node], i: usize) -> SinkContext {
+fn sink_context(pipeline: &Pipeline, nodes: &[Node], i: usize, describing: bool) -> SinkContext {
     let continues = nodes.iter().any(|node| match &node.implementation {
         Implementation::Source(Runner::Connector(source)) => source.continues(),
         // A plugin source resumes after a crash from its stored position.
@@ -855,13 +874,14 @@ fn sink_context(pipeline: &Pipeline, nodes: &[Node], i: usize) -> SinkContext {
         pipeline: pipeline.name.clone(),
         node: nodes[i].name.clone(),
         continues,
+        describing,
     }
 }
 
 impl Graph {
     /// What sink node `i` is told about the run (see [`SinkContext`]).
     pub fn sink_context(&self, i: usize) -> SinkContext {
-        sink_context(&self.pipeline, &self.nodes, i)
+        sink_context(&self.pipeline, &self.nodes, i, false)
     }
 
     /// The producers of the rows that reach node `i`: every source and

@@ -44,6 +44,12 @@ pub struct Pipeline {
     pub audit_log: PathBuf,
     /// Where the run's OpenLineage events go, if anywhere.
     pub lineage: Option<LineageSpec>,
+    /// Who answers for the pipeline and its outputs (`weir catalog`).
+    pub owner: Option<String>,
+    /// What the pipeline is for.
+    pub description: Option<String>,
+    /// Labels to find it by.
+    pub tags: Vec<String>,
     /// Which classes of columns may reach which sinks: the pipeline's own
     /// `policy:` and the shared policy file it names; a column reaches a
     /// sink only if every one of them allows its classes there.
@@ -159,6 +165,12 @@ struct PipelineFile {
     audit_log: Option<PathBuf>,
     #[serde(default)]
     lineage: Option<LineageSpec>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
     #[serde(default)]
     policy: Option<PolicySpec>,
     #[serde(default)]
@@ -570,6 +582,9 @@ impl Pipeline {
                 Some(policy) => policies(path, &base_dir, policy)?,
                 None => Vec::new(),
             },
+            owner: file.owner,
+            description: file.description,
+            tags: file.tags,
             lineage: file.lineage.map(|lineage| LineageSpec {
                 file: lineage.file.map(|f| base_dir.join(f)),
                 ..lineage
