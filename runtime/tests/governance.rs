@@ -281,3 +281,72 @@ sinks:
         "{table}"
     );
 }
+
+/// The audit log's `commit` events, as JSON.
+fn commits(audit: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(audit)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["event"] == "commit")
+        .collect()
+}
+
+#[cfg(feature = "delta")]
+#[test]
+fn the_audit_log_records_every_commit_of_a_sink_with_its_files_version_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: String = (0..5).map(|i| format!("{{\"id\": {i}}}\n")).collect();
+    std::fs::write(dir.path().join("ids.jsonl"), ids).unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        "name: ids
+audit_log: audit.jsonl
+sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}}}
+sinks:
+  files: {type: file, inputs: [ids], config: {path: out, format: json, max_rows_per_file: 2}}
+  table: {type: delta, inputs: [ids], config: {path: lake/ids}}
+",
+    );
+    run_pipeline(&pipeline, &[]);
+    let made = commits(&dir.path().join("audit.jsonl"));
+    let of = |node: &str| -> Vec<&serde_json::Value> {
+        made.iter()
+            .filter(|e| e["node"] == node)
+            .map(|e| &e["commit"])
+            .collect()
+    };
+    let files = of("files");
+    let names: Vec<&str> = files
+        .iter()
+        .flat_map(|c| c["files"].as_array().unwrap())
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    let mut on_disk = read_dir_names(&dir.path().join("out"));
+    on_disk.sort();
+    assert_eq!(names, on_disk, "every file the sink finished, once");
+    assert_eq!(
+        files
+            .iter()
+            .map(|c| c["rows"].as_u64().unwrap())
+            .sum::<u64>(),
+        5
+    );
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    assert_eq!(files[0]["folder"], root.join("out").display().to_string());
+
+    let table = of("table");
+    assert_eq!(table.len(), 1, "{made:?}");
+    assert_eq!(
+        table[0]["version"], 1,
+        "the first after the table's creation (version 0)"
+    );
+    assert_eq!(table[0]["rows"], 5);
+    let data_files = table[0]["files"].as_array().unwrap();
+    assert!(!data_files.is_empty());
+    for file in data_files {
+        let file = file.as_str().unwrap();
+        assert!(dir.path().join("lake/ids").join(file).is_file(), "{file}");
+    }
+}

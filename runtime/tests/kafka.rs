@@ -202,6 +202,30 @@ fn json_messages_round_trip_and_malformed_ones_become_dead_letters() {
         .collect();
     kept.sort_by_key(|v| v["id"].as_i64());
     assert_eq!(kept, events_json(0..400), "the kept rows, as JSON objects");
+    // The audit log records the offsets each flush had delivered.
+    let audit = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+    let mut ranges: Vec<(i64, i64, u64)> = audit
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|e| e["event"] == "commit" && e["node"] == "out")
+        .map(|e| {
+            let made = &e["commit"];
+            assert_eq!(
+                (made["topic"].as_str(), made["partition"].as_i64()),
+                (Some("kept"), Some(0))
+            );
+            let offsets = made["offsets"].as_array().unwrap();
+            (
+                offsets[0].as_i64().unwrap(),
+                offsets[1].as_i64().unwrap(),
+                made["messages"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ranges.sort();
+    assert_eq!(ranges.first().map(|r| r.0), Some(0), "{audit}");
+    assert_eq!(ranges.last().map(|r| r.1), Some(399), "{audit}");
+    assert_eq!(ranges.iter().map(|r| r.2).sum::<u64>(), 400, "{audit}");
     let letters = dead_letters(dir.path(), "events");
     assert_eq!(letters.len(), 2, "{letters:?}");
     for letter in &letters {

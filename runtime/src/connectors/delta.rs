@@ -296,6 +296,7 @@ impl SinkConnector for Config {
             changed_keys: Default::default(),
             commits_since_optimize,
             committed: None,
+            made: Vec::new(),
         }))
     }
 }
@@ -323,6 +324,8 @@ struct DeltaSink {
     /// then kept as this sink commits: it is the table's only writer of its
     /// application id).
     committed: Option<Option<u64>>,
+    /// The commits made since the audit log last asked.
+    made: Vec<serde_json::Value>,
 }
 
 impl DeltaSink {
@@ -363,12 +366,38 @@ impl DeltaSink {
     }
 
     /// Commits `actions` to the table as one `Write` in `mode`, with `txn`.
-    fn commit_actions(
+    /// Commits `actions` and keeps, for the audit log, the table version
+    /// made with its data files and rows.
+    fn commit_recorded(
         &mut self,
         actions: Vec<Action>,
         mode: SaveMode,
         txn: Option<Transaction>,
     ) -> Result<(), ConnectorError> {
+        let files: Vec<&str> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Add(add) => Some(add.path.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut made = serde_json::json!({
+            "table": self.config.url().as_str(),
+            "files": files,
+            "rows": metrics(&actions)["numOutputRows"].as_str().and_then(|r| r.parse::<u64>().ok()),
+        });
+        made["version"] = self.commit_actions(actions, mode, txn)?.into();
+        self.made.push(made);
+        Ok(())
+    }
+
+    /// Commits `actions`; answers the table version made.
+    fn commit_actions(
+        &mut self,
+        actions: Vec<Action>,
+        mode: SaveMode,
+        txn: Option<Transaction>,
+    ) -> Result<i64, ConnectorError> {
         let partition_by = Some(self.config.partition_by.clone()).filter(|p| !p.is_empty());
         let operation = match self.config.mode {
             Mode::Merge => DeltaOperation::Merge {
@@ -390,7 +419,7 @@ impl DeltaSink {
         }
         .with_metadata([("operationMetrics".to_string(), metrics(&actions))]);
         let table = &mut self.table;
-        let committed: Result<(), DeltaTableError> = self.runtime.block_on(async {
+        let committed: Result<i64, DeltaTableError> = self.runtime.block_on(async {
             let snapshot = table.snapshot()?.clone();
             let finalized = CommitBuilder::from(properties)
                 .with_actions(actions)
@@ -398,7 +427,7 @@ impl DeltaSink {
                 .await?;
             // The table as the commit left it, without listing the log.
             table.state = Some(finalized.snapshot());
-            Ok(())
+            Ok(finalized.version())
         });
         committed.map_err(|e| self.config.delta_error(e))
     }
@@ -489,7 +518,11 @@ impl Sink for DeltaSink {
         });
         let mut actions = removes.map_err(|e| self.delta_error(e))?;
         actions.extend(std::mem::take(&mut self.adds).into_iter().map(Action::Add));
-        self.commit_actions(actions, SaveMode::Overwrite, None)
+        self.commit_recorded(actions, SaveMode::Overwrite, None)
+    }
+
+    fn take_committed(&mut self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut self.made)
     }
 
     fn transactional(&mut self) -> Option<&mut dyn Transactional> {
@@ -530,7 +563,7 @@ impl Transactional for DeltaSink {
             false => self.replace_rows(&prepared.keys)?,
         };
         actions.extend(prepared.adds.into_iter().map(Action::Add));
-        self.commit_actions(actions, SaveMode::Append, Some(txn))?;
+        self.commit_recorded(actions, SaveMode::Append, Some(txn))?;
         self.committed = Some(Some(version));
         self.commits_since_optimize += 1;
         if self

@@ -272,6 +272,8 @@ pub struct FileSink {
     file_schema: SchemaRef,
     /// One folder per partition value ("" when not partitioned).
     folders: HashMap<String, Folder>,
+    /// Files finished (path, rows) since the audit log last asked.
+    finished: Vec<(PathBuf, usize)>,
 }
 
 /// A folder of output files and the file being written in it.
@@ -360,6 +362,7 @@ impl FileSink {
             partitioning,
             file_schema,
             folders: HashMap::new(),
+            finished: Vec::new(),
         })
     }
 
@@ -386,6 +389,7 @@ impl FileSink {
     fn write_to(&mut self, value: &str, batch: &RecordBatch) -> Result<(), ConnectorError> {
         let config = self.config.clone();
         let schema = self.file_schema.clone();
+        let mut finished = Vec::new();
         let folder = self.folder(value)?;
         let max_rows = config.max_rows_per_file.unwrap_or(usize::MAX);
         let max_bytes = config.max_bytes_per_file.unwrap_or(u64::MAX);
@@ -409,9 +413,10 @@ impl FileSink {
             // A full file is closed at once, so readers see it without
             // waiting for the next batch.
             if open.rows >= max_rows || open.bytes() >= max_bytes {
-                folder.finish_file()?;
+                finished.extend(folder.finish_file()?);
             }
         }
+        self.finished.extend(finished);
         Ok(())
     }
 }
@@ -456,9 +461,10 @@ impl Folder {
         }))
     }
 
-    fn finish_file(&mut self) -> Result<(), ConnectorError> {
+    /// Finishes the open file, if any; answers its path and rows.
+    fn finish_file(&mut self) -> Result<Option<(PathBuf, usize)>, ConnectorError> {
         let Some(open) = self.open.take() else {
-            return Ok(());
+            return Ok(None);
         };
         let arrow = |source| ConnectorError::Arrow {
             path: open.temporary.clone(),
@@ -479,7 +485,8 @@ impl Folder {
                 file.sync_all().map_err(io)?;
             }
         }
-        std::fs::rename(&open.temporary, &open.path).map_err(io)
+        std::fs::rename(&open.temporary, &open.path).map_err(io)?;
+        Ok(Some((open.path, open.rows)))
     }
 }
 
@@ -658,9 +665,32 @@ impl Sink for FileSink {
     fn flush(&mut self) -> Result<(), ConnectorError> {
         let mut folders: Vec<_> = self.folders.iter_mut().collect();
         folders.sort_by(|a, b| a.0.cmp(b.0));
-        folders
-            .into_iter()
-            .try_for_each(|(_, folder)| folder.finish_file())
+        for (_, folder) in folders {
+            self.finished.extend(folder.finish_file()?);
+        }
+        Ok(())
+    }
+
+    /// The files finished, by their names under the sink's folder; in
+    /// `overwrite` mode, only once the run's output is swapped in.
+    fn take_committed(&mut self) -> Vec<serde_json::Value> {
+        if self.staged.is_some() || self.finished.is_empty() {
+            return Vec::new();
+        }
+        let finished = std::mem::take(&mut self.finished);
+        let rows: usize = finished.iter().map(|(_, rows)| rows).sum();
+        let files: Vec<serde_json::Value> = finished
+            .iter()
+            .map(|(path, rows)| {
+                let name = path.strip_prefix(&self.root).unwrap_or(path);
+                serde_json::json!({"name": name, "rows": rows})
+            })
+            .collect();
+        vec![serde_json::json!({
+            "folder": super::Dataset::local(&self.config.path).name,
+            "files": files,
+            "rows": rows,
+        })]
     }
 
     /// In `overwrite` mode, swaps the staged output in for the old.

@@ -208,6 +208,14 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// What became durable and visible since the last call, for the audit
+    /// log: the files finished, a table version and its files, the topic
+    /// partitions' offsets, each with its rows. Called after every flush,
+    /// commit and finish. Default: nothing to say.
+    fn take_committed(&mut self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+
     /// The sink's commits, if its output becomes visible in numbered
     /// commits a later run can recognise (a Delta table's transactions):
     /// the executor then makes its output exactly-once. Default: none.

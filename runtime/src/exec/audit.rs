@@ -101,14 +101,32 @@ impl AuditLog {
             "event": event.name(),
             "detail": detail,
         });
-        self.append(&format!("{line}\n")).map_err(|e| {
-            crate::Error::caused(
-                crate::Stage::Io,
-                crate::Fault::External,
-                format!("cannot write the audit log {}", self.path.display()),
-                e,
-            )
-        })
+        self.append(&format!("{line}\n"))
+            .map_err(|e| self.unwritable(e))
+    }
+
+    /// Appends what a commit of sink `node` made durable and visible
+    /// (`made`: files, a table version, topic offsets, with their rows).
+    pub fn record_commit(&self, node: &Node, made: serde_json::Value) -> crate::Result<()> {
+        let line = json!({
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "tenant": self.tenant,
+            "pipeline": self.pipeline,
+            "node": node.name,
+            "event": "commit",
+            "commit": made,
+        });
+        self.append(&format!("{line}\n"))
+            .map_err(|e| self.unwritable(e))
+    }
+
+    fn unwritable(&self, error: std::io::Error) -> crate::Error {
+        crate::Error::caused(
+            crate::Stage::Io,
+            crate::Fault::External,
+            format!("cannot write the audit log {}", self.path.display()),
+            error,
+        )
     }
 
     fn append(&self, line: &str) -> std::io::Result<()> {

@@ -137,10 +137,13 @@ impl SinkConfig {
     }
 }
 
-/// Counts delivery failures reported by librdkafka's background thread.
+/// Counts delivery failures reported by librdkafka's background thread,
+/// and the offsets delivered to each topic partition since the audit log
+/// last asked (first, last, messages).
 struct Deliveries {
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
+    delivered: Mutex<std::collections::BTreeMap<(String, i32), (i64, i64, u64)>>,
 }
 
 impl ClientContext for Deliveries {}
@@ -149,13 +152,20 @@ impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        use rdkafka::message::Message;
+        if let Ok(message) = result {
+            let mut delivered = self.delivered.lock().expect("delivered lock");
+            let key = (message.topic().to_string(), message.partition());
+            let offset = message.offset();
+            let range = delivered.entry(key).or_insert((offset, offset, 0));
+            range.0 = range.0.min(offset);
+            range.1 = range.1.max(offset);
+            range.2 += 1;
+        }
         if let Err((error, message)) = result {
             self.failed.fetch_add(1, Ordering::SeqCst);
             let mut first = self.first_error.lock().expect("error lock");
-            first.get_or_insert_with(|| {
-                use rdkafka::message::Message;
-                format!("{} (topic {})", error, message.topic())
-            });
+            first.get_or_insert_with(|| format!("{} (topic {})", error, message.topic()));
         }
     }
 }
@@ -205,6 +215,7 @@ impl KafkaSink {
         let deliveries = Deliveries {
             failed: AtomicU64::new(0),
             first_error: Mutex::new(None),
+            delivered: Mutex::default(),
         };
         let producer = config
             .connection
@@ -313,6 +324,29 @@ impl Sink for KafkaSink {
             .flush(FLUSH_TIMEOUT)
             .map_err(|e| kafka_error("cannot flush the producer", e))?;
         self.delivered()
+    }
+
+    /// Per topic partition, the offsets delivered since the last call.
+    fn take_committed(&mut self) -> Vec<serde_json::Value> {
+        let delivered = std::mem::take(
+            &mut *self
+                .producer
+                .context()
+                .delivered
+                .lock()
+                .expect("delivered lock"),
+        );
+        delivered
+            .into_iter()
+            .map(|((topic, partition), (first, last, messages))| {
+                serde_json::json!({
+                    "topic": topic,
+                    "partition": partition,
+                    "offsets": [first, last],
+                    "messages": messages,
+                })
+            })
+            .collect()
     }
 }
 

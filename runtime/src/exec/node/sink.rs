@@ -71,6 +71,12 @@ trait Writes {
         let _ = cx;
         Ok(())
     }
+    /// Records in the audit log what became durable and visible since the
+    /// last call (see [`crate::connectors::Sink::take_committed`]).
+    fn audit_commits(&mut self, cx: &Context<'_>) -> Result<()> {
+        let _ = cx;
+        Ok(())
+    }
 }
 
 /// A native sink, and its commits if it makes its output exactly-once.
@@ -121,6 +127,13 @@ impl Writes for ConnectorSink {
             Some((commits, sink)) => commits.commit_recorded(sink),
             None => Ok(()),
         }
+    }
+
+    fn audit_commits(&mut self, cx: &Context<'_>) -> Result<()> {
+        for made in self.sink.take_committed() {
+            cx.audit.record_commit(cx.node, made)?;
+        }
+        Ok(())
     }
 
     fn settle(&mut self, cx: &Context<'_>) -> Result<()> {
@@ -189,6 +202,7 @@ fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<()> {
                     release(std::mem::take(&mut written));
                 }
                 sink.commit_recorded()?;
+                sink.audit_commits(cx)?;
             },
         }
     }
@@ -198,5 +212,6 @@ fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<()> {
     }
     release(written);
     cx.durable.closed();
-    sink.settle(cx)
+    sink.settle(cx)?;
+    sink.audit_commits(cx)
 }
