@@ -137,13 +137,17 @@ impl SinkConfig {
     }
 }
 
+/// Per topic partition: the first and last offsets delivered, and how many
+/// messages.
+type Delivered = std::collections::BTreeMap<(String, i32), (i64, i64, u64)>;
+
 /// Counts delivery failures reported by librdkafka's background thread,
 /// and the offsets delivered to each topic partition since the audit log
 /// last asked (first, last, messages).
 struct Deliveries {
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
-    delivered: Mutex<std::collections::BTreeMap<(String, i32), (i64, i64, u64)>>,
+    delivered: Mutex<Delivered>,
 }
 
 impl ClientContext for Deliveries {}
