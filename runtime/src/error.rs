@@ -44,6 +44,9 @@ pub enum Fault {
     External,
     /// A bug in Weir.
     Internal,
+    /// The data broke a data-quality rule of severity `fail` (the
+    /// pipeline's own `expect` gate).
+    Quality,
 }
 
 impl fmt::Display for Stage {
@@ -67,6 +70,7 @@ impl fmt::Display for Fault {
             Self::Plugin => "plugin",
             Self::External => "external system",
             Self::Internal => "internal",
+            Self::Quality => "data quality",
         })
     }
 }

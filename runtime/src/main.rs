@@ -175,6 +175,8 @@ const FAILED: u8 = 1;
 const INVALID: u8 = 2;
 /// Exit code of a run that went past a dead-letter budget.
 const OVER_BUDGET: u8 = 3;
+/// A data-quality rule of severity `fail` stopped a run.
+const QUALITY: u8 = 4;
 /// Exit code of a run stopped by Ctrl-C (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
@@ -197,7 +199,20 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             || e.is::<weir::graph::GraphError>()
             || e.is::<Invalid>()
     });
-    if invalid { INVALID } else { FAILED }
+    match (invalid, broke_a_rule(error)) {
+        (true, _) => INVALID,
+        (false, true) => QUALITY,
+        (false, false) => FAILED,
+    }
+}
+
+/// Whether `error` is a run stopped by a data-quality rule of severity
+/// `fail` (and by nothing else).
+fn broke_a_rule(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<weir::RunError>()
+            .is_some_and(|run| run.errors.iter().all(|e| e.fault() == weir::Fault::Quality))
+    })
 }
 
 /// `--lang` of `weir plugin new`.
@@ -501,6 +516,7 @@ fn run_pipelines(
     // Pipelines that could not start are invalid; one whose run failed
     // makes the whole run failed.
     let mut run_failed = false;
+    let mut rules_broken = false;
     let mut over_budget = false;
     for (path, outcome) in runtime.run(pipelines)? {
         let not_started = |error: anyhow::Error| match several {
@@ -541,6 +557,11 @@ fn run_pipelines(
         }
         if let Err(error) = ran.result {
             let error = anyhow::Error::from(error).context(format!("running {}", path.display()));
+            if broke_a_rule(&error) {
+                rules_broken = true;
+                failed.push(chain(&error));
+                continue;
+            }
             match several {
                 true => failed.push(chain(&error)),
                 false => return Err(error),
@@ -555,6 +576,7 @@ fn run_pipelines(
     Ok(ExitCode::from(
         match (run_failed, failed.is_empty(), over_budget, interrupted) {
             (true, ..) => FAILED,
+            (false, ..) if rules_broken => QUALITY,
             (false, true, _, true) => INTERRUPTED,
             (false, true, _, false) => 0,
             (false, false, true, _) => OVER_BUDGET,

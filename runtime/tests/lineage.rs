@@ -340,3 +340,62 @@ fn events_reach_an_http_endpoint_through_its_failures_and_a_silent_one_does_not_
         text(&out.stderr)
     );
 }
+
+#[test]
+fn data_quality_results_reach_the_input_datasets_assertions_facet() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orders.jsonl"),
+        "{\"id\": 1, \"amount\": 5}\n{\"id\": null, \"amount\": 7}\n{\"id\": 3, \"amount\": -1}\n",
+    )
+    .unwrap();
+    let pipeline = write_pipeline(
+        dir.path(),
+        "lineage: {file: lineage.jsonl}
+sources:
+  orders: {type: file, config: {path: orders.jsonl, schema: {id: int64, amount: float64}}}
+transforms:
+  checks:
+    plugin: expect
+    inputs: [orders]
+    config:
+      rules:
+        - {name: id_present, not_null: id, severity: reject}
+        - {name: positive, range: {column: amount, min: 0}}
+        - {name: small, range: {column: amount, max: 100}}
+sinks:
+  out: {type: file, inputs: [checks], config: {path: out, format: json}}
+",
+    );
+    run_pipeline(&pipeline, &[]);
+    let events = checked_events(&dir.path().join("lineage.jsonl"));
+    assert_eq!(types(&events), ["START", "COMPLETE"]);
+    assert!(
+        events[0]["inputs"][0]["inputFacets"].is_null(),
+        "results come at the end"
+    );
+    let assertions = events[1]["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let found: Vec<(&str, &str, bool, &str, &str)> = assertions
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap(),
+                a["assertion"].as_str().unwrap(),
+                a["success"].as_bool().unwrap(),
+                a["column"].as_str().unwrap(),
+                a["actual"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("id_present", "not_null", false, "id", "1"),
+            ("positive", "range", false, "amount", "1"),
+            ("small", "range", true, "amount", "0"),
+        ]
+    );
+}

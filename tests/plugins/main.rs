@@ -44,6 +44,7 @@ fn run(instance: &mut TransformInstance, batch: &RecordBatch) -> RecordBatch {
 }
 
 mod count;
+mod expect;
 mod filter;
 mod generate;
 mod join;

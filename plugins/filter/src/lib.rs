@@ -13,7 +13,6 @@
 //! gives the offset in the predicate.
 
 pub mod expr;
-mod simd;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;

@@ -7,11 +7,12 @@ use std::path::Path;
 
 /// The plugins a pipeline uses, in the order of `plugins/README.md`; the
 /// others in `plugins/` are test fixtures and benchmark baselines.
-pub const FIRST_PARTY: [&str; 9] = [
+pub const FIRST_PARTY: [&str; 10] = [
     "filter",
     "select",
     "json-parse",
     "mask",
+    "expect",
     "window-aggregate",
     "join",
     "anomaly",

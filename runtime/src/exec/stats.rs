@@ -133,6 +133,28 @@ pub struct Summary {
     pub elapsed: Duration,
     /// The process's peak resident memory so far, in bytes (Linux only).
     pub peak_memory: Option<u64>,
+    /// The results of the data-quality gates' rules, in graph order.
+    pub quality: Vec<RuleResult>,
+}
+
+/// What one data-quality rule found (see [`crate::graph::quality`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleResult {
+    /// The gate node.
+    pub node: String,
+    /// The rule, as configured.
+    pub rule: crate::graph::quality::Rule,
+    /// Rows checked (for `row_count`: 1 once the run ended).
+    pub checked: u64,
+    /// Of those, rows that broke it.
+    pub failed: u64,
+}
+
+impl RuleResult {
+    /// Whether the rule held for everything it checked.
+    pub fn held(&self) -> bool {
+        self.failed == 0
+    }
 }
 
 /// A memory figure of this process from `/proc/self/status`, in bytes:
@@ -179,6 +201,7 @@ impl Summary {
                 .collect(),
             elapsed,
             peak_memory: peak_memory(),
+            quality: rule_results(graph, stats),
         }
     }
 
@@ -195,6 +218,27 @@ impl Summary {
     pub fn node(&self, name: &str) -> Option<&NodeSummary> {
         self.nodes.iter().find(|n| n.name == name)
     }
+}
+
+/// Each quality gate's rules with the counts its plugin reported.
+fn rule_results(graph: &Graph, stats: &[Arc<NodeStats>]) -> Vec<RuleResult> {
+    let mut results = Vec::new();
+    for (node, stats) in graph.nodes.iter().zip(stats) {
+        let metrics = stats.plugin_metrics.lock().expect("metrics lock");
+        for rule in node.quality_rules() {
+            let count = |what: &str| {
+                let name = format!("rule.{}.{what}", rule.name);
+                metrics.counters.get(&name).copied().unwrap_or(0)
+            };
+            results.push(RuleResult {
+                node: node.name.clone(),
+                checked: count("checked"),
+                failed: count("failed"),
+                rule,
+            });
+        }
+    }
+    results
 }
 
 impl fmt::Display for Summary {
@@ -245,6 +289,25 @@ impl fmt::Display for Summary {
             if let Some(report) = &n.report {
                 writeln!(f, "{}: {report}", n.name)?;
             }
+        }
+        for r in &self.quality {
+            let column = r
+                .rule
+                .column
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "{}: rule {} ({}{column}, {}): {} of {} failed{}",
+                r.node,
+                r.rule.name,
+                r.rule.check,
+                r.rule.severity,
+                r.failed,
+                r.checked,
+                if r.held() { "" } else { " (broken)" }
+            )?;
         }
         let read = self.source_rows();
         let secs = self.elapsed.as_secs_f64();

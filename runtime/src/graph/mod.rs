@@ -6,6 +6,7 @@
 
 pub mod classify;
 pub mod flow;
+pub mod quality;
 mod render;
 
 use crate::plugin::PluginInstance;

@@ -28,6 +28,7 @@ const SCHEMA_FACET: &str =
 const COLUMN_LINEAGE_FACET: &str = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet";
 const OUTPUT_STATISTICS_FACET: &str = "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet";
 const PROCESSING_ENGINE_FACET: &str = "https://openlineage.io/spec/facets/1-1-1/ProcessingEngineRunFacet.json#/$defs/ProcessingEngineRunFacet";
+const ASSERTIONS_FACET: &str = "https://openlineage.io/spec/facets/1-1-0/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet";
 const ERROR_MESSAGE_FACET: &str = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
 
 /// Who wrote the events (a URI, as the spec asks).
@@ -57,7 +58,9 @@ pub struct Lineage {
     run_id: String,
     namespace: String,
     job: String,
-    inputs: Vec<Value>,
+    /// The input datasets, each with the nodes downstream of the source
+    /// that reads it (whose data-quality rules check it).
+    inputs: Vec<(Value, BTreeSet<String>)>,
     /// Per sink (node index), its output datasets without statistics.
     outputs: Vec<(usize, Value)>,
 }
@@ -79,7 +82,8 @@ impl Lineage {
                     let schema = node.output_schema.as_deref();
                     for dataset in datasets() {
                         if seen.insert(dataset.clone()) {
-                            inputs.push(dataset_json(&dataset, schema, None));
+                            let json = dataset_json(&dataset, schema, None);
+                            inputs.push((json, downstream(graph, i)));
                         }
                     }
                 }
@@ -101,10 +105,11 @@ impl Lineage {
             inputs,
             outputs,
         };
+        let inputs: Vec<Value> = lineage.inputs.iter().map(|(i, _)| i.clone()).collect();
         let outputs: Vec<Value> = lineage.outputs.iter().map(|(_, o)| o.clone()).collect();
         lineage
             .transport
-            .send(&lineage.event("START", json!({}), outputs));
+            .send(&lineage.event("START", json!({}), inputs, outputs));
         Some(lineage)
     }
 
@@ -138,12 +143,49 @@ impl Lineage {
                 output
             })
             .collect();
-        self.transport.send(&self.event(kind, run_facets, outputs));
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|(input, checked_by)| {
+                let mut input = input.clone();
+                let assertions: Vec<Value> = summary
+                    .quality
+                    .iter()
+                    .filter(|r| checked_by.contains(&r.node))
+                    .map(|r| {
+                        json!({
+                            "assertion": r.rule.check,
+                            "name": r.rule.name,
+                            "success": r.held(),
+                            "column": r.rule.column,
+                            "severity": r.rule.severity,
+                            "expected": "0",
+                            "actual": r.failed.to_string(),
+                            "description": format!("rows that fail, of {} checked at node {}", r.checked, r.node),
+                        })
+                    })
+                    .collect();
+                if !assertions.is_empty() {
+                    input["inputFacets"] = json!({
+                        "dataQualityAssertions": facet(ASSERTIONS_FACET, json!({"assertions": assertions})),
+                    });
+                }
+                input
+            })
+            .collect();
+        self.transport
+            .send(&self.event(kind, run_facets, inputs, outputs));
         self.transport.close();
     }
 
     /// A run event of type `kind`.
-    fn event(&self, kind: &str, mut run_facets: Value, outputs: Vec<Value>) -> Value {
+    fn event(
+        &self,
+        kind: &str,
+        mut run_facets: Value,
+        inputs: Vec<Value>,
+        outputs: Vec<Value>,
+    ) -> Value {
         run_facets["processing_engine"] = facet(
             PROCESSING_ENGINE_FACET,
             json!({
@@ -159,10 +201,25 @@ impl Lineage {
             "schemaURL": format!("{SPEC}#/$defs/RunEvent"),
             "run": {"runId": self.run_id, "facets": run_facets},
             "job": {"namespace": self.namespace, "name": self.job, "facets": {}},
-            "inputs": self.inputs,
+            "inputs": inputs,
             "outputs": outputs,
         })
     }
+}
+
+/// The names of the nodes downstream of node `from`.
+fn downstream(graph: &Graph, from: usize) -> BTreeSet<String> {
+    let mut reached = BTreeSet::from([from]);
+    // Nodes come after their inputs: one pass in order reaches them all.
+    for (i, node) in graph.nodes.iter().enumerate().skip(from + 1) {
+        if node.inputs.iter().any(|input| reached.contains(input)) {
+            reached.insert(i);
+        }
+    }
+    reached
+        .iter()
+        .map(|&i| graph.nodes[i].name.clone())
+        .collect()
 }
 
 /// A facet: `fields` with the producer and the facet's schema.

@@ -19,6 +19,7 @@ from openlineage.client import event_v2
 from openlineage.client.generated import (
     base,
     column_lineage_dataset,
+    data_quality_assertions_dataset,
     error_message_run,
     output_statistics_output_dataset,
     processing_engine_run,
@@ -32,6 +33,7 @@ FACETS = {
     "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet,
     "processing_engine": processing_engine_run.ProcessingEngineRunFacet,
     "errorMessage": error_message_run.ErrorMessageRunFacet,
+    "dataQualityAssertions": data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet,
 }
 FACET_BASES = (
     base.DatasetFacet,

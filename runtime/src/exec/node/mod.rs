@@ -206,6 +206,13 @@ impl Context<'_> {
             Failed::Batch { batch, .. } => batch.num_rows(),
             Failed::Record(_) => 1,
         };
+        // A quality gate fails a batch only for a rule of severity `fail`:
+        // that stops the run, whatever `on_error` says of rejected rows.
+        if self.node.is_quality_gate()
+            && let Failed::Batch { error, .. } = failed
+        {
+            return Err(quality_failed(error));
+        }
         match self.node.spec.on_error {
             OnError::Stop => Err(match failed {
                 Failed::Rows { rows, .. } => {
@@ -336,4 +343,15 @@ enum Failed<'a> {
     },
     /// A record a source could not parse.
     Record(&'a crate::connectors::BadRecord),
+}
+
+/// A quality gate's failure (a rule of severity `fail`, `error` says
+/// which): the run stops with exit code 4.
+pub(crate) fn quality_failed(error: Error) -> Error {
+    Error::caused(
+        Stage::Call,
+        Fault::Quality,
+        "a data-quality rule of severity fail failed",
+        error,
+    )
 }

@@ -249,9 +249,13 @@ pub(super) fn plugin_transform(cx: &Context<'_>, plugin: &Plugin) -> Result<()> 
     let finished = match transform.get() {
         Ok(instance) => {
             let started = Instant::now();
-            let rest = instance
-                .finish()
-                .map_err(|e| Error::plugin(Stage::Call, e))?;
+            let rest = instance.finish().map_err(|e| {
+                let error = Error::plugin(Stage::Call, e);
+                match cx.node.is_quality_gate() {
+                    true => super::quality_failed(error),
+                    false => error,
+                }
+            })?;
             cx.stats.busy(started);
             for output in rest {
                 cx.emit(output, holding.output_acks(&[]), own.as_ref());

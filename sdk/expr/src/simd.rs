@@ -6,7 +6,7 @@
 //! and this comparison is all the plugin computes on the selection path.
 //! Builds for other targets (the crate's own unit tests) use the scalar loop.
 
-use crate::expr::Op;
+use crate::Op;
 
 /// The results of `values[i] op literal`, packed LSB first into words.
 pub fn compare_i64(values: &[i64], op: Op, literal: i64) -> Vec<u64> {
