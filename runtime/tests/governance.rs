@@ -114,6 +114,20 @@ fn renamed_and_computed_columns_keep_their_class_and_every_policy_must_allow_it(
         "{stderr}"
     );
 
+    // Columns before it projected away: the class still follows the value.
+    let narrowed = "  masked:
+    plugin: select
+    inputs: [orders]
+    config: {columns: [{name: contact, from: customer_email}]}";
+    let (ok, stderr) = validate(&orders_pipeline(dir.path(), narrowed, PII_TO_AUDIT));
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "column \"contact\" is pii (orders.customer_email -> masked.contact -> lake)"
+        ),
+        "{stderr}"
+    );
+
     // A shared (tenant) policy applies as well as the pipeline's own: the
     // pipeline lets pii reach the lake, the tenant's file does not.
     std::fs::write(dir.path().join("tenant.yaml"), "allow: {pii: [audit]}\n").unwrap();

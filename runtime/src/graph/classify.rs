@@ -26,19 +26,17 @@ pub fn classes(graph: &Graph) -> (Vec<Vec<Classes>>, Vec<Error>) {
     let mut all: Vec<Vec<Classes>> = Vec::with_capacity(graph.nodes.len());
     let mut errors = Vec::new();
     for node in &graph.nodes {
-        let width = node
-            .output_schema
-            .as_ref()
-            .or(node.input_schema.as_ref())
-            .map_or(0, |s| s.fields().len());
-        let mut input: Vec<Classes> = vec![Classes::new(); width];
+        // The inputs' classes, column by column (fan-in: one schema).
+        let mut input: Vec<Classes> = Vec::new();
         for &i in &node.inputs {
+            input.resize_with(input.len().max(all[i].len()), Classes::new);
             for (mine, theirs) in input.iter_mut().zip(&all[i]) {
                 for (class, way) in theirs {
                     mine.entry(class.clone()).or_insert_with(|| way.clone());
                 }
             }
         }
+        let width = node.output_schema.as_ref().map_or(0, |s| s.fields().len());
         let mut own = match (node.kind(), node.flows()) {
             (Kind::Transform, Some(flows)) => flows
                 .columns
