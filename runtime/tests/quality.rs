@@ -300,3 +300,43 @@ fn rule_results_are_served_in_metrics() {
         "row_count, when the run ended"
     );
 }
+
+#[test]
+fn row_count_per_event_time_window_counts_empty_windows_too() {
+    let dir = tempfile::tempdir().unwrap();
+    // Minute 0: 3 rows, minute 1: 1, minute 2: none, minute 3: 2.
+    let rows: String = [0, 10, 20, 65, 190, 200]
+        .iter()
+        .map(|s| format!("{{\"at\": {}}}\n", s * 1000))
+        .collect();
+    std::fs::write(dir.path().join("ticks.jsonl"), rows).unwrap();
+    let pipeline = |severity: &str| {
+        write_pipeline(
+            dir.path(),
+            &format!(
+                "sources:
+  ticks: {{type: file, config: {{path: ticks.jsonl, schema: {{at: 'timestamp[ms]'}}}}}}
+transforms:
+  checks:
+    plugin: expect
+    inputs: [ticks]
+    config: {{rules: [{{name: steady, row_count: {{column: at, window_ms: 60000, min: 2}}, severity: {severity}}}]}}
+sinks:
+  out: {{type: file, inputs: [checks], config: {{path: out, format: json, mode: overwrite}}}}
+"
+            ),
+        )
+    };
+    let stderr = run_pipeline(&pipeline("warn"), &[]);
+    assert!(
+        stderr.contains("checks: rule steady (row_count at, warn): 2 of 4 failed (broken)"),
+        "{stderr}"
+    );
+    let out = weir(&["run", pipeline("fail").to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("failed for 2 of 3 windows; the first starts at 60000 ms with 1 rows"),
+        "{stderr}"
+    );
+}

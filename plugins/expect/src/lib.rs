@@ -13,7 +13,7 @@
 //! | `regex` | its text does not match `pattern` (anywhere; anchor with `^...$`) | `{name: email_shape, regex: {column: email, pattern: '^[^@]+@[^@]+$'}}` |
 //! | `freshness` | its time (a timestamp column) is more than `max_delay_ms` before the clock | `{name: fresh, freshness: {column: event_time, max_delay_ms: 60000}}` |
 //! | `predicate` | `filter`'s expression is false | `{name: paid, predicate: "amount > 0 or status = 'free'"}` |
-//! | `row_count` | (not a row) the run's rows are fewer than `min` or more than `max`, checked when a bounded run ends | `{name: enough, row_count: {min: 1000}}` |
+//! | `row_count` | (not a row) a window's rows are fewer than `min` or more than `max`: with `column` (a timestamp) and `window_ms`, each tumbling window of event time, checked once a row of a later window arrives (rows of a window already checked are not counted) and the last when the run ends; without them, the whole run, checked when a bounded run ends | `{name: steady, row_count: {column: event_time, window_ms: 60000, min: 100}}` |
 //!
 //! A null passes every check but `not_null` (as in dbt). `unique` keeps
 //! what it has seen in the plugin instance: each of `parallelism`
@@ -76,12 +76,27 @@ struct ColumnCheck {
     max_delay_ms: Option<u64>,
 }
 
-/// `row_count`'s bounds.
+/// `row_count`'s bounds, and its event-time window if any.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Bounds {
     min: Option<u64>,
     max: Option<u64>,
+    column: Option<String>,
+    window_ms: Option<u64>,
+}
+
+impl Bounds {
+    fn broken_by(&self, rows: u64) -> bool {
+        self.min.is_some_and(|min| rows < min) || self.max.is_some_and(|max| rows > max)
+    }
+}
+
+/// The event-time window a windowed `row_count` is counting.
+struct Window {
+    /// Its start, in milliseconds since the epoch.
+    start: i64,
+    rows: u64,
 }
 
 /// How a rule checks a batch.
@@ -108,6 +123,10 @@ enum Check {
     RowCount {
         bounds: Bounds,
         rows: u64,
+        /// Windowed: the window being counted, and the windows closed since
+        /// the last batch (start, rows), empty ones between them included.
+        open: Option<Window>,
+        closed: Vec<(i64, u64)>,
     },
 }
 
@@ -258,11 +277,33 @@ fn parse_rule(i: usize, rule: &serde_json::Value, input: &SchemaRef) -> Result<(
             }
             let bounds: Bounds =
                 serde_json::from_value(spec.clone()).map_err(|e| bad(kind, e.to_string()))?;
-            (
-                Check::RowCount { bounds, rows: 0 },
-                Vec::new(),
-                "row_count".into(),
-            )
+            let reads = match (&bounds.column, bounds.window_ms) {
+                (None, None) => Vec::new(),
+                (Some(column), Some(window)) if window > 0 => {
+                    let index =
+                        weir_sdk::config::column(input, column, &field("row_count.column"))?;
+                    if !matches!(input.field(index).data_type(), DataType::Timestamp(_, _)) {
+                        return Err(bad(
+                            "row_count.column",
+                            format!("{column} is not a timestamp"),
+                        ));
+                    }
+                    vec![index]
+                }
+                _ => {
+                    return Err(bad(
+                        kind,
+                        "give `column` (a timestamp) and `window_ms` (above 0) together, or neither (the whole run)".into(),
+                    ));
+                }
+            };
+            let rule = Check::RowCount {
+                bounds,
+                rows: 0,
+                open: None,
+                closed: Vec::new(),
+            };
+            (rule, reads, "row_count".into())
         }
         other => return Err(bad(other, "unknown check".into())),
     };
@@ -318,8 +359,11 @@ impl Transform for Expect {
         for rule in &mut self.rules {
             let column = rule.position.map(|p| batch.column(p).clone());
             let passes = rule.check.passes(column.as_ref(), &batch)?;
-            if matches!(rule.check, Check::RowCount { .. }) {
-                continue; // Counted once, when the run ends.
+            if let Check::RowCount { bounds, closed, .. } = &mut rule.check {
+                // Windows are checked as they close; the run, when it ends.
+                let closed = std::mem::take(closed);
+                check_windows(&rule.name, rule.severity, bounds, &closed)?;
+                continue;
             }
             let failed: Vec<usize> = (0..rows).filter(|&r| !passes[r]).collect();
             weir_sdk::host::counter_add(&format!("rule.{}.checked", rule.name), rows as u64);
@@ -370,20 +414,26 @@ impl Transform for Expect {
         Ok(Output::select(&keep).reject_all(rejections))
     }
 
-    /// `row_count` rules are checked at the end of a bounded run.
+    /// `row_count` rules: the whole run, or the last window, are checked
+    /// when a bounded run ends.
     fn finish(&mut self) -> Result<Vec<RecordBatch>> {
-        for rule in &self.rules {
-            let Check::RowCount { bounds, rows } = &rule.check else {
+        for rule in &mut self.rules {
+            let Check::RowCount {
+                bounds, rows, open, ..
+            } = &mut rule.check
+            else {
                 continue;
             };
-            let low = bounds.min.is_some_and(|min| *rows < min);
-            let high = bounds.max.is_some_and(|max| *rows > max);
+            if bounds.window_ms.is_some() {
+                let last: Vec<(i64, u64)> =
+                    open.take().map(|w| (w.start, w.rows)).into_iter().collect();
+                check_windows(&rule.name, rule.severity, bounds, &last)?;
+                continue;
+            }
+            let broken = bounds.broken_by(*rows);
             weir_sdk::host::counter_add(&format!("rule.{}.checked", rule.name), 1);
-            weir_sdk::host::counter_add(
-                &format!("rule.{}.failed", rule.name),
-                u64::from(low || high),
-            );
-            if !(low || high) {
+            weir_sdk::host::counter_add(&format!("rule.{}.failed", rule.name), u64::from(broken));
+            if !broken {
                 continue;
             }
             let message = format!(
@@ -401,6 +451,49 @@ impl Transform for Expect {
         Ok(Vec::new())
     }
 }
+
+/// Checks the `closed` windows (start, rows) of windowed `row_count` rule
+/// `name`: counts them, logs or fails on those out of `bounds`.
+fn check_windows(
+    name: &str,
+    severity: Severity,
+    bounds: &Bounds,
+    closed: &[(i64, u64)],
+) -> Result<()> {
+    if closed.is_empty() {
+        return Ok(());
+    }
+    let broken: Vec<&(i64, u64)> = closed
+        .iter()
+        .filter(|(_, rows)| bounds.broken_by(*rows))
+        .collect();
+    weir_sdk::host::counter_add(&format!("rule.{name}.checked"), closed.len() as u64);
+    weir_sdk::host::counter_add(&format!("rule.{name}.failed"), broken.len() as u64);
+    let Some((start, rows)) = broken.first() else {
+        return Ok(());
+    };
+    let message = format!(
+        "rule {name} (row_count, min {:?}, max {:?}) failed for {} of {} windows; the first starts at {start} ms with {rows} rows",
+        bounds.min,
+        bounds.max,
+        broken.len(),
+        closed.len()
+    );
+    match severity {
+        Severity::Fail => Err(Error::invalid_input(message)),
+        _ => {
+            weir_sdk::host::warn(
+                "expectation failed",
+                &[("rule", name), ("detail", &message)],
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Empty windows listed one by one at most: past it, a gap counts as this
+/// many.
+const MOST_EMPTY_WINDOWS: i64 = 10_000;
 
 impl Check {
     /// For each row of `batch`, whether it passes; `column` is the rule's.
@@ -477,8 +570,39 @@ impl Check {
                     .map(|r| result.is_null(r) || result.value(r))
                     .collect()
             }
-            (Check::RowCount { rows: seen, .. }, _) => {
+            (
+                Check::RowCount {
+                    bounds,
+                    rows: seen,
+                    open,
+                    closed,
+                },
+                column,
+            ) => {
                 *seen += rows as u64;
+                if let (Some(window), Some(c)) = (bounds.window_ms, column) {
+                    let window = window as i64;
+                    let millis = cast(c, &DataType::Timestamp(TimeUnit::Millisecond, None))
+                        .map_err(|e| Error::invalid_input(e.to_string()))?;
+                    let millis = millis.as_primitive::<TimestampMillisecondType>();
+                    for r in (0..rows).filter(|&r| !millis.is_null(r)) {
+                        let start = millis.value(r).div_euclid(window) * window;
+                        match open {
+                            Some(w) if w.start == start => w.rows += 1,
+                            // A row of a window already checked is not counted.
+                            Some(w) if w.start > start => {}
+                            _ => {
+                                if let Some(w) = open.take() {
+                                    closed.push((w.start, w.rows));
+                                    let empty =
+                                        ((start - w.start) / window - 1).min(MOST_EMPTY_WINDOWS);
+                                    closed.extend((1..=empty).map(|k| (w.start + k * window, 0)));
+                                }
+                                *open = Some(Window { start, rows: 1 });
+                            }
+                        }
+                    }
+                }
                 vec![true; rows]
             }
             (Check::PredicateText(_), _) | (_, None) => {
