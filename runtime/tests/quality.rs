@@ -218,7 +218,16 @@ sinks:
 #[test]
 fn rule_mistakes_are_refused_before_the_run_naming_the_rule() {
     let dir = tempfile::tempdir().unwrap();
+    let long_name = format!("\n      - {{name: {}, not_null: id}}", "n".repeat(101));
+    let too_many: String = (0..129)
+        .map(|i| format!("\n      - {{name: r{i}, not_null: id}}"))
+        .collect();
     for (rules, expected) in [
+        (
+            long_name.as_str(),
+            "field \"rules[0].name\": required: a string of 1 to 100 bytes",
+        ),
+        (too_many.as_str(), "field \"rules\": 129 rules; at most 128"),
         (
             "\n      - {name: a, not_null: nope}",
             "field \"rules[0].not_null.column\": unknown input column \"nope\"",

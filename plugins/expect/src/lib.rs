@@ -141,6 +141,12 @@ struct Rule {
     check: Check,
 }
 
+/// Most rules in one node: each reports two counters, and the host keeps
+/// 256 per plugin.
+const MOST_RULES: usize = 128;
+/// Longest rule name: `rule.<name>.checked` must fit the host's 128 bytes.
+const MOST_NAME_BYTES: usize = 100;
+
 /// The running plugin.
 pub struct Expect {
     rules: Vec<Rule>,
@@ -158,7 +164,13 @@ fn parse_rule(i: usize, rule: &serde_json::Value, input: &SchemaRef) -> Result<(
     let name = object
         .get("name")
         .and_then(|n| n.as_str())
-        .ok_or_else(|| bad("name", "required, a string".into()))?
+        .filter(|n| !n.is_empty() && n.len() <= MOST_NAME_BYTES)
+        .ok_or_else(|| {
+            bad(
+                "name",
+                format!("required: a string of 1 to {MOST_NAME_BYTES} bytes (it names the rule's counters)"),
+            )
+        })?
         .to_string();
     let severity: Severity = match object.get("severity") {
         Some(s) => serde_json::from_value(s.clone())
@@ -323,6 +335,13 @@ impl Transform for Expect {
     type Config = Config;
 
     fn open(config: Config, input: &SchemaRef) -> Result<(Self, Plan)> {
+        if config.rules.len() > MOST_RULES {
+            return Err(Error::invalid_config(format!(
+                "field \"rules\": {} rules; at most {MOST_RULES} (each has two counters, and a plugin has {} at most)",
+                config.rules.len(),
+                2 * MOST_RULES
+            )));
+        }
         let mut rules = Vec::new();
         let mut wanted: Vec<Vec<usize>> = Vec::new();
         for (i, spec) in config.rules.iter().enumerate() {
