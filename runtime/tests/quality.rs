@@ -10,51 +10,33 @@ use std::path::{Path, PathBuf};
 
 use support::*;
 
-/// Orders with one problem each after the first two.
+/// Orders with one problem each after the first two: a null id, an
+/// unknown country, a big amount, a malformed e-mail, a repeated id, a zero
+/// amount outside France, a time three hours old.
 fn orders() -> String {
     let now = chrono::Utc::now();
-    let old = now - chrono::Duration::hours(3);
-    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    [
-        format!(
-            r#"{{"id": 1, "country": "DE", "amount": 10.0, "email": "a@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 2, "country": "FR", "amount": 0.0, "email": "b@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": null, "country": "DE", "amount": 5.0, "email": "c@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 4, "country": "XX", "amount": 5.0, "email": "d@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 5, "country": "DE", "amount": 5000.0, "email": "e@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 6, "country": "DE", "amount": 7.0, "email": "not an address", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 1, "country": "DE", "amount": 8.0, "email": "f@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 8, "country": "DE", "amount": 0.0, "email": "g@x.org", "at": "{}"}}"#,
-            at(now)
-        ),
-        format!(
-            r#"{{"id": 9, "country": "FR", "amount": 9.0, "email": "h@x.org", "at": "{}"}}"#,
-            at(old)
-        ),
-    ]
-    .join("\n")
-        + "\n"
+    let fresh = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let old = (now - chrono::Duration::hours(3))
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    let rows = [
+        ("1", "DE", 10.0, "a@x.org", &fresh),
+        ("2", "FR", 0.0, "b@x.org", &fresh),
+        ("null", "DE", 5.0, "c@x.org", &fresh),
+        ("4", "XX", 5.0, "d@x.org", &fresh),
+        ("5", "DE", 5000.0, "e@x.org", &fresh),
+        ("6", "DE", 7.0, "not an address", &fresh),
+        ("1", "DE", 8.0, "f@x.org", &fresh),
+        ("8", "DE", 0.0, "g@x.org", &fresh),
+        ("9", "FR", 9.0, "h@x.org", &old),
+    ];
+    rows.iter()
+        .map(|(id, country, amount, email, at)| {
+            format!(
+                "{{\"id\": {id}, \"country\": \"{country}\", \"amount\": {amount:.1}, \"email\": \"{email}\", \"at\": \"{at}\"}}\n"
+            )
+        })
+        .collect()
 }
 
 const EVERY_CHECK: &str = "
