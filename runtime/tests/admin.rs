@@ -291,3 +291,75 @@ fn the_admin_address_may_be_a_host_name_or_only_a_port() {
         });
     }
 }
+
+/// `examples/monitoring`: Prometheus's `promtool` accepts the scrape config,
+/// and every metric the Grafana dashboard queries is one that a running
+/// pipeline (a plugin node, an `expect` gate, a following file source)
+/// serves.
+#[cfg(feature = "system-tests")]
+#[test]
+fn the_monitoring_example_checks_out_and_queries_metrics_weir_serves() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/monitoring");
+    let out = std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(example.join("prometheus.yml"))
+        .output()
+        .expect("promtool is installed by scripts/setup.sh --tests");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(example.join("grafana-dashboard.json")).unwrap())
+            .unwrap();
+    let queried: std::collections::BTreeSet<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap().iter())
+        .flat_map(|target| metric_names(target["expr"].as_str().unwrap()))
+        .collect();
+    assert!(queried.len() >= 9, "{queried:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    append_ids(&dir.path().join("ids.jsonl"), 0..1000);
+    let pipeline = dir.path().join("pipeline.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}, follow: true}}
+transforms:
+  checks: {plugin: expect, inputs: [ids], config: {rules: [{name: small, range: {column: id, max: 900}}]}}
+sinks:
+  out: {type: file, inputs: [checks], config: {path: out, format: json}}
+",
+    )
+    .unwrap();
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
+    let started = std::time::Instant::now();
+    loop {
+        let served = metric_names(&http(&addr, "GET", "/metrics", "").1);
+        let missing: Vec<&String> = queried.difference(&served).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the dashboard queries metrics weir does not serve: {missing:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    interrupt(&weir.child);
+}
+
+/// The metric names in `text` (PromQL or an exposition): every
+/// `weir_...` word.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("weir_"))
+        .map(String::from)
+        .collect()
+}
