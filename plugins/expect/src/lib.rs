@@ -390,10 +390,12 @@ impl Transform for Expect {
             let Some(&first) = failed.first() else {
                 continue;
             };
-            let value = |row: usize| {
-                column
-                    .as_ref()
-                    .map_or_else(String::new, |c| format!(": {}", shown(c, row)))
+            // The column as text once per batch, for the failing rows' messages.
+            let text = column.as_ref().map(as_text).transpose()?;
+            let value = |row: usize| match &text {
+                Some(text) if text.is_null(row) => ": null".to_string(),
+                Some(text) => format!(": {:?}", text.value(row)),
+                None => String::new(),
             };
             match rule.severity {
                 Severity::Warn => {
@@ -635,14 +637,6 @@ impl Check {
 fn as_text(column: &ArrayRef) -> Result<Arc<arrow_array::StringArray>> {
     let text = cast(column, &DataType::Utf8).map_err(|e| Error::invalid_input(e.to_string()))?;
     Ok(Arc::new(text.as_string::<i32>().clone()))
-}
-
-/// Row `row` of `column` as a message shows it.
-fn shown(column: &ArrayRef, row: usize) -> String {
-    match as_text(column) {
-        Ok(text) if !text.is_null(row) => format!("{:?}", text.value(row)),
-        _ => "null".into(),
-    }
 }
 
 weir_sdk::export_transform!(Expect);

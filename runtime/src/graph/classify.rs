@@ -98,12 +98,10 @@ pub fn classes(graph: &Graph) -> (Vec<Vec<Classes>>, Vec<Error>) {
 /// The columns a first-party `mask` node masks (the keys of its
 /// `columns`); none for any other node.
 fn masked(node: &Node) -> Vec<String> {
-    let first_party_mask = node
-        .spec
-        .plugin
-        .as_deref()
-        .is_some_and(|p| p == "mask" || p.starts_with("mask@sha256:"));
-    match (first_party_mask, node.spec.config.get("columns")) {
+    match (
+        node.runs_first_party("mask"),
+        node.spec.config.get("columns"),
+    ) {
         (true, Some(serde_json::Value::Object(columns))) => columns.keys().cloned().collect(),
         _ => Vec::new(),
     }

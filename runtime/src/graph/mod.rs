@@ -111,6 +111,17 @@ impl Node {
         self.implementation.kind()
     }
 
+    /// Whether the node runs first-party plugin `name`, named as such in
+    /// `plugin:` (found in the operator's plugin path; a `.wasm` path is
+    /// never taken for it): the host trusts what `mask` and `expect` do.
+    pub fn runs_first_party(&self, name: &str) -> bool {
+        self.spec.plugin.as_deref().is_some_and(|p| {
+            p == name
+                || p.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with("@sha256:"))
+        })
+    }
+
     /// For a transform, how its input columns flow to its output.
     pub fn flows(&self) -> Option<flow::Flows> {
         let plan = self.columns.as_ref()?;

@@ -24,10 +24,7 @@ pub struct Rule {
 impl Node {
     /// Whether the node is a data-quality gate (first-party `expect`).
     pub fn is_quality_gate(&self) -> bool {
-        self.spec
-            .plugin
-            .as_deref()
-            .is_some_and(|p| p == "expect" || p.starts_with("expect@sha256:"))
+        self.runs_first_party("expect")
     }
 
     /// The rules of a quality gate; none for other nodes.

@@ -137,9 +137,11 @@ impl SinkConfig {
     }
 }
 
-/// Per topic partition: the first and last offsets delivered, and how many
-/// messages.
-type Delivered = std::collections::BTreeMap<(String, i32), (i64, i64, u64)>;
+/// Per topic, per partition: the first and last offsets delivered, and how
+/// many messages. Keyed by topic first so a delivery report finds its entry
+/// without allocating.
+type Delivered =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<i32, (i64, i64, u64)>>;
 
 /// Counts delivery failures reported by librdkafka's background thread,
 /// and the offsets delivered to each topic partition since the audit log
@@ -159,9 +161,14 @@ impl ProducerContext for Deliveries {
         use rdkafka::message::Message;
         if let Ok(message) = result {
             let mut delivered = self.delivered.lock().expect("delivered lock");
-            let key = (message.topic().to_string(), message.partition());
+            if !delivered.contains_key(message.topic()) {
+                delivered.insert(message.topic().to_string(), Default::default());
+            }
+            let partitions = delivered.get_mut(message.topic()).expect("inserted above");
             let offset = message.offset();
-            let range = delivered.entry(key).or_insert((offset, offset, 0));
+            let range = partitions
+                .entry(message.partition())
+                .or_insert((offset, offset, 0));
             range.0 = range.0.min(offset);
             range.1 = range.1.max(offset);
             range.2 += 1;
@@ -340,17 +347,18 @@ impl Sink for KafkaSink {
                 .lock()
                 .expect("delivered lock"),
         );
-        delivered
-            .into_iter()
-            .map(|((topic, partition), (first, last, messages))| {
-                serde_json::json!({
+        let mut made = Vec::new();
+        for (topic, partitions) in delivered {
+            for (partition, (first, last, messages)) in partitions {
+                made.push(serde_json::json!({
                     "topic": topic,
                     "partition": partition,
                     "offsets": [first, last],
                     "messages": messages,
-                })
-            })
-            .collect()
+                }));
+            }
+        }
+        made
     }
 }
 
