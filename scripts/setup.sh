@@ -16,7 +16,8 @@
 #   openlineage-python package that checks the lineage events; and
 #   Debian's postgresql, whose server the change-data-capture tests start in
 #   temporary folders (runtime/tests/support/postgres.rs), and openssl, which
-#   makes the certificates of its TLS test.
+#   makes the certificates of its TLS test; and Debian's chromium and
+#   chromium-driver, the headless browser the admin page's test drives.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -25,7 +26,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(procps libssl-dev zlib1g-dev pkg-config)
-[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl)
+[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -16,6 +16,8 @@ use weir::plugin::{EngineOptions, PluginEngine, inspect::inspect};
 use weir::runtime::Outcome;
 use weir::spec::Pipeline;
 
+mod tap_command;
+
 /// Weir: a dataflow runtime whose stages are sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(version, about)]
@@ -70,6 +72,20 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
         format: CatalogFormat,
+    },
+    /// Print a sample of a running node's output rows as tables, from the
+    /// admin API of a `weir run --admin ADDR`.
+    Tap {
+        /// The admin API's address: http://127.0.0.1:9464 or 127.0.0.1:9464.
+        url: String,
+        /// The node: PIPELINE/NODE, or NODE when one pipeline has it.
+        node: String,
+        /// Rows a second at most (1 to 1000).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        rows_per_second: u32,
+        /// Stop after this many rows.
+        #[arg(long)]
+        limit: Option<u64>,
     },
     /// Print a pipeline's graph.
     Graph {
@@ -630,6 +646,16 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 CatalogFormat::Table => catalog.table(),
                 CatalogFormat::Json => format!("{}\n", serde_json::to_string_pretty(&catalog)?),
             });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tap {
+            url,
+            node,
+            rows_per_second,
+            limit,
+        } => {
+            exit_on_ctrl_c()?;
+            tap_command::tap(&url, &node, rows_per_second, limit)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, format } => {

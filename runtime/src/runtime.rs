@@ -131,6 +131,7 @@ impl Runtime {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_io()
+            .enable_time()
             .build()
             .map_err(|e| cannot("cannot start the admin API's runtime".into(), e))?;
         let listener = runtime

@@ -1,8 +1,12 @@
 //! The admin HTTP API of a running `weir run --admin`: `/health`,
 //! `/metrics` (parsed with a real Prometheus text-format parser, counters
 //! matching the rows that flowed), `/pipelines/{p}`, and a hot reload
-//! through `POST /pipelines/{p}/nodes/{n}/reload`.
+//! through `POST /pipelines/{p}/nodes/{n}/reload`; the live view: taps on
+//! a node's output (`weir tap`), and the page in a real browser.
 
+#[cfg(feature = "system-tests")]
+#[path = "support/browser.rs"]
+mod browser;
 mod support;
 
 use std::fs;
@@ -362,4 +366,232 @@ fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
         .filter(|word| word.starts_with("weir_"))
         .map(String::from)
         .collect()
+}
+
+/// A clickstream at `rate` rows a second (unbounded, or `rows` in all),
+/// its columns cut to three, `not_null` on the price rejecting the rows
+/// without one (dead letters), written to JSON lines twice.
+fn clicks_pipeline(rate: u32, rows: Option<u32>) -> String {
+    let rows = rows.map_or(String::new(), |rows| format!(", rows: {rows}"));
+    format!(
+        "sources:
+  clicks: {{plugin: generate, config: {{dataset: clickstream, rate: {rate}, seed: 7{rows}}}}}
+transforms:
+  shape:
+    plugin: select
+    inputs: [clicks]
+    config: {{columns: [{{name: event_time}}, {{name: action}}, {{name: price}}]}}
+  priced:
+    plugin: expect
+    inputs: [shape]
+    config: {{rules: [{{name: has_price, not_null: price, severity: reject}}]}}
+sinks:
+  lake: {{type: file, inputs: [priced], config: {{path: lake, format: json}}}}
+  everything: {{type: file, inputs: [shape], config: {{path: everything, format: json}}}}
+"
+    )
+}
+
+/// `GET url`: the status and the body's lines (a tap's rows).
+fn get_lines(url: &str) -> (u16, Vec<String>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, text.lines().map(String::from).collect())
+}
+
+#[test]
+fn a_tap_streams_a_bounded_sample_of_a_nodes_output_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(dir.path(), &clicks_pipeline(2000, None));
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
+    let tap = format!("http://{addr}/pipelines/pipeline/nodes/shape/tap");
+
+    let (status, rows) = get_lines(&format!("{tap}?limit=5"));
+    assert_eq!(status, 200);
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for row in &rows {
+        let row: serde_json::Value = serde_json::from_str(row).unwrap();
+        let columns: Vec<&String> = row.as_object().unwrap().keys().collect();
+        assert_eq!(columns, ["event_time", "action", "price"], "{row}");
+    }
+
+    // At most 20 rows a second: 20 at once, the next 30 over 1.5 s.
+    let started = std::time::Instant::now();
+    let (_, rows) = get_lines(&format!("{tap}?rows_per_second=20&limit=50"));
+    assert_eq!(rows.len(), 50);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let (status, body) = get_lines(&format!("http://{addr}/pipelines/pipeline/nodes/nope/tap"));
+    assert_eq!(status, 404);
+    assert!(body[0].contains(r#"no node named \"nope\""#), "{body:?}");
+    let (status, body) = get_lines(&format!("{tap}?rows=3"));
+    assert_eq!(status, 400);
+    assert!(body[0].contains("unknown field `rows`"), "{body:?}");
+
+    // The sink's tap shows what it wrote: priced rows only.
+    let (_, rows) = get_lines(&format!(
+        "http://{addr}/pipelines/pipeline/nodes/lake/tap?limit=3"
+    ));
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|r| !r.contains(r#""price":null"#)),
+        "{rows:?}"
+    );
+    drop(weir);
+}
+
+/// `weir tap` prints the rows as tables, finds the pipeline of a bare node
+/// name, and ends when the run does.
+#[test]
+fn weir_tap_prints_tables_until_the_run_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(dir.path(), &clicks_pipeline(2000, Some(8000)));
+    let (mut weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
+    let out = weir_command(&["tap", &addr, "shape", "--rows-per-second", "5"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(weir.exited("after its 8000 rows").success());
+    let header = stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        header.contains("event_time") && header.contains("action") && header.contains("price"),
+        "{stdout}"
+    );
+    // 4 s of run at 5 rows a second, a table of 5 rows at a time.
+    let rows = stdout.lines().filter(|l| l.contains("| 20")).count();
+    assert!((5..=25).contains(&rows), "{rows} rows:\n{stdout}");
+    assert!(
+        text(&out.stderr).contains("the tap ended"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = weir_command(&["tap", &addr, "shape"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot reach the admin API"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The page at `/` in a real browser (Debian's headless Chromium driven
+/// over WebDriver): every node drawn with its edges, counters that rise
+/// between two reads, dead letters shown, and a clicked node's tap showing
+/// rows. Saves a screenshot to `target/tmp/live-view.png`.
+#[cfg(feature = "system-tests")]
+#[test]
+fn the_live_view_shows_the_running_graph_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(dir.path(), &clicks_pipeline(3000, None));
+    let (weir, addr) = Running::with_admin(dir.path(), &pipeline, &[]);
+    let (_, page) = get_lines(&format!("http://{addr}/assets/live.js"));
+    assert!(page.len() > 100, "the script is served");
+
+    let browser = browser::Browser::start();
+    browser.goto(&format!("http://{addr}/"));
+    browser.wait_for(
+        "every node drawn",
+        "return [...document.querySelectorAll('g.node')].map(g => g.dataset.node).sort().join() \
+         === 'clicks,everything,lake,priced,shape'",
+    );
+    let edges = browser.run(
+        "return [...document.querySelectorAll('path.edge')].map(e => e.dataset.from + '>' + e.dataset.to).sort()",
+    );
+    assert_eq!(
+        edges,
+        serde_json::json!([
+            "clicks>shape",
+            "priced>lake",
+            "shape>everything",
+            "shape>priced"
+        ])
+    );
+    let edge_schema = browser.run(
+        "return document.querySelector('path.edge[data-from=shape][data-to=priced] title').textContent",
+    );
+    assert!(
+        edge_schema.as_str().unwrap().contains("action: Utf8"),
+        "{edge_schema}"
+    );
+    // Sources on the left, sinks on the right.
+    let x = |node: &str| {
+        let script = format!(
+            "return document.querySelector('g.node[data-node={node}]').getBoundingClientRect().x"
+        );
+        browser.run(&script).as_f64().unwrap()
+    };
+    assert!(x("clicks") < x("shape") && x("shape") < x("priced") && x("priced") < x("lake"));
+
+    let rows_out = |node: &str| {
+        let script = format!(
+            "return Number(document.querySelector('g.node[data-node={node}]').dataset.rowsOut)"
+        );
+        browser.run(&script).as_f64().unwrap()
+    };
+    browser.wait_for(
+        "rows written",
+        "return Number(document.querySelector('g.node[data-node=lake]').dataset.rowsOut) > 0",
+    );
+    let first = rows_out("lake");
+    browser.wait_for(
+        "the counters to rise",
+        &format!("return Number(document.querySelector('g.node[data-node=lake]').dataset.rowsOut) > {first}"),
+    );
+    assert!(rows_out("clicks") > first);
+    browser.wait_for(
+        "a rate and dead letters on the gate",
+        "const g = document.querySelector('g.node[data-node=priced]'); \
+         return g.classList.contains('troubled') && /out [1-9]/.test(g.querySelector('text.rates').textContent) \
+         && /· [1-9][0-9.]*k? dead letters/.test(g.querySelector('text.faults').textContent)",
+    );
+
+    browser.run(
+        "document.querySelector('g.node[data-node=priced]').dispatchEvent(new MouseEvent('click'))",
+    );
+    browser.wait_for(
+        "the gate's last dead letters",
+        "return [...document.querySelectorAll('pre.letter')].some(p => p.textContent.includes('has_price'))",
+    );
+    browser.wait_for(
+        "rows in the gate's tap",
+        "return document.querySelectorAll('#tap tbody tr').length >= 3",
+    );
+    let columns =
+        browser.run("return [...document.querySelectorAll('#tap th')].map(th => th.textContent)");
+    assert_eq!(
+        columns,
+        serde_json::json!(["event_time", "action", "price"])
+    );
+    let prices = browser.run(
+        "return [...document.querySelectorAll('#tap tbody tr')].map(tr => tr.children[2].textContent)",
+    );
+    assert!(
+        prices
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.as_str().unwrap().parse::<f64>().is_ok()),
+        "the gate passes priced rows only: {prices}"
+    );
+
+    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("live-view.png");
+    browser.screenshot(&screenshot);
+    let png = fs::read(&screenshot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+    drop(weir);
 }

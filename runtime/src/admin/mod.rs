@@ -13,7 +13,9 @@
 //!   schemas, plugin digests and live counters, as JSON;
 //! - `POST /pipelines/{p}/nodes/{n}/reload`: hot-reloads a transform, from
 //!   its own plugin file or from `{"path": "..."}` (optionally with
-//!   `"config"`); answers the swap or why it was refused.
+//!   `"config"`); answers the swap or why it was refused;
+//! - the live view (see [`live`]): the page at `/`, `GET /events`, and
+//!   `GET /pipelines/{p}/nodes/{n}/tap`.
 //!
 //! Pipelines appear once their graph is built: each starts on its own.
 
@@ -34,6 +36,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
+mod live;
 mod text_format;
 
 use crate::connectors::Lag;
@@ -96,6 +99,8 @@ pub struct NodeView {
     pub plugin: Option<(String, String)>,
     /// The schema it produces, as `name: type, ...`.
     pub output_schema: Option<String>,
+    /// The nodes it reads from.
+    pub inputs: Vec<String>,
 }
 
 impl PipelineView {
@@ -113,6 +118,11 @@ impl PipelineView {
                     .plugin()
                     .map(|p| (p.name().to_string(), p.digest().to_string())),
                 output_schema: n.output_schema.as_deref().map(schema_line),
+                inputs: n
+                    .inputs
+                    .iter()
+                    .map(|&i| graph.nodes[i].name.clone())
+                    .collect(),
             })
             .collect();
         Self {
@@ -153,6 +163,12 @@ impl PipelineView {
                     "counters": self.counters(i),
                     "memory_bytes": n.plugin.is_some().then(|| self.stats[i].memory_bytes.load(Ordering::Relaxed)),
                     "lag_bytes": self.stats[i].lag.lock().expect("lag lock").map(|Lag::Bytes(bytes)| bytes),
+                    "inputs": n.inputs,
+                    "queue": {
+                        "waiting": self.stats[i].queue.waiting.load(Ordering::Relaxed),
+                        "capacity": self.stats[i].queue.capacity.load(Ordering::Relaxed),
+                    },
+                    "recent_dead_letters": self.stats[i].recent_dead_letters.list(),
                 })
             })
             .collect();
@@ -428,11 +444,15 @@ pub async fn serve(
     });
     let app = axum::Router::new()
         .route("/", get(index))
+        .route("/assets/live.js", get(live::script))
+        .route("/assets/live.css", get(live::style))
+        .route("/events", get(live::events))
         .route("/health", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/pipelines", get(pipelines_json))
         .route("/pipelines/{pipeline}", get(pipeline_json))
         .route("/pipelines/{pipeline}/nodes/{node}/reload", post(reload))
+        .route("/pipelines/{pipeline}/nodes/{node}/tap", get(live::tap))
         .with_state(admin);
     axum::serve(listener, app).await
 }
@@ -458,9 +478,13 @@ async fn metrics(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Respons
     }
 }
 
-/// `GET /`: what this API serves, and the pipelines running, so a person
-/// or a tool that finds the port knows where to go.
-async fn index(State(admin): State<Arc<Admin>>) -> Json<Value> {
+/// `GET /`: to a browser, the live view; otherwise what this API serves,
+/// and the pipelines running, so a tool that finds the port knows where to
+/// go.
+async fn index(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
+    if live::wants_page(&headers) {
+        return live::page();
+    }
     let names: Vec<String> = admin
         .pipelines
         .list()
@@ -477,8 +501,12 @@ async fn index(State(admin): State<Arc<Admin>>) -> Json<Value> {
             "GET /pipelines": "every pipeline with its nodes, schemas and counts",
             "GET /pipelines/{pipeline}": "one pipeline",
             "POST /pipelines/{pipeline}/nodes/{node}/reload": "hot-reload a transform's plugin",
+            "GET /pipelines/{pipeline}/nodes/{node}/tap": "a sample of a node's output rows as JSON lines (?rows_per_second=10&limit=)",
+            "GET /events": "the pipelines once a second, as server-sent events",
+            "GET / (Accept: text/html)": "the live view of the running graph",
         },
     }))
+    .into_response()
 }
 
 async fn pipelines_json(State(admin): State<Arc<Admin>>) -> Json<Value> {

@@ -5,10 +5,12 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
+
+use super::RecentLetters;
 
 /// The dead-letter file of one node, created at the first letter.
 pub struct DeadLetters {
@@ -17,16 +19,20 @@ pub struct DeadLetters {
     run: String,
     path: PathBuf,
     file: Mutex<Option<BufWriter<File>>>,
+    /// The last few letters, for the admin API's live view.
+    recent: Arc<RecentLetters>,
 }
 
 impl DeadLetters {
-    /// Dead letters of `node` in run `run`, written to `<dir>/<node>.jsonl`.
-    pub fn new(dir: &std::path::Path, node: &str, run: &str) -> Self {
+    /// Dead letters of `node` in run `run`, written to `<dir>/<node>.jsonl`,
+    /// the last few also kept in `recent`.
+    pub fn new(dir: &std::path::Path, node: &str, run: &str, recent: Arc<RecentLetters>) -> Self {
         Self {
             node: node.to_string(),
             run: json_string(run),
             path: dir.join(format!("{node}.jsonl")),
             file: Mutex::new(None),
+            recent,
         }
     }
 
@@ -80,6 +86,7 @@ impl DeadLetters {
     }
 
     fn write(&self, line: &str) -> std::io::Result<()> {
+        self.recent.keep(line);
         let mut file = self.file.lock().expect("dead-letter lock");
         if file.is_none() {
             if let Some(dir) = self.path.parent() {
@@ -166,7 +173,12 @@ mod tests {
 
     fn letters(batch: &RecordBatch) -> Vec<serde_json::Value> {
         let dir = tempfile::tempdir().unwrap();
-        let letters = DeadLetters::new(dir.path(), "node", "2026-12-06T18:00:00.000Z");
+        let letters = DeadLetters::new(
+            dir.path(),
+            "node",
+            "2026-12-06T18:00:00.000Z",
+            Arc::default(),
+        );
         letters
             .rows(batch, &[(1, "bad row".into())])
             .expect("a dead letter is written whatever the row holds");

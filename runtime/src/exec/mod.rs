@@ -27,6 +27,7 @@ mod positions;
 mod reload;
 mod several;
 mod stats;
+mod tap;
 
 use crate::lineage::Outcome;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub use dead_letters::DeadLetters;
 pub use reload::{ReloadError, ReloadInboxes, Reloader, Replacement, Swapped, reload_channels};
 pub use several::prepare;
 pub use stats::{CALL_BUCKETS, NodeStats, NodeSummary, Progress, Summary, process_memory};
+pub use tap::{QueueFill, RecentLetters, Tap};
 
 /// How to run a graph.
 #[derive(Clone)]
@@ -162,7 +164,10 @@ pub fn run_reloadable(
                 &graph.pipeline.dead_letter_dir,
                 &node.name,
                 &run,
+                stats[i].recent_dead_letters.clone(),
             ));
+            let capacity = options.channel_capacity as u64;
+            stats[i].queue.capacity.store(capacity, Ordering::Relaxed);
             for instance in 0..node.spec.parallelism {
                 let context = node::Context {
                     node,
@@ -225,6 +230,9 @@ pub fn run_reloadable(
         }
         finished.store(true, Ordering::SeqCst);
     });
+    for stats in stats {
+        stats.tap.close();
+    }
 
     let mut errors = failures.into_inner().expect("failures lock");
     let summary = Summary::new(graph, stats, started.elapsed());

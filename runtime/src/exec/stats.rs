@@ -53,6 +53,12 @@ pub struct NodeStats {
     /// Calls into the node's plugin or connector by duration: the count in
     /// each bucket of [`CALL_BUCKETS`] (not cumulative), the last for longer.
     pub calls: [AtomicU64; CALL_BUCKETS.len() + 1],
+    /// Readers of the node's output (the admin API's tap).
+    pub tap: super::tap::Tap,
+    /// The fill of the node's input channel.
+    pub queue: super::tap::QueueFill,
+    /// The node's last few dead letters.
+    pub recent_dead_letters: Arc<super::tap::RecentLetters>,
 }
 
 /// Upper bounds, in seconds, of the call-duration histogram's buckets.
@@ -63,11 +69,13 @@ impl NodeStats {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Counts a batch received.
-    pub(crate) fn received(&self, batch: &arrow::array::RecordBatch) {
+    /// Counts a batch received, with `waiting` messages still queued
+    /// behind it.
+    pub(crate) fn received(&self, batch: &arrow::array::RecordBatch, waiting: usize) {
         Self::add(&self.rows_in, batch.num_rows());
         Self::add(&self.batches_in, 1);
         Self::add(&self.bytes_in, batch.get_array_memory_size());
+        self.queue.waiting.store(waiting as u64, Ordering::Relaxed);
     }
 
     /// Counts a batch sent downstream (or written, for sinks).
@@ -75,6 +83,7 @@ impl NodeStats {
         Self::add(&self.rows_out, batch.num_rows());
         Self::add(&self.batches_out, 1);
         Self::add(&self.bytes_out, batch.get_array_memory_size());
+        self.tap.offer(batch);
     }
 
     /// Records one call that started at `since`.

@@ -189,7 +189,7 @@ fn write_all(cx: &Context<'_>, mut sink: impl Writes) -> Result<()> {
         crossbeam_channel::select! {
             recv(cx.input) -> input => match input {
                 Ok(Message::Batch(input)) => {
-                    cx.stats.received(&input.batch);
+                    cx.stats.received(&input.batch, cx.input.len());
                     sink.write(cx, &input.batch)?;
                     written.extend(input.acks);
                 }

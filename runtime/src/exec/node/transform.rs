@@ -193,7 +193,7 @@ pub(super) fn plugin_transform(cx: &Context<'_>, plugin: &Plugin) -> Result<()> 
                 continue;
             },
         };
-        cx.stats.received(&input.batch);
+        cx.stats.received(&input.batch, cx.input.len());
         let origin = own.as_ref().or(input.origin.as_ref());
         let run =
             |transform: &mut Recreated<'_, TransformInstance>, selecting| match transform.get() {
