@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench -p weir-e2e --bench governance`.
 
+#[path = "common/quickstart.rs"]
+mod quickstart;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -16,6 +19,8 @@ use weir::exec::RunOptions;
 use weir::graph::Graph;
 use weir::plugin::{EngineOptions, PluginEngine};
 use weir::spec::Pipeline;
+
+use quickstart::quickstart;
 
 const ROWS: u64 = 2_000_000;
 const RUNS: usize = 7;
@@ -32,21 +37,18 @@ const GATE: &str = "  checked:
         - {name: priced_purchase, predicate: \"action != 'purchase' or price is not null\"}
 ";
 
-/// The quickstart pipeline in `dir` without its console sink, with
-/// `extra` appended and, when `gated`, the `expect` gate after `shape`.
+/// The quickstart pipeline in `dir` with `extra` appended and, when
+/// `gated`, the `expect` gate after `shape`.
 fn pipeline(dir: &Path, name: &str, extra: &str, gated: bool) -> std::path::PathBuf {
-    let quickstart =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart/pipeline.yaml");
-    let mut text = std::fs::read_to_string(quickstart).unwrap();
-    text.truncate(text.find("  console:").expect("the console sink"));
-    if gated {
-        text = text.replacen("    inputs: [shape]", "    inputs: [checked]", 1);
-        let at = text.find("  purchases_and_views:").expect("the filter");
-        text.insert_str(at, GATE);
-    }
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, format!("{text}{extra}")).unwrap();
-    path
+    quickstart(dir, name, extra, |text| match gated {
+        true => {
+            let mut text = text.replacen("    inputs: [shape]", "    inputs: [checked]", 1);
+            let at = text.find("  purchases_and_views:").expect("the filter");
+            text.insert_str(at, GATE);
+            text
+        }
+        false => text,
+    })
 }
 
 /// One run of `path`: its time.
