@@ -17,7 +17,9 @@
 #   Debian's postgresql, whose server the change-data-capture tests start in
 #   temporary folders (runtime/tests/support/postgres.rs), and openssl, which
 #   makes the certificates of its TLS test; and Debian's chromium and
-#   chromium-driver, the headless browser the admin page's test drives.
+#   chromium-driver, the headless browser the admin page's test drives; and
+#   curl and wrk, the HTTP client and load generator of the http source's
+#   tests.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -26,7 +28,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(procps libssl-dev zlib1g-dev pkg-config)
-[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl chromium chromium-driver)
+[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl chromium chromium-driver curl wrk)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

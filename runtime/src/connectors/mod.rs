@@ -3,6 +3,8 @@
 
 mod file_sink;
 mod file_source;
+#[cfg(feature = "http")]
+mod http;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod lines;
@@ -162,6 +164,15 @@ pub trait Source: Send {
     /// the end (a bounded Kafka run: every partition and its end offset).
     fn report(&self) -> Option<String> {
         None
+    }
+
+    /// The run is stopping (Ctrl-C): stop taking input, and answer whether
+    /// input already taken is still to be sent; the executor then polls
+    /// until [`Poll::Done`] before it closes the sinks. Sources whose input
+    /// waits for them elsewhere (files, Kafka, a replication slot) have
+    /// nothing to send: `false`, the default.
+    fn stop_taking(&mut self) -> bool {
+        false
     }
 
     /// Everything up to `position` (one this source answered) is durable:

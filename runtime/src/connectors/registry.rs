@@ -213,6 +213,8 @@ impl Registry {
             .sink::<super::delta::Config>("delta");
         #[cfg(feature = "postgres")]
         registry.source::<super::postgres::Config>("postgres-cdc");
+        #[cfg(feature = "http")]
+        registry.source::<super::http::Config>("http");
         #[cfg(feature = "kafka")]
         registry
             .source::<super::kafka::SourceConfig>("kafka")

@@ -4,6 +4,7 @@
 
 use crate::plugin::PluginInstance;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::supervisor::Running;
@@ -124,7 +125,18 @@ fn read_source(cx: &Context<'_>, mut source: Box<dyn Source>, ledger: Ledger) ->
         parts.update(cx, source.parts());
     }
     let mut ended = false;
-    while !cx.stopping() {
+    let mut draining = false;
+    loop {
+        if cx.failed.load(Ordering::SeqCst) {
+            break;
+        }
+        // At a stop, a source that took input not sent yet sends it first.
+        if !draining && cx.stop.load(Ordering::SeqCst) {
+            if !source.stop_taking() {
+                break;
+            }
+            draining = true;
+        }
         if lag_noted.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
             *cx.stats.lag.lock().expect("lag lock") = source.lag();
             lag_noted = Some(Instant::now());
