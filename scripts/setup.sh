@@ -28,7 +28,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 packages=(procps libssl-dev zlib1g-dev pkg-config)
-[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl chromium chromium-driver curl wrk)
+[ "${1:-}" = "--tests" ] && packages+=(kcat prometheus postgresql openssl chromium chromium-driver curl wrk mosquitto mosquitto-clients)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

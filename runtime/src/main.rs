@@ -328,10 +328,14 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| {
-                // Warnings, and the compile of a new plugin (seconds, once);
-                // pg_walstream warns of a slot that exists, which is how a
-                // `postgres-cdc` source resumes.
-                format!("warn,{}=info,pg_walstream=error", weir::plugin::COMPILE_LOG).into()
+                // Warnings, the compile of a new plugin (seconds, once), and
+                // where push sources listen; pg_walstream warns of a slot
+                // that exists, which is how a `postgres-cdc` source resumes.
+                format!(
+                    "warn,{}=info,weir::connectors::http=info,weir::connectors::mqtt=info,pg_walstream=error",
+                    weir::plugin::COMPILE_LOG
+                )
+                .into()
             }),
         )
         .with_writer(std::io::stderr)

@@ -229,7 +229,7 @@ fn bad_requests_are_refused_whole_and_named() {
     let (status, body) = curl(&["-H", &auth, "--data-binary", bad_json, &url]);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("line 2:") && body.contains("id"), "{body}");
-    assert!(body.contains("nothing of this request was taken"), "{body}");
+    assert!(body.contains("none of its rows was taken"), "{body}");
     let bad_csv = "id,name\n1,a\n2,b\nthree,c\n";
     let (status, body) = curl(&[
         "-H",

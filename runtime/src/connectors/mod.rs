@@ -8,7 +8,11 @@ mod http;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod lines;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 mod parquet_files;
+#[cfg(any(feature = "http", feature = "mqtt"))]
+mod payload;
 mod registry;
 mod stdout;
 

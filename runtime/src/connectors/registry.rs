@@ -215,6 +215,8 @@ impl Registry {
         registry.source::<super::postgres::Config>("postgres-cdc");
         #[cfg(feature = "http")]
         registry.source::<super::http::Config>("http");
+        #[cfg(feature = "mqtt")]
+        registry.source::<super::mqtt::Config>("mqtt");
         #[cfg(feature = "kafka")]
         registry
             .source::<super::kafka::SourceConfig>("kafka")

@@ -8,7 +8,6 @@
 //! `ack: received` answers once the rows are in the source's bounded queue.
 //! The server is in [`server`], the bodies in [`body`].
 
-mod body;
 mod server;
 
 use std::collections::BTreeMap;
@@ -248,7 +247,7 @@ impl SourceConnector for Config {
             .into_iter()
             .flatten()
         {
-            schema = body::with_text_column(&schema, column);
+            schema = super::payload::with_text_column(&schema, column);
         }
         Ok(schema)
     }

@@ -20,8 +20,8 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
-use super::body::{self, BodyFormat, Refused};
 use super::{Ack, Config};
+use crate::connectors::payload::{self as body, BodyFormat, Refused};
 
 /// Seconds a refused client is told to wait before it sends again.
 const RETRY_AFTER_SECONDS: &str = "1";

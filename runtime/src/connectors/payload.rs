@@ -1,7 +1,7 @@
-//! A pushed request's body as rows of the source's schema: JSON lines, a
-//! JSON array, CSV with a header or an Arrow IPC stream (by
-//! `Content-Type`), gzip-compressed or not. All or nothing: one bad line
-//! refuses the whole request, naming it, so a client never has to find out
+//! A pushed payload (an HTTP request's body, an MQTT message) as rows of
+//! the source's schema: JSON lines, a JSON array, CSV with a header or an
+//! Arrow IPC stream, gzip-compressed or not. All or nothing: one bad line
+//! refuses the whole payload, naming it, so a sender never has to find out
 //! which of its rows were taken.
 
 use std::io::Read;
@@ -31,24 +31,28 @@ impl Refused {
     }
 }
 
-/// What a body holds, by its `Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a payload holds (an HTTP body: by its `Content-Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BodyFormat {
     /// `application/x-ndjson`, `application/jsonl`, `application/json-lines`;
     /// also no `Content-Type`, and `application/x-www-form-urlencoded`,
     /// which `curl --data-binary` sends unless told otherwise.
     JsonLines,
     /// `application/json`: an array of objects (or one object).
+    #[serde(rename = "json")]
     JsonArray,
     /// `text/csv`: a header line naming the columns, then rows.
     Csv,
     /// `application/vnd.apache.arrow.stream`.
+    #[serde(rename = "arrow-ipc")]
     ArrowStream,
 }
 
 impl BodyFormat {
     /// The format a `Content-Type` names (parameters such as `charset`
     /// ignored); none names JSON lines.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub fn from_content_type(content_type: Option<&str>) -> Result<Self, Refused> {
         let Some(content_type) = content_type else {
             return Ok(Self::JsonLines);
@@ -78,6 +82,7 @@ impl BodyFormat {
     }
 }
 
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 /// `body` gunzipped, refused once it grows past `limit` bytes (a small
 /// body can unpack to gigabytes).
 pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refused> {
@@ -179,7 +184,7 @@ fn lines(
                 n => format!(" ({n} bad {unit}s in all)"),
             };
             Err(Refused::bad(format!(
-                "{error}{others}; nothing of this request was taken"
+                "{error}{others}; none of its rows was taken"
             )))
         }
     }
@@ -347,11 +352,7 @@ mod tests {
             "{}",
             refused.message
         );
-        assert!(
-            refused
-                .message
-                .ends_with("nothing of this request was taken")
-        );
+        assert!(refused.message.ends_with("none of its rows was taken"));
 
         let csv = b"id,name\n1,a\nseven,b\n".to_vec();
         let refused = decode(BodyFormat::Csv, csv, &schema(), 100).unwrap_err();
