@@ -2,6 +2,14 @@
 //! folder, its outputs read back and checked against a reference computed
 //! here from the same input.
 
+#[cfg(all(
+    feature = "system-tests",
+    feature = "mqtt",
+    feature = "http",
+    feature = "delta"
+))]
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
 mod support;
 
 use std::collections::BTreeMap;
@@ -357,4 +365,95 @@ fn lakehouse_appends_each_order_once_and_time_travel_reads_every_version() {
             assert_close(*sum, *their_sum, country);
         }
     }
+}
+
+/// Sensors over MQTT (a real Mosquitto, `mosquitto_pub`) and an app over
+/// HTTP into one pipeline: one faulty reading among normal ones becomes
+/// exactly one alert; every reading and every app event is in its Delta
+/// table; each app request was answered once durable.
+#[cfg(all(
+    feature = "system-tests",
+    feature = "mqtt",
+    feature = "http",
+    feature = "delta"
+))]
+#[test]
+fn iot_ingest_takes_mqtt_sensors_and_http_events_into_one_pipeline() {
+    let broker = mosquitto::Mosquitto::start();
+    let (dir, pipeline) = example("iot-ingest");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "a-test-token-of-some-length";
+    let (mqtt_port, address) = (broker.port.to_string(), format!("127.0.0.1:{port}"));
+    let env = [
+        ("MQTT_PORT", mqtt_port.as_str()),
+        ("HTTP_ADDRESS", address.as_str()),
+        ("INGEST_TOKEN", token),
+    ];
+    let mut weir = Running::start(dir.path(), &["run", pipeline.to_str().unwrap()], &env);
+    weir.wait_for("both sources", || {
+        weir.stderr().contains("mqtt source subscribed")
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let mut readings: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                r#"{{"device_id": "dev-1", "sensor": "temp", "value": {}, "event_time": "2026-12-07T10:{:02}:00Z"}}"#,
+                20.0 + f64::from(i % 5) * 0.1,
+                i
+            )
+        })
+        .collect();
+    readings.push(
+        r#"{"device_id": "dev-1", "sensor": "temp", "value": 500, "event_time": "2026-12-07T10:55:00Z"}"#
+            .into(),
+    );
+    broker.publish_lines("sensors/dev-1/reading", readings);
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for (user, action) in [("u1", "open"), ("u2", "scan"), ("u1", "close")] {
+        let event = format!(
+            r#"{{"user_id": "{user}", "action": "{action}", "device_id": "dev-1", "event_time": "2026-12-07T10:00:01Z"}}"#
+        );
+        let mut answer = agent
+            .post(format!("http://{address}/events"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send(event.as_str())
+            .unwrap();
+        let body = answer.body_mut().read_to_string().unwrap();
+        assert_eq!(body, r#"{"rows":1,"ack":"durable"}"#);
+    }
+    let alerts = dir.path().join("out/alerts");
+    weir.wait_for("the alert", || {
+        alerts.exists() && !read_json_dir(&alerts).is_empty()
+    });
+    interrupt(&weir.child);
+    assert_eq!(
+        weir.exited("after Ctrl-C").code(),
+        Some(130),
+        "{}",
+        weir.stderr()
+    );
+
+    let alerts = read_json_dir(&alerts);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["value"], 500.0);
+    assert_eq!(alerts[0]["event_time"], "2026-12-07T10:55:00Z");
+    let readings = read_delta(dir.path(), "lake/readings", None, "event_time");
+    assert_eq!(readings.len(), 51);
+    assert_eq!(readings.iter().filter(|r| r["anomaly"] == true).count(), 1);
+    let events = read_delta(dir.path(), "lake/app_events", None, "action");
+    let mut actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    actions.sort();
+    assert_eq!(actions, ["close", "open", "scan"]);
 }
