@@ -1,6 +1,7 @@
 //! A Mosquitto broker (Debian's `mosquitto`, installed by
 //! `scripts/setup.sh --tests`) on a free port of 127.0.0.1, for one test,
 //! and its `mosquitto_pub` client.
+#![allow(dead_code)] // each test file uses what it needs
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
