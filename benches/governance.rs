@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use weir::exec::RunOptions;
 use weir::graph::Graph;
-use weir::plugin::{EngineOptions, PluginEngine};
+use weir::plugin::PluginEngine;
 use weir::spec::Pipeline;
 
-use quickstart::quickstart;
+use quickstart::{median, quickstart};
 
 const ROWS: u64 = 2_000_000;
 const RUNS: usize = 7;
@@ -66,20 +66,8 @@ fn run(path: &Path, engine: &PluginEngine) -> Duration {
     started.elapsed()
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
 fn main() {
-    let plugins = Path::new(weir_plugin_artifacts::FILTER).parent().unwrap();
-    // SAFETY: set before any thread of this process reads the environment.
-    unsafe {
-        std::env::set_var("WEIR_PLUGIN_PATH", plugins);
-        std::env::set_var("ROWS", ROWS.to_string());
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
+    let (dir, engine) = quickstart::prepare(ROWS);
     let lineage = "lineage: {namespace: bench, file: lineage.jsonl}\n";
     let variants = [
         pipeline(dir.path(), "plain", "", false),

@@ -16,7 +16,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use weir::plugin::{EngineOptions, PluginEngine};
+use weir::plugin::PluginEngine;
 use weir::runtime::{Outcome, Runtime};
 use weir::spec::Pipeline;
 
@@ -72,20 +72,8 @@ fn run(path: &Path, engine: &PluginEngine, tap_rate: Option<u32>) -> (Duration, 
     (summary.elapsed, tapped)
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
 fn main() {
-    let plugins = Path::new(weir_plugin_artifacts::FILTER).parent().unwrap();
-    // SAFETY: set before any thread of this process reads the environment.
-    unsafe {
-        std::env::set_var("WEIR_PLUGIN_PATH", plugins);
-        std::env::set_var("ROWS", ROWS.to_string());
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let engine = PluginEngine::new(&EngineOptions::default()).unwrap();
+    let (dir, engine) = quickstart::prepare(ROWS);
     let path = quickstart::quickstart(dir.path(), "tapped", "", |text| text);
     let variants = [None, Some(10), Some(1000)];
     // A first run compiles the plugins and warms the caches.
@@ -104,7 +92,10 @@ fn main() {
         "the readers got rows: {tapped:?}"
     );
     let rate = |d: Duration| ROWS as f64 / d.as_secs_f64();
-    let rates: Vec<f64> = times.into_iter().map(|t| rate(median(t))).collect();
+    let rates: Vec<f64> = times
+        .into_iter()
+        .map(|t| rate(quickstart::median(t)))
+        .collect();
     println!(
         "quickstart with the admin API, {ROWS} rows, median of {RUNS}: no tap reader {:.0} rows/s; a reader of `shape` at 10 rows/s {:.0} rows/s (ratio {:.2}, {} rows tapped per run); at 1,000 rows/s {:.0} rows/s (ratio {:.2}, {} rows tapped per run)",
         rates[0],

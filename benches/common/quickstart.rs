@@ -19,3 +19,23 @@ pub fn quickstart(
     std::fs::write(&path, format!("{}{extra}", edit(text))).unwrap();
     path
 }
+
+/// Points the plugin path at the first-party plugins and `ROWS` at `rows`
+/// (read by the quickstart's `generate` source); answers a folder for the
+/// pipelines and an engine to load them into.
+pub fn prepare(rows: u64) -> (tempfile::TempDir, weir::plugin::PluginEngine) {
+    let plugins = Path::new(weir_plugin_artifacts::FILTER).parent().unwrap();
+    // SAFETY: set before any thread of this process reads the environment.
+    unsafe {
+        std::env::set_var("WEIR_PLUGIN_PATH", plugins);
+        std::env::set_var("ROWS", rows.to_string());
+    }
+    let engine = weir::plugin::PluginEngine::new(&Default::default()).unwrap();
+    (tempfile::tempdir().unwrap(), engine)
+}
+
+/// The median of `times`.
+pub fn median(mut times: Vec<std::time::Duration>) -> std::time::Duration {
+    times.sort();
+    times[times.len() / 2]
+}
