@@ -394,10 +394,7 @@ sinks:
 
 /// `GET url`: the status and the body's lines (a tap's rows).
 fn get_lines(url: &str) -> (u16, Vec<String>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_client();
     let mut response = agent.get(url).call().unwrap();
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap();

@@ -381,11 +381,7 @@ fn lakehouse_appends_each_order_once_and_time_travel_reads_every_version() {
 fn iot_ingest_takes_mqtt_sensors_and_http_events_into_one_pipeline() {
     let broker = mosquitto::Mosquitto::start();
     let (dir, pipeline) = example("iot-ingest");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let token = "a-test-token-of-some-length";
     let (mqtt_port, address) = (broker.port.to_string(), format!("127.0.0.1:{port}"));
     let env = [
@@ -414,10 +410,7 @@ fn iot_ingest_takes_mqtt_sensors_and_http_events_into_one_pipeline() {
     );
     broker.publish_lines("sensors/dev-1/reading", readings);
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_client();
     for (user, action) in [("u1", "open"), ("u2", "scan"), ("u1", "close")] {
         let event = format!(
             r#"{{"user_id": "{user}", "action": "{action}", "device_id": "dev-1", "event_time": "2026-12-07T10:00:01Z"}}"#

@@ -15,15 +15,6 @@ use support::*;
 const ACME: &str = "acme-token-0123456789";
 const GLOBEX: &str = "globex-token-0123456789";
 
-/// A free port on 127.0.0.1 (the source binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A pipeline from an `http` source on `port` (config fields `extra`) of
 /// `{id: int64, name: utf8}` to JSON lines in `out/`.
 fn pipeline(dir: &Path, port: u16, extra: &str, transform: &str) -> std::path::PathBuf {
@@ -69,14 +60,6 @@ fn curl(args: &[&str]) -> (u16, String) {
     let text = text(&out.stdout);
     let (body, status) = text.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), body.to_string())
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
 }
 
 /// The ids written to `out/` so far, sorted.
@@ -187,7 +170,7 @@ fn every_acknowledged_request_is_already_written() {
     writer.write(&batch).unwrap();
     writer.finish().unwrap();
     drop(writer);
-    let mut response = agent()
+    let mut response = http_client()
         .post(format!("{url}/logs"))
         .header("Authorization", &format!("Bearer {GLOBEX}"))
         .header("Content-Type", "application/vnd.apache.arrow.stream")
@@ -380,7 +363,7 @@ fn a_saturated_pipeline_answers_503_with_retry_after() {
     for id in 0..30 {
         // Time for the source to take what its queue holds.
         std::thread::sleep(Duration::from_millis(30));
-        let mut response = agent()
+        let mut response = http_client()
             .post(&url)
             .send(format!("{{\"id\":{id}}}\n"))
             .unwrap();
@@ -477,7 +460,7 @@ fn acknowledged_events_survive_sigkills() {
     const EVENTS: i64 = 200_000;
     const PER_REQUEST: i64 = 1_000;
     let client = std::thread::spawn(move || {
-        let agent = agent();
+        let agent = http_client();
         let url = format!("http://127.0.0.1:{port}/");
         let mut retries = 0;
         for first in (0..EVENTS).step_by(PER_REQUEST as usize) {

@@ -3,7 +3,6 @@
 //! the page tests need (open a page, run a script in it, take a
 //! screenshot), as JSON over HTTP with ureq.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,11 +23,7 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a new profile.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::support::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

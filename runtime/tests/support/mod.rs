@@ -353,3 +353,22 @@ sinks:
     rows.sort_by_key(|r| r[key].as_i64());
     rows
 }
+
+/// A free port on 127.0.0.1 (for a server started right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP client that answers every status (not only 2xx) as a response,
+/// giving up on a request after 20 s.
+pub fn http_client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(20)))
+        .build()
+        .into()
+}

@@ -22,11 +22,7 @@ impl Mosquitto {
     /// checkpoint).
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::support::free_port();
         let config = dir.path().join("mosquitto.conf");
         std::fs::write(
             &config,
