@@ -47,7 +47,8 @@ sinks:
 EOF
 }
 
-# load NAME: runs wrk against the pipeline written last; prints its figures.
+# load NAME CONNECTIONS: runs wrk against the pipeline written last; prints
+# its figures (events/s: of the requests answered 200).
 load() {
     rm -rf "$work/out" "$work/state"
     (cd "$work" && WEIR_PLUGIN_PATH="$plugins" "$weir" run --quiet pipeline.yaml 2>"$work/weir.log") &
@@ -60,7 +61,7 @@ load() {
         awk '/VmRSS/ {print $2}' "/proc/$pid/status" >> "$work/rss" 2>/dev/null || true
         sleep 0.5
     done) &
-    wrk -t2 -c16 -d"${seconds}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/" > "$work/wrk.txt"
+    wrk -t2 -c"$2" -d"${seconds}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port/" > "$work/wrk.txt"
     kill -INT "$pid"; wait "$weir_pid" || true
     local rps p50 p99 non2xx
     rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")"
@@ -69,11 +70,15 @@ load() {
     non2xx="$(awk '/Non-2xx/ {print $5}' "$work/wrk.txt")"
     local rss
     rss="$(sort -n "$work/rss" | awk 'NR == 1 {min = $1} {max = $1} END {printf "%.1f to %.1f MiB", min / 1024, max / 1024}')"
-    printf '%-28s %10s req/s  %12s events/s  p50 %8s  p99 %8s  non-2xx %8s  RSS %s\n' \
-        "$1" "$rps" "$(awk -v r="$rps" 'BEGIN {printf "%.0f", r * 100}')" "$p50" "$p99" "${non2xx:-0}" "$rss"
+    local requests ok_rps
+    requests="$(awk '/requests in/ {print $1}' "$work/wrk.txt")"
+    ok_rps="$(awk -v n="$requests" -v bad="${non2xx:-0}" -v s="$seconds" 'BEGIN {printf "%.0f", (n - bad) / s}')"
+    printf '%-34s %8s req/s (%7s answered 200/s, %9s events/s)  p50 %8s  p99 %8s  RSS %s\n' \
+        "$1, $2 connections" "$rps" "$ok_rps" "$((ok_rps * 100))" "$p50" "$p99" "$rss"
 }
 
-pipeline received; load "ack: received"
-pipeline durable; load "ack: durable"
-pipeline received stuck; load "saturated (503s)"
+pipeline received; load "ack: received" 16
+pipeline durable; load "ack: durable" 16
+pipeline durable; load "ack: durable" 256
+pipeline received stuck; load "saturated (503s)" 16
 echo "RSS samples while saturated (KiB, every 0.5 s): $(tr '\n' ' ' < "$work/rss")"

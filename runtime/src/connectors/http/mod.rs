@@ -281,9 +281,12 @@ impl SourceConnector for Config {
 /// taken whose rows are not durable yet.
 pub struct HttpSource {
     requests: crossbeam_channel::Receiver<Pushed>,
-    /// The batches of the request being sent on, and its number.
-    sending: VecDeque<RecordBatch>,
-    sending_request: u64,
+    /// The batches taken and not sent on yet, each with the number of the
+    /// request it ends (0: none; a request may span several batches).
+    sending: VecDeque<(RecordBatch, u64)>,
+    /// The source's schema, and rows a batch holds at most.
+    schema: SchemaRef,
+    batch_rows: usize,
     /// Requests numbered so far.
     numbered: u64,
     /// The last request all of whose batches were sent on.
@@ -338,7 +341,7 @@ impl HttpSource {
         let intake = Arc::new(Intake::default());
         let shared = Arc::new(Shared {
             schema: declared_schema(&config.schema)?,
-            output,
+            output: output.clone(),
             tokens: config.tokens.0.clone(),
             config: config.clone(),
             queue,
@@ -364,7 +367,8 @@ impl HttpSource {
         Ok(Self {
             requests,
             sending: VecDeque::new(),
-            sending_request: 0,
+            schema: output,
+            batch_rows: config.batch_rows,
             numbered: 0,
             sent: 0,
             waiting: BTreeMap::new(),
@@ -375,9 +379,28 @@ impl HttpSource {
     }
 }
 
+impl HttpSource {
+    /// Numbers `pushed` and queues its batches to be sent on.
+    fn take(&mut self, pushed: Pushed) {
+        self.numbered += 1;
+        if let Some(durable) = pushed.durable {
+            self.waiting.insert(self.numbered, durable);
+        }
+        let count = pushed.batches.len();
+        for (i, batch) in pushed.batches.into_iter().enumerate() {
+            let ends = if i + 1 == count { self.numbered } else { 0 };
+            self.sending.push_back((batch, ends));
+        }
+    }
+
+    fn sending_rows(&self) -> usize {
+        self.sending.iter().map(|(b, _)| b.num_rows()).sum()
+    }
+}
+
 /// How long the executor waits before it polls again when no request is
 /// queued (a wait, not busy time).
-const POLL_WAIT: Duration = Duration::from_millis(5);
+const POLL_WAIT: Duration = Duration::from_millis(1);
 
 impl Source for HttpSource {
     fn next_batch(&mut self, _bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
@@ -388,16 +411,34 @@ impl Source for HttpSource {
                     false => Poll::Wait(POLL_WAIT),
                 });
             };
-            self.numbered += 1;
-            self.sending_request = self.numbered;
-            if let Some(durable) = pushed.durable {
-                self.waiting.insert(self.numbered, durable);
+            self.take(pushed);
+            // Small requests queued behind it go on in one batch with it:
+            // a batch per request costs every node downstream.
+            let mut rows = self.sending_rows();
+            while rows < self.batch_rows {
+                let Ok(pushed) = self.requests.try_recv() else {
+                    break;
+                };
+                rows += pushed
+                    .batches
+                    .iter()
+                    .map(RecordBatch::num_rows)
+                    .sum::<usize>();
+                self.take(pushed);
             }
-            self.sending = pushed.batches.into();
+            if self.sending.len() > 1 && rows <= self.batch_rows {
+                let last = self.sending.back().map_or(0, |(_, ends)| *ends);
+                let batches: Vec<RecordBatch> = self.sending.drain(..).map(|(b, _)| b).collect();
+                let joined =
+                    arrow::compute::concat_batches(&self.schema, &batches).map_err(|e| {
+                        ConnectorError::Upstream(format!("http: cannot join requests: {e}"))
+                    })?;
+                self.sending.push_back((joined, last));
+            }
         }
-        let batch = self.sending.pop_front().expect("a request has rows");
-        if self.sending.is_empty() {
-            self.sent = self.sending_request;
+        let (batch, ends) = self.sending.pop_front().expect("a request has rows");
+        if ends > 0 {
+            self.sent = ends;
         }
         Ok(Poll::Batch(batch))
     }

@@ -23,6 +23,9 @@ use tokio::sync::oneshot;
 use super::{Ack, Config};
 use crate::connectors::payload::{self as body, BodyFormat, Refused};
 
+/// Longest a request waits for its turn to be read and decoded.
+const DECODE_WAIT: Duration = Duration::from_secs(2);
+
 /// Seconds a refused client is told to wait before it sends again.
 const RETRY_AFTER_SECONDS: &str = "1";
 
@@ -158,7 +161,9 @@ pub async fn push(
         Ok(tenant) => tenant,
         Err(refused) => return refused,
     };
-    let Ok(permit) = shared.decoding.try_acquire() else {
+    // A burst of requests waits its turn (its body still unread, costing
+    // nothing here); one that waits too long is refused.
+    let Ok(Ok(permit)) = tokio::time::timeout(DECODE_WAIT, shared.decoding.acquire()).await else {
         shared.counts.busy.fetch_add(1, Ordering::Relaxed);
         return answer(
             StatusCode::SERVICE_UNAVAILABLE,
