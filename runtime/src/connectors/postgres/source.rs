@@ -110,6 +110,11 @@ pub struct CdcSource {
     recorded_lsn: u64,
     /// The columns of the table in the stream's last `Relation` message.
     relation: HashSet<String>,
+    /// A `Relation` message met in a skipped transaction, checked against
+    /// the source's columns only at the next change that is not skipped: a
+    /// restart re-reads transactions it already sent, whose table may have
+    /// been altered since (and the source's columns with it).
+    unchecked_relation: Option<(Vec<pg_walstream::RelationColumn>, u64)>,
     /// With `until_end`: the LSN of the end marker.
     end_marker: Option<u64>,
     ended: bool,
@@ -175,6 +180,7 @@ impl CdcSource {
             transaction: None,
             recorded_lsn: recorded.lsn,
             relation: HashSet::new(),
+            unchecked_relation: None,
             end_marker: None,
             ended: false,
             failure: None,
@@ -349,7 +355,13 @@ impl CdcSource {
                 ..
             } if self.is_ours(&namespace, &relation_name) => {
                 self.relation = columns.iter().map(|c| c.name.to_string()).collect();
-                self.check_relation(&columns, lsn)?;
+                match self.transaction.is_some_and(|t| t.skipped) {
+                    true => self.unchecked_relation = Some((columns, lsn)),
+                    false => {
+                        self.unchecked_relation = None;
+                        self.check_relation(&columns, lsn)?;
+                    }
+                }
             }
             EventType::Insert {
                 schema,
@@ -357,6 +369,7 @@ impl CdcSource {
                 data,
                 ..
             } if self.is_ours(&schema, &table) => {
+                self.check_unchecked_relation()?;
                 self.push_change("c", lsn, &data, None, bad);
             }
             EventType::Update {
@@ -366,6 +379,7 @@ impl CdcSource {
                 new_data,
                 ..
             } if self.is_ours(&schema, &table) => {
+                self.check_unchecked_relation()?;
                 self.push_change("u", lsn, &new_data, old_data.as_ref(), bad);
             }
             EventType::Delete {
@@ -374,6 +388,7 @@ impl CdcSource {
                 old_data,
                 ..
             } if self.is_ours(&schema, &table) => {
+                self.check_unchecked_relation()?;
                 self.push_change("d", lsn, &old_data, Some(&old_data), bad);
             }
             EventType::Truncate { tables, .. }
@@ -422,6 +437,18 @@ impl CdcSource {
     fn names(&self, name: &str) -> bool {
         name == self.config.table
             || name.trim_matches('"').replace("\".\"", ".") == self.config.table
+    }
+
+    /// Checks a `Relation` message met in a skipped transaction, once a
+    /// change that is not skipped follows it.
+    fn check_unchecked_relation(&mut self) -> Result<(), ConnectorError> {
+        if self.transaction.is_some_and(|t| t.skipped) {
+            return Ok(());
+        }
+        match self.unchecked_relation.take() {
+            Some((columns, lsn)) => self.check_relation(&columns, lsn),
+            None => Ok(()),
+        }
     }
 
     /// A `Relation` message: the table's columns in the changes that
