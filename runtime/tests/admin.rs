@@ -193,18 +193,38 @@ sinks:
         &[],
     );
     let addr = weir.admin_address();
-    // The run is over in a fraction of a second; weir waits for a scrape.
-    weir.wait_for("the final counts", || {
-        let (status, body) = http(&addr, "GET", "/metrics", "");
-        status == 200
-            && body.lines().any(|line| {
-                line.starts_with("weir_node_rows_in_total{")
-                    && line.contains("node=\"out\"")
-                    && line.ends_with(" 1000")
-            })
-    });
-    let status = weir.exited("after the final scrape");
-    assert!(status.success(), "{}", weir.stderr());
+    // The run is over in a fraction of a second; weir waits for a scrape
+    // after its end. Scraped every 100 ms, as Prometheus would, until it
+    // exits: the last scrape it answered holds the final counts.
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    while weir.child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "weir still runs: {}",
+            weir.stderr()
+        );
+        if let Ok(mut stream) = std::net::TcpStream::connect(&addr) {
+            let request =
+                format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let read = std::io::Write::write_all(&mut stream, request.as_bytes())
+                .and_then(|()| std::io::Read::read_to_string(&mut stream, &mut answer));
+            if read.is_ok() && answer.starts_with("HTTP/1.1 200") {
+                last = answer;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(weir.exited("after a scrape").success(), "{}", weir.stderr());
+    assert!(
+        last.lines().any(|line| {
+            line.starts_with("weir_node_rows_in_total{")
+                && line.contains("node=\"out\"")
+                && line.ends_with(" 1000")
+        }),
+        "the last scrape before weir exited: {last}"
+    );
 }
 
 /// What Prometheus's own linter says of a scrape (`promtool`, from Debian's
