@@ -290,8 +290,7 @@ fn bad_requests_are_refused_whole_and_named() {
     let (status, body) = curl(&["-H", &auth, "--data-binary", "{\"id\":10}\n", &url]);
     assert_eq!(status, 200, "{body}");
     assert_eq!(ids_written(dir.path()), [10], "only the good request");
-    interrupt(&weir.child);
-    assert_eq!(weir.exited("after Ctrl-C").code(), Some(130));
+    weir.interrupt_and_wait();
     let stderr = weir.stderr();
     assert!(
         stderr.contains("1 requests taken (1 rows); refused: 7 bad bodies, 0 while saturated, 2 without a valid token"),
@@ -431,13 +430,7 @@ fn wrk_load_is_written_row_for_row() {
         .map_or(0, |s| s.split_whitespace().next().unwrap().parse().unwrap());
     let answered = requests - refused;
     assert!(answered > 100, "{report}");
-    interrupt(&weir.child);
-    assert_eq!(
-        weir.exited("after Ctrl-C").code(),
-        Some(130),
-        "{}",
-        weir.stderr()
-    );
+    weir.interrupt_and_wait();
     let written = ids_written(dir.path()).len();
     assert!(
         (answered * 10..=(answered + 8) * 10).contains(&written),
@@ -493,13 +486,7 @@ fn acknowledged_events_survive_sigkills() {
             .wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(200 + (seed >> 33) % 1300));
         if client.is_finished() && kills >= 10 {
-            interrupt(&weir.child);
-            assert_eq!(
-                weir.exited("after Ctrl-C").code(),
-                Some(130),
-                "{}",
-                weir.stderr()
-            );
+            weir.interrupt_and_wait();
             break;
         }
         weir.child.kill().unwrap(); // SIGKILL

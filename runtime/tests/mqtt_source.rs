@@ -71,8 +71,7 @@ fn messages_on_matching_topics_become_rows_with_their_topic() {
     broker.publish("sensors/c/reading", r#"{"id": "four"}"#);
     broker.publish("sensors/c/reading", r#"{"id": 5, "temp": 1}"#);
     weir.wait_for("four rows", || rows(dir.path()).len() == 4);
-    interrupt(&weir.child);
-    assert_eq!(weir.exited("after Ctrl-C").code(), Some(130));
+    weir.interrupt_and_wait();
     let mut rows = rows(dir.path());
     rows.sort_by_key(|r| r["id"].as_i64());
     let got: Vec<(i64, &str)> = rows
@@ -111,8 +110,7 @@ fn csv_payloads_and_no_topic_column() {
     let mut weir = start(dir.path(), &pipeline);
     broker.publish("sensors/a/reading", "temp,id\n1.5,1\n2.5,2\n");
     weir.wait_for("two rows", || rows(dir.path()).len() == 2);
-    interrupt(&weir.child);
-    weir.exited("after Ctrl-C");
+    weir.interrupt_and_wait();
     assert_eq!(
         rows(dir.path()),
         [
@@ -130,8 +128,7 @@ fn messages_published_while_down_arrive_on_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = pipeline(dir.path(), &broker, "");
     let mut weir = start(dir.path(), &pipeline);
-    interrupt(&weir.child);
-    weir.exited("after Ctrl-C");
+    weir.interrupt_and_wait();
     broker.publish_lines("sensors/x/reading", readings(500));
     let weir = start(dir.path(), &pipeline);
     weir.wait_for("the 500 messages sent while it was down", || {
@@ -182,7 +179,7 @@ fn qos1_messages_survive_sigkills() {
     weir.wait_for("every reading", || {
         distinct(&rows(dir.path())).len() == READINGS as usize
     });
-    interrupt(&weir.child);
+    weir.interrupt_and_wait();
     let rows = rows(dir.path());
     assert_eq!(distinct(&rows), (0..READINGS).collect::<Vec<_>>());
     eprintln!(

@@ -99,7 +99,7 @@ impl ConnectorConfig for Config {
             }
         }
         if self.client_id.is_empty() || self.client_id.len() > 23 {
-            let message = "1 to 23 characters, the same from run to run (MQTT 3.1.1 brokers need take no longer)";
+            let message = "1 to 23 characters, the same from run to run (an MQTT 3.1.1 broker need not take a longer one)";
             return Err(config_error("client_id", message));
         }
         if self.qos > 1 {
@@ -127,6 +127,20 @@ impl ConnectorConfig for Config {
         ];
         if let Some((field, _)) = limits.iter().find(|(_, value)| *value == 0) {
             return Err(config_error(field, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Subscribes `client` to every topic filter at the configured QoS.
+    fn subscribe(&self, client: &Client) -> Result<(), rumqttc::ClientError> {
+        let qos = match self.qos {
+            0 => QoS::AtMostOnce,
+            _ => QoS::AtLeastOnce,
+        };
+        for topic in &self.topics {
+            client.subscribe(topic, qos)?;
         }
         Ok(())
     }
@@ -208,27 +222,17 @@ impl MqttSource {
             options.set_credentials(user, config.password.clone().unwrap_or_default());
         }
         let (client, mut connection) = Client::new(options, 1024);
-        let qos = match config.qos {
-            0 => QoS::AtMostOnce,
-            _ => QoS::AtLeastOnce,
-        };
-        let subscribe = |client: &Client| {
-            for topic in &config.topics {
-                client.subscribe(topic, qos).map_err(|e| {
-                    ConnectorError::Upstream(format!(
-                        "mqtt {broker}: cannot subscribe to {topic:?}: {e}"
-                    ))
-                })?;
-            }
-            Ok::<_, ConnectorError>(())
-        };
         // The first answer, or why there is none.
         let started = Instant::now();
         loop {
             match connection.recv_timeout(CONNECT_TIMEOUT) {
                 Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
                     if !ack.session_present {
-                        subscribe(&client)?;
+                        config.subscribe(&client).map_err(|e| {
+                            ConnectorError::Upstream(format!(
+                                "mqtt {broker}: cannot subscribe: {e}"
+                            ))
+                        })?;
                     }
                     break;
                 }
@@ -306,7 +310,7 @@ impl MqttSource {
         }
         let batches = payload::decode(
             self.config.format,
-            message.payload.to_vec(),
+            message.payload.clone(),
             &self.declared,
             usize::MAX,
         )
@@ -337,10 +341,6 @@ fn drive(
     deliver: &crossbeam_channel::Sender<Publish>,
     stop: &AtomicBool,
 ) {
-    let qos = match config.qos {
-        0 => QoS::AtMostOnce,
-        _ => QoS::AtLeastOnce,
-    };
     while !stop.load(Ordering::SeqCst) {
         match connection.recv_timeout(Duration::from_millis(100)) {
             Ok(Ok(Event::Incoming(Packet::Publish(message)))) => {
@@ -360,10 +360,8 @@ fn drive(
             // The source closes: its last acknowledgements went before this.
             Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => return,
             Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) if !ack.session_present => {
-                for topic in &config.topics {
-                    if let Err(error) = client.subscribe(topic, qos) {
-                        tracing::warn!(%broker, %topic, %error, "mqtt: cannot subscribe again");
-                    }
+                if let Err(error) = config.subscribe(client) {
+                    tracing::warn!(%broker, %error, "mqtt: cannot subscribe again");
                 }
             }
             Ok(Ok(_)) => {}

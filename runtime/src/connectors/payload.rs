@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
 
 use crate::connectors::lines::{CsvColumns, LineDecoder, Lines, TextPosition};
 use crate::connectors::{BadRecord, Format};
@@ -85,7 +86,7 @@ impl BodyFormat {
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 /// `body` gunzipped, refused once it grows past `limit` bytes (a small
 /// body can unpack to gigabytes).
-pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refused> {
+pub fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, Refused> {
     let mut out = Vec::new();
     let read = flate2::read::GzDecoder::new(body)
         .take(limit as u64 + 1)
@@ -96,14 +97,14 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refused> {
             status: 413,
             message: format!("the body unpacks to more than max_body_bytes ({limit} bytes)"),
         }),
-        Ok(_) => Ok(out),
+        Ok(_) => Ok(out.into()),
     }
 }
 
 /// The rows of `body`, in batches of at most `batch_rows`, of `schema`.
 pub fn decode(
     format: BodyFormat,
-    body: Vec<u8>,
+    body: Bytes,
     schema: &SchemaRef,
     batch_rows: usize,
 ) -> Result<Vec<RecordBatch>, Refused> {
@@ -131,7 +132,7 @@ pub fn decode(
                 serde_json::to_writer(&mut text, element).expect("a JSON value writes");
                 text.push(b'\n');
             }
-            lines(text, Format::Json, "element", schema, batch_rows)
+            lines(text.into(), Format::Json, "element", schema, batch_rows)
         }
         BodyFormat::ArrowStream => arrow_stream(body, schema, batch_rows),
     }
@@ -140,7 +141,7 @@ pub fn decode(
 /// Text lines through the file source's decoder; `unit` names a line in
 /// errors (`line`, or `element` of a JSON array).
 fn lines(
-    body: Vec<u8>,
+    body: Bytes,
     format: Format,
     unit: &str,
     schema: &SchemaRef,
@@ -193,7 +194,7 @@ fn lines(
 /// An Arrow IPC stream whose columns are the schema's, by name (in any
 /// order; types cast when they can be without loss).
 fn arrow_stream(
-    body: Vec<u8>,
+    body: Bytes,
     schema: &SchemaRef,
     batch_rows: usize,
 ) -> Result<Vec<RecordBatch>, Refused> {
@@ -329,7 +330,7 @@ mod tests {
             (BodyFormat::Csv, csv),
             (BodyFormat::ArrowStream, ipc),
         ] {
-            let batches = decode(format, body, &schema, 1).unwrap();
+            let batches = decode(format, body.into(), &schema, 1).unwrap();
             assert_eq!(batches.len(), 2, "{format:?}: batches of one row");
             assert_eq!(ids(&batches), [1, 2], "{format:?}");
             assert_eq!(batches[1].column(1).as_string::<i32>().value(0), "b");
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn a_bad_line_refuses_the_request_naming_line_and_column() {
         let body = b"{\"id\": 1}\n{\"id\": \"x\"}\n{\"id\": 3}\n{\"id\": [4]}\n".to_vec();
-        let refused = decode(BodyFormat::JsonLines, body, &schema(), 100).unwrap_err();
+        let refused = decode(BodyFormat::JsonLines, body.into(), &schema(), 100).unwrap_err();
         assert_eq!(refused.status, 400);
         assert!(
             refused.message.starts_with("line 2: "),
@@ -355,7 +356,7 @@ mod tests {
         assert!(refused.message.ends_with("none of its rows was taken"));
 
         let csv = b"id,name\n1,a\nseven,b\n".to_vec();
-        let refused = decode(BodyFormat::Csv, csv, &schema(), 100).unwrap_err();
+        let refused = decode(BodyFormat::Csv, csv.into(), &schema(), 100).unwrap_err();
         assert!(
             refused.message.starts_with("line 3: "),
             "{}",
@@ -364,14 +365,14 @@ mod tests {
         assert!(refused.message.contains("\"id\""), "{}", refused.message);
 
         let array = br#"[{"id": 1}, {"id": true}]"#.to_vec();
-        let refused = decode(BodyFormat::JsonArray, array, &schema(), 100).unwrap_err();
+        let refused = decode(BodyFormat::JsonArray, array.into(), &schema(), 100).unwrap_err();
         assert!(
             refused.message.starts_with("element 2: "),
             "{}",
             refused.message
         );
         let broken = br#"[{"id": 1},"#.to_vec();
-        let refused = decode(BodyFormat::JsonArray, broken, &schema(), 100).unwrap_err();
+        let refused = decode(BodyFormat::JsonArray, broken.into(), &schema(), 100).unwrap_err();
         assert!(
             refused.message.contains("line 1, column"),
             "{}",
@@ -389,13 +390,19 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.finish().unwrap();
         drop(writer);
-        let refused = decode(BodyFormat::ArrowStream, ipc, &schema(), 10).unwrap_err();
+        let refused = decode(BodyFormat::ArrowStream, ipc.into(), &schema(), 10).unwrap_err();
         assert!(
             refused.message.contains("no column \"name\""),
             "{}",
             refused.message
         );
-        let refused = decode(BodyFormat::ArrowStream, b"junk".to_vec(), &schema(), 10).unwrap_err();
+        let refused = decode(
+            BodyFormat::ArrowStream,
+            b"junk".to_vec().into(),
+            &schema(),
+            10,
+        )
+        .unwrap_err();
         assert!(
             refused.message.contains("not an Arrow IPC stream"),
             "{}",

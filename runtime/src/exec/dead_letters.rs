@@ -38,14 +38,14 @@ impl DeadLetters {
 
     /// Records a raw record (a line a source could not parse).
     pub fn record(&self, record: &str, error: &str) -> std::io::Result<()> {
-        self.write(&format!(
+        self.write(&[format!(
             "{{\"time\":{},\"run\":{},\"node\":{},\"error\":{},\"record\":{}}}",
             json_string(&now()),
             self.run,
             json_string(&self.node),
             json_string(error),
             json_string(record)
-        ))
+        )])
     }
 
     /// Records rows of `batch` (by index) with their errors. Only the disk
@@ -61,13 +61,18 @@ impl DeadLetters {
         });
         let json = rendered.unwrap_or_else(|error| rows_as_text(batch, rows, &error.to_string()));
         let (time, node) = (json_string(&now()), json_string(&self.node));
-        for ((_, error), row) in rows.iter().zip(json.lines()) {
-            self.write(&format!(
-                "{{\"time\":{time},\"run\":{},\"node\":{node},\"error\":{},\"row\":{row}}}",
-                self.run,
-                json_string(error)
-            ))?;
-        }
+        let lines: Vec<String> = rows
+            .iter()
+            .zip(json.lines())
+            .map(|((_, error), row)| {
+                format!(
+                    "{{\"time\":{time},\"run\":{},\"node\":{node},\"error\":{},\"row\":{row}}}",
+                    self.run,
+                    json_string(error)
+                )
+            })
+            .collect();
+        self.write(&lines)?;
         // The batch may be acknowledged right after: its letters go to disk.
         self.flush()
     }
@@ -85,8 +90,10 @@ impl DeadLetters {
         &self.path
     }
 
-    fn write(&self, line: &str) -> std::io::Result<()> {
-        self.recent.keep(line);
+    /// Appends `lines` to the file (under one lock) and keeps the last few
+    /// for the live view.
+    fn write(&self, lines: &[String]) -> std::io::Result<()> {
+        self.recent.keep_last(lines);
         let mut file = self.file.lock().expect("dead-letter lock");
         if file.is_none() {
             if let Some(dir) = self.path.parent() {
@@ -99,8 +106,11 @@ impl DeadLetters {
             *file = Some(BufWriter::new(opened));
         }
         let file = file.as_mut().expect("opened above");
-        file.write_all(line.as_bytes())?;
-        file.write_all(b"\n")
+        for line in lines {
+            file.write_all(line.as_bytes())?;
+            file.write_all(b"\n")?;
+        }
+        Ok(())
     }
 }
 

@@ -82,21 +82,25 @@ pub struct QueueFill {
 pub struct RecentLetters(Mutex<VecDeque<String>>);
 
 impl RecentLetters {
-    /// Keeps `line`, cut to a few hundred bytes, forgetting the oldest.
-    pub(crate) fn keep(&self, line: &str) {
-        let mut end = line.len().min(RECENT_LETTER_BYTES);
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        let kept = match end < line.len() {
-            true => format!("{}…", &line[..end]),
-            false => line.to_string(),
-        };
+    /// Keeps the last few of `lines` (only those can stay), each cut to a
+    /// few hundred bytes, forgetting the oldest.
+    pub(crate) fn keep_last(&self, lines: &[String]) {
+        let last = &lines[lines.len().saturating_sub(RECENT_LETTERS)..];
         let mut letters = self.0.lock().expect("letters lock");
-        if letters.len() == RECENT_LETTERS {
-            letters.pop_front();
+        for line in last {
+            let mut end = line.len().min(RECENT_LETTER_BYTES);
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            let kept = match end < line.len() {
+                true => format!("{}…", &line[..end]),
+                false => line.clone(),
+            };
+            if letters.len() == RECENT_LETTERS {
+                letters.pop_front();
+            }
+            letters.push_back(kept);
         }
-        letters.push_back(kept);
     }
 
     /// The letters kept, oldest first.
@@ -161,10 +165,10 @@ mod tests {
     #[test]
     fn recent_letters_keep_the_last_few_cut_short() {
         let letters = RecentLetters::default();
-        for i in 0..8 {
-            letters.keep(&format!("letter {i}"));
-        }
-        letters.keep(&"é".repeat(400));
+        let lines: Vec<String> = (0..8).map(|i| format!("letter {i}")).collect();
+        letters.keep_last(&lines[..3]);
+        letters.keep_last(&lines[3..]);
+        letters.keep_last(&["é".repeat(400)]);
         let list = letters.list();
         assert_eq!(list.len(), RECENT_LETTERS);
         assert_eq!(list[0], "letter 4");

@@ -217,6 +217,14 @@ impl Running {
         }
     }
 
+    /// Sends Ctrl-C and waits until weir has drained and exited as
+    /// interrupted (code 130); fails with its stderr otherwise.
+    pub fn interrupt_and_wait(&mut self) {
+        interrupt(&self.child);
+        let status = self.exited("after Ctrl-C");
+        assert_eq!(status.code(), Some(130), "{}", self.stderr());
+    }
+
     /// Waits (up to 60 s) until `ready` holds; on time-out, fails with
     /// weir's stderr.
     pub fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {

@@ -64,22 +64,8 @@ impl Mosquitto {
         // Line by line: its debug lines (the PUBACKs counted) would
         // otherwise stay buffered until it exits.
         let mut publisher = Command::new("stdbuf")
-            .args([
-                "-oL",
-                "mosquitto_pub",
-                "-d",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "1",
-                "-M",
-                "1000",
-                "-t",
-                topic,
-                "-l",
-            ])
+            .args(["-oL", "mosquitto_pub", "-d", "-M", "1000", "-l"])
+            .args(self.qos1_to(topic))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -106,22 +92,28 @@ impl Mosquitto {
         publisher.wait().unwrap();
     }
 
+    /// `mosquitto_pub`'s arguments for QoS 1 messages to `topic` of this
+    /// broker.
+    fn qos1_to(&self, topic: &str) -> [String; 8] {
+        [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+        ]
+        .map(String::from)
+    }
+
     /// Publishes `message` to `topic` at QoS 1 and waits for the broker to
     /// take it.
     pub fn publish(&self, topic: &str, message: &str) {
         let out = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                topic,
-                "-m",
-                message,
-            ])
+            .args(self.qos1_to(topic))
+            .args(["-m", message])
             .output()
             .unwrap();
         assert!(

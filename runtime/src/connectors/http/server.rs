@@ -215,7 +215,7 @@ pub async fn push(
         tokio::task::spawn_blocking(move || {
             let bytes = match gzipped {
                 true => body::gunzip(&bytes, limit)?,
-                false => bytes.to_vec(),
+                false => bytes,
             };
             body::decode(format, bytes, &shared.schema, shared.config.batch_rows)
         })
