@@ -102,6 +102,50 @@ fn messages_on_matching_topics_become_rows_with_their_topic() {
     );
 }
 
+/// Messages arriving together are decoded together; one that does not
+/// decode among them goes to the dead letters alone, and every row keeps
+/// its own message's topic.
+#[test]
+fn a_bad_message_among_many_costs_only_itself() {
+    let broker = std::sync::Arc::new(Mosquitto::start());
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = pipeline(dir.path(), &broker, "");
+    let mut weir = start(dir.path(), &pipeline);
+    let publishers: Vec<_> = [("a", 0..1000), ("b", 1000..2000)]
+        .into_iter()
+        .map(|(device, ids)| {
+            let broker = broker.clone();
+            std::thread::spawn(move || {
+                let lines = ids
+                    .map(|id| match id {
+                        1500 => r#"{"id": "fifteen hundred"}"#.to_string(),
+                        id => format!(r#"{{"id":{id},"temp":1}}"#),
+                    })
+                    .collect();
+                broker.publish_lines(&format!("sensors/{device}/reading"), lines);
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.join().unwrap();
+    }
+    weir.wait_for("1,999 rows", || rows(dir.path()).len() == 1999);
+    weir.interrupt_and_wait();
+    for row in rows(dir.path()) {
+        let id = row["id"].as_i64().unwrap();
+        let device = if id < 1000 { "a" } else { "b" };
+        assert_eq!(row["topic"], format!("sensors/{device}/reading"), "{row}");
+    }
+    let letters = dead_letters(dir.path(), "sensors");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["record"], r#"{"id": "fifteen hundred"}"#);
+    assert!(
+        weir.stderr().contains("1999 messages taken, 1 refused"),
+        "{}",
+        weir.stderr()
+    );
+}
+
 #[test]
 fn csv_payloads_and_no_topic_column() {
     let broker = Mosquitto::start();

@@ -299,6 +299,83 @@ impl MqttSource {
         Ok(())
     }
 
+    /// The rows of JSON-lines `messages` decoded at once (a decoder per
+    /// message costs more than its one or two rows), with each message's
+    /// topic; `None` when that does not hold for every message (one too
+    /// large or with a bad line): they are then decoded one by one.
+    fn joined(&self, messages: &[Publish]) -> Option<RecordBatch> {
+        if self.config.format != BodyFormat::JsonLines || messages.len() < 2 {
+            return None;
+        }
+        let mut text = Vec::with_capacity(messages.iter().map(|m| m.payload.len() + 1).sum());
+        let mut rows = Vec::with_capacity(messages.len());
+        for message in messages {
+            if message.payload.len() > self.config.max_payload_bytes {
+                return None;
+            }
+            text.extend_from_slice(&message.payload);
+            text.push(b'\n');
+            // The decoder skips blank lines: every other line is a row.
+            let lines = message.payload.split(|&b| b == b'\n');
+            rows.push(lines.filter(|line| !line.trim_ascii().is_empty()).count());
+        }
+        let batches = payload::decode(
+            BodyFormat::JsonLines,
+            text.into(),
+            &self.declared,
+            usize::MAX,
+        )
+        .ok()?;
+        let decoded = arrow::compute::concat_batches(&self.declared, &batches).ok()?;
+        if decoded.num_rows() != rows.iter().sum::<usize>() {
+            return None;
+        }
+        let mut columns = decoded.columns().to_vec();
+        if self.config.topic_column.is_some() {
+            let mut topics = arrow::array::StringBuilder::with_capacity(decoded.num_rows(), 0);
+            for (message, &rows) in messages.iter().zip(&rows) {
+                for _ in 0..rows {
+                    topics.append_value(&message.topic);
+                }
+            }
+            columns.push(Arc::new(topics.finish()));
+        }
+        RecordBatch::try_new(self.output.clone(), columns).ok()
+    }
+
+    /// The rows of `messages` decoded one by one: a message that does not
+    /// decode goes to the dead letters (through `bad`), whole.
+    fn one_by_one(
+        &mut self,
+        messages: &[Publish],
+        bad: &mut dyn FnMut(BadRecord),
+    ) -> Result<Option<RecordBatch>, ConnectorError> {
+        let mut batches = Vec::new();
+        for message in messages {
+            match self.rows(message) {
+                Ok(rows) => {
+                    self.taken += 1;
+                    batches.extend(rows);
+                }
+                Err(error) => {
+                    self.refused += 1;
+                    let shown = &message.payload[..message.payload.len().min(4096)];
+                    bad(BadRecord {
+                        record: String::from_utf8_lossy(shown).into_owned(),
+                        error: format!("topic {}: {error}", message.topic),
+                    });
+                }
+            }
+        }
+        if batches.is_empty() {
+            return Ok(None);
+        }
+        let batch = arrow::compute::concat_batches(&self.output, &batches).map_err(|e| {
+            ConnectorError::Upstream(format!("mqtt: cannot join the messages' rows: {e}"))
+        })?;
+        Ok(Some(batch))
+    }
+
     /// A message's rows as the output schema, or why they cannot be.
     fn rows(&self, message: &Publish) -> Result<Vec<RecordBatch>, String> {
         if message.payload.len() > self.config.max_payload_bytes {
@@ -381,41 +458,33 @@ const POLL_WAIT: Duration = Duration::from_millis(5);
 impl Source for MqttSource {
     fn next_batch(&mut self, bad: &mut dyn FnMut(BadRecord)) -> Result<Poll, ConnectorError> {
         self.send_acks()?;
-        let mut batches = Vec::new();
-        while batches.len() < self.config.batch_messages {
+        let mut messages = Vec::new();
+        while messages.len() < self.config.batch_messages {
             let Ok(message) = self.received.try_recv() else {
                 break;
             };
-            self.numbered += 1;
-            match self.rows(&message) {
-                Ok(rows) => {
-                    self.taken += 1;
-                    batches.extend(rows);
-                }
-                Err(error) => {
-                    self.refused += 1;
-                    let record = String::from_utf8_lossy(
-                        &message.payload[..message.payload.len().min(4096)],
-                    )
-                    .into_owned();
-                    bad(BadRecord {
-                        record,
-                        error: format!("topic {}: {error}", message.topic),
-                    });
-                }
+            messages.push(message);
+        }
+        let batch = match self.joined(&messages) {
+            Some(batch) => {
+                self.taken += messages.len() as u64;
+                Some(batch)
             }
+            None => self.one_by_one(&messages, bad)?,
+        };
+        for message in messages {
+            self.numbered += 1;
             if message.qos == QoS::AtLeastOnce {
                 self.unacked.push_back((self.numbered, message));
             }
         }
-        if batches.is_empty() {
-            return Ok(Poll::Wait(POLL_WAIT));
+        match batch {
+            Some(batch) if batch.num_rows() > 0 => {
+                self.sent = self.numbered;
+                Ok(Poll::Batch(batch))
+            }
+            _ => Ok(Poll::Wait(POLL_WAIT)),
         }
-        self.sent = self.numbered;
-        let batch = arrow::compute::concat_batches(&self.output, &batches).map_err(|e| {
-            ConnectorError::Upstream(format!("mqtt: cannot join the messages' rows: {e}"))
-        })?;
-        Ok(Poll::Batch(batch))
     }
 
     fn position(&self) -> Option<serde_json::Value> {
