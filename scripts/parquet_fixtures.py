@@ -4,10 +4,12 @@ decimals, dates, lists and structs.
 
     parquet_fixtures.py write DIR     # DIR/pyarrow.parquet, DIR/pandas.parquet, DIR/duckdb.parquet
     parquet_fixtures.py same A B      # exit 0 if the Parquet files (or folders) A and B hold the same rows
+    parquet_fixtures.py describe F    # F's rows, row groups and per column codec and dictionary, as JSON
 """
 
 import datetime as dt
 import decimal
+import json
 import sys
 
 import duckdb
@@ -52,12 +54,32 @@ def write(folder: str) -> None:
 
 
 def same(a: str, b: str) -> None:
-    left = ds.dataset(a, format="parquet").to_table().sort_by("id")
-    right = ds.dataset(b, format="parquet").to_table().sort_by("id")
+    left = ds.dataset(a, format="parquet").to_table()
+    right = ds.dataset(b, format="parquet").to_table()
+    keys = ["id"] if "id" in left.column_names else left.column_names
+    left = left.sort_by([(key, "ascending") for key in keys])
+    right = right.sort_by([(key, "ascending") for key in keys])
     right = right.select(left.column_names)
     if not left.equals(right):
         sys.exit(f"{a} and {b} differ:\n{left.to_pylist()}\n{right.to_pylist()}")
 
 
+def describe(path: str) -> None:
+    meta = pq.ParquetFile(path).metadata
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    columns = {}
+    for i in range(meta.num_columns):
+        chunks = [group.column(i) for group in groups]
+        columns[chunks[0].path_in_schema] = {
+            "compression": sorted({chunk.compression for chunk in chunks}),
+            "dictionary": sorted({chunk.has_dictionary_page for chunk in chunks}),
+        }
+    print(json.dumps({
+        "rows": meta.num_rows,
+        "row_groups": [group.num_rows for group in groups],
+        "columns": columns,
+    }))
+
+
 if __name__ == "__main__":
-    {"write": write, "same": same}[sys.argv[1]](*sys.argv[2:])
+    {"write": write, "same": same, "describe": describe}[sys.argv[1]](*sys.argv[2:])

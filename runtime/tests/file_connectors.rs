@@ -463,6 +463,155 @@ sinks:
     );
 }
 
+/// What `scripts/parquet_fixtures.py describe` says of Parquet file `path`:
+/// rows, row group sizes, each column's codecs and dictionary use.
+#[cfg(feature = "system-tests")]
+fn describe_parquet(path: &Path) -> serde_json::Value {
+    let out = parquet_fixtures(&[Path::new("describe"), path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The Parquet sink's codec, row group size and dictionary options are
+/// what pyarrow finds in the files, every variant holds the same rows, and
+/// `dictionary: auto` leaves out the columns of mostly distinct values
+/// (the event time, the session ids) while keeping it for the repeated
+/// ones (actions, countries).
+#[cfg(feature = "system-tests")]
+#[test]
+fn parquet_sink_options_shape_the_files_real_readers_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("p.yaml");
+    fs::write(
+        &pipeline,
+        "sources:
+  clicks: {plugin: generate, config: {dataset: clickstream, rows: 300000, seed: 3}}
+sinks:
+  zstd: {type: file, inputs: [clicks], config: {path: out/zstd, format: parquet, compression: zstd, row_group_rows: 50000}}
+  lz4: {type: file, inputs: [clicks], config: {path: out/lz4, format: parquet, compression: lz4, dictionary: false}}
+  none: {type: file, inputs: [clicks], config: {path: out/none, format: parquet, compression: none, dictionary: [country]}}
+  default: {type: file, inputs: [clicks], config: {path: out/default, format: parquet}}
+",
+    )
+    .unwrap();
+    run_ok(&pipeline);
+    let out = dir.path().join("out");
+    let file = |name: &str| out.join(name).join("part-00000.parquet");
+    let column = |described: &serde_json::Value, name: &str, key: &str| {
+        described["columns"][name][key].clone()
+    };
+    let zstd = describe_parquet(&file("zstd"));
+    assert_eq!(zstd["rows"], 300_000);
+    assert_eq!(
+        zstd["row_groups"],
+        serde_json::json!([50_000, 50_000, 50_000, 50_000, 50_000, 50_000])
+    );
+    let default = describe_parquet(&file("default"));
+    assert_eq!(
+        default["row_groups"],
+        serde_json::json!([131_072, 131_072, 37_856]),
+        "131,072 rows a row group by default"
+    );
+    for (sink, codec) in [
+        ("zstd", "ZSTD"),
+        ("lz4", "LZ4"),
+        ("none", "UNCOMPRESSED"),
+        ("default", "SNAPPY"),
+    ] {
+        let described = describe_parquet(&file(sink));
+        for name in ["event_time", "action", "country", "price"] {
+            assert_eq!(
+                column(&described, name, "compression"),
+                serde_json::json!([codec]),
+                "{sink}: {described}"
+            );
+        }
+        let dictionary = |name| column(&described, name, "dictionary");
+        let (repeated, distinct) = match sink {
+            "lz4" => (false, false),
+            "none" => {
+                assert_eq!(
+                    dictionary("country"),
+                    serde_json::json!([true]),
+                    "{described}"
+                );
+                (false, false)
+            }
+            _ => (true, false),
+        };
+        assert_eq!(
+            dictionary("action"),
+            serde_json::json!([repeated]),
+            "{sink}: {described}"
+        );
+        for name in ["event_time", "session_id"] {
+            assert_eq!(
+                dictionary(name),
+                serde_json::json!([distinct]),
+                "{sink} {name}: {described}"
+            );
+        }
+        if sink != "default" {
+            let same =
+                parquet_fixtures(&[Path::new("same"), &out.join("default"), &out.join(sink)]);
+            assert!(same.status.success(), "{sink}: {}", text(&same.stderr));
+        }
+    }
+}
+
+/// Parquet options on another format, row groups of no rows, a dictionary
+/// naming a column there is not, and an unknown codec are refused before
+/// the run, naming the field.
+#[test]
+fn parquet_sink_options_that_cannot_apply_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "format: json, compression: zstd",
+            "`compression`: applies to format: parquet only",
+        ),
+        (
+            "format: csv, row_group_rows: 10",
+            "`row_group_rows`: applies to format: parquet only",
+        ),
+        (
+            "format: parquet, row_group_rows: 0",
+            "`row_group_rows`: must be at least 1",
+        ),
+        (
+            "format: parquet, dictionary: [country, nope]",
+            "`dictionary`: no column \"nope\"",
+        ),
+        (
+            "format: parquet, dictionary: sometimes",
+            "expected auto, true, false or a list of column names",
+        ),
+        (
+            "format: parquet, compression: brotli",
+            "unknown variant `brotli`",
+        ),
+    ];
+    for (options, expected) in cases {
+        let pipeline = dir.path().join("p.yaml");
+        fs::write(
+            &pipeline,
+            format!(
+                "sources:
+  clicks: {{plugin: generate, config: {{dataset: clickstream, rows: 10}}}}
+sinks:
+  out: {{type: file, inputs: [clicks], config: {{path: out, {options}}}}}
+"
+            ),
+        )
+        .unwrap();
+        let refused = weir(&["validate", pipeline.to_str().unwrap()]);
+        let stderr = text(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{options}: {stderr}");
+        assert!(stderr.contains("node \"out\""), "{options}: {stderr}");
+        assert!(stderr.contains(expected), "{options}: {stderr}");
+    }
+}
+
 /// `rows` page views one second apart from 2026-11-25T00:00:00Z, as JSON
 /// lines, each on one of three pages.
 fn page_views(rows: usize) -> String {

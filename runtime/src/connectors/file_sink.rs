@@ -15,6 +15,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::Deserialize;
 
+use super::parquet_files::{Compression, Dictionary, ParquetOptions};
 use super::{ConnectorConfig, ConnectorError, Format, Sink, SinkConnector, SinkContext};
 
 /// Config of `type: file` sinks.
@@ -47,6 +48,26 @@ pub struct Config {
     /// for a run that continues an earlier one (a source that resumes, or
     /// Kafka).
     pub mode: Option<Mode>,
+    /// Parquet: the page codec, `zstd`, `lz4`, `snappy` (default) or `none`.
+    pub compression: Option<Compression>,
+    /// Parquet: rows per row group (default 131,072).
+    pub row_group_rows: Option<usize>,
+    /// Parquet: which columns are dictionary-encoded: `auto` (default: those
+    /// whose values repeat in the rows a file starts with), `true`, `false`
+    /// or a list of columns.
+    pub dictionary: Option<Dictionary>,
+}
+
+impl Config {
+    /// The Parquet encoding the config asks for.
+    fn parquet(&self) -> ParquetOptions {
+        let defaults = ParquetOptions::default();
+        ParquetOptions {
+            compression: self.compression.unwrap_or(defaults.compression),
+            row_group_rows: self.row_group_rows.unwrap_or(defaults.row_group_rows),
+            dictionary: self.dictionary.clone().unwrap_or(defaults.dictionary),
+        }
+    }
 }
 
 /// What a `file` sink does with output already in its folder.
@@ -250,6 +271,7 @@ fn check(config: &Config, schema: &SchemaRef, mode: Mode) -> Result<(), Connecto
             "must be at least 1".into(),
         ));
     }
+    check_parquet_options(config, schema)?;
     if config.max_bytes_per_file == Some(0) {
         return Err(config_error(
             "max_bytes_per_file",
@@ -257,6 +279,37 @@ fn check(config: &Config, schema: &SchemaRef, mode: Mode) -> Result<(), Connecto
         ));
     }
     partitioning(config, schema).map(|_| ())
+}
+
+/// The Parquet options are for Parquet files, name columns there are, and
+/// ask for row groups of at least one row.
+fn check_parquet_options(config: &Config, schema: &SchemaRef) -> Result<(), ConnectorError> {
+    if config.format != Format::Parquet {
+        let set = [
+            ("compression", config.compression.is_some()),
+            ("row_group_rows", config.row_group_rows.is_some()),
+            ("dictionary", config.dictionary.is_some()),
+        ];
+        if let Some((field, _)) = set.iter().find(|(_, set)| *set) {
+            return Err(config_error(
+                field,
+                "applies to format: parquet only".into(),
+            ));
+        }
+    }
+    if config.row_group_rows == Some(0) {
+        return Err(config_error("row_group_rows", "must be at least 1".into()));
+    }
+    if let Some(Dictionary::Columns(columns)) = &config.dictionary
+        && let Some(missing) = columns.iter().find(|c| schema.index_of(c).is_err())
+    {
+        let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return Err(config_error(
+            "dictionary",
+            format!("no column {missing:?}; the input has {}", names.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 /// A running file sink.
@@ -397,7 +450,11 @@ impl FileSink {
         while offset < batch.num_rows() {
             let open = match &mut folder.open {
                 Some(open) => open,
-                None => folder.start_file(&config, &schema)?,
+                None => folder.start_file(
+                    &config,
+                    &schema,
+                    &batch.slice(offset, batch.num_rows() - offset),
+                )?,
             };
             let take = (max_rows - open.rows).min(batch.num_rows() - offset);
             let part = batch.slice(offset, take);
@@ -422,10 +479,12 @@ impl FileSink {
 }
 
 impl Folder {
+    /// Starts the next file, which will begin with the rows of `first`.
     fn start_file(
         &mut self,
         config: &Config,
         schema: &SchemaRef,
+        first: &RecordBatch,
     ) -> Result<&mut OpenFile, ConnectorError> {
         let name = format!(
             "{}-{:05}.{}",
@@ -450,6 +509,8 @@ impl Folder {
                 file,
                 &temporary,
                 schema.clone(),
+                &config.parquet(),
+                first,
             )?),
         };
         Ok(self.open.insert(OpenFile {

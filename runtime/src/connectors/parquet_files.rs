@@ -7,16 +7,145 @@ use std::path::Path;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use serde::{Deserialize, Deserializer};
 
 use super::ConnectorError;
+
+/// How the `file` sink encodes Parquet (its `compression`,
+/// `row_group_rows` and `dictionary` options).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParquetOptions {
+    /// The codec of every column's pages.
+    pub compression: Compression,
+    /// Rows per row group (the unit readers skip by statistics and decode
+    /// in parallel).
+    pub row_group_rows: usize,
+    /// Which columns are dictionary-encoded.
+    pub dictionary: Dictionary,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self {
+            compression: Compression::default(),
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            dictionary: Dictionary::Auto,
+        }
+    }
+}
+
+/// Rows per row group unless the sink says otherwise: 16 batches of 8,192;
+/// small enough that readers skip by statistics at a useful grain and
+/// decode row groups in parallel, large enough to compress well.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 131_072;
+
+/// A Parquet page codec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Zstandard at level 1 (the best ratio of the four).
+    Zstd,
+    /// LZ4 (raw): the fastest to write and read.
+    Lz4,
+    /// Snappy: what most Parquet writers use by default.
+    #[default]
+    Snappy,
+    /// Uncompressed.
+    None,
+}
+
+/// Which columns a Parquet file dictionary-encodes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dictionary {
+    /// Those whose values repeat in the rows a file starts with; a column
+    /// of mostly distinct values (ids, timestamps, prices) is written
+    /// plain instead of filling a dictionary that would be given up.
+    Auto,
+    /// Every column (`true`) or none (`false`).
+    All(bool),
+    /// The named columns only.
+    Columns(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Dictionary {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let invalid =
+            || serde::de::Error::custom("expected auto, true, false or a list of column names");
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) if s == "auto" => Ok(Self::Auto),
+            serde_json::Value::Bool(enabled) => Ok(Self::All(enabled)),
+            serde_json::Value::Array(columns) => columns
+                .into_iter()
+                .map(|c| c.as_str().map(str::to_string).ok_or_else(invalid))
+                .collect::<Result<_, _>>()
+                .map(Self::Columns),
+            _ => Err(invalid()),
+        }
+    }
+}
 
 #[cfg(feature = "parquet")]
 mod enabled {
     use super::*;
+    use std::collections::HashSet;
+
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::DataType;
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-    use parquet::basic::Compression;
-    use parquet::file::properties::WriterProperties;
+    use parquet::arrow::arrow_writer::{
+        ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+    };
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::ColumnPath;
+    use rayon::prelude::*;
+
+    /// Rows of a sample below which `dictionary: auto` cannot tell and leaves
+    /// every column dictionary-encoded (the writer still gives a dictionary up
+    /// when it outgrows its page).
+    const SAMPLE_ROWS: usize = 1024;
+
+    /// The columns of `sample` worth a dictionary: at most half of their
+    /// values (of the first 8,192 rows) distinct. Columns of other types than
+    /// numbers, strings and binary keep the writer's default.
+    pub(super) fn repetitive_columns(sample: &RecordBatch) -> HashSet<String> {
+        let rows = sample.num_rows().min(8192);
+        sample
+            .schema()
+            .fields()
+            .iter()
+            .zip(sample.columns())
+            .filter(|(_, column)| {
+                let column = column.slice(0, rows);
+                rows < SAMPLE_ROWS || distinct(&column).is_none_or(|n| n * 2 <= rows)
+            })
+            .map(|(field, _)| field.name().clone())
+            .collect()
+    }
+
+    /// The number of distinct values of `column`, `None` for a type not looked at.
+    fn distinct(column: &dyn Array) -> Option<usize> {
+        fn count<T: std::hash::Hash + Eq>(values: impl Iterator<Item = T>) -> usize {
+            values.collect::<HashSet<T>>().len()
+        }
+        let n = match column.data_type() {
+            DataType::Utf8 => count(column.as_string::<i32>().iter()),
+            DataType::LargeUtf8 => count(column.as_string::<i64>().iter()),
+            DataType::Utf8View => count(column.as_string_view().iter()),
+            DataType::Binary => count(column.as_binary::<i32>().iter()),
+            DataType::LargeBinary => count(column.as_binary::<i64>().iter()),
+            t if t.is_primitive() => {
+                let data = column.to_data();
+                let width = t.primitive_width()?;
+                let bytes = &data.buffers()[0].as_slice()[data.offset() * width..];
+                count(bytes.chunks_exact(width).take(column.len()))
+            }
+            _ => return None,
+        };
+        Some(n)
+    }
 
     fn failed(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> ConnectorError + '_ {
         move |source| ConnectorError::Parquet {
@@ -63,36 +192,153 @@ mod enabled {
         }
     }
 
-    /// Writes a Parquet file (Snappy-compressed).
-    pub struct Writer(ArrowWriter<File>);
+    /// Writes a Parquet file, encoding the columns of each batch in
+    /// parallel on the cores that are idle (rayon's pool) and closing a row
+    /// group every `row_group_rows` rows.
+    pub struct Writer {
+        file: SerializedFileWriter<File>,
+        factory: ArrowRowGroupWriterFactory,
+        schema: SchemaRef,
+        /// The open row group's column writers, one per leaf column.
+        columns: Vec<ArrowColumnWriter>,
+        /// Rows in the open row group.
+        rows: usize,
+        row_groups: usize,
+        row_group_rows: usize,
+    }
+
+    /// Batches smaller than this are encoded on the calling thread: handing
+    /// them to the pool costs more than it saves.
+    const PARALLEL_ROWS: usize = 1024;
 
     impl Writer {
-        /// Starts a file of `schema` in `file` at `path`.
-        pub fn create(file: File, path: &Path, schema: SchemaRef) -> Result<Self, ConnectorError> {
-            let properties = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .build();
-            ArrowWriter::try_new(file, schema, Some(properties))
-                .map(Self)
-                .map_err(failed(path))
+        /// Starts a file of `schema` in `file` at `path`; `first`, the rows
+        /// it will start with, is the sample `dictionary: auto` decides by.
+        pub fn create(
+            file: File,
+            path: &Path,
+            schema: SchemaRef,
+            options: &ParquetOptions,
+            first: &RecordBatch,
+        ) -> Result<Self, ConnectorError> {
+            let properties = properties(options, first);
+            let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(failed(path))?;
+            let columns = factory.create_column_writers(0).map_err(failed(path))?;
+            Ok(Self {
+                file,
+                factory,
+                schema,
+                columns,
+                rows: 0,
+                row_groups: 0,
+                row_group_rows: options.row_group_rows,
+            })
         }
 
-        /// Bytes written and buffered.
+        /// Bytes written and buffered (an estimate until the file is closed).
         pub fn bytes(&self) -> u64 {
-            (self.0.bytes_written() + self.0.in_progress_size()) as u64
+            let buffered: usize = self
+                .columns
+                .iter()
+                .map(ArrowColumnWriter::get_estimated_total_bytes)
+                .sum();
+            (self.file.bytes_written() + buffered) as u64
         }
 
         /// Adds `batch`.
         pub fn write(&mut self, batch: &RecordBatch) -> Result<(), arrow::error::ArrowError> {
-            self.0
-                .write(batch)
-                .map_err(|e| arrow::error::ArrowError::ExternalError(Box::new(e)))
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let take = (self.row_group_rows - self.rows).min(batch.num_rows() - offset);
+                self.encode(&batch.slice(offset, take)).map_err(external)?;
+                self.rows += take;
+                offset += take;
+                if self.rows == self.row_group_rows {
+                    self.close_row_group().map_err(external)?;
+                }
+            }
+            Ok(())
         }
 
-        /// Writes the footer; answers the file.
-        pub fn finish(self, path: &Path) -> Result<File, ConnectorError> {
-            self.0.into_inner().map_err(failed(path))
+        fn encode(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+            let mut leaves = Vec::with_capacity(self.columns.len());
+            for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+                leaves.extend(compute_leaves(field, column)?);
+            }
+            let pairs = self.columns.iter_mut().zip(&leaves);
+            if batch.num_rows() < PARALLEL_ROWS || leaves.len() == 1 {
+                return pairs
+                    .into_iter()
+                    .try_for_each(|(writer, leaf)| writer.write(leaf));
+            }
+            pairs
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .try_for_each(|(writer, leaf)| writer.write(leaf))
         }
+
+        /// Finishes the open row group's column chunks (in parallel) and
+        /// appends them to the file; starts the next row group.
+        fn close_row_group(&mut self) -> parquet::errors::Result<()> {
+            self.row_groups += 1;
+            let next = self.factory.create_column_writers(self.row_groups)?;
+            let chunks: Vec<ArrowColumnChunk> = std::mem::replace(&mut self.columns, next)
+                .into_par_iter()
+                .map(ArrowColumnWriter::close)
+                .collect::<parquet::errors::Result<_>>()?;
+            let mut row_group = self.file.next_row_group()?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group)?;
+            }
+            row_group.close()?;
+            self.rows = 0;
+            Ok(())
+        }
+
+        /// Writes the last row group and the footer; answers the file.
+        pub fn finish(mut self, path: &Path) -> Result<File, ConnectorError> {
+            if self.rows > 0 {
+                self.close_row_group().map_err(failed(path))?;
+            }
+            self.file.into_inner().map_err(failed(path))
+        }
+    }
+
+    fn external(error: parquet::errors::ParquetError) -> arrow::error::ArrowError {
+        arrow::error::ArrowError::ExternalError(Box::new(error))
+    }
+
+    /// The writer properties `options` ask for; `sample` decides which
+    /// columns are dictionary-encoded under `dictionary: auto`.
+    fn properties(options: &ParquetOptions, sample: &RecordBatch) -> WriterProperties {
+        let compression = match options.compression {
+            super::Compression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+            super::Compression::Lz4 => Compression::LZ4_RAW,
+            super::Compression::Snappy => Compression::SNAPPY,
+            super::Compression::None => Compression::UNCOMPRESSED,
+        };
+        let mut builder = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_size(options.row_group_rows);
+        let by_column = |builder: WriterPropertiesBuilder, wanted: &dyn Fn(&str) -> bool| {
+            sample.schema().fields().iter().fold(builder, |b, field| {
+                let path = ColumnPath::from(field.name().as_str());
+                b.set_column_dictionary_enabled(path, wanted(field.name()))
+            })
+        };
+        builder = match &options.dictionary {
+            super::Dictionary::All(enabled) => builder.set_dictionary_enabled(*enabled),
+            super::Dictionary::Columns(columns) => {
+                by_column(builder, &|name| columns.iter().any(|c| c == name))
+            }
+            super::Dictionary::Auto => {
+                let repetitive = repetitive_columns(sample);
+                by_column(builder, &|name| repetitive.contains(name))
+            }
+        };
+        builder.build()
     }
 }
 
@@ -140,7 +386,13 @@ mod disabled {
 
     impl Writer {
         /// Refused: no Parquet in this build.
-        pub fn create(_: File, _: &Path, _: SchemaRef) -> Result<Self, ConnectorError> {
+        pub fn create(
+            _: File,
+            _: &Path,
+            _: SchemaRef,
+            _: &ParquetOptions,
+            _: &RecordBatch,
+        ) -> Result<Self, ConnectorError> {
             Err(not_built())
         }
 
@@ -165,6 +417,100 @@ mod disabled {
 pub use disabled::{Reader, Writer, available, schema};
 #[cfg(feature = "parquet")]
 pub use enabled::{Reader, Writer, available, schema};
+
+#[cfg(all(test, feature = "parquet"))]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        Array, ArrayRef, Float64Array, Int64Array, ListArray, StringArray, StructArray,
+    };
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use std::sync::Arc;
+
+    /// `rows` rows of a flat, a list and a struct column (three leaves in
+    /// one), a repeated and a distinct column.
+    fn batch(first: i64, rows: i64) -> RecordBatch {
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + rows));
+        let kinds: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (first..first + rows).map(|i| ["a", "b", "c"][(i % 3) as usize]),
+        ));
+        let lists: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(
+            (first..first + rows).map(|i| (i % 4 != 0).then(|| vec![Some(i), None])),
+        ));
+        let point = StructArray::from(vec![
+            (
+                Arc::new(Field::new("x", DataType::Float64, true)),
+                Arc::new(Float64Array::from_iter_values(
+                    (first..first + rows).map(|i| i as f64),
+                )) as ArrayRef,
+            ),
+            (
+                Arc::new(Field::new("y", DataType::Int64, true)),
+                Arc::new(Int64Array::from_iter(
+                    (first..first + rows).map(|i| (i % 2 == 0).then_some(-i)),
+                )) as ArrayRef,
+            ),
+        ]);
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("list", lists.data_type().clone(), true),
+            Field::new("point", point.data_type().clone(), true),
+        ]);
+        RecordBatch::try_new(Arc::new(schema), vec![ids, kinds, lists, Arc::new(point)]).unwrap()
+    }
+
+    /// Batches encoded in parallel (nested columns with several leaves
+    /// among them) and split across row groups read back as written.
+    #[test]
+    fn parallel_encoding_across_row_groups_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let batches = [batch(0, 3000), batch(3000, 10), batch(3010, 4000)];
+        let options = ParquetOptions {
+            row_group_rows: 2000,
+            compression: Compression::Zstd,
+            ..ParquetOptions::default()
+        };
+        let schema = batches[0].schema();
+        let file = File::create(&path).unwrap();
+        let mut writer =
+            Writer::create(file, &path, schema.clone(), &options, &batches[0]).unwrap();
+        for b in &batches {
+            writer.write(b).unwrap();
+        }
+        assert!(writer.bytes() > 0);
+        writer.finish(&path).unwrap();
+        let mut reader = Reader::open(File::open(&path).unwrap(), &path, 8192, 0).unwrap();
+        let mut read = Vec::new();
+        while let Some(b) = reader.next_batch() {
+            read.push(b.unwrap());
+        }
+        let written = arrow::compute::concat_batches(&schema, &batches).unwrap();
+        let read = arrow::compute::concat_batches(&schema, &read).unwrap();
+        assert_eq!(read, written);
+        let metadata = parquet::file::reader::FileReader::metadata(
+            &parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap(),
+        )
+        .clone();
+        let groups: Vec<i64> = metadata.row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, [2000, 2000, 2000, 1010]);
+    }
+
+    /// `dictionary: auto` keeps a dictionary for repeated values only, and
+    /// cannot tell from a sample of a few rows.
+    #[test]
+    fn auto_dictionary_is_for_columns_whose_values_repeat() {
+        let repetitive = enabled::repetitive_columns(&batch(0, 5000));
+        assert!(repetitive.contains("kind"), "{repetitive:?}");
+        assert!(!repetitive.contains("id"), "{repetitive:?}");
+        assert!(
+            repetitive.contains("list"),
+            "nested columns keep the default"
+        );
+        assert_eq!(enabled::repetitive_columns(&batch(0, 10)).len(), 4);
+    }
+}
 
 #[cfg(all(test, not(feature = "parquet")))]
 mod tests {
