@@ -106,9 +106,20 @@ fn main() {
     let micro = child_json("micro", 0);
     let page = report(events, runs, &results, &micro);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    std::fs::write(&path, &page).unwrap();
+    std::fs::write(&path, with_peers_section(&page, &path)).unwrap();
     println!("{page}");
     eprintln!("wrote {}", path.display());
+}
+
+/// `page` followed by the section `scripts/bench-peers.sh` wrote into the
+/// file at `path`, if any: each script rewrites only its own part.
+fn with_peers_section(page: &str, path: &std::path::Path) -> String {
+    const BEGIN: &str = "<!-- peers: written by scripts/bench-peers.sh -->";
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    match old.find(BEGIN) {
+        Some(at) => format!("{}\n\n{}", page.trim_end(), &old[at..]),
+        None => page.to_string(),
+    }
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
