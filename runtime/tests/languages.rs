@@ -640,6 +640,65 @@ fn metrics_text(addr: &str) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
+/// Python and JavaScript plugins in derived mode: the host passes on the
+/// columns the layout keeps (renamed, in the layout's order) for the rows
+/// the plugin keeps, with the column it appends; rejected rows reach the
+/// dead letters; an appended column of the wrong length refuses the batch
+/// with a message that says so.
+#[test]
+fn python_and_javascript_plugins_answer_selections_and_appended_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: String = (0..100)
+        .map(|i| format!("{{\"id\": {i}, \"name\": \"n{i}\"}}\n"))
+        .collect();
+    fs::write(dir.path().join("ids.jsonl"), ids).unwrap();
+    for fixture_name in ["py-derived", "js-derived"] {
+        let component = dir.path().join(format!("{fixture_name}.wasm"));
+        build(&fixture(fixture_name), &component);
+        let run = |config: &str| {
+            let _ = fs::remove_dir_all(dir.path().join("out"));
+            let _ = fs::remove_dir_all(dir.path().join("dead-letters"));
+            let pipeline = write_pipeline(
+                dir.path(),
+                &format!(
+                    "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
+transforms:
+  derive: {{plugin: ./{fixture_name}.wasm, inputs: [ids], config: {config}}}
+sinks:
+  out: {{type: file, inputs: [derive], config: {{path: out, format: json}}}}
+"
+                ),
+            );
+            weir(&["run", "--quiet", pipeline.to_str().unwrap()])
+        };
+
+        let out = run("{}");
+        assert!(out.status.success(), "{fixture_name}: {}", text(&out.stderr));
+        let rows = read_json_dir(&dir.path().join("out"));
+        let expected: Vec<serde_json::Value> = (0..100)
+            .filter(|i| i % 2 == 0)
+            .map(|i| serde_json::json!({"label": format!("n{i}"), "double": 2 * i, "id": i}))
+            .collect();
+        assert_eq!(rows, expected, "{fixture_name}");
+        let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["label", "double", "id"], "{fixture_name}: the layout's order");
+        let letters = dead_letters(dir.path(), "derive");
+        assert_eq!(letters.len(), 10, "{fixture_name}: {letters:?}");
+
+        let out = run("{fail: lengths}");
+        let stderr = text(&out.stderr);
+        let letters = dead_letters(dir.path(), "derive");
+        assert_eq!(letters.len(), 100, "{fixture_name}: {stderr}");
+        let error = letters[0]["error"].as_str().unwrap();
+        assert!(
+            error.contains("has 51 values for 50 kept rows"),
+            "{fixture_name}: {error}"
+        );
+        assert!(read_json_dir(&dir.path().join("out")).is_empty(), "{fixture_name}");
+    }
+}
+
 /// Python and JavaScript plugins reject single rows (the rest of the batch
 /// goes on), read columns in any order, and an exception reaches the dead
 /// letters and the log with its type and message (Python: and the plugin's

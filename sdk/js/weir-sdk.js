@@ -117,6 +117,130 @@ export function log(level, message, fields = {}) {
   hostLog(level, message, Object.entries(fields).map(([k, v]) => [k, String(v)]));
 }
 
+/**
+ * The output of a transform in derived mode, answered by `open` instead of
+ * a schema: input columns the host passes on by itself (their values never
+ * cross into the plugin) and the columns the plugin appends. `process` then
+ * answers `derived({ keep, columns })`.
+ *
+ *     return layout(input).keep('id', 'price').append(new Field('eur', new Float64(), true));
+ */
+export class Layout {
+  constructor(inputSchema) {
+    this.input = inputSchema;
+    this.sources = [];
+    this.fields = [];
+    this.appended = [];
+  }
+
+  #index(name) {
+    const index = this.input.fields.findIndex((f) => f.name === name);
+    if (index < 0) throw invalidConfig(`no input column ${name}`);
+    return index;
+  }
+
+  /** Passes on the input columns `names`, in that order. */
+  keep(...names) {
+    for (const name of names) {
+      const index = this.#index(name);
+      this.sources.push({ tag: 'input', val: index });
+      this.fields.push(this.input.fields[index]);
+    }
+    return this;
+  }
+
+  /** Passes on every input column. */
+  keepAll() {
+    return this.keep(...this.input.fields.map((f) => f.name));
+  }
+
+  /** Passes on input column `name` as `newName`. */
+  rename(name, newName) {
+    const index = this.#index(name);
+    this.sources.push({ tag: 'input', val: index });
+    this.fields.push(this.input.fields[index].clone({ name: newName }));
+    return this;
+  }
+
+  /** Adds a column whose values `process` returns. */
+  append(field) {
+    this.sources.push({ tag: 'appended', val: this.appended.length });
+    this.appended.push(field);
+    this.fields.push(field);
+    return this;
+  }
+
+  /** Puts a column `process` computes in the place of column `name` laid out so far. */
+  replace(name, field) {
+    const at = this.fields.findIndex((f) => f.name === name);
+    if (at < 0) throw invalidConfig(`no column ${name} in the layout`);
+    this.sources[at] = { tag: 'appended', val: this.appended.length };
+    this.appended.push(field);
+    this.fields[at] = field;
+    return this;
+  }
+
+  /** The output schema. */
+  get schema() {
+    return new Schema(this.fields);
+  }
+}
+
+/** A derived-mode layout over `inputSchema` (see `Layout`). */
+export const layout = (inputSchema) => new Layout(inputSchema);
+
+/**
+ * What a derived-mode `process` answers: `keep`, one truthy value per input
+ * row (an array or a Uint8Array of 0/1), or undefined to keep all; `columns`,
+ * the appended columns' values, one per kept row, by name or in append order
+ * (typed arrays are taken as they are). Rejected rows must not be kept.
+ */
+export class Derived {
+  constructor({ keep, columns } = {}) {
+    this.keep = keep;
+    this.columns = columns;
+  }
+}
+
+/** A derived-mode answer (see `Derived`). */
+export const derived = (answer) => new Derived(answer);
+
+/** `keep` packed LSB first, and how many rows it keeps. */
+function selection(keep, rows) {
+  if (keep.length !== rows) throw invalidInput(`keep has ${keep.length} entries for a batch of ${rows} rows`);
+  const bitmap = new Uint8Array((rows + 7) >> 3);
+  let kept = 0;
+  for (let i = 0; i < rows; i++) {
+    if (keep[i]) {
+      bitmap[i >> 3] |= 1 << (i & 7);
+      kept++;
+    }
+  }
+  return [bitmap, kept];
+}
+
+/** The WIT derivation of a derived-mode answer for a batch of `rows` rows. */
+function derivation(result, rows, shape, appendedEncoder) {
+  if (!(result instanceof Derived)) throw invalidInput('process must return derived({ keep, columns }) in derived mode');
+  const [bitmap, kept] = result.keep === undefined || result.keep === null ? [undefined, rows] : selection(result.keep, rows);
+  let appended;
+  if (shape.appended.length) {
+    const given = result.columns;
+    if (!given) throw invalidInput(`derived columns missing: the layout appends ${shape.appended.map((f) => f.name)}`);
+    const columns = {};
+    shape.appended.forEach((field, i) => {
+      const values = Array.isArray(given) ? given[i] : given[field.name];
+      if (values === undefined) throw invalidInput(`no values for appended column ${field.name}`);
+      if (values.length !== kept) {
+        throw invalidInput(`appended column ${field.name} has ${values.length} values for ${kept} kept rows`);
+      }
+      columns[field.name] = values;
+    });
+    [appended] = appendedEncoder.encode(batchFromColumns(appendedEncoder.schema, columns), 'process');
+  }
+  return { selection: bitmap, appended };
+}
+
 /** A plugin error with the WIT error variant it crosses as. */
 export class PluginError extends Error {
   constructor(kind, message) {
@@ -236,7 +360,8 @@ function stateOf(plugin, restoring) {
 
 /**
  * The `transform` export for `plugin`: `{ name, version, description,
- * open(config, inputSchema) -> Schema, process(table, reject) -> Table[s] | undefined
+ * open(config, inputSchema) -> Schema | Layout, process(table, reject) -> Table[s] | undefined,
+ * or `derived({ keep, columns })` when `open` answered a `Layout`
  * (`reject(row, message)` sends one row to the dead letters),
  * finish?() -> Table[s], snapshot?() -> Uint8Array | undefined, restore?(bytes),
  * reads?: [column names] }` (set `reads` in `open` to get only those columns).
@@ -244,6 +369,8 @@ function stateOf(plugin, restoring) {
 export function defineTransform(plugin) {
   let decoder;
   let encoder;
+  let shape;
+  let appendedEncoder;
   return {
     about: () => about(plugin, 'js-transform'),
     open: calling((config, inputSchema) => {
@@ -262,16 +389,23 @@ export function defineTransform(plugin) {
         read = new Schema(reads.map((i) => input.fields[i]));
       }
       decoder = new Decoder(schemaBytes(read));
-      encoder = new Encoder(output);
-      return { outputSchema: encoder.schemaMessage, reads, mode: { tag: 'batches' } };
+      shape = output instanceof Layout ? output : undefined;
+      encoder = new Encoder(shape ? shape.schema : output);
+      if (!shape) return { outputSchema: encoder.schemaMessage, reads, mode: { tag: 'batches' } };
+      appendedEncoder = new Encoder(new Schema(shape.appended));
+      return { outputSchema: encoder.schemaMessage, reads, mode: { tag: 'derived', val: shape.sources } };
     }),
     process: calling((batch) => {
       // `reject(row, message)`: that row of the batch goes to the dead
       // letters; the plugin leaves it out of what it returns.
       const rejected = [];
       const reject = (row, message) => rejected.push({ row, message: String(message) });
-      const output = plugin.process(decoder.decode(batch), reject);
-      return { output: { tag: 'batches', val: encoder.encode(output, 'process') }, rejected };
+      const table = decoder.decode(batch);
+      const result = plugin.process(table, reject);
+      const output = shape
+        ? { tag: 'derived', val: derivation(result, table.numRows, shape, appendedEncoder) }
+        : { tag: 'batches', val: encoder.encode(result, 'process') };
+      return { output, rejected };
     }),
     finish: calling(() => encoder.encode(plugin.finish?.(), 'finish')),
     ...stateOf(plugin, 'transform'),

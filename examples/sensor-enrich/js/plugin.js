@@ -8,7 +8,7 @@
 //
 // Configuration: `{"min_battery": 20}` (the default).
 // Build: `weir plugin build examples/sensor-enrich/js`.
-import { batchFromColumns, defineTransform, invalidInput, Field, Float64, Utf8, Schema } from 'weir-sdk';
+import { defineTransform, derived, invalidInput, layout, Field, Float64, Utf8 } from 'weir-sdk';
 
 const SI = {
   temperature: [(v) => v + 273.15, 'K'],
@@ -17,7 +17,6 @@ const SI = {
 };
 
 let minBattery;
-let output;
 
 export const transform = defineTransform({
   name: 'sensor-enrich-js',
@@ -30,29 +29,31 @@ export const transform = defineTransform({
         throw invalidInput(`the input has no column "${name}"`);
       }
     }
-    output = new Schema([
-      ...input.fields,
-      new Field('value_si', new Float64(), true),
-      new Field('unit', new Utf8(), true),
-    ]);
-    return output;
+    // Derived mode: the host passes every input column on by itself; the
+    // plugin reads three, says which rows to keep and adds two columns.
+    this.reads = ['sensor', 'value', 'battery'];
+    return layout(input)
+      .keepAll()
+      .append(new Field('value_si', new Float64(), true))
+      .append(new Field('unit', new Utf8(), true));
   },
 
   process(table) {
     const battery = table.getChild('battery');
     const levels = battery.toArray(); // a Float64Array: loops over it are fast
-    const kept = [];
+    const values = table.getChild('value');
+    const sensors = table.getChild('sensor');
+    const keep = new Uint8Array(table.numRows);
+    const valueSi = [];
+    const unit = [];
     for (let row = 0; row < table.numRows; row++) {
-      if (levels[row] >= minBattery && battery.isValid(row)) kept.push(row);
+      if (!(levels[row] >= minBattery && battery.isValid(row))) continue;
+      keep[row] = 1;
+      const value = values.get(row);
+      const convert = value === null ? undefined : SI[sensors.get(row)];
+      valueSi.push(convert ? convert[0](value) : null);
+      unit.push(convert ? convert[1] : null);
     }
-    const columns = {};
-    for (const field of table.schema.fields) {
-      const all = Array.from(table.getChild(field.name));
-      columns[field.name] = kept.map((row) => all[row]);
-    }
-    const si = columns.sensor.map((sensor, i) => (columns.value[i] === null ? undefined : SI[sensor]));
-    columns.value_si = si.map((convert, i) => (convert ? convert[0](columns.value[i]) : null));
-    columns.unit = si.map((convert) => (convert ? convert[1] : null));
-    return batchFromColumns(output, columns);
+    return derived({ keep, columns: { value_si: valueSi, unit } });
   },
 });

@@ -31,20 +31,21 @@ class SensorEnrich(weir_sdk.Transform):
                 raise weir_sdk.InvalidInput(f"the input has no column {name!r}")
             if input_schema.field(name).type != expected:
                 raise weir_sdk.InvalidInput(f"column {name!r} is not {expected}")
-        return input_schema.append(Field("value_si", FLOAT64), Field("unit", UTF8))
+        # Derived mode: the host passes every input column on by itself; the
+        # plugin reads three, says which rows to keep and adds two columns.
+        self.reads = ["sensor", "value", "battery"]
+        layout = weir_sdk.Layout(input_schema).keep_all()
+        return layout.append(Field("value_si", FLOAT64)).append(Field("unit", UTF8))
 
     def process(self, batch):
-        battery = batch.column("battery")
-        keep = [b is not None and b >= self.min_battery for b in battery]
-        kept = batch.filter(keep)
+        keep = [b is not None and b >= self.min_battery for b in batch.column("battery")]
         value_si, unit = [], []
-        for sensor, value in zip(kept.column("sensor"), kept.column("value")):
-            convert = SI.get(sensor) if value is not None else None
-            value_si.append(convert[0](value) if convert else None)
-            unit.append(convert[1] if convert else None)
-        return kept.append_column(Field("value_si", FLOAT64), value_si).append_column(
-            Field("unit", UTF8), unit
-        )
+        for sensor, value, kept in zip(batch.column("sensor"), batch.column("value"), keep):
+            if kept:
+                convert = SI.get(sensor) if value is not None else None
+                value_si.append(convert[0](value) if convert else None)
+                unit.append(convert[1] if convert else None)
+        return weir_sdk.Derived(keep=keep, columns={"value_si": value_si, "unit": unit})
 
 
 Transform = weir_sdk.export_transform(SensorEnrich)

@@ -28,7 +28,7 @@ Build it with ``weir plugin build DIR`` (see the README of ``sdk/python``).
 
 from .arrow import (
     BINARY, BOOL, DATE32, FLOAT32, FLOAT64, INT8, INT16, INT32, INT64, UINT8,
-    UINT16, UINT32, UINT64, UTF8, Batch, DataType, Field, Schema, data_type,
+    UINT16, UINT32, UINT64, UTF8, Batch, DataType, Derived, Field, Layout, Schema, data_type,
     timestamp,
 )
 from .ipc import IpcError, read_batch, read_schema, write_batch, write_schema
@@ -39,7 +39,7 @@ from .plugin import (
 
 __all__ = [
     "BINARY", "BOOL", "DATE32", "FLOAT32", "FLOAT64", "INT8", "INT16", "INT32",
-    "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "UTF8", "Batch", "DataType",
+    "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "UTF8", "Batch", "DataType", "Derived", "Layout",
     "Field", "Schema", "data_type", "timestamp", "IpcError", "read_batch",
     "read_schema", "write_batch", "write_schema", "InvalidConfig",
     "InvalidInput", "InvalidState", "PluginError", "Sink", "Source",

@@ -18,7 +18,7 @@ timestamp[unit]     ``int``: ``unit``\\s since 1970-01-01 UTC
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 TIME_UNITS = ("s", "ms", "us", "ns")
 
@@ -134,7 +134,9 @@ class Schema:
 class Batch:
     """A record batch: a schema and one list of values per column."""
 
-    def __init__(self, schema: Schema, columns: Sequence[List[Any]]):
+    def __init__(self, schema: Schema, columns: Sequence[List[Any]], num_rows: Optional[int] = None):
+        """``num_rows`` counts the rows of a batch without columns (a
+        transform reading none); otherwise it is the columns' length."""
         if len(columns) != len(schema.fields):
             raise ValueError(f"{len(columns)} columns for {len(schema.fields)} fields")
         lengths = {len(c) for c in columns}
@@ -142,7 +144,7 @@ class Batch:
             raise ValueError(f"columns of different lengths: {sorted(lengths)}")
         self.schema = schema
         self.columns: List[List[Any]] = list(columns)
-        self.num_rows = lengths.pop() if lengths else 0
+        self.num_rows = lengths.pop() if lengths else (num_rows or 0)
 
     @classmethod
     def from_columns(cls, schema: Schema, columns: Dict[str, List[Any]]) -> "Batch":
@@ -182,3 +184,80 @@ class Batch:
 
     def __repr__(self) -> str:
         return f"Batch({self.num_rows} rows, {self.schema!r})"
+
+
+class Layout:
+    """The output of a transform in derived mode, returned by ``open``
+    instead of a schema: input columns the host passes on by itself (their
+    values never cross into the plugin, whether or not it reads them), in
+    order, and the columns the plugin appends. ``process`` then answers a
+    :class:`Derived`: which rows to keep and the appended columns' values.
+
+    ``Layout(input_schema).keep("id", "price").append(Field("eur", FLOAT64))``
+    """
+
+    def __init__(self, input_schema: Schema):
+        self.input_schema = input_schema
+        #: Per output column: ``("input", index)`` or ``("appended", index)``.
+        self.sources: List[tuple] = []
+        self.fields: List[Field] = []
+        self.appended: List[Field] = []
+
+    def keep(self, *names: str) -> "Layout":
+        """Passes on the input columns ``names``, in that order."""
+        for name in names:
+            self.sources.append(("input", self.input_schema.index(name)))
+            self.fields.append(self.input_schema.field(name))
+        return self
+
+    def keep_all(self) -> "Layout":
+        """Passes on every input column."""
+        return self.keep(*self.input_schema.names)
+
+    def rename(self, name: str, new_name: str) -> "Layout":
+        """Passes on input column ``name`` as ``new_name``."""
+        field = self.input_schema.field(name)
+        self.sources.append(("input", self.input_schema.index(name)))
+        self.fields.append(Field(new_name, field.type, field.nullable))
+        return self
+
+    def append(self, field: Field) -> "Layout":
+        """Adds a column whose values ``process`` returns."""
+        self.sources.append(("appended", len(self.appended)))
+        self.appended.append(field)
+        self.fields.append(field)
+        return self
+
+    def replace(self, name: str, field: Field) -> "Layout":
+        """Puts a column ``process`` computes in the place of the column
+        called ``name`` laid out so far (a new type or new values)."""
+        at = [f.name for f in self.fields].index(name)
+        self.sources[at] = ("appended", len(self.appended))
+        self.appended.append(field)
+        self.fields[at] = field
+        return self
+
+    @property
+    def schema(self) -> Schema:
+        """The output schema."""
+        return Schema(self.fields)
+
+    @property
+    def appended_schema(self) -> Schema:
+        """The schema of the appended columns, in their order."""
+        return Schema(self.appended)
+
+
+class Derived:
+    """What a derived-mode ``process`` answers for one input batch.
+
+    ``keep``: one bool per input row, or ``None`` to keep every row.
+    ``columns``: the appended columns' values, one per *kept* row, as a dict
+    by name or a list in the layout's append order (``None`` when nothing
+    is appended). Rows passed to ``reject`` must not be kept.
+    """
+
+    def __init__(self, keep: Optional[Sequence[bool]] = None,
+                 columns: Union[Dict[str, List[Any]], List[List[Any]], None] = None):
+        self.keep = keep
+        self.columns = columns

@@ -215,7 +215,7 @@ def read_batch(schema: Schema, data: bytes) -> Batch:
                    for f, node in zip(schema.fields, nodes)]
     except (StopIteration, TypeError, struct.error) as error:
         raise IpcError(f"malformed record batch: {error!r}") from None
-    return Batch(schema, columns)
+    return Batch(schema, columns, num_rows=batch.scalar(0, "q", 0))
 
 
 def _message(builder: flatbuffers.Builder, header_type: int, header: int, body: bytes) -> bytes:
@@ -285,12 +285,17 @@ def write_schema(schema: Schema) -> bytes:
     return _message(builder, _HEADER_SCHEMA, builder.EndObject(), b"")
 
 
-def _bitmap(bits) -> bytes:
-    out = bytearray((len(bits) + 7) // 8)
-    for i, bit in enumerate(bits):
-        if bit:
-            out[i >> 3] |= 1 << (i & 7)
-    return bytes(out)
+# Byte 0 or 1 -> ASCII '0' or '1' (any other byte as '1').
+_BINARY_DIGITS = bytes([48] + [49] * 255)
+
+
+def bitmap(bits) -> bytes:
+    """Packs ``bits`` (bools) LSB first in C-speed steps: the bytes 0/1
+    reversed read as one binary number are the bitmap as an integer."""
+    if not bits:
+        return b""
+    digits = bytes(bits)[::-1].translate(_BINARY_DIGITS)
+    return int(digits, 2).to_bytes((len(bits) + 7) // 8, "little")
 
 
 _ZERO = {"bool": False, "utf8": "", "binary": b""}
@@ -302,7 +307,7 @@ def _column_buffers(field: Field, values: list) -> Tuple[int, List[bytes]]:
     nulls = sum(1 for v in values if v is None)
     if nulls and not field.nullable:
         raise IpcError(f"column {field.name!r} is not nullable but has {nulls} nulls")
-    validity = _bitmap([v is not None for v in values]) if nulls else b""
+    validity = bitmap([v is not None for v in values]) if nulls else b""
     if nulls:
         zero = _ZERO.get(t.kind, 0)
         values = [zero if v is None else v for v in values]
@@ -311,7 +316,7 @@ def _column_buffers(field: Field, values: list) -> Tuple[int, List[bytes]]:
         if fmt is not None:
             return nulls, [validity, array(fmt, values).tobytes()]
         if t.kind == "bool":
-            return nulls, [validity, _bitmap(values)]
+            return nulls, [validity, bitmap(values)]
         encoded = [v.encode() for v in values] if t.kind == "utf8" else [bytes(v) for v in values]
     except (TypeError, OverflowError, AttributeError) as error:
         raise IpcError(f"column {field.name!r} ({t}): {error}") from None

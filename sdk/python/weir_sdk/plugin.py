@@ -17,7 +17,7 @@ import traceback
 from typing import Any, Dict, List, Optional, Union
 
 from . import ipc
-from .arrow import Batch, Schema
+from .arrow import Batch, Derived, Layout, Schema
 
 
 class PluginError(Exception):
@@ -57,14 +57,16 @@ class Transform:
     #: :meth:`open`: the host then sends only these, in this order.
     reads: Optional[List[str]] = None
 
-    def open(self, config: Dict[str, Any], input_schema: Schema) -> Schema:
+    def open(self, config: Dict[str, Any], input_schema: Schema) -> Union[Schema, Layout]:
         """Checks ``config`` (the node's JSON config, ``{}`` when none) and
-        answers the output schema. Raise :class:`InvalidConfig` for a bad
-        config."""
+        answers the output schema, or a :class:`Layout` for derived mode.
+        Raise :class:`InvalidConfig` for a bad config."""
         return input_schema
 
-    def process(self, batch: Batch) -> Union[Batch, List[Batch], None]:
-        """Processes one batch: return a batch, a list of batches or ``None``."""
+    def process(self, batch: Batch) -> Union[Batch, List[Batch], Derived, None]:
+        """Processes one batch: return a batch, a list of batches or
+        ``None``; in derived mode (``open`` answered a :class:`Layout`), a
+        :class:`Derived`."""
         raise NotImplementedError
 
     def reject(self, row: int, message: str) -> None:
@@ -207,6 +209,40 @@ def _batches(result, schema: Schema, call: str) -> List[Batch]:
     return batches
 
 
+def _derivation(result, rows: int, layout: Layout):
+    """The WIT derivation of what a derived-mode ``process`` answered."""
+    from wit_world.exports import transform as wit
+
+    if not isinstance(result, Derived):
+        raise InvalidInput(f"process must return weir_sdk.Derived in derived mode, not {type(result).__name__}")
+    keep = result.keep
+    kept = rows
+    if keep is not None:
+        if len(keep) != rows:
+            raise InvalidInput(f"Derived.keep has {len(keep)} entries for a batch of {rows} rows")
+        try:
+            keep = bytes(keep)
+        except (TypeError, ValueError):  # not plain bools: take their truth
+            keep = bytes(bool(k) for k in keep)
+        kept = rows - keep.count(0)
+    appended = None
+    if layout.appended:
+        columns = result.columns
+        if columns is None:
+            raise InvalidInput(f"Derived.columns is missing: the layout appends {layout.appended_schema!r}")
+        if isinstance(columns, dict):
+            missing = [f.name for f in layout.appended if f.name not in columns]
+            if missing:
+                raise InvalidInput(f"Derived.columns has no {missing[0]!r}")
+            columns = [columns[f.name] for f in layout.appended]
+        for field, values in zip(layout.appended, columns):
+            if len(values) != kept:
+                raise InvalidInput(f"appended column {field.name!r} has {len(values)} values for {kept} kept rows")
+        appended = ipc.write_batch(Batch(layout.appended_schema, columns))
+    selection = None if keep is None else ipc.bitmap(keep)
+    return wit.Derivation(selection=selection, appended=appended)
+
+
 # componentize-py may make a new export object per call: the plugin and its
 # schemas live at module level, one set per component instance.
 _state: Dict[str, Any] = {}
@@ -248,22 +284,33 @@ def export_transform(cls):
                 _state["input"] = Schema(schema.fields[i] for i in reads)
             else:
                 _state["input"] = schema
-            _state["output"] = output
-            return wit.Plan(output_schema=ipc.write_schema(output), reads=reads,
-                            mode=wit.OutputMode_Batches())
+            if isinstance(output, Layout):
+                _state["layout"] = output
+                _state["output"] = output.schema
+                sources = [wit.ColumnSource_Input(i) if kind == "input" else wit.ColumnSource_Appended(i)
+                           for kind, i in output.sources]
+                mode = wit.OutputMode_Derived(sources)
+            else:
+                _state["layout"] = None
+                _state["output"] = output
+                mode = wit.OutputMode_Batches()
+            return wit.Plan(output_schema=ipc.write_schema(_state["output"]), reads=reads, mode=mode)
 
         @_calling
         def process(self, batch):
             from wit_world.imports import types
 
             _state["rejected"] = []
-            result = plugin.process(ipc.read_batch(_state["input"], batch))
-            batches = _batches(result, _state["output"], "process")
+            batch = ipc.read_batch(_state["input"], batch)
+            result = plugin.process(batch)
+            if _state["layout"] is not None:
+                output = wit.Output_Derived(_derivation(result, batch.num_rows, _state["layout"]))
+            else:
+                batches = _batches(result, _state["output"], "process")
+                output = wit.Output_Batches([ipc.write_batch(b) for b in batches])
             rejected = [types.RejectedRow(row=row, message=message)
                         for row, message in _state.pop("rejected")]
-            return wit.Processed(
-                output=wit.Output_Batches([ipc.write_batch(b) for b in batches]),
-                rejected=rejected)
+            return wit.Processed(output=output, rejected=rejected)
 
         @_calling
         def finish(self):

@@ -1,8 +1,11 @@
 """Nexmark q1 in Python for the peers benchmark (benches/peers):
-``SELECT auction, bidder, 0.908 * price AS price, date_time FROM bids``."""
+``SELECT auction, bidder, 0.908 * price AS price, date_time FROM bids``.
+
+Derived mode: the host passes auction, bidder and date_time on by itself;
+the plugin reads only the price and answers the new price column."""
 
 import weir_sdk
-from weir_sdk import FLOAT64, Field, Schema
+from weir_sdk import FLOAT64, Field
 
 
 class Q1(weir_sdk.Transform):
@@ -10,23 +13,13 @@ class Q1(weir_sdk.Transform):
     description = "Bid prices from dollars to euros."
 
     def open(self, config, input_schema):
-        self.reads = ["auction", "bidder", "price", "date_time"]
-        fields = [input_schema.field(name) for name in self.reads]
-        fields[2] = Field("price", FLOAT64)
-        self.schema = Schema(fields)
-        return self.schema
+        self.reads = ["price"]
+        layout = weir_sdk.Layout(input_schema).keep("auction", "bidder")
+        return layout.append(Field("price", FLOAT64)).keep("date_time")
 
     def process(self, batch):
         price = [None if p is None else 0.908 * p for p in batch.column("price")]
-        return weir_sdk.Batch.from_columns(
-            self.schema,
-            {
-                "auction": batch.column("auction"),
-                "bidder": batch.column("bidder"),
-                "price": price,
-                "date_time": batch.column("date_time"),
-            },
-        )
+        return weir_sdk.Derived(columns=[price])
 
 
 Transform = weir_sdk.export_transform(Q1)

@@ -1,5 +1,8 @@
 """Nexmark q2 in Python for the peers benchmark (benches/peers):
-``SELECT auction, price FROM bids WHERE auction IN (1007, 1020, 2001, 2019, 2087)``."""
+``SELECT auction, price FROM bids WHERE auction IN (1007, 1020, 2001, 2019, 2087)``.
+
+Derived mode: the plugin reads only the auction and answers which rows to
+keep; the host passes the kept rows' columns on."""
 
 import weir_sdk
 
@@ -11,11 +14,11 @@ class Q2(weir_sdk.Transform):
     description = "The bids on a few auctions."
 
     def open(self, config, input_schema):
-        self.reads = ["auction", "price"]
-        return weir_sdk.Schema([input_schema.field(name) for name in self.reads])
+        self.reads = ["auction"]
+        return weir_sdk.Layout(input_schema).keep("auction", "price")
 
     def process(self, batch):
-        return batch.filter([a in AUCTIONS for a in batch.column("auction")])
+        return weir_sdk.Derived(keep=[a in AUCTIONS for a in batch.column("auction")])
 
 
 Transform = weir_sdk.export_transform(Q2)

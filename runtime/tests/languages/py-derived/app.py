@@ -1,0 +1,33 @@
+# Test fixture, derived mode: reads only `id`, passes `name` on as `label`
+# and `id` as it is, appends `double` (2 * id) between them, keeps the even
+# ids and rejects those ending in 3. With config {"fail": "lengths"} it
+# answers one value too many for `double`.
+import weir_sdk
+from weir_sdk import INT64, Field
+
+
+class Derive(weir_sdk.Transform):
+    name = "test-py-derived"
+    description = "keeps even ids, appends their double"
+
+    def open(self, config, input_schema):
+        self.fail = config.get("fail")
+        self.reads = ["id"]
+        layout = weir_sdk.Layout(input_schema).rename("name", "label")
+        return layout.append(Field("double", INT64)).keep("id")
+
+    def process(self, batch):
+        keep, double = [], []
+        for row, id in enumerate(batch.column("id")):
+            if id % 10 == 3:
+                self.reject(row, f"id {id} ends in 3")
+            kept = id % 2 == 0
+            keep.append(kept)
+            if kept:
+                double.append(2 * id)
+        if self.fail == "lengths":
+            double.append(0)
+        return weir_sdk.Derived(keep=keep, columns={"double": double})
+
+
+Transform = weir_sdk.export_transform(Derive)
