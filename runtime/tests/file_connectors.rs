@@ -463,6 +463,82 @@ sinks:
     );
 }
 
+/// A Parquet source reads only the columns its consumers take: those a
+/// filter decides by and passes on; a source that also feeds a sink keeps
+/// every column. The rows are those of the run that reads everything.
+#[test]
+fn a_parquet_source_reads_only_the_columns_the_graph_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = dir.path().join("write.yaml");
+    fs::write(
+        &write,
+        "sources:
+  clicks: {plugin: generate, config: {dataset: clickstream, rows: 20000, seed: 5}}
+sinks:
+  lake: {type: file, inputs: [clicks], config: {path: lake, format: parquet, row_group_rows: 5000}}
+",
+    )
+    .unwrap();
+    run_ok(&write);
+    let pipeline = |name: &str, also_raw: bool| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let raw = match also_raw {
+            true => {
+                "\n  raw: {type: file, inputs: [clicks], config: {path: out-raw, format: parquet}}"
+            }
+            false => "",
+        };
+        fs::write(
+            &path,
+            format!(
+                "sources:
+  clicks: {{type: file, config: {{path: lake/part-00000.parquet}}}}
+transforms:
+  purchases:
+    plugin: filter
+    inputs: [clicks]
+    config: {{predicate: \"action = 'purchase'\", columns: [user_id, price, event_time]}}
+  eur:
+    plugin: select
+    inputs: [purchases]
+    config: {{columns: [{{name: user_id}}, {{name: eur, expr: \"price * 0.9\"}}]}}
+sinks:
+  out: {{type: file, inputs: [eur], config: {{path: out-{name}, format: json}}}}{raw}
+"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let narrow = pipeline("narrow", false);
+    let validated = weir(&["validate", narrow.to_str().unwrap()]);
+    let stdout = text(&validated.stdout);
+    assert!(validated.status.success(), "{}", text(&validated.stderr));
+    assert!(
+        stdout.contains("clicks -> purchases: event_time: Timestamp(ms, \"+00:00\"), user_id: Int64, action: Utf8, price: Float64\n"),
+        "the filter decides by action and passes three columns on; session_id, page, country and referrer are not read: {stdout}"
+    );
+    let wide = pipeline("wide", true);
+    let validated = text(&weir(&["validate", wide.to_str().unwrap()]).stdout);
+    assert!(
+        validated.contains("clicks -> purchases: event_time: Timestamp(ms, \"+00:00\"), user_id: Int64, session_id: Utf8"),
+        "a sink of the source takes every column: {validated}"
+    );
+    run_ok(&narrow);
+    run_ok(&wide);
+    let narrow_rows = read_json_dir(&dir.path().join("out-narrow"));
+    assert!(narrow_rows.len() > 100, "{}", narrow_rows.len());
+    assert_eq!(narrow_rows, read_json_dir(&dir.path().join("out-wide")));
+    assert_eq!(
+        narrow_rows[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["user_id", "eur"]
+    );
+}
+
 /// What `scripts/parquet_fixtures.py describe` says of Parquet file `path`:
 /// rows, row group sizes, each column's codecs and dictionary use.
 #[cfg(feature = "system-tests")]

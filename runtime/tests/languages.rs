@@ -674,7 +674,11 @@ sinks:
         };
 
         let out = run("{}");
-        assert!(out.status.success(), "{fixture_name}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{fixture_name}: {}",
+            text(&out.stderr)
+        );
         let rows = read_json_dir(&dir.path().join("out"));
         let expected: Vec<serde_json::Value> = (0..100)
             .filter(|i| i % 2 == 0)
@@ -682,7 +686,11 @@ sinks:
             .collect();
         assert_eq!(rows, expected, "{fixture_name}");
         let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["label", "double", "id"], "{fixture_name}: the layout's order");
+        assert_eq!(
+            keys,
+            ["label", "double", "id"],
+            "{fixture_name}: the layout's order"
+        );
         let letters = dead_letters(dir.path(), "derive");
         assert_eq!(letters.len(), 10, "{fixture_name}: {letters:?}");
 
@@ -695,8 +703,52 @@ sinks:
             error.contains("has 51 values for 50 kept rows"),
             "{fixture_name}: {error}"
         );
-        assert!(read_json_dir(&dir.path().join("out")).is_empty(), "{fixture_name}");
+        assert!(
+            read_json_dir(&dir.path().join("out")).is_empty(),
+            "{fixture_name}"
+        );
     }
+}
+
+/// A Parquet source reads only the columns its consumers take; when a
+/// plugin refuses the narrower input (it checks columns it does not read),
+/// the source reads every column and the run goes on as before.
+#[test]
+fn a_plugin_that_refuses_fewer_columns_is_given_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    build(&fixture("py-strict"), &dir.path().join("strict.wasm"));
+    let write = write_pipeline(
+        dir.path(),
+        "sources:
+  clicks: {plugin: generate, config: {dataset: clickstream, rows: 1000, seed: 5}}
+sinks:
+  lake: {type: file, inputs: [clicks], config: {path: lake, format: parquet}}
+",
+    );
+    let out = weir(&["run", "--quiet", write.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let read = write_pipeline(
+        dir.path(),
+        "sources:
+  clicks: {type: file, config: {path: lake/part-00000.parquet}}
+transforms:
+  strict: {plugin: ./strict.wasm, inputs: [clicks]}
+sinks:
+  out: {type: file, inputs: [strict], config: {path: out, format: json}}
+",
+    );
+    let validated = weir(&["validate", read.to_str().unwrap()]);
+    let stdout = text(&validated.stdout);
+    assert!(validated.status.success(), "{}", text(&validated.stderr));
+    assert!(
+        stdout.contains(
+            "clicks -> strict: event_time: Timestamp(ms, \"+00:00\"), user_id: Int64, session_id"
+        ),
+        "{stdout}"
+    );
+    let out = weir(&["run", "--quiet", read.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(read_json_dir(&dir.path().join("out")).len(), 1000);
 }
 
 /// Python and JavaScript plugins reject single rows (the rest of the batch

@@ -270,6 +270,11 @@ impl SourceConnector for Config {
         self.schema.is_none() && self.format().ok() != Some(Format::Parquet)
     }
 
+    /// Parquet files are read by column: only those the graph uses.
+    fn projects(&self) -> bool {
+        self.format().ok() == Some(Format::Parquet)
+    }
+
     fn resumes(&self) -> bool {
         self.resume.unwrap_or(self.follow)
     }
@@ -482,18 +487,10 @@ impl FileSource {
             source,
         };
         if self.format == Format::Parquet {
-            if parquet_schema(&path)?.fields() != self.schema.fields() {
-                return Err(config_error(
-                    "path",
-                    &format!(
-                        "{} has a different schema from the first file (or changed since the pipeline was checked)",
-                        path.display()
-                    ),
-                ));
-            }
             let reader = super::parquet_files::Reader::open(
                 file,
                 &path,
+                &self.schema,
                 self.batch_rows,
                 start.offset as usize,
             )?;

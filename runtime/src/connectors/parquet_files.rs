@@ -91,11 +91,11 @@ mod enabled {
 
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::DataType;
-    use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
     use parquet::arrow::arrow_writer::{
         ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
     };
+    use parquet::arrow::{ArrowWriter, ProjectionMask};
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
     use parquet::file::writer::SerializedFileWriter;
@@ -170,15 +170,29 @@ mod enabled {
     pub struct Reader(ParquetRecordBatchReader);
 
     impl Reader {
-        /// Reads `file` at `path` from row `offset`, `batch_rows` a batch.
+        /// Reads the columns of `schema` (all of the file's or some, in the
+        /// file's order) from `file` at `path`, from row `offset`,
+        /// `batch_rows` a batch. Only those columns are decoded.
         pub fn open(
             file: File,
             path: &Path,
+            schema: &SchemaRef,
             batch_rows: usize,
             offset: usize,
         ) -> Result<Self, ConnectorError> {
-            ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(failed(path))?
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(failed(path))?;
+            let indices = columns_of(builder.schema(), schema).ok_or_else(|| {
+                ConnectorError::Config {
+                    field: "path".into(),
+                    message: format!(
+                        "{} has a different schema from the first file (or changed since the pipeline was checked)",
+                        path.display()
+                    ),
+                }
+            })?;
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            builder
+                .with_projection(mask)
                 .with_batch_size(batch_rows)
                 .with_offset(offset)
                 .build()
@@ -306,6 +320,21 @@ mod enabled {
         }
     }
 
+    /// The positions in `file` of the columns of `wanted`, if `file` has
+    /// them all, of the same types, in the same order.
+    fn columns_of(file: &SchemaRef, wanted: &SchemaRef) -> Option<Vec<usize>> {
+        let mut at = 0;
+        wanted
+            .fields()
+            .iter()
+            .map(|field| {
+                let found = at + file.fields()[at..].iter().position(|f| f == field)?;
+                at = found + 1;
+                Some(found)
+            })
+            .collect()
+    }
+
     fn external(error: parquet::errors::ParquetError) -> arrow::error::ArrowError {
         arrow::error::ArrowError::ExternalError(Box::new(error))
     }
@@ -371,7 +400,13 @@ mod disabled {
 
     impl Reader {
         /// Refused: no Parquet in this build.
-        pub fn open(_: File, _: &Path, _: usize, _: usize) -> Result<Self, ConnectorError> {
+        pub fn open(
+            _: File,
+            _: &Path,
+            _: &SchemaRef,
+            _: usize,
+            _: usize,
+        ) -> Result<Self, ConnectorError> {
             Err(not_built())
         }
 
@@ -481,7 +516,7 @@ mod tests {
         }
         assert!(writer.bytes() > 0);
         writer.finish(&path).unwrap();
-        let mut reader = Reader::open(File::open(&path).unwrap(), &path, 8192, 0).unwrap();
+        let mut reader = Reader::open(File::open(&path).unwrap(), &path, &schema, 8192, 0).unwrap();
         let mut read = Vec::new();
         while let Some(b) = reader.next_batch() {
             read.push(b.unwrap());

@@ -105,6 +105,14 @@ pub trait SourceConnector: Debug + Send + Sync {
         false
     }
 
+    /// Whether [`SourceConnector::open`] may be given a schema of some of
+    /// the columns [`SourceConnector::schema`] answers (in its order), and
+    /// then reads only those: the graph narrows it to the columns its
+    /// nodes use.
+    fn projects(&self) -> bool {
+        false
+    }
+
     /// Whether the source continues where the previous run ended: its
     /// position is then stored in `<state>/<node>.json` and passed to
     /// [`SourceConnector::open`]. Sources that commit elsewhere (Kafka's

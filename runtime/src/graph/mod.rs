@@ -6,6 +6,7 @@
 
 pub mod classify;
 pub mod flow;
+mod projection;
 pub mod quality;
 mod render;
 
@@ -336,6 +337,12 @@ impl Graph {
         if !errors.is_empty() {
             return Err(fail(class, errors));
         }
+        // Described (`weir catalog`), a source shows its dataset's columns;
+        // run, it reads only those its consumers take.
+        if !describing {
+            project_sources(engine, &pipeline, &mut nodes)
+                .map_err(|error| fail(ErrorClass::Schema, vec![error]))?;
+        }
         let graph = Self { pipeline, nodes };
         let refused = classify::check(&graph);
         if !refused.is_empty() {
@@ -347,6 +354,78 @@ impl Graph {
         }
         Ok(graph)
     }
+}
+
+/// Narrows the output of each source that can read fewer columns
+/// ([`SourceConnector::projects`]: Parquet files) to the columns its
+/// consumers take, then types again the nodes whose input that changed
+/// (their plugins are opened again, with the narrower input). A source
+/// feeding a node with several inputs keeps all its columns: fan-in needs
+/// equal schemas. Should a plugin refuse the narrower input, every source
+/// keeps all its columns, as before.
+fn project_sources(
+    engine: &PluginEngine,
+    pipeline: &Pipeline,
+    nodes: &mut [Node],
+) -> std::result::Result<(), Error> {
+    let full: Vec<Option<SchemaRef>> = nodes.iter().map(|n| n.output_schema.clone()).collect();
+    if let Err(error) = narrow_sources(engine, pipeline, nodes) {
+        tracing::debug!(%error, "sources read every column: a plugin refused fewer");
+        for (node, schema) in nodes.iter_mut().zip(&full) {
+            if node.kind() == Kind::Source {
+                node.output_schema = schema.clone();
+            }
+        }
+        let changed: Vec<bool> = nodes.iter().map(|n| n.kind() == Kind::Source).collect();
+        return retype(engine, pipeline, nodes, changed);
+    }
+    Ok(())
+}
+
+fn narrow_sources(
+    engine: &PluginEngine,
+    pipeline: &Pipeline,
+    nodes: &mut [Node],
+) -> std::result::Result<(), Error> {
+    let used = projection::used_columns(nodes);
+    let mut changed = vec![false; nodes.len()];
+    for (i, used) in used.iter().enumerate() {
+        let Implementation::Source(Runner::Connector(source)) = &nodes[i].implementation else {
+            continue;
+        };
+        let schema = nodes[i].output_schema.clone().expect("typed");
+        let fans_in = nodes
+            .iter()
+            .any(|n| n.inputs.len() > 1 && n.inputs.contains(&i));
+        if !source.projects() || fans_in || used.is_empty() || used.len() == schema.fields().len() {
+            continue;
+        }
+        let columns: Vec<usize> = used.iter().copied().collect();
+        let projected = schema
+            .project(&columns)
+            .expect("used columns are the schema's");
+        nodes[i].output_schema = Some(Arc::new(projected));
+        changed[i] = true;
+    }
+    retype(engine, pipeline, nodes, changed)
+}
+
+/// Types again, in order, the nodes an input of which `changed`.
+fn retype(
+    engine: &PluginEngine,
+    pipeline: &Pipeline,
+    nodes: &mut [Node],
+    mut changed: Vec<bool>,
+) -> std::result::Result<(), Error> {
+    for i in 0..nodes.len() {
+        if !nodes[i].inputs.iter().any(|&j| changed[j]) {
+            continue;
+        }
+        let before = nodes[i].output_schema.clone();
+        type_node(engine, pipeline, nodes, i, false).map_err(|e| e.at(&nodes[i].name))?;
+        changed[i] = nodes[i].output_schema != before;
+    }
+    Ok(())
 }
 
 /// One cycle of the graph, if it has one: its nodes in the order data
