@@ -539,6 +539,84 @@ sinks:
     );
 }
 
+/// A filter states what its rows hold (`input-bounds`), and a Parquet
+/// source leaves unread the row groups whose statistics show no row can
+/// meet it, when every consumer says so; the output is that of a run
+/// reading every row group. A consumer stating nothing (a sink), or a
+/// source that resumes, reads them all.
+#[test]
+fn parquet_row_groups_no_filter_can_pass_are_left_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..100_000)
+        .map(|i| format!("{{\"id\": {i}, \"kind\": \"{}\"}}\n", ["a", "b"][i % 2]))
+        .collect();
+    fs::write(dir.path().join("ids.jsonl"), lines).unwrap();
+    let write = dir.path().join("write.yaml");
+    fs::write(
+        &write,
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64, kind: utf8}}}
+sinks:
+  lake: {type: file, inputs: [ids], config: {path: lake, format: parquet, row_group_rows: 10000}}
+",
+    )
+    .unwrap();
+    run_ok(&write);
+    let run = |name: &str, source: &str, transforms: &str, sinks: &str| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        fs::write(
+            &path,
+            format!(
+                "sources:
+  ids: {{type: file, config: {{path: lake/part-00000.parquet{source}}}}}
+transforms:
+  high:
+    plugin: filter
+    inputs: [ids]
+    config: {{predicate: \"id >= 95000 and kind = 'b'\"}}
+{transforms}sinks:
+  out: {{type: file, inputs: [high], config: {{path: out-{name}, format: json}}}}
+{sinks}"
+            ),
+        )
+        .unwrap();
+        let out = weir(&["run", path.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        let rows = read_json_dir(&dir.path().join(format!("out-{name}")));
+        (stderr, rows)
+    };
+    let (skipping, rows) = run("skipping", "", "", "");
+    assert!(
+        skipping.contains("10000 rows from sources"),
+        "one row group of ten read: {skipping}"
+    );
+    assert_eq!(ids(&rows), (95_001..100_000).step_by(2).collect::<Vec<_>>());
+    let (both, both_rows) = run(
+        "two-filters",
+        "",
+        "  low: {plugin: filter, inputs: [ids], config: {predicate: \"id < 15000\"}}\n",
+        "  low_out: {type: file, inputs: [low], config: {path: out-low, format: json}}\n",
+    );
+    assert!(
+        both.contains("30000 rows from sources"),
+        "the row groups either filter may pass: {both}"
+    );
+    assert_eq!(both_rows, rows);
+    assert_eq!(read_json_dir(&dir.path().join("out-low")).len(), 15_000);
+    let (all, all_rows) = run(
+        "a-sink-reads-all",
+        "",
+        "",
+        "  raw: {type: file, inputs: [ids], config: {path: out-raw, format: json}}\n",
+    );
+    assert!(all.contains("100000 rows from sources"), "{all}");
+    assert_eq!(all_rows, rows);
+    let (resumed, resumed_rows) = run("resuming", ", resume: true", "", "");
+    assert!(resumed.contains("100000 rows from sources"), "{resumed}");
+    assert_eq!(resumed_rows, rows);
+}
+
 /// What `scripts/parquet_fixtures.py describe` says of Parquet file `path`:
 /// rows, row group sizes, each column's codecs and dictionary use.
 #[cfg(feature = "system-tests")]

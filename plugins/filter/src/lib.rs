@@ -12,12 +12,13 @@
 //! A bad predicate or an unknown column is an `invalid-config` error that
 //! gives the offset in the predicate.
 
+mod bounds;
 pub mod expr;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use serde::Deserialize;
-use weir_sdk::{Error, Layout, Output, Plan, Result, Transform};
+use weir_sdk::{Bound, Error, Layout, Output, Plan, Result, Transform};
 
 /// The filter's configuration.
 #[derive(Debug, Deserialize)]
@@ -48,6 +49,8 @@ pub enum OutputKind {
 pub struct Filter {
     predicate: expr::Compiled,
     answer: Answer,
+    /// What the predicate says of the rows it keeps, column by column.
+    bounds: Vec<Bound>,
 }
 
 /// What [`Filter::process`] answers.
@@ -102,7 +105,19 @@ impl Transform for Filter {
                 Answer::Batches((!whole).then_some(projection))
             }
         };
-        Ok((Filter { predicate, answer }, plan))
+        let bounds = bounds::bounds(&parsed, input);
+        Ok((
+            Filter {
+                predicate,
+                answer,
+                bounds,
+            },
+            plan,
+        ))
+    }
+
+    fn input_bounds(&self) -> Vec<Bound> {
+        self.bounds.clone()
     }
 
     fn process(&mut self, batch: RecordBatch) -> Result<Output> {

@@ -13,7 +13,7 @@ macro_rules! carried {
 }
 
 /// The SDK's sources; a test checks none is missing.
-const SOURCES: [(&str, &str); 20] = carried!(
+const SOURCES: [(&str, &str); 21] = carried!(
     "sdk/rust/README.md",
     "sdk/rust/src/bindings.rs",
     "sdk/rust/src/compute.rs",
@@ -30,6 +30,7 @@ const SOURCES: [(&str, &str); 20] = carried!(
     "sdk/ipc/src/lib.rs",
     "sdk/ipc/src/read.rs",
     "wit/event-time.wit",
+    "wit/input-bounds.wit",
     "wit/sink.wit",
     "wit/source.wit",
     "wit/transform.wit",

@@ -302,6 +302,22 @@ impl SourceConnector for Config {
         };
         Ok(Box::new(FileSource::open(self, schema, positions)?))
     }
+
+    /// Parquet row groups no consumer can pass a row of are left unread
+    /// (not when resuming: a recorded position counts the rows read).
+    fn open_skipping(
+        &self,
+        schema: &SchemaRef,
+        position: Option<serde_json::Value>,
+        skip: &super::skip::RowFilter,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        if self.resumes() || self.format()? != Format::Parquet {
+            return self.open(schema, position);
+        }
+        let mut source = FileSource::open(self, schema, Positions::new())?;
+        source.skip = Some(skip.clone());
+        Ok(Box::new(source))
+    }
 }
 
 impl ConnectorConfig for StdinConfig {
@@ -368,6 +384,9 @@ pub struct FileSource {
     parts: Arc<BTreeMap<String, bool>>,
     /// The file of the batch sent last.
     last_part: String,
+    /// Rows no consumer passes on: Parquet row groups of none of which are
+    /// left unread.
+    skip: Option<super::skip::RowFilter>,
 }
 
 /// The file being read.
@@ -413,6 +432,7 @@ impl FileSource {
                     .collect(),
             ),
             last_part: String::new(),
+            skip: None,
             seen: files.iter().cloned().collect(),
             queue: files.into(),
             current: None,
@@ -450,6 +470,7 @@ impl FileSource {
             positions: Positions::new(),
             parts: Arc::default(),
             last_part: String::new(),
+            skip: None,
         })
     }
 
@@ -491,6 +512,7 @@ impl FileSource {
                 file,
                 &path,
                 &self.schema,
+                self.skip.as_ref(),
                 self.batch_rows,
                 start.offset as usize,
             )?;

@@ -14,6 +14,7 @@ mod parquet_files;
 #[cfg(any(feature = "http", feature = "mqtt"))]
 mod payload;
 mod registry;
+pub mod skip;
 mod stdout;
 
 use std::path::{Path, PathBuf};

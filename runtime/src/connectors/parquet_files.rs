@@ -97,9 +97,13 @@ mod enabled {
     };
     use parquet::arrow::{ArrowWriter, ProjectionMask};
     use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::metadata::RowGroupMetaData;
     use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+    use parquet::file::statistics::Statistics;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::types::ColumnPath;
+
+    use crate::connectors::skip::{Range, RowFilter, Value};
     use rayon::prelude::*;
 
     /// Rows of a sample below which `dictionary: auto` cannot tell and leaves
@@ -173,10 +177,13 @@ mod enabled {
         /// Reads the columns of `schema` (all of the file's or some, in the
         /// file's order) from `file` at `path`, from row `offset`,
         /// `batch_rows` a batch. Only those columns are decoded.
+        /// With `skip`, the row groups whose statistics show no row any
+        /// consumer passes on are not read.
         pub fn open(
             file: File,
             path: &Path,
             schema: &SchemaRef,
+            skip: Option<&RowFilter>,
             batch_rows: usize,
             offset: usize,
         ) -> Result<Self, ConnectorError> {
@@ -191,6 +198,17 @@ mod enabled {
                 }
             })?;
             let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            let mut builder = builder;
+            if let Some(skip) = skip {
+                let groups = builder.metadata().row_groups();
+                let read: Vec<usize> = (0..groups.len())
+                    .filter(|&g| !skip.excludes(|column| range(&groups[g], schema, column)))
+                    .collect();
+                if read.len() < groups.len() {
+                    tracing::info!(file = %path.display(), read = read.len(), of = groups.len(), "row groups read (the others hold no row any consumer passes on)");
+                    builder = builder.with_row_groups(read);
+                }
+            }
             builder
                 .with_projection(mask)
                 .with_batch_size(batch_rows)
@@ -320,6 +338,59 @@ mod enabled {
         }
     }
 
+    /// What row group `group`'s statistics say of top-level column `name`
+    /// of `schema`: for signed integers, dates, timestamps, floats,
+    /// strings and booleans; `None` (unknown) for other types.
+    fn range(group: &RowGroupMetaData, schema: &SchemaRef, name: &str) -> Option<Range> {
+        let field = schema.field_with_name(name).ok()?;
+        let chunk = group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().parts() == [name.to_string()])?;
+        let statistics = chunk.statistics()?;
+        let all_null = statistics
+            .null_count_opt()
+            .is_some_and(|nulls| nulls as i64 == group.num_rows());
+        let signed = matches!(
+            field.data_type(),
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Date32
+                | DataType::Timestamp(..)
+        );
+        let (min, max) = match statistics {
+            Statistics::Int32(s) if signed => (
+                s.min_opt().map(|v| Value::Int(*v as i64)),
+                s.max_opt().map(|v| Value::Int(*v as i64)),
+            ),
+            Statistics::Int64(s) if signed => (
+                s.min_opt().map(|v| Value::Int(*v)),
+                s.max_opt().map(|v| Value::Int(*v)),
+            ),
+            // Writers leave NaN out of the statistics, and arrow's
+            // comparisons take NaN as the largest value: a float column's
+            // maximum is not known.
+            Statistics::Float(s) => (s.min_opt().map(|v| Value::Float(*v as f64)), None),
+            Statistics::Double(s) => (s.min_opt().map(|v| Value::Float(*v)), None),
+            Statistics::ByteArray(s)
+                if matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
+            {
+                let text = |v: &parquet::data_type::ByteArray| {
+                    v.as_utf8().ok().map(|s| Value::Text(s.to_string()))
+                };
+                (s.min_opt().and_then(text), s.max_opt().and_then(text))
+            }
+            Statistics::Boolean(s) => (
+                s.min_opt().map(|v| Value::Boolean(*v)),
+                s.max_opt().map(|v| Value::Boolean(*v)),
+            ),
+            _ => (None, None),
+        };
+        Some(Range { min, max, all_null })
+    }
+
     /// The positions in `file` of the columns of `wanted`, if `file` has
     /// them all, of the same types, in the same order.
     fn columns_of(file: &SchemaRef, wanted: &SchemaRef) -> Option<Vec<usize>> {
@@ -404,6 +475,7 @@ mod disabled {
             _: File,
             _: &Path,
             _: &SchemaRef,
+            _: Option<&crate::connectors::skip::RowFilter>,
             _: usize,
             _: usize,
         ) -> Result<Self, ConnectorError> {
@@ -516,7 +588,8 @@ mod tests {
         }
         assert!(writer.bytes() > 0);
         writer.finish(&path).unwrap();
-        let mut reader = Reader::open(File::open(&path).unwrap(), &path, &schema, 8192, 0).unwrap();
+        let mut reader =
+            Reader::open(File::open(&path).unwrap(), &path, &schema, None, 8192, 0).unwrap();
         let mut read = Vec::new();
         while let Some(b) = reader.next_batch() {
             read.push(b.unwrap());

@@ -135,6 +135,19 @@ pub trait SourceConnector: Debug + Send + Sync {
         Vec::new()
     }
 
+    /// Opens the source as [`SourceConnector::open`] does, told which rows
+    /// it may leave unread (no consumer would pass them on). Default: reads
+    /// every row.
+    fn open_skipping(
+        &self,
+        schema: &SchemaRef,
+        position: Option<serde_json::Value>,
+        skip: &super::skip::RowFilter,
+    ) -> Result<Box<dyn Source>, ConnectorError> {
+        let _ = skip;
+        self.open(schema, position)
+    }
+
     /// Opens the source for rows of `schema` (from
     /// [`SourceConnector::schema`], resolved when the graph was built),
     /// continuing from `position` (see [`Source::position`]) when given.

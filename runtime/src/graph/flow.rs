@@ -100,6 +100,7 @@ mod tests {
         let plan = ColumnPlan {
             reads: Some(vec![1, 2]),
             layout: Some(vec![ColumnSource::Input(0), ColumnSource::Appended(0)]),
+            bounds: Vec::new(),
         };
         let flows = flows(
             &plan,
@@ -115,6 +116,7 @@ mod tests {
         let plan = ColumnPlan {
             reads: Some(vec![2]),
             layout: Some(vec![ColumnSource::Input(0), ColumnSource::Input(1)]),
+            bounds: Vec::new(),
         };
         let flows = flows(&plan, &schema(&["a", "b", "c"]), &schema(&["a", "b"]));
         assert_eq!(flows.columns, [Flow::Passed(0), Flow::Passed(1)]);
@@ -126,6 +128,7 @@ mod tests {
         let plan = ColumnPlan {
             reads: None,
             layout: None,
+            bounds: Vec::new(),
         };
         let flows = flows(&plan, &schema(&["key", "v"]), &schema(&["key", "copy"]));
         assert_eq!(flows.columns, [Flow::Passed(0), Flow::Computed(vec![0, 1])]);

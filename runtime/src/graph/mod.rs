@@ -75,6 +75,9 @@ pub struct Node {
     pub grants: Grants,
     /// For a transform: what its plugin said at open about its columns.
     pub columns: Option<ColumnPlan>,
+    /// For a source: the rows it may leave unread, which every consumer
+    /// would drop (see [`crate::connectors::skip`]).
+    pub skip: Option<crate::connectors::skip::RowFilter>,
     /// The plugin instance the graph opened to learn the node's schemas,
     /// for the executor to run (see [`Opened`]).
     opened: std::sync::Mutex<Option<Opened>>,
@@ -90,6 +93,8 @@ pub struct ColumnPlan {
     /// schema), when the host lays out its output (derived mode); `None`
     /// when it answers whole batches.
     pub layout: Option<Vec<ColumnSource>>,
+    /// What every row it passes on holds, by input column (`input-bounds`).
+    pub bounds: Vec<(usize, crate::connectors::skip::Condition)>,
 }
 
 /// A plugin instance the graph opened to type a node, which the executor
@@ -288,6 +293,7 @@ impl Graph {
                 output_schema: None,
                 event_time: None,
                 columns: None,
+                skip: None,
                 limits: limits(&spec.limits),
                 grants,
                 opened: Default::default(),
@@ -342,6 +348,9 @@ impl Graph {
         if !describing {
             project_sources(engine, &pipeline, &mut nodes)
                 .map_err(|error| fail(ErrorClass::Schema, vec![error]))?;
+            for i in 0..nodes.len() {
+                nodes[i].skip = row_filter(&nodes, i);
+            }
         }
         let graph = Self { pipeline, nodes };
         let refused = classify::check(&graph);
@@ -426,6 +435,36 @@ fn retype(
         changed[i] = nodes[i].output_schema != before;
     }
     Ok(())
+}
+
+/// For connector source `i`: the rows every consumer stated it drops (see
+/// [`crate::connectors::skip`]); `None` when some consumer states nothing.
+fn row_filter(nodes: &[Node], i: usize) -> Option<crate::connectors::skip::RowFilter> {
+    use crate::connectors::skip::{Bound, RowFilter};
+    if !matches!(
+        nodes[i].implementation,
+        Implementation::Source(Runner::Connector(_))
+    ) {
+        return None;
+    }
+    let consumers = nodes
+        .iter()
+        .filter(|n| n.inputs.contains(&i))
+        .map(|consumer| {
+            let plan = consumer.columns.as_ref()?;
+            let input = consumer.input_schema.as_ref()?;
+            let bounds: Vec<Bound> = plan
+                .bounds
+                .iter()
+                .map(|(column, condition)| Bound {
+                    column: input.field(*column).name().clone(),
+                    condition: condition.clone(),
+                })
+                .collect();
+            (!bounds.is_empty()).then_some(bounds)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(RowFilter { consumers })
 }
 
 /// One cycle of the graph, if it has one: its nodes in the order data
@@ -906,6 +945,7 @@ fn type_node(
             event_time = instance.event_time();
             columns = Some(ColumnPlan {
                 reads: instance.reads().map(<[usize]>::to_vec),
+                bounds: instance.input_bounds().to_vec(),
                 layout: match instance.output_mode() {
                     // The host's layout indexes the columns it passes on.
                     Some(OutputMode::Derived {

@@ -27,6 +27,7 @@ pub(crate) fn used_columns(nodes: &[Node]) -> Vec<BTreeSet<usize>> {
                 Some(ColumnPlan {
                     reads: Some(reads),
                     layout,
+                    ..
                 }),
             ) => {
                 let passed = layout.iter().flatten().filter_map(|source| match source {

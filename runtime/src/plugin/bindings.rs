@@ -51,4 +51,19 @@ pub mod event_time {
     });
 }
 
+/// The optional `input-bounds` interface of a transform
+/// (`full-transform-plugin`); only its export is used.
+pub mod input_bounds {
+    wasmtime::component::bindgen!({
+        world: "weir:plugin/full-transform-plugin",
+        path: "../wit",
+        with: {
+            "weir:plugin/types": crate::plugin::bindings::transform::weir::plugin::types,
+            "weir:plugin/host": crate::plugin::bindings::transform::weir::plugin::host,
+            "weir:plugin/transform": crate::plugin::bindings::transform::exports::weir::plugin::transform,
+            "weir:plugin/event-time": crate::plugin::bindings::event_time::exports::weir::plugin::event_time,
+        },
+    });
+}
+
 pub use transform::weir::plugin::{host, types};

@@ -83,21 +83,25 @@ pub(crate) struct TransformPre {
     pre: wasmtime::component::InstancePre<HostState>,
     transform: bindings::transform::TransformPluginIndices,
     event_time: Option<bindings::event_time::exports::weir::plugin::event_time::GuestIndices>,
+    input_bounds: Option<bindings::input_bounds::exports::weir::plugin::input_bounds::GuestIndices>,
 }
 
 /// The bindings of one transform instance.
 pub(crate) struct TransformBindings {
     pub plugin: bindings::transform::TransformPlugin,
     pub event_time: Option<bindings::event_time::exports::weir::plugin::event_time::Guest>,
+    pub input_bounds: Option<bindings::input_bounds::exports::weir::plugin::input_bounds::Guest>,
 }
 
 impl TransformPre {
-    /// Type-checks `pre`'s exports: the transform world's, and the
+    /// Type-checks `pre`'s exports: the transform world's, the
     /// `event-time` interface's when it `exports_event_time` (plugins that
-    /// keep their own clock do not).
+    /// keep their own clock do not) and the `input-bounds` interface's when
+    /// it `exports_input_bounds`.
     fn new(
         pre: wasmtime::component::InstancePre<HostState>,
         exports_event_time: bool,
+        exports_input_bounds: bool,
     ) -> wasmtime::Result<Self> {
         let transform = bindings::transform::TransformPluginIndices::new(&pre)?;
         let event_time = match exports_event_time {
@@ -106,10 +110,19 @@ impl TransformPre {
             ),
             false => None,
         };
+        let input_bounds = match exports_input_bounds {
+            true => Some(
+                bindings::input_bounds::exports::weir::plugin::input_bounds::GuestIndices::new(
+                    &pre,
+                )?,
+            ),
+            false => None,
+        };
         Ok(Self {
             pre,
             transform,
             event_time,
+            input_bounds,
         })
     }
 
@@ -122,6 +135,10 @@ impl TransformPre {
         Ok(TransformBindings {
             plugin: self.transform.load(&mut *store, &instance)?,
             event_time: match &self.event_time {
+                Some(indices) => Some(indices.load(&mut *store, &instance)?),
+                None => None,
+            },
+            input_bounds: match &self.input_bounds {
                 Some(indices) => Some(indices.load(&mut *store, &instance)?),
                 None => None,
             },
@@ -272,6 +289,9 @@ impl PluginEngine {
         let exports_event_time = component_type
             .exports(&self.engine)
             .any(|(n, _)| n.starts_with(world::EVENT_TIME_PREFIX));
+        let exports_input_bounds = component_type
+            .exports(&self.engine)
+            .any(|(n, _)| n.starts_with(world::INPUT_BOUNDS_PREFIX));
         let pre =
             self.linker
                 .instantiate_pre(&component)
@@ -281,7 +301,8 @@ impl PluginEngine {
                 })?;
         // Type-check the exports against the world once, here, not per instance.
         let pre = match contract.world {
-            Kind::Transform => TransformPre::new(pre, exports_event_time).map(TypedPre::Transform),
+            Kind::Transform => TransformPre::new(pre, exports_event_time, exports_input_bounds)
+                .map(TypedPre::Transform),
             Kind::Source => bindings::source::SourcePluginPre::new(pre).map(TypedPre::Source),
             Kind::Sink => bindings::sink::SinkPluginPre::new(pre).map(TypedPre::Sink),
         }

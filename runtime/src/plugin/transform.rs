@@ -73,6 +73,9 @@ struct Opened {
     event_time: Option<usize>,
     /// The last watermark given to `advance`.
     advanced: Option<i64>,
+    /// What the plugin stated of the rows it passes on (`input-bounds`),
+    /// by input column.
+    bounds: Vec<(usize, crate::connectors::skip::Condition)>,
 }
 
 /// One instance of a transform plugin.
@@ -140,6 +143,7 @@ impl TransformInstance {
         let decoder = BatchDecoder::new(&schema_to_bytes(&decoded_schema).map_err(encode_error)?)
             .map_err(encode_error)?;
         let event_time = self.ask_time_column(input, &mode)?;
+        let bounds = self.ask_bounds(input)?;
         self.opened = Some(Opened {
             output_schema: output_schema.clone(),
             mode,
@@ -147,6 +151,7 @@ impl TransformInstance {
             decoder,
             event_time,
             advanced: None,
+            bounds,
         });
         Ok(output_schema)
     }
@@ -187,6 +192,58 @@ impl TransformInstance {
             ));
         }
         Ok(Some(column))
+    }
+
+    /// Asks a plugin that exports `input-bounds` what the rows it passes on
+    /// hold, and checks that the columns are the input's.
+    fn ask_bounds(
+        &mut self,
+        input: &Schema,
+    ) -> Result<Vec<(usize, crate::connectors::skip::Condition)>, PluginError> {
+        use crate::connectors::skip::{Condition, Value};
+        use crate::plugin::bindings::input_bounds::exports::weir::plugin::input_bounds as wit;
+        let bounds = self.instance.call_infallible("bounds", |b, s| {
+            b.input_bounds
+                .as_ref()
+                .map_or(Ok(Vec::new()), |i| i.call_bounds(s))
+        })?;
+        let value = |v: wit::Scalar| match v {
+            wit::Scalar::Int(i) => Value::Int(i),
+            wit::Scalar::Float(f) => Value::Float(f),
+            wit::Scalar::Text(t) => Value::Text(t),
+            wit::Scalar::Boolean(b) => Value::Boolean(b),
+        };
+        bounds
+            .into_iter()
+            .map(|bound| {
+                let column = bound.column as usize;
+                if column >= input.fields().len() {
+                    return Err(self.instance.protocol(
+                        "bounds",
+                        format!(
+                            "bounded input column {column}; the input has {}",
+                            input.fields().len()
+                        ),
+                    ));
+                }
+                let condition = match bound.condition {
+                    wit::Condition::Between((low, high)) => {
+                        Condition::Between(low.map(value), high.map(value))
+                    }
+                    wit::Condition::OneOf(values) => {
+                        Condition::OneOf(values.into_iter().map(value).collect())
+                    }
+                    wit::Condition::NotNull => Condition::NotNull,
+                };
+                Ok((column, condition))
+            })
+            .collect()
+    }
+
+    /// What the plugin stated, at open, every row it passes on holds, by
+    /// input column (see `wit/input-bounds.wit`); empty when nothing.
+    pub fn input_bounds(&self) -> &[(usize, crate::connectors::skip::Condition)] {
+        self.opened.as_ref().map_or(&[], |o| &o.bounds)
     }
 
     /// The input column holding event time, when the host moves this

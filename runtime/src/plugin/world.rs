@@ -16,6 +16,8 @@ pub const CONTRACT_PACKAGE: &str = "weir:plugin";
 /// How the optional `event-time` interface's export is named (any
 /// version): a transform that exports it has its clock moved by the host.
 pub(crate) const EVENT_TIME_PREFIX: &str = "weir:plugin/event-time@";
+/// The export name prefix of the optional `input-bounds` interface.
+pub(crate) const INPUT_BOUNDS_PREFIX: &str = "weir:plugin/input-bounds@";
 
 use crate::Kind;
 

@@ -7,10 +7,11 @@
 /// The `transform-plugin` world and the shared `types` and `host` interfaces.
 pub mod transform {
     wit_bindgen::generate!({
-        // The transform world and the optional `event-time` interface: a
-        // transform that keeps its own clock answers `none` to
-        // `time-column`, as one built without it would.
-        world: "weir:plugin/event-time-transform-plugin",
+        // The transform world and the optional `event-time` and
+        // `input-bounds` interfaces: a transform that keeps its own clock
+        // answers `none` to `time-column`, one that states no bounds an
+        // empty list, as one built without them would.
+        world: "weir:plugin/full-transform-plugin",
         path: "../../wit",
         pub_export_macro: true,
         export_macro_name: "__export_transform_world",

@@ -15,7 +15,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use reads::Reads;
 pub use sink::{Sink, SinkPlan};
 pub use source::{Poll, Source, SourcePlan};
-pub use transform::{ColumnSource, Layout, Output, Plan, Transform};
+pub use transform::{Bound, ColumnSource, Condition, Layout, Output, Plan, Scalar, Transform};
 
 /// The Arrow crates the SDK is built on, so plugins use the same versions.
 pub mod arrow {

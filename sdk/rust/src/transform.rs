@@ -60,6 +60,17 @@ pub trait Transform: Sized + 'static {
         None
     }
 
+    /// What every row the transform passes on holds (a filter's
+    /// predicate, loosened to what can be said column by column), by input
+    /// column; asked once, right after open. A source that reads by blocks
+    /// with statistics (Parquet row groups) then leaves unread the blocks
+    /// no row of which can meet them. A bound may be loose, never wrong:
+    /// the transform still decides about every row it is sent. Default:
+    /// nothing stated.
+    fn input_bounds(&self) -> Vec<Bound> {
+        Vec::new()
+    }
+
     /// Every input has reached `watermark` (milliseconds since 1970, UTC):
     /// emit what that completes (windows that close), as whole batches in
     /// the output schema. Called only after [`Transform::event_time`]
@@ -68,6 +79,42 @@ pub trait Transform: Sized + 'static {
         let _ = watermark;
         Ok(Vec::new())
     }
+}
+
+/// A value in a [`Condition`]: `Int` for integer, date (days) and
+/// timestamp (the column's unit) columns, `Float` for floating point (and
+/// integer) columns, `Text` for strings, `Boolean` for booleans.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// An integer.
+    Int(i64),
+    /// A floating point number.
+    Float(f64),
+    /// A string.
+    Text(String),
+    /// A boolean.
+    Boolean(bool),
+}
+
+/// What every row a transform passes on holds in one column; null values
+/// meet none but [`Condition::NotNull`]'s opposite.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// At least the first, at most the second (inclusive; `None`: open).
+    Between(Option<Scalar>, Option<Scalar>),
+    /// One of these values.
+    OneOf(Vec<Scalar>),
+    /// Not null.
+    NotNull,
+}
+
+/// A [`Condition`] on input column `column` (an index into the input schema).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// The input column.
+    pub column: usize,
+    /// What every row passed on holds there.
+    pub condition: Condition,
 }
 
 /// Where one output column comes from in derived output.
@@ -331,6 +378,9 @@ pub mod glue {
     use weir_ipc::{BatchDecoder, BatchEncoder, schema_to_bytes};
 
     pub use crate::bindings::transform::exports::weir::plugin::event_time::Guest as EventTimeGuest;
+    pub use crate::bindings::transform::exports::weir::plugin::input_bounds::{
+        Bound as WitBound, Guest as InputBoundsGuest,
+    };
     pub use crate::bindings::transform::exports::weir::plugin::transform::{
         Guest, Plan as WitPlan, Processed,
     };
@@ -450,6 +500,36 @@ pub mod glue {
         state.plugin.event_time().map(|column| column as u32)
     }
 
+    pub fn bounds<T: Transform>(state: &mut Option<State<T>>) -> Vec<WitBound> {
+        use crate::bindings::transform::exports::weir::plugin::input_bounds as bounds;
+        let scalar = |value: Scalar| match value {
+            Scalar::Int(i) => bounds::Scalar::Int(i),
+            Scalar::Float(f) => bounds::Scalar::Float(f),
+            Scalar::Text(t) => bounds::Scalar::Text(t),
+            Scalar::Boolean(b) => bounds::Scalar::Boolean(b),
+        };
+        let Some(state) = state.as_ref() else {
+            return Vec::new();
+        };
+        state
+            .plugin
+            .input_bounds()
+            .into_iter()
+            .map(|bound| WitBound {
+                column: bound.column as u32,
+                condition: match bound.condition {
+                    Condition::Between(low, high) => {
+                        bounds::Condition::Between((low.map(scalar), high.map(scalar)))
+                    }
+                    Condition::OneOf(values) => {
+                        bounds::Condition::OneOf(values.into_iter().map(scalar).collect())
+                    }
+                    Condition::NotNull => bounds::Condition::NotNull,
+                },
+            })
+            .collect()
+    }
+
     pub fn advance<T: Transform>(
         state: &mut Option<State<T>>,
         watermark: i64,
@@ -546,6 +626,11 @@ macro_rules! export_transform {
                 }
                 fn advance(watermark: i64) -> Result<Vec<Vec<u8>>, glue::WitError> {
                     STATE.with_borrow_mut(|s| glue::advance::<$plugin>(s, watermark))
+                }
+            }
+            impl glue::InputBoundsGuest for Export {
+                fn bounds() -> Vec<glue::WitBound> {
+                    STATE.with_borrow_mut(|s| glue::bounds::<$plugin>(s))
                 }
             }
         );

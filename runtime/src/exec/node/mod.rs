@@ -98,9 +98,11 @@ pub(crate) fn run(mut context: Context<'_>) -> Result<()> {
             let resumes = connector.resumes();
             source::source_node(&mut context, resumes, &|cx: &Context<'_>, start| {
                 let schema = cx.node.output_schema.as_ref().expect("typed graph");
-                connector
-                    .open(schema, start)
-                    .map_err(|e| Error::connector(Stage::Open, e))
+                match &cx.node.skip {
+                    Some(skip) => connector.open_skipping(schema, start, skip),
+                    None => connector.open(schema, start),
+                }
+                .map_err(|e| Error::connector(Stage::Open, e))
             })
         }
         Implementation::Source(Runner::Plugin(plugin)) => {
