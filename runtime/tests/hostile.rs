@@ -778,3 +778,76 @@ fn plugin_metrics_are_exported_and_their_names_bounded() {
         ) > 100_000.0
     );
 }
+
+/// A plugin's input bounds name its input's columns, or it is refused
+/// before the run; a plugin stating bounds its rows do not hold loses only
+/// its own rows: a consumer stating none still gets every row.
+#[test]
+fn input_bounds_are_checked_and_a_wrong_one_harms_only_its_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = dir.path().join("write.yaml");
+    let lines: String = (0..50_000).map(|i| format!("{{\"id\": {i}}}\n")).collect();
+    fs::write(dir.path().join("ids.jsonl"), lines).unwrap();
+    fs::write(
+        &write,
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64}}}
+sinks:
+  lake: {type: file, inputs: [ids], config: {path: lake, format: parquet, row_group_rows: 5000}}
+",
+    )
+    .unwrap();
+    assert!(
+        weir(&["run", "--quiet", write.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let pipeline = |mode: &str, honest: bool| {
+        let file = dir.path().join(format!("{mode}.yaml"));
+        let neighbour = match honest {
+            true => "  all: {type: file, inputs: [ids], config: {path: all, format: json}}\n",
+            false => "",
+        };
+        fs::write(
+            &file,
+            format!(
+                "sources:
+  ids: {{type: file, config: {{path: lake/part-00000.parquet}}}}
+transforms:
+  liar: {{plugin: test-misbehave, inputs: [ids], config: {mode}}}
+sinks:
+  out: {{type: file, inputs: [liar], config: {{path: out-{mode}-{honest}, format: json}}}}
+{neighbour}"
+            ),
+        )
+        .unwrap();
+        file
+    };
+    let refused = weir(&[
+        "validate",
+        pipeline("bounds-out-of-range", false).to_str().unwrap(),
+    ]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("node \"liar\""), "{stderr}");
+    assert!(
+        stderr.contains("bounded input column 99; the input has 1"),
+        "{stderr}"
+    );
+
+    let alone = weir(&["run", pipeline("bounds-lie", false).to_str().unwrap()]);
+    assert!(alone.status.success(), "{}", text(&alone.stderr));
+    assert_eq!(
+        rows_in(&dir.path().join("out-bounds-lie-false")),
+        5_000,
+        "its lie skipped the other row groups"
+    );
+    let beside = weir(&["run", pipeline("bounds-lie", true).to_str().unwrap()]);
+    assert!(beside.status.success(), "{}", text(&beside.stderr));
+    assert_eq!(
+        rows_in(&dir.path().join("all")),
+        50_000,
+        "the neighbour got every row"
+    );
+    assert_eq!(rows_in(&dir.path().join("out-bounds-lie-true")), 50_000);
+}

@@ -31,7 +31,14 @@
 //! - `"log-flood"`: passes batches through; on the first it logs one record
 //!   of 15,000 fields of 4 KiB, then makes 1,000,000 `log` calls;
 //! - `"leak:N"`: passes batches through and never frees N MiB it allocates
-//!   and touches on every batch (as a toolchain that leaks would).
+//!   and touches on every batch (as a toolchain that leaks would);
+//! - `"bounds-out-of-range"`: passes batches through and states input bounds
+//!   on column 99 (`input-bounds`);
+//! - `"bounds-lie"`: passes batches through but states that every row it
+//!   passes on has `id` 1 (a wrong bound: it may lose only its own rows).
+//!
+//! It exports every optional transform interface (`full-transform-plugin`):
+//! `event-time` answers that it keeps no event time.
 #![allow(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -42,7 +49,7 @@ use arrow_array::{Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
 wit_bindgen::generate!({
-    world: "weir:plugin/transform-plugin",
+    world: "weir:plugin/full-transform-plugin",
     path: "../../wit",
 });
 
@@ -149,7 +156,9 @@ impl Guest for Misbehave {
             | "big-state"
             | "metric-names"
             | "log-flood"
-            | "leak" => (input_schema, OutputMode::Batches),
+            | "leak"
+            | "bounds-out-of-range"
+            | "bounds-lie" => (input_schema, OutputMode::Batches),
             "big-batch" => (
                 weir_ipc::schema_to_bytes(&with_blob(&schema)).unwrap(),
                 OutputMode::Batches,
@@ -194,9 +203,13 @@ impl Guest for Misbehave {
 
     fn process(batch: Vec<u8>) -> Result<Processed, Error> {
         let output = match mode().as_str() {
-            "pass" | "reject-out-of-range" | "reject-twice" | "reject-many" | "big-state" => {
-                Output::Batches(vec![batch])
-            }
+            "pass"
+            | "reject-out-of-range"
+            | "reject-twice"
+            | "reject-many"
+            | "big-state"
+            | "bounds-out-of-range"
+            | "bounds-lie" => Output::Batches(vec![batch]),
             "leak" => {
                 std::mem::forget(vec![1u8; mode_number() << 20]);
                 Output::Batches(vec![batch])
@@ -359,6 +372,33 @@ impl Guest for Misbehave {
         match mode().as_str() {
             "big-state" if state.len() == mode_number() << 20 => Ok(()),
             _ => Err(Error::InvalidState("stateless".into())),
+        }
+    }
+}
+
+impl exports::weir::plugin::event_time::Guest for Misbehave {
+    fn time_column() -> Option<u32> {
+        None
+    }
+
+    fn advance(_watermark: i64) -> Result<Vec<Vec<u8>>, Error> {
+        Ok(Vec::new())
+    }
+}
+
+impl exports::weir::plugin::input_bounds::Guest for Misbehave {
+    fn bounds() -> Vec<exports::weir::plugin::input_bounds::Bound> {
+        use exports::weir::plugin::input_bounds::{Bound, Condition, Scalar};
+        match mode().as_str() {
+            "bounds-out-of-range" => vec![Bound {
+                column: 99,
+                condition: Condition::NotNull,
+            }],
+            "bounds-lie" => vec![Bound {
+                column: 0,
+                condition: Condition::OneOf(vec![Scalar::Int(1)]),
+            }],
+            _ => Vec::new(),
         }
     }
 }
