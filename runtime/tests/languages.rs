@@ -640,6 +640,35 @@ fn metrics_text(addr: &str) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
+/// Writes `ids.jsonl` (ids 0..100 with names) into `dir`, once.
+fn write_ids(dir: &Path) {
+    let ids: String = (0..100)
+        .map(|i| format!("{{\"id\": {i}, \"name\": \"n{i}\"}}\n"))
+        .collect();
+    fs::write(dir.join("ids.jsonl"), ids).unwrap();
+}
+
+/// Runs `ids.jsonl` in `dir` through transform `node`, the component
+/// `dir/<fixture>.wasm` with `config`, into `dir/out` (JSON lines); clears
+/// the output and dead letters of an earlier run first.
+fn run_ids_through(dir: &Path, fixture: &str, node: &str, config: &str) -> std::process::Output {
+    let _ = fs::remove_dir_all(dir.join("out"));
+    let _ = fs::remove_dir_all(dir.join("dead-letters"));
+    let pipeline = write_pipeline(
+        dir,
+        &format!(
+            "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
+transforms:
+  {node}: {{plugin: ./{fixture}.wasm, inputs: [ids], config: {config}}}
+sinks:
+  out: {{type: file, inputs: [{node}], config: {{path: out, format: json}}}}
+"
+        ),
+    );
+    weir(&["run", "--quiet", pipeline.to_str().unwrap()])
+}
+
 /// Python and JavaScript plugins in derived mode: the host passes on the
 /// columns the layout keeps (renamed, in the layout's order) for the rows
 /// the plugin keeps, with the column it appends; rejected rows reach the
@@ -648,30 +677,11 @@ fn metrics_text(addr: &str) -> Option<String> {
 #[test]
 fn python_and_javascript_plugins_answer_selections_and_appended_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let ids: String = (0..100)
-        .map(|i| format!("{{\"id\": {i}, \"name\": \"n{i}\"}}\n"))
-        .collect();
-    fs::write(dir.path().join("ids.jsonl"), ids).unwrap();
+    write_ids(dir.path());
     for fixture_name in ["py-derived", "js-derived"] {
         let component = dir.path().join(format!("{fixture_name}.wasm"));
         build(&fixture(fixture_name), &component);
-        let run = |config: &str| {
-            let _ = fs::remove_dir_all(dir.path().join("out"));
-            let _ = fs::remove_dir_all(dir.path().join("dead-letters"));
-            let pipeline = write_pipeline(
-                dir.path(),
-                &format!(
-                    "sources:
-  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
-transforms:
-  derive: {{plugin: ./{fixture_name}.wasm, inputs: [ids], config: {config}}}
-sinks:
-  out: {{type: file, inputs: [derive], config: {{path: out, format: json}}}}
-"
-                ),
-            );
-            weir(&["run", "--quiet", pipeline.to_str().unwrap()])
-        };
+        let run = |config: &str| run_ids_through(dir.path(), fixture_name, "derive", config);
 
         let out = run("{}");
         assert!(
@@ -758,10 +768,7 @@ sinks:
 #[test]
 fn python_and_javascript_plugins_reject_single_rows_and_report_their_exceptions() {
     let dir = tempfile::tempdir().unwrap();
-    let ids: String = (0..100)
-        .map(|i| format!("{{\"id\": {i}, \"name\": \"n{i}\"}}\n"))
-        .collect();
-    fs::write(dir.path().join("ids.jsonl"), ids).unwrap();
+    write_ids(dir.path());
     for (fixture_name, raised, open_error) in [
         (
             "py-picky",
@@ -772,23 +779,7 @@ fn python_and_javascript_plugins_reject_single_rows_and_report_their_exceptions(
     ] {
         let component = dir.path().join(format!("{fixture_name}.wasm"));
         build(&fixture(fixture_name), &component);
-        let run = |config: &str| {
-            let _ = fs::remove_dir_all(dir.path().join("out"));
-            let _ = fs::remove_dir_all(dir.path().join("dead-letters"));
-            let pipeline = write_pipeline(
-                dir.path(),
-                &format!(
-                    "sources:
-  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
-transforms:
-  picky: {{plugin: ./{fixture_name}.wasm, inputs: [ids], config: {config}}}
-sinks:
-  out: {{type: file, inputs: [picky], config: {{path: out, format: json}}}}
-"
-                ),
-            );
-            weir(&["run", "--quiet", pipeline.to_str().unwrap()])
-        };
+        let run = |config: &str| run_ids_through(dir.path(), fixture_name, "picky", config);
 
         let out = run("{}");
         assert!(
