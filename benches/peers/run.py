@@ -213,6 +213,7 @@ def table(results, bids):
         counts = {run["rows"] for v in [weir] + peers for run in results[(query, v)]}
         if len(counts) != 1:
             sys.exit(f"{query}: the variants disagree on the output rows: {sorted(counts)}")
+        (rows,) = counts
         mine = results[(query, weir)]
         for peer in peers:
             theirs = results[(query, peer)]
@@ -220,9 +221,8 @@ def table(results, bids):
             cpu = statistics.median(m["cpu"] / t["cpu"] for m, t in zip(mine, theirs))
             lines.append(
                 f"| {query} | {what} | {weir} | {peer} | {rate(mine) / 1e6:.2f} M | {rate(theirs) / 1e6:.2f} M "
-                f"| **{ratio:.2f}** | {cpu:.2f} | {memory(mine):.0f} MiB / {memory(theirs):.0f} MiB | {counts.pop():,} |"
+                f"| **{ratio:.2f}** | {cpu:.2f} | {memory(mine):.0f} MiB / {memory(theirs):.0f} MiB | {rows:,} |"
             )
-            counts = {mine[0]["rows"]}
     return lines
 
 

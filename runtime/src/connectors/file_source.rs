@@ -384,8 +384,8 @@ pub struct FileSource {
     parts: Arc<BTreeMap<String, bool>>,
     /// The file of the batch sent last.
     last_part: String,
-    /// Rows no consumer passes on: Parquet row groups of none of which are
-    /// left unread.
+    /// Rows no consumer passes on: Parquet row groups holding only such
+    /// rows are left unread.
     skip: Option<super::skip::RowFilter>,
 }
 

@@ -133,14 +133,17 @@ impl ConnectorConfig for Config {
 }
 
 impl Config {
-    /// Subscribes `client` to every topic filter at the configured QoS.
-    fn subscribe(&self, client: &Client) -> Result<(), rumqttc::ClientError> {
+    /// Subscribes `client` to every topic filter at the configured QoS;
+    /// an error names the filter.
+    fn subscribe(&self, client: &Client) -> Result<(), String> {
         let qos = match self.qos {
             0 => QoS::AtMostOnce,
             _ => QoS::AtLeastOnce,
         };
         for topic in &self.topics {
-            client.subscribe(topic, qos)?;
+            client
+                .subscribe(topic, qos)
+                .map_err(|e| format!("cannot subscribe to {topic:?}: {e}"))?;
         }
         Ok(())
     }
@@ -228,11 +231,9 @@ impl MqttSource {
             match connection.recv_timeout(CONNECT_TIMEOUT) {
                 Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
                     if !ack.session_present {
-                        config.subscribe(&client).map_err(|e| {
-                            ConnectorError::Upstream(format!(
-                                "mqtt {broker}: cannot subscribe: {e}"
-                            ))
-                        })?;
+                        config
+                            .subscribe(&client)
+                            .map_err(|e| ConnectorError::Upstream(format!("mqtt {broker}: {e}")))?;
                     }
                     break;
                 }
@@ -438,7 +439,7 @@ fn drive(
             Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => return,
             Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) if !ack.session_present => {
                 if let Err(error) = config.subscribe(client) {
-                    tracing::warn!(%broker, %error, "mqtt: cannot subscribe again");
+                    tracing::warn!(%broker, %error, "mqtt: after reconnecting");
                 }
             }
             Ok(Ok(_)) => {}

@@ -17,8 +17,7 @@ use super::ConnectorError;
 pub struct ParquetOptions {
     /// The codec of every column's pages.
     pub compression: Compression,
-    /// Rows per row group (the unit readers skip by statistics and decode
-    /// in parallel).
+    /// Rows per row group (the unit readers skip by their statistics).
     pub row_group_rows: usize,
     /// Which columns are dictionary-encoded.
     pub dictionary: Dictionary,
@@ -35,8 +34,9 @@ impl Default for ParquetOptions {
 }
 
 /// Rows per row group unless the sink says otherwise: 16 batches of 8,192;
-/// small enough that readers skip by statistics at a useful grain and
-/// decode row groups in parallel, large enough to compress well.
+/// small enough that readers skip by statistics at a useful grain (and
+/// those that do, DuckDB and Polars, decode row groups in parallel), large
+/// enough to compress well.
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 131_072;
 
 /// A Parquet page codec.
@@ -346,7 +346,7 @@ mod enabled {
         let chunk = group
             .columns()
             .iter()
-            .find(|c| c.column_path().parts() == [name.to_string()])?;
+            .find(|c| matches!(c.column_path().parts(), [only] if only == name))?;
         let statistics = chunk.statistics()?;
         let all_null = statistics
             .null_count_opt()
