@@ -90,14 +90,18 @@ mod enabled {
     use std::collections::HashSet;
 
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::DataType;
-    use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+    use arrow::datatypes::{DataType, Field};
+    use parquet::arrow::arrow_reader::{
+        ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+        RowSelection, RowSelector,
+    };
     use parquet::arrow::arrow_writer::{
         ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
     };
     use parquet::arrow::{ArrowWriter, ProjectionMask};
     use parquet::basic::{Compression, ZstdLevel};
-    use parquet::file::metadata::RowGroupMetaData;
+    use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
+    use parquet::file::page_index::column_index::ColumnIndexMetaData;
     use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
     use parquet::file::statistics::Statistics;
     use parquet::file::writer::SerializedFileWriter;
@@ -187,7 +191,22 @@ mod enabled {
             batch_rows: usize,
             offset: usize,
         ) -> Result<Self, ConnectorError> {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(failed(path))?;
+            // The page index (each page's statistics and first row) is only
+            // worth loading when it may leave pages unread; a file whose
+            // page index does not decode is read without it.
+            let indexed = match skip {
+                Some(_) => file.try_clone().ok().and_then(|file| {
+                    let options = ArrowReaderOptions::new().with_page_index(true);
+                    ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+                        .inspect_err(|error| tracing::warn!(file = %path.display(), %error, "page index unreadable; reading without it"))
+                        .ok()
+                }),
+                None => None,
+            };
+            let builder = match indexed {
+                Some(builder) => builder,
+                None => ParquetRecordBatchReaderBuilder::try_new(file).map_err(failed(path))?,
+            };
             let indices = columns_of(builder.schema(), schema).ok_or_else(|| {
                 ConnectorError::Config {
                     field: "path".into(),
@@ -200,13 +219,19 @@ mod enabled {
             let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
             let mut builder = builder;
             if let Some(skip) = skip {
-                let groups = builder.metadata().row_groups();
+                let metadata = builder.metadata().clone();
+                let groups = metadata.row_groups();
                 let read: Vec<usize> = (0..groups.len())
                     .filter(|&g| !skip.excludes(|column| range(&groups[g], schema, column)))
                     .collect();
+                let pages = page_selection(&metadata, &read, schema, skip);
                 if read.len() < groups.len() {
                     tracing::info!(file = %path.display(), read = read.len(), of = groups.len(), "row groups read (the others hold no row any consumer passes on)");
                     builder = builder.with_row_groups(read);
+                }
+                if let Some((selection, skipped)) = pages {
+                    tracing::info!(file = %path.display(), rows = skipped, "rows left unread by the page index (pages that hold no row any consumer passes on)");
+                    builder = builder.with_row_selection(selection);
                 }
             }
             builder
@@ -341,6 +366,153 @@ mod enabled {
     /// What row group `group`'s statistics say of top-level column `name`
     /// of `schema`: for signed integers, dates, timestamps, floats,
     /// strings and booleans; `None` (unknown) for other types.
+    /// The rows of row groups `read` worth reading by the page index of
+    /// `metadata`: the pages of the bounded columns cut each row group into
+    /// runs of rows, and a run is skipped when every consumer has a bound
+    /// that no value of its pages can meet. `None` when nothing is skipped
+    /// (or the file has no page index); otherwise the selection and the
+    /// number of rows skipped.
+    fn page_selection(
+        metadata: &ParquetMetaData,
+        read: &[usize],
+        schema: &SchemaRef,
+        skip: &RowFilter,
+    ) -> Option<(RowSelection, usize)> {
+        let (column_index, offset_index) = (metadata.column_index()?, metadata.offset_index()?);
+        let mut columns: Vec<&str> = skip
+            .consumers
+            .iter()
+            .flatten()
+            .map(|b| b.column.as_str())
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let mut selectors: Vec<RowSelector> = Vec::new();
+        let mut skipped = 0;
+        for &g in read {
+            let group = metadata.row_group(g);
+            let rows = group.num_rows() as usize;
+            // Per bounded column with a page index: its index and the first
+            // row of each of its pages.
+            let paged: Vec<(&str, &ColumnIndexMetaData, Vec<usize>)> = columns
+                .iter()
+                .filter_map(|&name| {
+                    let leaf = group
+                        .columns()
+                        .iter()
+                        .position(|c| matches!(c.column_path().parts(), [only] if only == name))?;
+                    let index = column_index.get(g)?.get(leaf)?;
+                    let pages = offset_index.get(g)?.get(leaf)?.page_locations();
+                    let firsts: Vec<usize> = pages
+                        .iter()
+                        .map(|p| usize::try_from(p.first_row_index).ok())
+                        .collect::<Option<_>>()?;
+                    // A malformed index (pages out of order, statistics for
+                    // other pages) says nothing.
+                    let consistent = firsts.first() == Some(&0)
+                        && firsts.windows(2).all(|w| w[0] < w[1])
+                        && !matches!(index, ColumnIndexMetaData::NONE)
+                        && index.num_pages() == firsts.len() as u64;
+                    consistent.then_some((name, index, firsts))
+                })
+                .collect();
+            // Where a page of some bounded column starts (a malformed index
+            // cannot cut outside the row group).
+            let mut cuts: Vec<usize> = paged
+                .iter()
+                .flat_map(|(_, _, firsts)| firsts.iter().copied())
+                .filter(|&first| first > 0 && first < rows)
+                .collect();
+            cuts.push(rows);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut start = 0;
+            for end in cuts {
+                let excluded = skip.excludes(|column| {
+                    let (_, index, firsts) = paged.iter().find(|(name, _, _)| *name == column)?;
+                    let page = firsts
+                        .partition_point(|&first| first <= start)
+                        .checked_sub(1)?;
+                    page_range(index, page, schema.field_with_name(column).ok()?)
+                });
+                if excluded {
+                    skipped += end - start;
+                }
+                let selector = match excluded {
+                    true => RowSelector::skip(end - start),
+                    false => RowSelector::select(end - start),
+                };
+                match selectors.last_mut() {
+                    Some(last) if last.skip == selector.skip => {
+                        last.row_count += selector.row_count
+                    }
+                    _ => selectors.push(selector),
+                }
+                start = end;
+            }
+        }
+        (skipped > 0).then(|| (RowSelection::from(selectors), skipped))
+    }
+
+    /// What page `page` of a column chunk's page index says of its values,
+    /// as [`range`] does of a row group's statistics.
+    fn page_range(index: &ColumnIndexMetaData, page: usize, field: &Field) -> Option<Range> {
+        // No statistics, or fewer pages than the offset index has (a
+        // malformed file): unknown.
+        if matches!(index, ColumnIndexMetaData::NONE) || page as u64 >= index.num_pages() {
+            return None;
+        }
+        let all_null = index.is_null_page(page);
+        let (min, max) = match index {
+            ColumnIndexMetaData::INT32(i) if signed(field) => (
+                i.min_value(page).map(|v| Value::Int(*v as i64)),
+                i.max_value(page).map(|v| Value::Int(*v as i64)),
+            ),
+            ColumnIndexMetaData::INT64(i) if signed(field) => (
+                i.min_value(page).map(|v| Value::Int(*v)),
+                i.max_value(page).map(|v| Value::Int(*v)),
+            ),
+            // As for row groups: a float column's maximum is not known.
+            ColumnIndexMetaData::FLOAT(i) => {
+                (i.min_value(page).map(|v| Value::Float(*v as f64)), None)
+            }
+            ColumnIndexMetaData::DOUBLE(i) => (i.min_value(page).map(|v| Value::Float(*v)), None),
+            ColumnIndexMetaData::BYTE_ARRAY(i)
+                if matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
+            {
+                let text = |v: &[u8]| {
+                    std::str::from_utf8(v)
+                        .ok()
+                        .map(|s| Value::Text(s.to_string()))
+                };
+                (
+                    i.min_value(page).and_then(text),
+                    i.max_value(page).and_then(text),
+                )
+            }
+            ColumnIndexMetaData::BOOLEAN(i) => (
+                i.min_value(page).map(|v| Value::Boolean(*v)),
+                i.max_value(page).map(|v| Value::Boolean(*v)),
+            ),
+            _ => (None, None),
+        };
+        Some(Range { min, max, all_null })
+    }
+
+    /// Whether `field` holds signed integers (dates and timestamps too):
+    /// the only integers whose statistics compare as bounds do.
+    fn signed(field: &Field) -> bool {
+        matches!(
+            field.data_type(),
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Date32
+                | DataType::Timestamp(..)
+        )
+    }
+
     fn range(group: &RowGroupMetaData, schema: &SchemaRef, name: &str) -> Option<Range> {
         let field = schema.field_with_name(name).ok()?;
         let chunk = group
@@ -351,15 +523,7 @@ mod enabled {
         let all_null = statistics
             .null_count_opt()
             .is_some_and(|nulls| nulls as i64 == group.num_rows());
-        let signed = matches!(
-            field.data_type(),
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::Date32
-                | DataType::Timestamp(..)
-        );
+        let signed = signed(field);
         let (min, max) = match statistics {
             Statistics::Int32(s) if signed => (
                 s.min_opt().map(|v| Value::Int(*v as i64)),
