@@ -4,7 +4,7 @@ file of Nexmark bids: q1 (a map) and q2 (a filter), Parquet in, Parquet out.
 - Weir (Rust plugins, `q1.yaml`, `q2.yaml`) against Polars (lazy scan and
   sink) and DuckDB (`COPY (SELECT ...) TO`), each on 2 threads;
 - Weir's Python plugins (`python/q1`, `python/q2`) against Bytewax (its
-  Python operators, one worker, its default).
+  Python operators, on one worker, its default, and on two).
 
 Every run is a process of its own (peak memory is its maximum resident set,
 CPU its user + system time); the variants of a query alternate, their
@@ -62,11 +62,12 @@ def duckdb(query, source, out):
     db.execute(f"COPY ({select}) TO '{out}' (FORMAT parquet)", {"source": source})
 
 
-def bytewax(query, source, out, batches=False):
-    """Bytewax, one worker. Rows: each bid a dict, as Bytewax's docs write
-    a flow. Batches: each item an Arrow batch of 8,192 bids whose columns
-    the step reads as Python lists, the same Python work as Weir's Python
-    plugins do."""
+def bytewax(query, source, out, batches=False, workers=1):
+    """Bytewax. Rows: each bid a dict, as Bytewax's docs write a flow.
+    Batches: each item an Arrow batch of 8,192 bids whose columns the step
+    reads as Python lists, the same Python work as Weir's Python plugins do.
+    With two workers (threads of one process), the batches are spread over
+    both before the step and each writes its own file."""
     import bytewax.operators as op
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -96,13 +97,14 @@ def bytewax(query, source, out, batches=False):
             return Batches()
 
     class Writer(StatelessSinkPartition):
-        def __init__(self):
+        def __init__(self, path):
+            self.path = path
             self.writer = None
 
         def write_batch(self, items):
             table = pa.Table.from_batches(items) if batches else pa.Table.from_pylist(items)
             if self.writer is None:
-                self.writer = pq.ParquetWriter(out, table.schema)
+                self.writer = pq.ParquetWriter(self.path, table.schema)
             self.writer.write_table(table)
 
         def close(self):
@@ -111,7 +113,7 @@ def bytewax(query, source, out, batches=False):
 
     class ParquetSink(DynamicSink):
         def build(self, step_id, worker_index, worker_count):
-            return Writer()
+            return Writer(Path(out) / f"part-{worker_index}.parquet")
 
     wanted = set(AUCTIONS)
 
@@ -129,6 +131,8 @@ def bytewax(query, source, out, batches=False):
 
     flow = Dataflow(f"nexmark_{query}")
     bids = op.input("bids", flow, ParquetSource())
+    if workers > 1:
+        bids = op.redistribute("spread", bids)
     if query == "q1":
         result = op.map("q1", bids, q1_batch if batches else q1_rows)
     elif batches:
@@ -137,7 +141,8 @@ def bytewax(query, source, out, batches=False):
         kept = op.filter("q2", bids, lambda b: b["auction"] in wanted)
         result = op.map("project", kept, lambda b: {"auction": b["auction"], "price": b["price"]})
     op.output("out", result, ParquetSink())
-    cli_main(flow, workers_per_process=1)
+    Path(out).mkdir()
+    cli_main(flow, workers_per_process=workers)
 
 
 # --- The driver ------------------------------------------------------------
@@ -159,7 +164,7 @@ def run(args, variant, query):
         env.update(INPUT=str(args.input), OUT=str(target))
         command = [str(args.weir), "run", "--quiet", str(pipeline)]
     else:
-        target = out / "out.parquet"
+        target = out / ("out" if variant.startswith("bytewax") else "out.parquet")
         command = [sys.executable, __file__, "child", variant, query, str(args.input), str(target)]
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, cwd=out)
@@ -180,8 +185,10 @@ def run(args, variant, query):
 COMPARISONS = [
     ("q1", "currency conversion (map)", "weir", ["polars", "duckdb"]),
     ("q2", "selection by auction id (filter)", "weir", ["polars", "duckdb"]),
-    ("q1", "currency conversion (map), in Python", "weir-python", ["bytewax-batches", "bytewax-rows"]),
-    ("q2", "selection by auction id (filter), in Python", "weir-python", ["bytewax-batches", "bytewax-rows"]),
+    ("q1", "currency conversion (map), in Python", "weir-python",
+     ["bytewax-batches", "bytewax-batches-2", "bytewax-rows"]),
+    ("q2", "selection by auction id (filter), in Python", "weir-python",
+     ["bytewax-batches", "bytewax-batches-2", "bytewax-rows"]),
 ]
 
 
@@ -253,8 +260,11 @@ def report(args, results):
             f"Polars and DuckDB run on {THREADS} threads (`POLARS_MAX_THREADS`, `SET threads`), Bytewax on one worker "
             f"(its default), in two styles: `rows`, each bid a Python dict, as its documentation writes a flow, and "
             f"`batches`, each item an Arrow batch of 8,192 bids whose columns the step reads as Python lists (the "
-            f"same Python work as Weir's Python plugins); Weir runs its release binary (compiled plugins in its "
-            f"cache, as after a first run), one thread per node plus the Parquet sink's encoders. "
+            f"same Python work as Weir's Python plugins); `batches-2` is `batches` on two workers (threads of one "
+            f"process; the batches spread over both, each writing its own file). Weir runs its release binary "
+            f"(compiled plugins in its cache, as after a first run), one thread per node plus the Parquet sink's "
+            f"encoders; its Python q1 runs two instances of the plugin (`parallelism: 2`), its Python q2 states "
+            f"its bounds (`self.bounds`), so the source reads only the row groups and pages that may hold them. "
             f"{versions()}; Python {platform.python_version()}.",
             "",
             "| query | what | Weir | peer | Weir events/s | peer events/s | Weir / peer | CPU Weir / peer | peak memory Weir / peer | output rows |",
@@ -286,6 +296,7 @@ def main():
             "duckdb": duckdb,
             "bytewax-rows": bytewax,
             "bytewax-batches": lambda *args: bytewax(*args, batches=True),
+            "bytewax-batches-2": lambda *args: bytewax(*args, batches=True, workers=2),
         }
         engines[engine](query, source, out)
         return

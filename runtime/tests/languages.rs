@@ -720,6 +720,73 @@ fn python_and_javascript_plugins_answer_selections_and_appended_columns() {
     }
 }
 
+/// Python and JavaScript filters state their input bounds (`self.bounds`,
+/// `this.bounds`): a Parquet source then leaves unread the row groups whose
+/// statistics no kept row can be in, with the output of a run that reads
+/// them all; bounds on a column the input lacks refuse the run before it
+/// starts, naming the node and the column.
+#[test]
+fn python_and_javascript_filters_state_bounds_that_skip_parquet_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: String = (0..100_000)
+        .map(|i| format!("{{\"id\": {i}, \"name\": \"n{i}\"}}\n"))
+        .collect();
+    fs::write(dir.path().join("ids.jsonl"), ids).unwrap();
+    let write = write_pipeline(
+        dir.path(),
+        "sources:
+  ids: {type: file, config: {path: ids.jsonl, schema: {id: int64, name: utf8}}}
+sinks:
+  lake: {type: file, inputs: [ids], config: {path: lake, format: parquet, row_group_rows: 10000}}
+",
+    );
+    let out = weir(&["run", "--quiet", write.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected: Vec<serde_json::Value> = (95_000..100_000)
+        .step_by(2)
+        .map(|i| serde_json::json!({"label": format!("n{i}"), "double": 2 * i, "id": i}))
+        .collect();
+    for fixture_name in ["py-derived", "js-derived"] {
+        build(
+            &fixture(fixture_name),
+            &dir.path().join(format!("{fixture_name}.wasm")),
+        );
+        let run = |config: &str| {
+            let _ = fs::remove_dir_all(dir.path().join("out"));
+            let pipeline = write_pipeline(
+                dir.path(),
+                &format!(
+                    "sources:
+  ids: {{type: file, config: {{path: lake/part-00000.parquet}}}}
+transforms:
+  derive: {{plugin: ./{fixture_name}.wasm, inputs: [ids], config: {config}}}
+sinks:
+  out: {{type: file, inputs: [derive], config: {{path: out, format: json}}}}
+"
+                ),
+            );
+            weir(&["run", pipeline.to_str().unwrap()])
+        };
+        let out = run("{from: 95000}");
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{fixture_name}: {stderr}");
+        assert!(
+            stderr.contains("10000 rows from sources"),
+            "{fixture_name}: one row group of ten read: {stderr}"
+        );
+        let rows = read_json_dir(&dir.path().join("out"));
+        assert_eq!(rows, expected, "{fixture_name}");
+
+        let out = run("{from: 95000, bounds_column: nope}");
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{fixture_name}: {stderr}");
+        assert!(
+            stderr.contains("derive") && stderr.contains("nope"),
+            "{fixture_name}: {stderr}"
+        );
+    }
+}
+
 /// A Parquet source reads only the columns its consumers take; when a
 /// plugin refuses the narrower input (it checks columns it does not read),
 /// the source reads every column and the run goes on as before.

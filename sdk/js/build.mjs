@@ -13,8 +13,19 @@ import * as esbuild from 'esbuild';
 
 const [entry, world, witPath, sdk, out] = process.argv.slice(2);
 const bundle = `${out}.bundle.js`;
+// A transform also exports the SDK's `inputBounds` (the `bounds` its `open`
+// states).
+const exportsBounds = world === 'bounded-transform-plugin';
 await esbuild.build({
-  entryPoints: [entry],
+  ...(exportsBounds
+    ? {
+        stdin: {
+          contents: `export * from ${JSON.stringify(entry)};\nexport { inputBounds } from 'weir-sdk';\n`,
+          resolveDir: dirname(entry),
+          sourcefile: 'weir-entry.js',
+        },
+      }
+    : { entryPoints: [entry] }),
   bundle: true,
   format: 'esm',
   platform: 'neutral',

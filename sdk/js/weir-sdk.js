@@ -388,6 +388,7 @@ export function defineTransform(plugin) {
         reads = [...new Set(indices)].sort((a, b) => a - b);
         read = new Schema(reads.map((i) => input.fields[i]));
       }
+      statedBounds = witBounds(plugin.bounds, input);
       decoder = new Decoder(schemaBytes(read));
       shape = output instanceof Layout ? output : undefined;
       encoder = new Encoder(shape ? shape.schema : output);
@@ -411,6 +412,65 @@ export function defineTransform(plugin) {
     ...stateOf(plugin, 'transform'),
   };
 }
+
+/**
+ * Input bounds: what every row a transform passes on holds, stated in
+ * `open` as `this.bounds = { column: condition or [conditions] }` so that
+ * the host can leave unread the input no such row is in (Parquet row groups
+ * whose min/max statistics exclude it). Loose is fine, wrong is not.
+ */
+export const between = (min = null, max = null) => {
+  if (isNull(min) && isNull(max)) throw new Error('between() needs min, max or both');
+  return { condition: 'between', values: [min, max] };
+};
+/** The value is one of `values` (nulls do not meet it). */
+export const oneOf = (...values) => ({ condition: 'one-of', values: values.flat() });
+/** The value is not null. */
+export const notNull = () => ({ condition: 'not-null', values: [] });
+
+/** The WIT scalar of a bound value on `column`. */
+function boundScalar(value, column) {
+  if (typeof value === 'boolean') return { tag: 'boolean', val: value };
+  if (typeof value === 'bigint') return { tag: 'int', val: value };
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) ? { tag: 'int', val: BigInt(value) } : { tag: 'float', val: value };
+  }
+  if (typeof value === 'string') return { tag: 'text', val: value };
+  throw invalidConfig(`bound on column ${column}: ${String(value)} is not a boolean, number, bigint or string`);
+}
+
+/** The WIT `bound` list of a plugin's `bounds`, columns resolved in `input`. */
+function witBounds(bounds, input) {
+  const answer = [];
+  for (const [name, conditions] of Object.entries(bounds ?? {})) {
+    const column = input.fields.findIndex((f) => f.name === name);
+    if (column < 0) throw invalidConfig(`bounds: no input column ${name}`);
+    for (const c of [conditions].flat()) {
+      let condition;
+      if (c?.condition === 'between') {
+        const [low, high] = c.values.map((v) => (isNull(v) ? undefined : boundScalar(v, name)));
+        condition = { tag: 'between', val: [low, high] };
+      } else if (c?.condition === 'one-of') {
+        condition = { tag: 'one-of', val: c.values.map((v) => boundScalar(v, name)) };
+      } else if (c?.condition === 'not-null') {
+        condition = { tag: 'not-null' };
+      } else {
+        throw invalidConfig(`bounds: the bound on column ${name} is not between(), oneOf() or notNull()`);
+      }
+      answer.push({ column, condition });
+    }
+  }
+  return answer;
+}
+
+// What the transform's `open` stated (one transform per component).
+let statedBounds = [];
+
+/**
+ * The `input-bounds` export: answers the `bounds` the transform set in
+ * `open`. `weir plugin build` exports it beside `transform`.
+ */
+export const inputBounds = { bounds: () => statedBounds };
 
 /**
  * The `source` export for `plugin`: `{ name, ..., open(config) -> Schema,

@@ -19,7 +19,7 @@ use super::Language;
 use crate::Kind;
 
 /// The Python SDK's modules.
-const PYTHON_SDK: [(&str, &str); 4] = [
+const PYTHON_SDK: [(&str, &str); 5] = [
     (
         "__init__.py",
         include_str!("../../../sdk/python/weir_sdk/__init__.py"),
@@ -27,6 +27,10 @@ const PYTHON_SDK: [(&str, &str); 4] = [
     (
         "arrow.py",
         include_str!("../../../sdk/python/weir_sdk/arrow.py"),
+    ),
+    (
+        "bounds.py",
+        include_str!("../../../sdk/python/weir_sdk/bounds.py"),
     ),
     (
         "ipc.py",
@@ -41,6 +45,16 @@ const PYTHON_SDK: [(&str, &str); 4] = [
 /// The JavaScript SDK and the script that bundles and componentizes.
 const JS_SDK: &str = include_str!("../../../sdk/js/weir-sdk.js");
 const JS_BUILD: &str = include_str!("../../../sdk/js/build.mjs");
+
+/// The WIT world the Python and JavaScript SDKs build a plugin of `kind`
+/// against: a transform also exports `input-bounds` (the SDKs answer the
+/// plugin's `bounds`, nothing when it sets none).
+fn sdk_world(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Transform => "bounded-transform-plugin",
+        kind => kind.world_name(),
+    }
+}
 
 /// Why a plugin folder did not build.
 #[derive(Debug, thiserror::Error)]
@@ -300,13 +314,7 @@ fn build_python(
         .env("VIRTUAL_ENV", &venv)
         .arg("-d")
         .arg(wit)
-        .args([
-            "-w",
-            kind.world_name(),
-            "componentize",
-            "--stub-wasi",
-            "app",
-        ])
+        .args(["-w", sdk_world(kind), "componentize", "--stub-wasi", "app"])
         .arg("-p")
         .arg(dir)
         .arg("-p")
@@ -340,7 +348,7 @@ fn build_js(
     command
         .arg(&script)
         .arg(dir.join(Language::JavaScript.entry()))
-        .arg(kind.world_name())
+        .arg(sdk_world(kind))
         .arg(wit)
         .arg(&sdk)
         .arg(out);

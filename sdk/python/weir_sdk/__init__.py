@@ -31,6 +31,7 @@ from .arrow import (
     UINT16, UINT32, UINT64, UTF8, Batch, DataType, Derived, Field, Layout, Schema, data_type,
     timestamp,
 )
+from .bounds import Condition, between, not_null, one_of
 from .ipc import IpcError, read_batch, read_schema, write_batch, write_schema
 from .plugin import (
     InvalidConfig, InvalidInput, InvalidState, PluginError, Sink, Source,
@@ -44,5 +45,5 @@ __all__ = [
     "read_schema", "write_batch", "write_schema", "InvalidConfig",
     "InvalidInput", "InvalidState", "PluginError", "Sink", "Source",
     "Transform", "Unavailable", "export_sink", "export_source",
-    "export_transform", "log",
+    "export_transform", "log", "Condition", "between", "one_of", "not_null",
 ]

@@ -301,30 +301,50 @@ def bitmap(bits) -> bytes:
 _ZERO = {"bool": False, "utf8": "", "binary": b""}
 
 
-def _column_buffers(field: Field, values: list) -> Tuple[int, List[bytes]]:
-    """The null count and IPC buffers of one column."""
-    t = field.type
-    nulls = sum(1 for v in values if v is None)
-    if nulls and not field.nullable:
-        raise IpcError(f"column {field.name!r} is not nullable but has {nulls} nulls")
-    validity = bitmap([v is not None for v in values]) if nulls else b""
-    if nulls:
-        zero = _ZERO.get(t.kind, 0)
-        values = [zero if v is None else v for v in values]
+def _value_buffers(t: DataType, values) -> List[bytes]:
+    """The IPC buffers after the validity bitmap of ``values`` (no nulls);
+    ``TypeError`` (or ``AttributeError``, ...) where a value does not fit."""
     fmt = _value_format(t)
-    try:
-        if fmt is not None:
-            return nulls, [validity, array(fmt, values).tobytes()]
-        if t.kind == "bool":
-            return nulls, [validity, bitmap(values)]
-        encoded = [v.encode() for v in values] if t.kind == "utf8" else [bytes(v) for v in values]
-    except (TypeError, OverflowError, AttributeError) as error:
-        raise IpcError(f"column {field.name!r} ({t}): {error}") from None
+    if fmt is not None:
+        if isinstance(values, array) and values.typecode == fmt:
+            return [values.tobytes()]
+        if fmt == "f":  # array rounds what is out of float32's range to inf
+            return [array(fmt, values).tobytes()]
+        # struct converts each value directly; array parses a format per value.
+        return [struct.pack(f"<{len(values)}{fmt}", *values)]
+    if t.kind == "bool":
+        return [bitmap(values)]
+    encoded = [v.encode() for v in values] if t.kind == "utf8" else [bytes(v) for v in values]
     offsets, end = [0], 0
     for value in encoded:
         end += len(value)
         offsets.append(end)
-    return nulls, [validity, array("i", offsets).tobytes(), b"".join(encoded)]
+    return [array("i", offsets).tobytes(), b"".join(encoded)]
+
+
+_NOT_FITTING = (TypeError, OverflowError, AttributeError, ValueError, struct.error)
+
+
+def _column_buffers(field: Field, values) -> Tuple[int, List[bytes]]:
+    """The null count and IPC buffers of one column. Values are encoded in
+    one C-speed step first; only a column that fails (nulls, or values of a
+    wrong type) is looked at value by value."""
+    t = field.type
+    try:
+        return 0, [b"", *_value_buffers(t, values)]
+    except _NOT_FITTING as error:
+        failure = error
+    nulls = sum(1 for v in values if v is None)
+    if not nulls:
+        raise IpcError(f"column {field.name!r} ({t}): {failure}") from None
+    if not field.nullable:
+        raise IpcError(f"column {field.name!r} is not nullable but has {nulls} nulls")
+    zero = _ZERO.get(t.kind, 0)
+    filled = [zero if v is None else v for v in values]
+    try:
+        return nulls, [bitmap([v is not None for v in values]), *_value_buffers(t, filled)]
+    except _NOT_FITTING as error:
+        raise IpcError(f"column {field.name!r} ({t}): {error}") from None
 
 
 def _structs(builder: flatbuffers.Builder, pairs: List[Tuple[int, int]]) -> int:

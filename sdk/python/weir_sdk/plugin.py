@@ -13,9 +13,11 @@ the one componentize-py looks for; it must match the world's export.
 """
 
 import json
+import sys
 import traceback
 from typing import Any, Dict, List, Optional, Union
 
+from . import bounds as _bounds
 from . import ipc
 from .arrow import Batch, Derived, Layout, Schema
 
@@ -56,6 +58,11 @@ class Transform:
     #: Input columns the transform reads (names); ``None``: all. Set it in
     #: :meth:`open`: the host then sends only these, in this order.
     reads: Optional[List[str]] = None
+    #: What every row the transform passes on holds, by input column name:
+    #: a condition (:func:`~weir_sdk.between`, :func:`~weir_sdk.one_of`,
+    #: :func:`~weir_sdk.not_null`) or a list of them. Set it in :meth:`open`:
+    #: the host may then leave unread input no such row is in.
+    bounds: Optional[_bounds.Bounds] = None
 
     def open(self, config: Dict[str, Any], input_schema: Schema) -> Union[Schema, Layout]:
         """Checks ``config`` (the node's JSON config, ``{}`` when none) and
@@ -262,12 +269,22 @@ class _Stateful:
 
 
 def export_transform(cls):
-    """The export class of the transform world for transform class ``cls``."""
+    """The export class of the transform world for transform class ``cls``.
+
+    It also defines ``InputBounds``, the export of the plugin's
+    ``bounds``, in the calling (app) module, where componentize-py looks
+    for it."""
     from wit_world import exports
     from wit_world.exports import transform as wit
 
     plugin = cls()
     _state["plugin"] = plugin
+
+    class InputBounds(exports.InputBounds):
+        def bounds(self):
+            return _state.get("bounds", [])
+
+    sys._getframe(1).f_globals.setdefault("InputBounds", InputBounds)
 
     class Export(_Stateful, exports.Transform):
         def about(self):
@@ -284,6 +301,10 @@ def export_transform(cls):
                 _state["input"] = Schema(schema.fields[i] for i in reads)
             else:
                 _state["input"] = schema
+            try:
+                _state["bounds"] = _bounds.to_wit(plugin.bounds, schema)
+            except (KeyError, TypeError, ValueError) as error:
+                raise InvalidConfig(f"bounds: {error.args[0] if error.args else error}") from None
             if isinstance(output, Layout):
                 _state["layout"] = output
                 _state["output"] = output.schema
