@@ -178,6 +178,7 @@ pub fn run_reloadable(
                     outputs: outputs.clone(),
                     producers: graph.producers(i),
                     feeds_event_time: graph.feeds_event_time(i),
+                    input_skipped_by_bounds: graph.input_skipped_by_bounds(i),
                     stats: stats[i].clone(),
                     dead_letters: dead_letters.clone(),
                     stop: &*stop,

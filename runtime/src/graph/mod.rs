@@ -1025,6 +1025,15 @@ impl Graph {
             .collect()
     }
 
+    /// Whether a source feeding node `i` leaves input unread by the bounds
+    /// node `i` stated (`input-bounds`): a hot reload must then keep them.
+    pub fn input_skipped_by_bounds(&self, i: usize) -> bool {
+        self.nodes[i]
+            .inputs
+            .iter()
+            .any(|&source| self.nodes[source].skip.is_some())
+    }
+
     /// Whether node `i` is a producer whose parts an event-time clock
     /// downstream waits for (else it need not announce them).
     pub fn feeds_event_time(&self, i: usize) -> bool {

@@ -52,6 +52,9 @@ pub(crate) struct Context<'a> {
     /// Whether an event-time clock downstream waits for this node's parts:
     /// only then does it announce them.
     pub feeds_event_time: bool,
+    /// Whether a source upstream leaves rows unread by the bounds this
+    /// node stated: a hot reload may not change them.
+    pub input_skipped_by_bounds: bool,
     pub stats: Arc<NodeStats>,
     pub dead_letters: Arc<DeadLetters>,
     pub stop: &'a AtomicBool,

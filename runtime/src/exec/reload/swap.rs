@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use super::Swapped;
+use crate::connectors::skip::Condition;
 use crate::exec::node::Context;
 use crate::exec::node::supervisor::{Open, Recreated, Running};
 use crate::exec::{AuditEvent, NodeStats};
@@ -41,6 +42,10 @@ pub(in crate::exec) fn swap(
             tracking(cx.node.event_time)
         )));
     }
+    let stated = cx.node.columns.as_ref().map_or(&[][..], |c| &c.bounds[..]);
+    if cx.input_skipped_by_bounds {
+        keeps_bounds(stated, new.input_bounds()).map_err(refused)?;
+    }
     let expected = cx.node.output_schema.as_ref().expect("typed graph");
     let answered = new.output_schema().cloned().expect("opened");
     if answered.fields() != expected.fields() {
@@ -69,6 +74,32 @@ pub(in crate::exec) fn swap(
         pause: started.elapsed(),
     };
     Ok((old, previous, swapped))
+}
+
+/// Refuses a new version that states other input bounds than the running
+/// one, when a source already leaves rows unread by them: rows the new
+/// version might pass on would never reach it.
+fn keeps_bounds(running: &[(usize, Condition)], new: &[(usize, Condition)]) -> Result<(), String> {
+    if running == new {
+        return Ok(());
+    }
+    Err(format!(
+        "the new version states other input bounds ({}) than the running one ({}), by which the source already leaves rows unread; restart the pipeline to apply them",
+        describe(new),
+        describe(running)
+    ))
+}
+
+/// Bounds as `column 0: Between(..)`, for messages.
+fn describe(bounds: &[(usize, Condition)]) -> String {
+    if bounds.is_empty() {
+        return "none".into();
+    }
+    let each: Vec<String> = bounds
+        .iter()
+        .map(|(column, condition)| format!("input column {column}: {condition:?}"))
+        .collect();
+    each.join(", ")
 }
 
 /// How an instance tracks event time, for messages.
@@ -109,4 +140,23 @@ pub(in crate::exec) fn refuse(
     cx.audit(AuditEvent::ReloadRefused, Some(&detail))?;
     let _ = reply.send(Err(reason));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::skip::Value;
+
+    #[test]
+    fn a_reload_keeps_the_bounds_a_source_skips_by() {
+        let auction = vec![(0, Condition::OneOf(vec![Value::Int(1007)]))];
+        assert_eq!(keeps_bounds(&auction, &auction), Ok(()));
+        let wider = vec![(
+            0,
+            Condition::OneOf(vec![Value::Int(1007), Value::Int(2001)]),
+        )];
+        let refused = keeps_bounds(&auction, &wider).unwrap_err();
+        assert!(refused.contains("input column 0"), "{refused}");
+        assert!(keeps_bounds(&auction, &[]).unwrap_err().contains("(none)"));
+    }
 }
