@@ -21,6 +21,10 @@ fn counts_rows_and_batches_through_host_metrics() {
     assert_eq!(sink.metrics().counters["batches"], 3);
 }
 
+/// The plugin's log records reach the host's log as `weir::plugin` events
+/// with the node's name. The subscriber is the test binary's global one: a
+/// scoped one (`with_default`) races with the other tests' threads over
+/// tracing's per-callsite interest cache and may never see the event.
 #[test]
 fn plugin_logs_reach_the_host_log_with_the_node_name() {
     #[derive(Clone, Default)]
@@ -34,25 +38,32 @@ fn plugin_logs_reach_the_host_log_with_the_node_name() {
             Ok(())
         }
     }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let input = mixed_batch();
-    tracing::subscriber::with_default(subscriber, || {
-        let mut sink = open("{}", &input);
-        sink.write(&input).unwrap();
-        sink.flush().unwrap();
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    let captured = CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test of this binary sets a global subscriber");
+        captured
     });
+    let input = mixed_batch();
+    let plugin = load(weir_plugin_artifacts::COUNT);
+    // A node name no other test uses: only this test's records match.
+    let mut sink = SinkInstance::new(engine(), &plugin, "logged-sink", &Limits::default()).unwrap();
+    sink.open("{}", &input.schema()).unwrap();
+    sink.write(&input).unwrap();
+    sink.flush().unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let line = log
         .lines()
-        .find(|l| l.contains(" weir::plugin: "))
+        .find(|l| l.contains(" weir::plugin: ") && l.contains("logged-sink"))
         .unwrap_or_else(|| panic!("no plugin log in:\n{log}"));
     assert!(line.contains("INFO") && line.contains("count"), "{line}");
-    assert!(line.contains("node=\"sink\""), "{line}");
+    assert!(line.contains("node=\"logged-sink\""), "{line}");
     assert!(
         line.contains("rows=6") && line.contains("batches=1"),
         "{line}"
