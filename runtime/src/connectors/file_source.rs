@@ -303,15 +303,19 @@ impl SourceConnector for Config {
         Ok(Box::new(FileSource::open(self, schema, positions)?))
     }
 
-    /// Parquet row groups no consumer can pass a row of are left unread
-    /// (not when resuming: a recorded position counts the rows read).
+    /// Parquet row groups and pages no consumer can pass a row of are left
+    /// unread (not when resuming: a recorded position counts the rows read).
+    fn skips(&self) -> bool {
+        !self.resumes() && self.format().ok() == Some(Format::Parquet)
+    }
+
     fn open_skipping(
         &self,
         schema: &SchemaRef,
         position: Option<serde_json::Value>,
         skip: &super::skip::RowFilter,
     ) -> Result<Box<dyn Source>, ConnectorError> {
-        if self.resumes() || self.format()? != Format::Parquet {
+        if !self.skips() {
             return self.open(schema, position);
         }
         let mut source = FileSource::open(self, schema, Positions::new())?;

@@ -135,6 +135,12 @@ pub trait SourceConnector: Debug + Send + Sync {
         Vec::new()
     }
 
+    /// Whether [`SourceConnector::open_skipping`] may leave rows unread
+    /// (else it reads every row, whatever it is told).
+    fn skips(&self) -> bool {
+        false
+    }
+
     /// Opens the source as [`SourceConnector::open`] does, told which rows
     /// it may leave unread (no consumer would pass them on). Default: reads
     /// every row.

@@ -437,14 +437,15 @@ fn retype(
     Ok(())
 }
 
-/// For connector source `i`: the rows every consumer stated it drops (see
-/// [`crate::connectors::skip`]); `None` when some consumer states nothing.
+/// For connector source `i`, if it can leave rows unread: the rows every
+/// consumer stated it drops (see [`crate::connectors::skip`]); `None` when
+/// some consumer states nothing.
 fn row_filter(nodes: &[Node], i: usize) -> Option<crate::connectors::skip::RowFilter> {
     use crate::connectors::skip::{Bound, RowFilter};
-    if !matches!(
-        nodes[i].implementation,
-        Implementation::Source(Runner::Connector(_))
-    ) {
+    let Implementation::Source(Runner::Connector(source)) = &nodes[i].implementation else {
+        return None;
+    };
+    if !source.skips() {
         return None;
     }
     let consumers = nodes
