@@ -363,9 +363,6 @@ mod enabled {
         }
     }
 
-    /// What row group `group`'s statistics say of top-level column `name`
-    /// of `schema`: for signed integers, dates, timestamps, floats,
-    /// strings and booleans; `None` (unknown) for other types.
     /// The rows of row groups `read` worth reading by the page index of
     /// `metadata`: the pages of the bounded columns cut each row group into
     /// runs of rows, and a run is skipped when every consumer has a bound
@@ -433,7 +430,11 @@ mod enabled {
                     let page = firsts
                         .partition_point(|&first| first <= start)
                         .checked_sub(1)?;
-                    page_range(index, page, schema.field_with_name(column).ok()?)
+                    Some(page_range(
+                        index,
+                        page,
+                        schema.field_with_name(column).ok()?,
+                    ))
                 });
                 if excluded {
                     skipped += end - start;
@@ -455,64 +456,27 @@ mod enabled {
     }
 
     /// What page `page` of a column chunk's page index says of its values,
-    /// as [`range`] does of a row group's statistics.
-    fn page_range(index: &ColumnIndexMetaData, page: usize, field: &Field) -> Option<Range> {
-        // No statistics, or fewer pages than the offset index has (a
-        // malformed file): unknown.
-        if matches!(index, ColumnIndexMetaData::NONE) || page as u64 >= index.num_pages() {
-            return None;
-        }
-        let all_null = index.is_null_page(page);
-        let (min, max) = match index {
-            ColumnIndexMetaData::INT32(i) if signed(field) => (
-                i.min_value(page).map(|v| Value::Int(*v as i64)),
-                i.max_value(page).map(|v| Value::Int(*v as i64)),
-            ),
-            ColumnIndexMetaData::INT64(i) if signed(field) => (
-                i.min_value(page).map(|v| Value::Int(*v)),
-                i.max_value(page).map(|v| Value::Int(*v)),
-            ),
-            // As for row groups: a float column's maximum is not known.
-            ColumnIndexMetaData::FLOAT(i) => {
-                (i.min_value(page).map(|v| Value::Float(*v as f64)), None)
+    /// as [`range`] does of a row group's statistics. `index` is not `NONE`
+    /// and has that page ([`page_selection`] checks both).
+    fn page_range(index: &ColumnIndexMetaData, page: usize, field: &Field) -> Range {
+        let min_max = match index {
+            ColumnIndexMetaData::INT32(i) => MinMax::Int32(i.min_value(page), i.max_value(page)),
+            ColumnIndexMetaData::INT64(i) => MinMax::Int64(i.min_value(page), i.max_value(page)),
+            ColumnIndexMetaData::FLOAT(i) => MinMax::Float(i.min_value(page)),
+            ColumnIndexMetaData::DOUBLE(i) => MinMax::Double(i.min_value(page)),
+            ColumnIndexMetaData::BYTE_ARRAY(i) => {
+                MinMax::Bytes(i.min_value(page), i.max_value(page))
             }
-            ColumnIndexMetaData::DOUBLE(i) => (i.min_value(page).map(|v| Value::Float(*v)), None),
-            ColumnIndexMetaData::BYTE_ARRAY(i)
-                if matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
-            {
-                let text = |v: &[u8]| {
-                    std::str::from_utf8(v)
-                        .ok()
-                        .map(|s| Value::Text(s.to_string()))
-                };
-                (
-                    i.min_value(page).and_then(text),
-                    i.max_value(page).and_then(text),
-                )
+            ColumnIndexMetaData::BOOLEAN(i) => {
+                MinMax::Boolean(i.min_value(page), i.max_value(page))
             }
-            ColumnIndexMetaData::BOOLEAN(i) => (
-                i.min_value(page).map(|v| Value::Boolean(*v)),
-                i.max_value(page).map(|v| Value::Boolean(*v)),
-            ),
-            _ => (None, None),
+            _ => MinMax::Unknown,
         };
-        Some(Range { min, max, all_null })
+        min_max.range(field, index.is_null_page(page))
     }
 
-    /// Whether `field` holds signed integers (dates and timestamps too):
-    /// the only integers whose statistics compare as bounds do.
-    fn signed(field: &Field) -> bool {
-        matches!(
-            field.data_type(),
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::Date32
-                | DataType::Timestamp(..)
-        )
-    }
-
+    /// What row group `group`'s statistics say of top-level column `name`
+    /// of `schema`.
     fn range(group: &RowGroupMetaData, schema: &SchemaRef, name: &str) -> Option<Range> {
         let field = schema.field_with_name(name).ok()?;
         let chunk = group
@@ -523,36 +487,76 @@ mod enabled {
         let all_null = statistics
             .null_count_opt()
             .is_some_and(|nulls| nulls as i64 == group.num_rows());
-        let signed = signed(field);
-        let (min, max) = match statistics {
-            Statistics::Int32(s) if signed => (
-                s.min_opt().map(|v| Value::Int(*v as i64)),
-                s.max_opt().map(|v| Value::Int(*v as i64)),
+        let min_max = match statistics {
+            Statistics::Int32(st) => MinMax::Int32(st.min_opt(), st.max_opt()),
+            Statistics::Int64(st) => MinMax::Int64(st.min_opt(), st.max_opt()),
+            Statistics::Float(st) => MinMax::Float(st.min_opt()),
+            Statistics::Double(st) => MinMax::Double(st.min_opt()),
+            Statistics::ByteArray(st) => MinMax::Bytes(
+                st.min_opt().map(|v| v.data()),
+                st.max_opt().map(|v| v.data()),
             ),
-            Statistics::Int64(s) if signed => (
-                s.min_opt().map(|v| Value::Int(*v)),
-                s.max_opt().map(|v| Value::Int(*v)),
-            ),
-            // Writers leave NaN out of the statistics, and arrow's
-            // comparisons take NaN as the largest value: a float column's
-            // maximum is not known.
-            Statistics::Float(s) => (s.min_opt().map(|v| Value::Float(*v as f64)), None),
-            Statistics::Double(s) => (s.min_opt().map(|v| Value::Float(*v)), None),
-            Statistics::ByteArray(s)
-                if matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
-            {
-                let text = |v: &parquet::data_type::ByteArray| {
-                    v.as_utf8().ok().map(|s| Value::Text(s.to_string()))
-                };
-                (s.min_opt().and_then(text), s.max_opt().and_then(text))
-            }
-            Statistics::Boolean(s) => (
-                s.min_opt().map(|v| Value::Boolean(*v)),
-                s.max_opt().map(|v| Value::Boolean(*v)),
-            ),
-            _ => (None, None),
+            Statistics::Boolean(st) => MinMax::Boolean(st.min_opt(), st.max_opt()),
+            _ => MinMax::Unknown,
         };
-        Some(Range { min, max, all_null })
+        Some(min_max.range(field, all_null))
+    }
+
+    /// A column's smallest and largest value as a row group's statistics
+    /// or a page's index give them, by physical type. Only the minimum of
+    /// a float column: writers leave NaN out of the statistics, and arrow's
+    /// comparisons take NaN as the largest value, so the maximum is not
+    /// known.
+    enum MinMax<'a> {
+        Int32(Option<&'a i32>, Option<&'a i32>),
+        Int64(Option<&'a i64>, Option<&'a i64>),
+        Float(Option<&'a f32>),
+        Double(Option<&'a f64>),
+        Bytes(Option<&'a [u8]>, Option<&'a [u8]>),
+        Boolean(Option<&'a bool>, Option<&'a bool>),
+        Unknown,
+    }
+
+    impl MinMax<'_> {
+        /// The range these say of the values of `field`: for signed
+        /// integers, dates, timestamps, floats, strings and booleans;
+        /// unknown ends for other types (unsigned and decimal columns,
+        /// binary).
+        fn range(self, field: &Field, all_null: bool) -> Range {
+            let signed = matches!(
+                field.data_type(),
+                DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::Date32
+                    | DataType::Timestamp(..)
+            );
+            let text = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            let utf8 = |v: &[u8]| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .map(|s| Value::Text(s.to_string()))
+            };
+            let (min, max) = match self {
+                MinMax::Int32(min, max) if signed => (
+                    min.map(|v| Value::Int(*v as i64)),
+                    max.map(|v| Value::Int(*v as i64)),
+                ),
+                MinMax::Int64(min, max) if signed => {
+                    (min.map(|v| Value::Int(*v)), max.map(|v| Value::Int(*v)))
+                }
+                MinMax::Float(min) => (min.map(|v| Value::Float(*v as f64)), None),
+                MinMax::Double(min) => (min.map(|v| Value::Float(*v)), None),
+                MinMax::Bytes(min, max) if text => (min.and_then(utf8), max.and_then(utf8)),
+                MinMax::Boolean(min, max) => (
+                    min.map(|v| Value::Boolean(*v)),
+                    max.map(|v| Value::Boolean(*v)),
+                ),
+                _ => (None, None),
+            };
+            Range { min, max, all_null }
+        }
     }
 
     /// The positions in `file` of the columns of `wanted`, if `file` has

@@ -97,6 +97,35 @@ impl Range {
     }
 }
 
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Text(v) => write!(f, "{v:?}"),
+            Value::Boolean(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// As messages say it: `>= 500`, `between 1 and 9`, `one of 1007, 2001`,
+/// `not null`.
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::Between(Some(low), Some(high)) => write!(f, "between {low} and {high}"),
+            Condition::Between(Some(low), None) => write!(f, ">= {low}"),
+            Condition::Between(None, Some(high)) => write!(f, "<= {high}"),
+            Condition::Between(None, None) => write!(f, "any value"),
+            Condition::OneOf(values) => {
+                let values: Vec<String> = values.iter().map(Value::to_string).collect();
+                write!(f, "one of {}", values.join(", "))
+            }
+            Condition::NotNull => write!(f, "not null"),
+        }
+    }
+}
+
 /// How `a` compares with `b`, when they compare (numbers with numbers).
 fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {

@@ -380,3 +380,40 @@ pub fn http_client() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// Writes `ids.jsonl` (ids 0..100,000, named `n<id>`, kind `a` for even
+/// ids and `b` for odd) into `dir` and `lake/part-00000.parquet` of it,
+/// `row_group_rows` a row group.
+pub fn write_ids_lake(dir: &Path, row_group_rows: usize) {
+    let lines: String = (0..100_000)
+        .map(|i| {
+            let kind = ["a", "b"][i % 2];
+            format!("{{\"id\": {i}, \"name\": \"n{i}\", \"kind\": \"{kind}\"}}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("ids.jsonl"), lines).unwrap();
+    let write = write_pipeline(
+        dir,
+        &format!(
+            "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8, kind: utf8}}}}}}
+sinks:
+  lake: {{type: file, inputs: [ids], config: {{path: lake, format: parquet, row_group_rows: {row_group_rows}}}}}
+"
+        ),
+    );
+    let out = weir(&["run", "--quiet", write.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The rows a run read, from its summary (`N rows from sources`).
+pub fn rows_read(stderr: &str) -> usize {
+    let before = stderr
+        .split(" rows from sources")
+        .next()
+        .expect("a run summary");
+    let number = before.rsplit(|c: char| !c.is_ascii_digit()).next().unwrap();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no row count in {stderr}"))
+}

@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+use arrow::datatypes::Schema;
+
 use super::Swapped;
 use crate::connectors::skip::Condition;
 use crate::exec::node::Context;
@@ -42,9 +44,10 @@ pub(in crate::exec) fn swap(
             tracking(cx.node.event_time)
         )));
     }
-    let stated = cx.node.columns.as_ref().map_or(&[][..], |c| &c.bounds[..]);
     if cx.input_skipped_by_bounds {
-        keeps_bounds(stated, new.input_bounds()).map_err(refused)?;
+        let running = cx.node.columns.as_ref().map_or(&[][..], |c| &c.bounds[..]);
+        let input = cx.node.input_schema.as_ref().expect("typed graph");
+        keeps_bounds(running, new.input_bounds(), input).map_err(refused)?;
     }
     let expected = cx.node.output_schema.as_ref().expect("typed graph");
     let answered = new.output_schema().cloned().expect("opened");
@@ -79,27 +82,32 @@ pub(in crate::exec) fn swap(
 /// Refuses a new version that states other input bounds than the running
 /// one, when a source already leaves rows unread by them: rows the new
 /// version might pass on would never reach it.
-fn keeps_bounds(running: &[(usize, Condition)], new: &[(usize, Condition)]) -> Result<(), String> {
+fn keeps_bounds(
+    running: &[(usize, Condition)],
+    new: &[(usize, Condition)],
+    input: &Schema,
+) -> Result<(), String> {
     if running == new {
         return Ok(());
     }
+    let describe = |bounds: &[(usize, Condition)]| match bounds {
+        [] => "none".to_string(),
+        bounds => {
+            let each: Vec<String> = bounds
+                .iter()
+                .map(|(column, condition)| {
+                    let name = input.fields().get(*column).map_or("?", |f| f.name());
+                    format!("{name} {condition}")
+                })
+                .collect();
+            each.join(", ")
+        }
+    };
     Err(format!(
         "the new version states other input bounds ({}) than the running one ({}), by which the source already leaves rows unread; restart the pipeline to apply them",
         describe(new),
         describe(running)
     ))
-}
-
-/// Bounds as `column 0: Between(..)`, for messages.
-fn describe(bounds: &[(usize, Condition)]) -> String {
-    if bounds.is_empty() {
-        return "none".into();
-    }
-    let each: Vec<String> = bounds
-        .iter()
-        .map(|(column, condition)| format!("input column {column}: {condition:?}"))
-        .collect();
-    each.join(", ")
 }
 
 /// How an instance tracks event time, for messages.
@@ -149,14 +157,24 @@ mod tests {
 
     #[test]
     fn a_reload_keeps_the_bounds_a_source_skips_by() {
+        let input = Schema::new(vec![arrow::datatypes::Field::new(
+            "auction",
+            arrow::datatypes::DataType::Int64,
+            false,
+        )]);
         let auction = vec![(0, Condition::OneOf(vec![Value::Int(1007)]))];
-        assert_eq!(keeps_bounds(&auction, &auction), Ok(()));
+        assert_eq!(keeps_bounds(&auction, &auction, &input), Ok(()));
         let wider = vec![(
             0,
             Condition::OneOf(vec![Value::Int(1007), Value::Int(2001)]),
         )];
-        let refused = keeps_bounds(&auction, &wider).unwrap_err();
-        assert!(refused.contains("input column 0"), "{refused}");
-        assert!(keeps_bounds(&auction, &[]).unwrap_err().contains("(none)"));
+        let refused = keeps_bounds(&auction, &wider, &input).unwrap_err();
+        assert!(
+            refused
+                .contains("(auction one of 1007, 2001) than the running one (auction one of 1007)"),
+            "{refused}"
+        );
+        let dropped = keeps_bounds(&auction, &[], &input).unwrap_err();
+        assert!(dropped.contains("(none)"), "{dropped}");
     }
 }
