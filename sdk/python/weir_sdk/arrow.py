@@ -1,8 +1,10 @@
 """Arrow types, fields, schemas and record batches as Python plugin code sees them.
 
 pyarrow does not run inside WebAssembly, so the SDK carries its own small
-model of the Arrow data Weir moves: a batch is a schema and one Python list
-per column, ``None`` for nulls. Values are plain Python objects:
+model of the Arrow data Weir moves: a batch is a schema and the values of
+each column, ``None`` for nulls: a Python list (``Batch.column``), or, for a
+fixed-width column without nulls, a ``memoryview`` over the batch's bytes
+(``Batch.values``). Values are plain Python objects:
 
 ==================  ===========================================
 Arrow type          Python value
@@ -17,6 +19,7 @@ timestamp[unit]     ``int``: ``unit``\\s since 1970-01-01 UTC
 ==================  ===========================================
 """
 
+from array import array
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
@@ -132,9 +135,17 @@ class Schema:
 
 
 class Batch:
-    """A record batch: a schema and one list of values per column."""
+    """A record batch: a schema and the values of each column.
 
-    def __init__(self, schema: Schema, columns: Sequence[List[Any]], num_rows: Optional[int] = None):
+    ``column(name)`` answers a column as a Python list. ``values(name)``
+    answers it without building one where the column allows: a read-only
+    ``memoryview`` over the batch's bytes for a fixed-width column without
+    nulls (integers, floats, and dates and timestamps as integers), the
+    list otherwise. Both index, iterate and ``len`` alike; ``values`` is the
+    faster way to read a column once.
+    """
+
+    def __init__(self, schema: Schema, columns: Sequence[Sequence[Any]], num_rows: Optional[int] = None):
         """``num_rows`` counts the rows of a batch without columns (a
         transform reading none); otherwise it is the columns' length."""
         if len(columns) != len(schema.fields):
@@ -143,8 +154,13 @@ class Batch:
         if len(lengths) > 1:
             raise ValueError(f"columns of different lengths: {sorted(lengths)}")
         self.schema = schema
-        self.columns: List[List[Any]] = list(columns)
+        self._columns: List[Sequence[Any]] = list(columns)
         self.num_rows = lengths.pop() if lengths else (num_rows or 0)
+
+    @property
+    def columns(self) -> List[List[Any]]:
+        """Every column as a list, in schema order."""
+        return [self.column(name) for name in self.schema.names]
 
     @classmethod
     def from_columns(cls, schema: Schema, columns: Dict[str, List[Any]]) -> "Batch":
@@ -158,22 +174,32 @@ class Batch:
         return cls(schema, [[row.get(name) for row in rows] for name in schema.names])
 
     def column(self, name: str) -> List[Any]:
-        """The values of the column called ``name``."""
-        return self.columns[self.schema.index(name)]
+        """The values of the column called ``name``, as a list."""
+        i = self.schema.index(name)
+        values = self._columns[i]
+        if not isinstance(values, list):
+            values = values.tolist() if isinstance(values, (memoryview, array)) else list(values)
+            self._columns[i] = values
+        return values
+
+    def values(self, name: str) -> Sequence[Any]:
+        """The values of the column called ``name``, without building a
+        list where the column allows (see the class)."""
+        return self._columns[self.schema.index(name)]
 
     def rows(self) -> Iterator[Dict[str, Any]]:
         """The rows, as dicts of column name to value."""
         names = self.schema.names
-        for values in zip(*self.columns):
+        for values in zip(*self._columns):
             yield dict(zip(names, values))
 
     def filter(self, keep: Sequence[bool]) -> "Batch":
         """The rows where ``keep`` is true."""
-        return Batch(self.schema, [[v for v, k in zip(c, keep) if k] for c in self.columns])
+        return Batch(self.schema, [[v for v, k in zip(c, keep) if k] for c in self._columns])
 
     def append_column(self, field: Field, values: List[Any]) -> "Batch":
         """This batch with one more column."""
-        return Batch(self.schema.append(field), self.columns + [values])
+        return Batch(self.schema.append(field), self._columns + [values])
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -170,7 +170,9 @@ def _bits(body: memoryview, buffer: Tuple[int, int], length: int) -> List[bool]:
     return bits[:length]
 
 
-def _column(t: DataType, body: memoryview, node, buffers, name: str) -> list:
+def _column(t: DataType, body: memoryview, node, buffers, name: str):
+    """A column's values: a memoryview over ``body`` for a fixed-width
+    column without nulls (nothing is copied or converted), a list otherwise."""
     length, null_count = node
     validity = next(buffers)
     valid = _bits(body, validity, length) if null_count else None
@@ -178,7 +180,12 @@ def _column(t: DataType, body: memoryview, node, buffers, name: str) -> list:
     if fmt is not None:
         offset, _ = next(buffers)
         width = struct.calcsize(fmt)
-        values = body[offset:offset + length * width].cast(fmt).tolist()
+        values = body[offset:offset + length * width].cast(fmt)
+        if not null_count:
+            if len(values) != length:
+                raise IpcError(f"column {name!r}: {len(values)} values for {length} rows")
+            return values
+        values = values.tolist()
     elif t.kind == "bool":
         values = _bits(body, next(buffers), length)
     else:
@@ -199,35 +206,63 @@ def _column(t: DataType, body: memoryview, node, buffers, name: str) -> list:
     return _with_nulls(values, valid)
 
 
+# Layouts of the record batch messages read so far, by their metadata bytes:
+# the batches of a stream mostly repeat one (same rows, same buffer sizes).
+_LAYOUTS: dict = {}
+_CACHED_LAYOUTS = 64
+
+
+def _batch_layout(view: memoryview) -> Tuple[int, list, list, int, int]:
+    """Rows, field nodes, buffers, body start and end of the record batch
+    message in ``view``."""
+    try:
+        pos = 4 if struct.unpack_from("<I", view, 0)[0] == _CONTINUATION else 0
+        meta_end = pos + 4 + struct.unpack_from("<i", view, pos)[0]
+    except struct.error as error:
+        raise IpcError(f"malformed IPC message: {error}") from None
+    key = bytes(view[:meta_end])
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        batch, body_start, body_end = _read_message(view, 0, _HEADER_RECORD_BATCH)
+        if batch.table(3) is not None:
+            raise IpcError("compressed IPC batches are not supported")
+        layout = (batch.scalar(0, "q", 0), batch.pairs(1), batch.pairs(2), body_start, body_end)
+        if len(_LAYOUTS) >= _CACHED_LAYOUTS:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = layout
+    if layout[4] > len(view):
+        raise IpcError("truncated IPC message")
+    return layout
+
+
 def read_batch(schema: Schema, data: bytes) -> Batch:
-    """Decodes one IPC record batch message of ``schema``."""
+    """Decodes one IPC record batch message of ``schema``. Fixed-width
+    columns without nulls stay views of ``data`` (see :class:`Batch`)."""
     view = memoryview(data)
-    batch, body_start, body_end = _read_message(view, 0, _HEADER_RECORD_BATCH)
-    if batch.table(3) is not None:
-        raise IpcError("compressed IPC batches are not supported")
+    num_rows, nodes, buffers, body_start, body_end = _batch_layout(view)
     body = view[body_start:body_end]
-    nodes = batch.pairs(1)
     if len(nodes) != len(schema.fields):
         raise IpcError(f"{len(nodes)} columns in the batch, {len(schema.fields)} in the schema")
-    buffers = iter(batch.pairs(2))
+    buffers = iter(buffers)
     try:
         columns = [_column(f.type, body, node, buffers, f.name)
                    for f, node in zip(schema.fields, nodes)]
     except (StopIteration, TypeError, struct.error) as error:
         raise IpcError(f"malformed record batch: {error!r}") from None
-    return Batch(schema, columns, num_rows=batch.scalar(0, "q", 0))
+    return Batch(schema, columns, num_rows=num_rows)
 
 
-def _message(builder: flatbuffers.Builder, header_type: int, header: int, body: bytes) -> bytes:
+def _message(builder: flatbuffers.Builder, header_type: int, header: int, body_len: int) -> bytes:
+    """The message up to its body (of ``body_len`` bytes)."""
     builder.StartObject(5)
     builder.PrependInt16Slot(0, _VERSION_V5, 0)
     builder.PrependUint8Slot(1, header_type, 0)
     builder.PrependUOffsetTRelativeSlot(2, header, 0)
-    builder.PrependInt64Slot(3, len(body), 0)
+    builder.PrependInt64Slot(3, body_len, 0)
     builder.Finish(builder.EndObject())
     meta = bytes(builder.Output())
     meta += b"\0" * (-len(meta) % 8)
-    return struct.pack("<Ii", _CONTINUATION, len(meta)) + meta + body
+    return struct.pack("<Ii", _CONTINUATION, len(meta)) + meta
 
 
 def _write_type(builder: flatbuffers.Builder, t: DataType) -> Tuple[int, int]:
@@ -282,7 +317,7 @@ def write_schema(schema: Schema) -> bytes:
     vector = _offsets_vector(builder, fields)
     builder.StartObject(4)
     builder.PrependUOffsetTRelativeSlot(1, vector, 0)
-    return _message(builder, _HEADER_SCHEMA, builder.EndObject(), b"")
+    return _message(builder, _HEADER_SCHEMA, builder.EndObject(), 0)
 
 
 # Byte 0 or 1 -> ASCII '0' or '1' (any other byte as '1').
@@ -307,6 +342,8 @@ def _value_buffers(t: DataType, values) -> List[bytes]:
     fmt = _value_format(t)
     if fmt is not None:
         if isinstance(values, array) and values.typecode == fmt:
+            return [values.tobytes()]
+        if isinstance(values, memoryview) and values.format == fmt:
             return [values.tobytes()]
         if fmt == "f":  # array rounds what is out of float32's range to inf
             return [array(fmt, values).tobytes()]
@@ -357,21 +394,32 @@ def _structs(builder: flatbuffers.Builder, pairs: List[Tuple[int, int]]) -> int:
     return builder.EndVector()
 
 
+# Message metadata of the record batches written so far, by their layout.
+_HEADS: dict = {}
+
+
 def write_batch(batch: Batch) -> bytes:
     """Encodes ``batch`` as one IPC record batch message (no schema)."""
     nodes, buffers, body = [], [], bytearray()
-    for field, values in zip(batch.schema.fields, batch.columns):
+    for field, values in zip(batch.schema.fields, batch._columns):
         nulls, parts = _column_buffers(field, values)
         nodes.append((batch.num_rows, nulls))
         for part in parts:
             buffers.append((len(body), len(part)))
             body += part
             body += b"\0" * (-len(body) % 8)
-    builder = flatbuffers.Builder(256 + 32 * len(buffers))
-    node_vector = _structs(builder, nodes)
-    buffer_vector = _structs(builder, buffers)
-    builder.StartObject(5)
-    builder.PrependInt64Slot(0, batch.num_rows, 0)
-    builder.PrependUOffsetTRelativeSlot(1, node_vector, 0)
-    builder.PrependUOffsetTRelativeSlot(2, buffer_vector, 0)
-    return _message(builder, _HEADER_RECORD_BATCH, builder.EndObject(), bytes(body))
+    key = (batch.num_rows, tuple(nodes), tuple(buffers), len(body))
+    head = _HEADS.get(key)
+    if head is None:
+        builder = flatbuffers.Builder(256 + 32 * len(buffers))
+        node_vector = _structs(builder, nodes)
+        buffer_vector = _structs(builder, buffers)
+        builder.StartObject(5)
+        builder.PrependInt64Slot(0, batch.num_rows, 0)
+        builder.PrependUOffsetTRelativeSlot(1, node_vector, 0)
+        builder.PrependUOffsetTRelativeSlot(2, buffer_vector, 0)
+        head = _message(builder, _HEADER_RECORD_BATCH, builder.EndObject(), len(body))
+        if len(_HEADS) >= _CACHED_LAYOUTS:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head + body

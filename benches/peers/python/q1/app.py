@@ -2,7 +2,8 @@
 ``SELECT auction, bidder, 0.908 * price AS price, date_time FROM bids``.
 
 Derived mode: the host passes auction, bidder and date_time on by itself;
-the plugin reads only the price and answers the new price column."""
+the plugin reads only the price and answers the new price column.
+``batch.values`` reads the prices where they lie, without a list of them."""
 
 import weir_sdk
 from weir_sdk import FLOAT64, Field
@@ -18,7 +19,7 @@ class Q1(weir_sdk.Transform):
         return layout.append(Field("price", FLOAT64)).keep("date_time")
 
     def process(self, batch):
-        price = [None if p is None else 0.908 * p for p in batch.column("price")]
+        price = [None if p is None else 0.908 * p for p in batch.values("price")]
         return weir_sdk.Derived(columns=[price])
 
 

@@ -20,7 +20,7 @@ class Q2(weir_sdk.Transform):
         return weir_sdk.Layout(input_schema).keep("auction", "price")
 
     def process(self, batch):
-        return weir_sdk.Derived(keep=[a in AUCTIONS for a in batch.column("auction")])
+        return weir_sdk.Derived(keep=[a in AUCTIONS for a in batch.values("auction")])
 
 
 Transform = weir_sdk.export_transform(Q2)
