@@ -138,7 +138,8 @@ pub fn run_reloadable(
         .unzip();
     let failures = std::sync::Mutex::new(Vec::new());
     let failed = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
+    // Dropped when every node thread has ended: the progress thread ends.
+    let (finished, run_ended) = crossbeam_channel::bounded::<()>(0);
     let sink_instances = graph
         .nodes
         .iter()
@@ -212,10 +213,10 @@ pub fn run_reloadable(
         drop(senders);
         drop(receivers);
         if let Some(progress) = &options.progress {
-            let (stats, finished) = (&stats, &finished);
+            let (stats, run_ended) = (&stats, &run_ended);
             let progress = &**progress;
             scope.spawn(move || {
-                stats::report_progress(graph, stats, progress, started, finished);
+                stats::report_progress(graph, stats, progress, started, run_ended);
             });
         }
         for (node, thread) in threads {
@@ -229,7 +230,7 @@ pub fn run_reloadable(
                     .push(panicked.at(&node));
             }
         }
-        finished.store(true, Ordering::SeqCst);
+        drop(finished);
     });
     for stats in stats {
         stats.tap.close();

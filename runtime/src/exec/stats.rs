@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Kind;
@@ -343,18 +343,20 @@ pub trait Progress: Send + Sync {
     fn finish(&self) {}
 }
 
-/// Tells `progress` the run's summary every [`Progress::every`] until
-/// `finished`.
+/// Tells `progress` the run's summary every [`Progress::every`] until the
+/// run drops the sending end of `finished`, which ends it at once (a short
+/// run does not wait out a polling interval).
 pub(crate) fn report_progress(
     graph: &Graph,
     stats: &[Arc<NodeStats>],
     progress: &dyn Progress,
     started: Instant,
-    finished: &AtomicBool,
+    finished: &crossbeam_channel::Receiver<()>,
 ) {
     let mut last = Instant::now();
-    while !finished.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
+    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+        finished.recv_timeout(Duration::from_millis(50))
+    {
         if last.elapsed() < progress.every() {
             continue;
         }
