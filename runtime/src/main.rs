@@ -573,7 +573,9 @@ fn run_pipelines(
                 Ok(summary) => summary,
                 Err(error) => &error.summary,
             };
-            eprintln!("{summary}");
+            // One write: stderr is unbuffered, and the table is many pieces.
+            let table = summary.to_string();
+            eprintln!("{table}");
         }
         if let Err(error) = ran.result {
             let error = anyhow::Error::from(error).context(format!("running {}", path.display()));
