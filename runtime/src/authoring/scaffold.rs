@@ -65,7 +65,7 @@ fn toolchain(language: Language) -> &'static str {
             "It needs the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`). The Weir SDK it builds with is in `weir/` (its sources, written by `weir plugin new`), so the folder builds wherever it is moved."
         }
         Language::Python => {
-            "It needs componentize-py in Weir's toolchain folder: `scripts/toolchains.sh python` in the Weir checkout installs it. Values reach the code as Python lists (see `weir_sdk.arrow`)."
+            "It needs componentize-py in Weir's toolchain folder: `scripts/toolchains.sh python` in the Weir checkout installs it. Values reach the code as Python lists (`batch.column`), or in place without a list (`batch.values`; see `weir_sdk.arrow`)."
         }
         Language::JavaScript => {
             "It needs componentize-js, esbuild and apache-arrow in Weir's toolchain folder: `scripts/toolchains.sh js` in the Weir checkout installs them. Batches reach the code as apache-arrow Tables."
