@@ -160,7 +160,7 @@ class Batch:
     @property
     def columns(self) -> List[List[Any]]:
         """Every column as a list, in schema order."""
-        return [self.column(name) for name in self.schema.names]
+        return [self._list(i) for i in range(len(self._columns))]
 
     @classmethod
     def from_columns(cls, schema: Schema, columns: Dict[str, List[Any]]) -> "Batch":
@@ -175,7 +175,10 @@ class Batch:
 
     def column(self, name: str) -> List[Any]:
         """The values of the column called ``name``, as a list."""
-        i = self.schema.index(name)
+        return self._list(self.schema.index(name))
+
+    def _list(self, i: int) -> List[Any]:
+        """Column ``i`` as a list, made (once) from a view or array."""
         values = self._columns[i]
         if not isinstance(values, list):
             values = values.tolist() if isinstance(values, (memoryview, array)) else list(values)
