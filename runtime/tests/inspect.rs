@@ -67,3 +67,79 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The digest `weir plugin inspect` prints for `plugin`, with its component
+/// cache in `cache`.
+fn inspected_digest(cache: &std::path::Path, plugin: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["plugin", "inspect", plugin.to_str().unwrap()])
+        .env("WEIR_CACHE_DIR", cache)
+        .output()
+        .expect("run weir");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("digest:      sha256:"))
+        .unwrap_or_else(|| panic!("no digest in:\n{stdout}"))
+        .to_string()
+}
+
+/// A load skips reading and hashing a plugin file whose digest the cache
+/// remembers, so the remembered digest must never outlive the bytes: a
+/// file rewritten in place at the same size, with its modification time
+/// set back, is hashed again.
+#[test]
+fn a_remembered_plugin_digest_is_used_only_while_the_file_is_unchanged() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("filter.wasm");
+    let original = std::fs::read(weir_plugin_artifacts::FILTER).unwrap();
+    std::fs::write(&plugin, &original).unwrap();
+    let modified = std::fs::metadata(&plugin).unwrap().modified().unwrap();
+    let digests = cache.path().join("components/digests");
+    // A file changed a moment ago is hashed, and its digest not remembered.
+    let first = inspected_digest(cache.path(), &plugin);
+    assert_eq!(first, weir::plugin::sha256_hex(&original));
+    assert!(!digests.exists(), "a fresh file's digest is not remembered");
+    // Left unchanged long enough, it is remembered and used.
+    std::thread::sleep(weir::plugin::SETTLED + std::time::Duration::from_millis(100));
+    assert_eq!(inspected_digest(cache.path(), &plugin), first);
+    assert_eq!(std::fs::read_dir(&digests).unwrap().count(), 1);
+    assert_eq!(inspected_digest(cache.path(), &plugin), first);
+
+    // One letter of a custom section's text changes: same size, same inode,
+    // the old modification time.
+    let at = original
+        .windows(5)
+        .position(|w| w == b"rustc")
+        .expect("a producers section");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&plugin)
+        .unwrap();
+    file.seek(SeekFrom::Start(at as u64)).unwrap();
+    file.write_all(b"R").unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let mut changed = original.clone();
+    changed[at] = b'R';
+    assert_eq!(
+        inspected_digest(cache.path(), &plugin),
+        weir::plugin::sha256_hex(&changed),
+        "the changed bytes, not the remembered digest"
+    );
+
+    let clear = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["cache", "clear"])
+        .env("WEIR_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(clear.status.success());
+    assert!(!digests.exists(), "`weir cache clear` forgets digests too");
+}

@@ -9,11 +9,21 @@
 //! folder is kept under a size cap (`$WEIR_CACHE_MAX_MIB`, default 1024):
 //! after a store, the components used least recently go first (a load
 //! marks its file as used).
+//!
+//! The SHA-256 of a plugin file is remembered too (`digests/`), by path,
+//! with the file's identity: device, inode, size, and modification and
+//! change times. While the file keeps that identity, a load neither reads
+//! nor hashes it (18 MB for a Python plugin: about 15 ms a start). The
+//! kernel sets the change time on every write and no program can set it
+//! back; a digest is only remembered for a file unchanged for
+//! [`SETTLED`], so a write within one tick of the file system's clock
+//! cannot leave an identity unchanged.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -91,13 +101,18 @@ impl ComponentCache {
         }
     }
 
-    /// Removes every compiled component; answers what was removed.
+    /// Removes every compiled component (and the remembered digests);
+    /// answers what was removed.
     pub fn clear(&self) -> std::io::Result<CacheUsage> {
         let mut removed = CacheUsage::default();
         for (path, _, size) in self.entries() {
             fs::remove_file(&path)?;
             removed.components += 1;
             removed.bytes += size;
+        }
+        match fs::remove_dir_all(self.dir.join("digests")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
         Ok(removed)
     }
@@ -138,38 +153,51 @@ impl ComponentCache {
         &self.dir
     }
 
-    /// Loads the compiled form of `wasm` (whose SHA-256 is `digest`) from the
-    /// cache, or compiles it and stores it.
-    pub fn load(
+    /// The compiled component whose `.wasm` has SHA-256 `digest`, if the
+    /// cache holds a usable one.
+    pub fn load_compiled(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.compiled_path(engine, digest);
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the file was written by `store` below from the output of
+        // `Engine::precompile_component` for an engine with the same
+        // fingerprint; it lives in the user's own cache folder.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => {
+                // Used now: the last to be evicted.
+                let _ = fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+                Some(component)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    path = %path.display(),
+                    error = %error,
+                    "ignoring unusable compiled component in the cache; compiling again"
+                );
+                None
+            }
+        }
+    }
+
+    fn compiled_path(&self, engine: &Engine, digest: &str) -> PathBuf {
+        self.dir
+            .join(format!("{digest}-{}.cwasm", engine_fingerprint(engine)))
+    }
+
+    /// Compiles `wasm` (whose SHA-256 is `digest`) and stores the result
+    /// for the next load ([`ComponentCache::load_compiled`]).
+    pub fn compile(
         &self,
         engine: &Engine,
         plugin: &str,
         digest: &str,
         wasm: &[u8],
-    ) -> Result<(Component, Origin), PluginError> {
-        let path = self
-            .dir
-            .join(format!("{digest}-{}.cwasm", engine_fingerprint(engine)));
-        if path.is_file() {
-            // SAFETY: the file was written by `store` below from the output of
-            // `Engine::precompile_component` for an engine with the same
-            // fingerprint; it lives in the user's own cache folder.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => {
-                    // Used now: the last to be evicted.
-                    let _ = fs::File::options()
-                        .write(true)
-                        .open(&path)
-                        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-                    return Ok((component, Origin::DiskCache));
-                }
-                Err(error) => tracing::warn!(
-                    path = %path.display(),
-                    error = %error,
-                    "ignoring unusable compiled component in the cache; compiling again"
-                ),
-            }
-        }
+    ) -> Result<Component, PluginError> {
+        let path = self.compiled_path(engine, digest);
         let started = std::time::Instant::now();
         announce_compile(plugin, wasm);
         let compiled = engine
@@ -194,13 +222,93 @@ impl ComponentCache {
             }
         }
         // SAFETY: `compiled` was produced just now by this engine.
-        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| {
-            PluginError::Compile {
-                plugin: plugin.to_string(),
-                source: boxed(e),
-            }
-        })?;
-        Ok((component, Origin::Compiled))
+        unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| PluginError::Compile {
+            plugin: plugin.to_string(),
+            source: boxed(e),
+        })
+    }
+
+    /// The SHA-256 remembered for the file at `path`, if the file still has
+    /// the identity `meta` (its metadata, taken before reading it) shows.
+    pub fn known_digest(&self, path: &Path, meta: &fs::Metadata) -> Option<String> {
+        let identity = identity(meta)?;
+        let text = fs::read_to_string(self.digest_path(path)).ok()?;
+        let (recorded, digest) = text.trim_end().split_once('\n')?;
+        (recorded == identity
+            && digest.len() == 64
+            && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| digest.to_string())
+    }
+
+    /// Remembers `digest` as the SHA-256 of the file at `path` while it has
+    /// the identity `meta` shows (metadata taken before the bytes were
+    /// read, so a write during the read changes the identity). Only a file
+    /// unchanged for [`SETTLED`] at `now` is remembered; failing to write
+    /// only costs a later load the hashing.
+    pub fn remember_digest(&self, path: &Path, meta: &fs::Metadata, digest: &str, now: SystemTime) {
+        let Some(identity) = identity(meta) else {
+            return;
+        };
+        if !settled(meta, now) {
+            return;
+        }
+        let file = self.digest_path(path);
+        if let Err(error) = store(&file, format!("{identity}\n{digest}\n").as_bytes()) {
+            tracing::debug!(path = %file.display(), %error, "cannot remember a plugin digest");
+        }
+    }
+
+    fn digest_path(&self, plugin: &Path) -> PathBuf {
+        let path = std::path::absolute(plugin).unwrap_or_else(|_| plugin.to_path_buf());
+        let key = sha256_hex(path.as_os_str().as_encoded_bytes());
+        self.dir.join("digests").join(&key[..32])
+    }
+}
+
+/// How long a file must have been left unchanged before its digest is
+/// remembered: longer than any file system's clock tick.
+pub const SETTLED: Duration = Duration::from_secs(2);
+
+/// Device, inode, size, modification and change times of a file (Unix);
+/// elsewhere `None`, and digests are not remembered.
+fn identity(meta: &fs::Metadata) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(format!(
+            "{} {} {} {}.{:09} {}.{:09}",
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// Whether the file's last modification and change are [`SETTLED`] before `now`.
+fn settled(meta: &fs::Metadata, now: SystemTime) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let changed =
+            UNIX_EPOCH + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
+        let modified = meta.modified().unwrap_or(now);
+        [changed, modified]
+            .iter()
+            .all(|t| now.duration_since(*t).is_ok_and(|age| age >= SETTLED))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (meta, now);
+        false
     }
 }
 

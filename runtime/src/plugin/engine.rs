@@ -245,14 +245,29 @@ impl PluginEngine {
         &self.engine
     }
 
-    /// Loads the component at `path`.
+    /// Loads the component at `path`. A file whose digest the cache
+    /// remembers for its identity, and whose compiled form is cached, is
+    /// neither read nor hashed (see [`super::cache`]).
     pub fn load_file(&self, path: &Path) -> Result<Plugin, PluginError> {
+        let started = Instant::now();
+        let name = path.display().to_string();
+        // Taken before the bytes are read: a write during the read changes it.
+        let meta = std::fs::metadata(path).ok();
+        if let (Some(cache), Some(meta)) = (&self.cache, &meta)
+            && let Some(digest) = cache.known_digest(path, meta)
+            && let Some((component, origin)) = self.compiled(&digest)
+        {
+            return self.prepare(&name, digest, component, origin, started);
+        }
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let name = path.display().to_string();
-        self.load_bytes(&name, &bytes)
+        let digest = sha256_hex(&bytes);
+        if let (Some(cache), Some(meta)) = (&self.cache, &meta) {
+            cache.remember_digest(path, meta, &digest, std::time::SystemTime::now());
+        }
+        self.load_hashed(&name, &bytes, digest)
     }
 
     /// Loads the component at `path` only if its SHA-256 is `expected`
@@ -283,7 +298,18 @@ impl PluginEngine {
         let started = Instant::now();
         check_header(name, wasm)?;
         let (component, origin) = self.compile(name, &digest, wasm)?;
+        self.prepare(name, digest, component, origin, started)
+    }
 
+    /// Detects the component's world and type-checks its exports.
+    fn prepare(
+        &self,
+        name: &str,
+        digest: String,
+        component: Component,
+        origin: Origin,
+        started: Instant,
+    ) -> Result<Plugin, PluginError> {
         let component_type = component.component_type();
         let contract = world::detect(name, component_type.exports(&self.engine).map(|(n, _)| n))?;
         let exports_event_time = component_type
@@ -326,12 +352,9 @@ impl PluginEngine {
         })
     }
 
-    fn compile(
-        &self,
-        name: &str,
-        digest: &str,
-        wasm: &[u8],
-    ) -> Result<(Component, Origin), PluginError> {
+    /// The component of SHA-256 `digest` if this engine loaded it already or
+    /// the cache holds it compiled.
+    fn compiled(&self, digest: &str) -> Option<(Component, Origin)> {
         let loaded = self
             .loaded
             .lock()
@@ -339,10 +362,30 @@ impl PluginEngine {
             .get(digest)
             .cloned();
         if let Some(component) = loaded {
-            return Ok((component, Origin::Memory));
+            return Some((component, Origin::Memory));
+        }
+        let component = self.cache.as_ref()?.load_compiled(&self.engine, digest)?;
+        self.loaded
+            .lock()
+            .expect("component map lock")
+            .insert(digest.to_string(), component.clone());
+        Some((component, Origin::DiskCache))
+    }
+
+    fn compile(
+        &self,
+        name: &str,
+        digest: &str,
+        wasm: &[u8],
+    ) -> Result<(Component, Origin), PluginError> {
+        if let Some(found) = self.compiled(digest) {
+            return Ok(found);
         }
         let (component, origin) = match &self.cache {
-            Some(cache) => cache.load(&self.engine, name, digest, wasm)?,
+            Some(cache) => (
+                cache.compile(&self.engine, name, digest, wasm)?,
+                Origin::Compiled,
+            ),
             None => {
                 super::cache::announce_compile(name, wasm);
                 let component =

@@ -29,7 +29,7 @@ mod transform;
 mod world;
 
 pub use bindings::types::PluginInfo;
-pub use cache::{COMPILE_LOG, CacheUsage, ComponentCache, Origin, sha256_hex};
+pub use cache::{COMPILE_LOG, CacheUsage, ComponentCache, Origin, SETTLED, sha256_hex};
 pub use engine::{EngineOptions, Plugin, PluginEngine};
 pub use error::{BoxError, GuestErrorKind, PluginError, with_causes};
 pub use grants::{DirGrant, Grants};
