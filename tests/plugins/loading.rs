@@ -105,8 +105,15 @@ fn an_unusable_cache_file_is_recompiled() {
         .unwrap()
         .load_file(weir_plugin_artifacts::COUNT.as_ref())
         .unwrap();
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    // Compiled components and remembered digests alike.
+    let digests = dir.path().join("digests");
+    let files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .chain(std::fs::read_dir(&digests).into_iter().flatten())
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file());
+    for path in files {
+        std::fs::write(path, b"garbage").unwrap();
     }
     let reloaded = weir::plugin::PluginEngine::new(&options)
         .unwrap()
