@@ -13,7 +13,7 @@
 //! The SHA-256 of a plugin file is remembered too (`digests/`), by path,
 //! with the file's identity: device, inode, size, and modification and
 //! change times. While the file keeps that identity, a load neither reads
-//! nor hashes it (18 MB for a Python plugin: about 15 ms a start). The
+//! nor hashes it (18 MB for a Python plugin: about 30 ms a start). The
 //! kernel sets the change time on every write and no program can set it
 //! back; a digest is only remembered for a file unchanged for
 //! [`SETTLED`], so a write within one tick of the file system's clock
@@ -243,13 +243,13 @@ impl ComponentCache {
     /// Remembers `digest` as the SHA-256 of the file at `path` while it has
     /// the identity `meta` shows (metadata taken before the bytes were
     /// read, so a write during the read changes the identity). Only a file
-    /// unchanged for [`SETTLED`] at `now` is remembered; failing to write
-    /// only costs a later load the hashing.
-    pub fn remember_digest(&self, path: &Path, meta: &fs::Metadata, digest: &str, now: SystemTime) {
+    /// unchanged for [`SETTLED`] is remembered; failing to write only costs
+    /// a later load the hashing.
+    pub fn remember_digest(&self, path: &Path, meta: &fs::Metadata, digest: &str) {
         let Some(identity) = identity(meta) else {
             return;
         };
-        if !settled(meta, now) {
+        if !settled(meta) {
             return;
         }
         let file = self.digest_path(path);
@@ -293,21 +293,22 @@ fn identity(meta: &fs::Metadata) -> Option<String> {
     }
 }
 
-/// Whether the file's last modification and change are [`SETTLED`] before `now`.
-fn settled(meta: &fs::Metadata, now: SystemTime) -> bool {
+/// Whether the file's last change (any write or metadata change, which no
+/// program can date back) is [`SETTLED`] ago: a later write then gets
+/// another change time.
+fn settled(meta: &fs::Metadata) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         let changed =
             UNIX_EPOCH + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
-        let modified = meta.modified().unwrap_or(now);
-        [changed, modified]
-            .iter()
-            .all(|t| now.duration_since(*t).is_ok_and(|age| age >= SETTLED))
+        SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age >= SETTLED)
     }
     #[cfg(not(unix))]
     {
-        let _ = (meta, now);
+        let _ = meta;
         false
     }
 }

@@ -259,13 +259,10 @@ impl PluginEngine {
         {
             return self.prepare(&name, digest, component, origin, started);
         }
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_plugin(path)?;
         let digest = sha256_hex(&bytes);
         if let (Some(cache), Some(meta)) = (&self.cache, &meta) {
-            cache.remember_digest(path, meta, &digest, std::time::SystemTime::now());
+            cache.remember_digest(path, meta, &digest);
         }
         self.load_hashed(&name, &bytes, digest)
     }
@@ -273,10 +270,7 @@ impl PluginEngine {
     /// Loads the component at `path` only if its SHA-256 is `expected`
     /// (lowercase hex); a mismatch is refused before anything is compiled.
     pub fn load_file_pinned(&self, path: &Path, expected: &str) -> Result<Plugin, PluginError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_plugin(path)?;
         let name = path.display().to_string();
         let digest = sha256_hex(&bytes);
         if digest != expected {
@@ -441,6 +435,14 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("spawn the epoch ticker thread");
+}
+
+/// The bytes of the plugin file at `path`.
+fn read_plugin(path: &Path) -> Result<Vec<u8>, PluginError> {
+    std::fs::read(path).map_err(|source| PluginError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Refuses anything that is not a component before wasmtime sees it, with a

@@ -341,9 +341,9 @@ def _value_buffers(t: DataType, values) -> List[bytes]:
     ``TypeError`` (or ``AttributeError``, ...) where a value does not fit."""
     fmt = _value_format(t)
     if fmt is not None:
-        if isinstance(values, array) and values.typecode == fmt:
-            return [values.tobytes()]
-        if isinstance(values, memoryview) and values.format == fmt:
+        # An array or view of the column's format is already its buffer.
+        if (isinstance(values, array) and values.typecode == fmt) or (
+                isinstance(values, memoryview) and values.format == fmt):
             return [values.tobytes()]
         if fmt == "f":  # array rounds what is out of float32's range to inf
             return [array(fmt, values).tobytes()]
