@@ -381,6 +381,7 @@ sinks:
 
 /// The metric names in `text` (PromQL or an exposition): every
 /// `weir_...` word.
+#[cfg(feature = "system-tests")]
 fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|word| word.starts_with("weir_"))
