@@ -160,6 +160,8 @@ fn child(what: &str, events: u64) -> Measured {
 
 /// In a child: runs `what` and prints its report as one JSON line.
 fn run_child(what: &str, events: u64) {
+    // Every variant's process with the allocator policy `weir run` sets.
+    weir::runtime::keep_freed_memory();
     if what == "micro" {
         println!("{}", micro());
         return;

@@ -18,24 +18,6 @@ use weir::spec::Pipeline;
 
 mod tap_command;
 
-/// Tells glibc's allocator to keep freed memory for the next batch instead
-/// of returning it to the kernel. By default a block over 128 KiB is a
-/// fresh `mmap` and the heap is trimmed above 128 KiB free, so the buffers
-/// each batch and Parquet page allocate and free come back as new pages,
-/// each a page fault: 20,000 to 30,000 in a 2 M-row Parquet run, with a
-/// fifth of its CPU time in the kernel. With blocks up to 32 MiB on the heap
-/// and up to 16 MiB of it kept free, Nexmark q1 (Parquet to Parquet) faults
-/// 2.5 to 5 times less and ends 8 to 16 % sooner.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets two thresholds of the allocator; it is
-    // called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
-    }
-}
-
 /// Weir: a dataflow runtime whose stages are sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(version, about)]
@@ -343,7 +325,7 @@ fn chain(error: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
+    weir::runtime::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| {

@@ -29,6 +29,28 @@ use crate::plugin::{PluginEngine, TenantQuota};
 use crate::spec::Pipeline;
 use crate::{Error, Result};
 
+/// Tells glibc's allocator to keep freed memory for the next batch instead
+/// of returning it to the kernel. By default a block over 128 KiB is a
+/// fresh `mmap` and the heap is trimmed above 128 KiB free, so the buffers
+/// each batch and Parquet page allocate and free come back as new pages,
+/// each a page fault: 20,000 to 30,000 in a 2 M-row Parquet run, with a
+/// fifth of its CPU time in the kernel. With blocks up to 32 MiB on the heap
+/// and up to 16 MiB of it kept free, Nexmark q1 (Parquet to Parquet) faults
+/// 2.5 to 5 times less and ends 8 to 16 % sooner.
+///
+/// Process-wide, so the program decides: the `weir` command calls it at
+/// start; a program embedding Weir beside other work may keep its own
+/// allocator policy. Does nothing where the C library is not glibc.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets two of the allocator's thresholds under its
+    // lock; any thread may call it at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
+    }
+}
+
 /// Makes the progress report of one pipeline (its name, and whether several
 /// run).
 type ProgressFor = Arc<dyn Fn(&Pipeline, bool) -> Arc<dyn Progress> + Send + Sync>;
