@@ -117,6 +117,8 @@ pub fn run_in(dir: &Path) -> Result<Summary, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Pipelines are this program's main work: take `weir run`'s allocator policy.
+    weir::runtime::keep_freed_memory();
     let temporary = tempfile::tempdir()?;
     let dir = match std::env::args_os().nth(1) {
         Some(dir) => std::path::PathBuf::from(dir),

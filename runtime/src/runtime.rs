@@ -2,7 +2,8 @@
 //! graph on a thread of its own and starts as soon as it is built (a slow
 //! plugin of one tenant never delays another's start), tenants share their
 //! quotas, and optionally plugin files are watched for hot reload and the
-//! admin API shows every pipeline.
+//! admin API shows every pipeline. [`keep_freed_memory`] is the allocator
+//! policy `weir run` sets for its process.
 //!
 //! ```no_run
 //! # fn main() -> weir::Result<()> {
