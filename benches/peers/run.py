@@ -19,6 +19,7 @@ ratios. Every variant's output rows are counted and must agree.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -166,20 +167,36 @@ def run(args, variant, query):
     else:
         target = out / ("out" if variant.startswith("bytewax") else "out.parquet")
         command = [sys.executable, __file__, "child", variant, query, str(args.input), str(target)]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, cwd=out)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    measured = out / "measured.json"
+    launched = subprocess.run([sys.executable, "-I", "-S", "-c", LAUNCHER, str(measured), *command], env=env, cwd=out)
+    if launched.returncode != 0:
         sys.exit(f"{variant} {query} failed: {' '.join(command)}")
-    rows = output_rows(target)
+    result = json.loads(measured.read_text())
+    result["rows"] = output_rows(target)
     shutil.rmtree(out)
-    return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "memory": usage.ru_maxrss * 1024,
-        "rows": rows,
-    }
+    return result
+
+
+# Starts one run and writes its wall time, CPU time and peak memory as JSON
+# to argv[1]. Linux counts the resident set a process had before its exec in
+# its peak (ru_maxrss), so a run forked from the driver, which has pyarrow
+# loaded, would never report less than the driver's ~73 MiB; forked from
+# this bare interpreter it reports its own.
+LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as f:
+    json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "memory": usage.ru_maxrss * 1024}, f)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 COMPARISONS = [
