@@ -3,7 +3,14 @@
 use std::process::{Command, Output};
 
 fn weir(args: &[&str]) -> Output {
-    let cache = std::env::temp_dir().join("weir-test-component-cache");
+    weir_with_cache(
+        &std::env::temp_dir().join("weir-test-component-cache"),
+        args,
+    )
+}
+
+/// Runs `weir` with its component cache in `cache`.
+fn weir_with_cache(cache: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(args)
         .env("WEIR_CACHE_DIR", cache)
@@ -71,11 +78,7 @@ fn tempfile_dir() -> std::path::PathBuf {
 /// The digest `weir plugin inspect` prints for `plugin`, with its component
 /// cache in `cache`.
 fn inspected_digest(cache: &std::path::Path, plugin: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["plugin", "inspect", plugin.to_str().unwrap()])
-        .env("WEIR_CACHE_DIR", cache)
-        .output()
-        .expect("run weir");
+    let out = weir_with_cache(cache, &["plugin", "inspect", plugin.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -135,11 +138,10 @@ fn a_remembered_plugin_digest_is_used_only_while_the_file_is_unchanged() {
         "the changed bytes, not the remembered digest"
     );
 
-    let clear = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["cache", "clear"])
-        .env("WEIR_CACHE_DIR", cache.path())
-        .output()
-        .unwrap();
-    assert!(clear.status.success());
+    assert!(
+        weir_with_cache(cache.path(), &["cache", "clear"])
+            .status
+            .success()
+    );
     assert!(!digests.exists(), "`weir cache clear` forgets digests too");
 }

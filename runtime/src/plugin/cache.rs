@@ -231,7 +231,7 @@ impl ComponentCache {
     /// The SHA-256 remembered for the file at `path`, if the file still has
     /// the identity `meta` (its metadata, taken before reading it) shows.
     pub fn known_digest(&self, path: &Path, meta: &fs::Metadata) -> Option<String> {
-        let identity = identity(meta)?;
+        let (identity, _) = identity(meta)?;
         let text = fs::read_to_string(self.digest_path(path)).ok()?;
         let (recorded, digest) = text.trim_end().split_once('\n')?;
         (recorded == identity
@@ -246,10 +246,13 @@ impl ComponentCache {
     /// unchanged for [`SETTLED`] is remembered; failing to write only costs
     /// a later load the hashing.
     pub fn remember_digest(&self, path: &Path, meta: &fs::Metadata, digest: &str) {
-        let Some(identity) = identity(meta) else {
+        let Some((identity, changed)) = identity(meta) else {
             return;
         };
-        if !settled(meta) {
+        let settled = SystemTime::now()
+            .duration_since(changed)
+            .is_ok_and(|age| age >= SETTLED);
+        if !settled {
             return;
         }
         let file = self.digest_path(path);
@@ -269,13 +272,14 @@ impl ComponentCache {
 /// remembered: longer than any file system's clock tick.
 pub const SETTLED: Duration = Duration::from_secs(2);
 
-/// Device, inode, size, modification and change times of a file (Unix);
-/// elsewhere `None`, and digests are not remembered.
-fn identity(meta: &fs::Metadata) -> Option<String> {
+/// Device, inode, size, modification and change times of a file, and when
+/// it last changed (any write or metadata change, which no program can date
+/// back) (Unix); elsewhere `None`, and digests are not remembered.
+fn identity(meta: &fs::Metadata) -> Option<(String, SystemTime)> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        Some(format!(
+        let text = format!(
             "{} {} {} {}.{:09} {}.{:09}",
             meta.dev(),
             meta.ino(),
@@ -284,32 +288,15 @@ fn identity(meta: &fs::Metadata) -> Option<String> {
             meta.mtime_nsec(),
             meta.ctime(),
             meta.ctime_nsec()
-        ))
+        );
+        let changed =
+            UNIX_EPOCH + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
+        Some((text, changed))
     }
     #[cfg(not(unix))]
     {
         let _ = meta;
         None
-    }
-}
-
-/// Whether the file's last change (any write or metadata change, which no
-/// program can date back) is [`SETTLED`] ago: a later write then gets
-/// another change time.
-fn settled(meta: &fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let changed =
-            UNIX_EPOCH + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
-        SystemTime::now()
-            .duration_since(changed)
-            .is_ok_and(|age| age >= SETTLED)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        false
     }
 }
 

@@ -173,7 +173,8 @@ impl Plugin {
         self.inner.origin
     }
 
-    /// How long loading (compiling or deserializing) took.
+    /// How long loading took: reading and hashing the file (or finding its
+    /// remembered digest), then compiling or deserializing and checking it.
     pub fn load_time(&self) -> Duration {
         self.inner.load_time
     }
@@ -251,9 +252,10 @@ impl PluginEngine {
     pub fn load_file(&self, path: &Path) -> Result<Plugin, PluginError> {
         let started = Instant::now();
         let name = path.display().to_string();
-        // Taken before the bytes are read: a write during the read changes it.
-        let meta = std::fs::metadata(path).ok();
-        if let (Some(cache), Some(meta)) = (&self.cache, &meta)
+        // The metadata is taken before the bytes are read: a write during
+        // the read changes it.
+        let remembered = self.cache.as_ref().zip(std::fs::metadata(path).ok());
+        if let Some((cache, meta)) = &remembered
             && let Some(digest) = cache.known_digest(path, meta)
             && let Some((component, origin)) = self.compiled(&digest)
         {
@@ -261,15 +263,16 @@ impl PluginEngine {
         }
         let bytes = read_plugin(path)?;
         let digest = sha256_hex(&bytes);
-        if let (Some(cache), Some(meta)) = (&self.cache, &meta) {
+        if let Some((cache, meta)) = &remembered {
             cache.remember_digest(path, meta, &digest);
         }
-        self.load_hashed(&name, &bytes, digest)
+        self.load_hashed(&name, &bytes, digest, started)
     }
 
     /// Loads the component at `path` only if its SHA-256 is `expected`
     /// (lowercase hex); a mismatch is refused before anything is compiled.
     pub fn load_file_pinned(&self, path: &Path, expected: &str) -> Result<Plugin, PluginError> {
+        let started = Instant::now();
         let bytes = read_plugin(path)?;
         let name = path.display().to_string();
         let digest = sha256_hex(&bytes);
@@ -280,16 +283,23 @@ impl PluginEngine {
                 actual: digest,
             });
         }
-        self.load_hashed(&name, &bytes, digest)
+        self.load_hashed(&name, &bytes, digest, started)
     }
 
     /// Loads a component from its bytes; `name` names it in errors and logs.
     pub fn load_bytes(&self, name: &str, wasm: &[u8]) -> Result<Plugin, PluginError> {
-        self.load_hashed(name, wasm, sha256_hex(wasm))
+        let started = Instant::now();
+        self.load_hashed(name, wasm, sha256_hex(wasm), started)
     }
 
-    fn load_hashed(&self, name: &str, wasm: &[u8], digest: String) -> Result<Plugin, PluginError> {
-        let started = Instant::now();
+    /// Loads `wasm`, whose SHA-256 is `digest`; the load began at `started`.
+    fn load_hashed(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        digest: String,
+        started: Instant,
+    ) -> Result<Plugin, PluginError> {
         check_header(name, wasm)?;
         let (component, origin) = self.compile(name, &digest, wasm)?;
         self.prepare(name, digest, component, origin, started)
