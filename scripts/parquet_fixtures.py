@@ -4,7 +4,7 @@ decimals, dates, lists and structs.
 
     parquet_fixtures.py write DIR     # DIR/pyarrow.parquet, DIR/pandas.parquet, DIR/duckdb.parquet
     parquet_fixtures.py same A B      # exit 0 if the Parquet files (or folders) A and B hold the same rows
-    parquet_fixtures.py describe F    # F's rows, row groups and per column codec and dictionary, as JSON
+X
 """
 
 import datetime as dt
@@ -73,6 +73,7 @@ def describe(path: str) -> None:
         columns[chunks[0].path_in_schema] = {
             "compression": sorted({chunk.compression for chunk in chunks}),
             "dictionary": sorted({chunk.has_dictionary_page for chunk in chunks}),
+            "delta": sorted({"DELTA_BINARY_PACKED" in chunk.encodings for chunk in chunks}),
         }
     print(json.dumps({
         "rows": meta.num_rows,

@@ -646,11 +646,14 @@ fn describe_parquet(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The Parquet sink's codec, row group size and dictionary options are
-/// what pyarrow finds in the files, every variant holds the same rows, and
-/// `dictionary: auto` leaves out the columns of mostly distinct values
-/// (the event time, the session ids) while keeping it for the repeated
-/// ones (actions, countries).
+/// The Parquet sink's codec, row group size, dictionary and encoding
+/// options are what pyarrow finds in the files, every variant holds the
+/// same rows, `dictionary: auto` leaves out the columns of mostly distinct
+/// values (the event time, the session ids) while keeping it for the
+/// repeated ones (actions, countries), and `encoding: auto` delta-encodes
+/// the integer columns whose neighbouring values differ by little (the
+/// event time; the user ids where they have no dictionary) and no other
+/// (`encoding: plain`: none).
 #[cfg(feature = "system-tests")]
 #[test]
 fn parquet_sink_options_shape_the_files_real_readers_see() {
@@ -665,6 +668,7 @@ sinks:
   lz4: {type: file, inputs: [clicks], config: {path: out/lz4, format: parquet, compression: lz4, dictionary: false}}
   none: {type: file, inputs: [clicks], config: {path: out/none, format: parquet, compression: none, dictionary: [country]}}
   default: {type: file, inputs: [clicks], config: {path: out/default, format: parquet}}
+  plain: {type: file, inputs: [clicks], config: {path: out/plain, format: parquet, encoding: plain}}
 ",
     )
     .unwrap();
@@ -691,8 +695,23 @@ sinks:
         ("lz4", "LZ4"),
         ("none", "UNCOMPRESSED"),
         ("default", "SNAPPY"),
+        ("plain", "SNAPPY"),
     ] {
         let described = describe_parquet(&file(sink));
+        for name in ["event_time", "user_id", "session_id", "price"] {
+            // Small ids differ by little too; with a dictionary they have
+            // no need of it.
+            let delta = match name {
+                "event_time" => sink != "plain",
+                "user_id" => matches!(sink, "lz4" | "none"),
+                _ => false,
+            };
+            assert_eq!(
+                column(&described, name, "delta"),
+                serde_json::json!([delta]),
+                "{sink} {name}: {described}"
+            );
+        }
         for name in ["event_time", "action", "country", "price"] {
             assert_eq!(
                 column(&described, name, "compression"),
@@ -734,8 +753,8 @@ sinks:
 }
 
 /// Parquet options on another format, row groups of no rows, a dictionary
-/// naming a column there is not, and an unknown codec are refused before
-/// the run, naming the field.
+/// naming a column there is not, and an unknown codec or encoding are
+/// refused before the run, naming the field.
 #[test]
 fn parquet_sink_options_that_cannot_apply_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -763,6 +782,14 @@ fn parquet_sink_options_that_cannot_apply_are_refused_naming_the_field() {
         (
             "format: parquet, compression: brotli",
             "unknown variant `brotli`",
+        ),
+        (
+            "format: json, encoding: plain",
+            "`encoding`: applies to format: parquet only",
+        ),
+        (
+            "format: parquet, encoding: delta",
+            "unknown variant `delta`, expected `auto` or `plain`",
         ),
     ];
     for (options, expected) in cases {

@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde::Deserialize;
 
-use super::parquet_files::{Compression, Dictionary, ParquetOptions};
+use super::parquet_files::{Compression, Dictionary, Encoding, ParquetOptions};
 use super::{ConnectorConfig, ConnectorError, Format, Sink, SinkConnector, SinkContext};
 
 /// Config of `type: file` sinks.
@@ -56,6 +56,10 @@ pub struct Config {
     /// whose values repeat in the rows a file starts with), `true`, `false`
     /// or a list of columns.
     pub dictionary: Option<Dictionary>,
+    /// Parquet: how integer columns without a dictionary are encoded:
+    /// `auto` (default: delta-encoded where neighbouring values differ by
+    /// little, as timestamps do) or `plain`.
+    pub encoding: Option<Encoding>,
 }
 
 impl Config {
@@ -66,6 +70,7 @@ impl Config {
             compression: self.compression.unwrap_or(defaults.compression),
             row_group_rows: self.row_group_rows.unwrap_or(defaults.row_group_rows),
             dictionary: self.dictionary.clone().unwrap_or(defaults.dictionary),
+            encoding: self.encoding.unwrap_or(defaults.encoding),
         }
     }
 }
@@ -289,6 +294,7 @@ fn check_parquet_options(config: &Config, schema: &SchemaRef) -> Result<(), Conn
             ("compression", config.compression.is_some()),
             ("row_group_rows", config.row_group_rows.is_some()),
             ("dictionary", config.dictionary.is_some()),
+            ("encoding", config.encoding.is_some()),
         ];
         if let Some((field, _)) = set.iter().find(|(_, set)| *set) {
             return Err(config_error(
