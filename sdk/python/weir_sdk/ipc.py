@@ -394,21 +394,25 @@ def _structs(builder: flatbuffers.Builder, pairs: List[Tuple[int, int]]) -> int:
     return builder.EndVector()
 
 
+# Zeros that pad a buffer to a multiple of 8 bytes, by their length.
+_PADDING = [b"\0" * n for n in range(8)]
+
 # Message metadata of the record batches written so far, by their layout.
 _HEADS: dict = {}
 
 
 def write_batch(batch: Batch) -> bytes:
     """Encodes ``batch`` as one IPC record batch message (no schema)."""
-    nodes, buffers, body = [], [], bytearray()
+    nodes, buffers, chunks, length = [], [], [], 0
     for field, values in zip(batch.schema.fields, batch._columns):
         nulls, parts = _column_buffers(field, values)
         nodes.append((batch.num_rows, nulls))
         for part in parts:
-            buffers.append((len(body), len(part)))
-            body += part
-            body += b"\0" * (-len(body) % 8)
-    key = (batch.num_rows, tuple(nodes), tuple(buffers), len(body))
+            buffers.append((length, len(part)))
+            padding = -len(part) % 8
+            chunks += (part, _PADDING[padding])
+            length += len(part) + padding
+    key = (batch.num_rows, tuple(nodes), tuple(buffers), length)
     head = _HEADS.get(key)
     if head is None:
         builder = flatbuffers.Builder(256 + 32 * len(buffers))
@@ -418,8 +422,9 @@ def write_batch(batch: Batch) -> bytes:
         builder.PrependInt64Slot(0, batch.num_rows, 0)
         builder.PrependUOffsetTRelativeSlot(1, node_vector, 0)
         builder.PrependUOffsetTRelativeSlot(2, buffer_vector, 0)
-        head = _message(builder, _HEADER_RECORD_BATCH, builder.EndObject(), len(body))
+        head = _message(builder, _HEADER_RECORD_BATCH, builder.EndObject(), length)
         if len(_HEADS) >= _CACHED_LAYOUTS:
             _HEADS.clear()
         _HEADS[key] = head
-    return head + body
+    # Each buffer is copied once, into the message.
+    return b"".join([head, *chunks])
