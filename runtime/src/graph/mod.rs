@@ -99,9 +99,10 @@ pub struct ColumnPlan {
 
 /// A plugin instance the graph opened to type a node, which the executor
 /// runs instead of opening another: a plugin is opened once per run (the
-/// contract says so; a source's `open` may connect or start a read). Kept
-/// for nodes of one instance; the executor moves it under its tenant's
-/// quota and the node's meters ([`SourceInstance::adopt`]).
+/// contract says so; a source's `open` may connect or start a read). It is
+/// the node's first instance (`name#0` of a parallel node); the executor
+/// moves it under its tenant's quota and the node's meters
+/// ([`SourceInstance::adopt`]).
 pub enum Opened {
     /// A source plugin's instance.
     Source(Box<SourceInstance>),
@@ -134,6 +135,16 @@ impl Node {
         let input = self.input_schema.as_ref()?;
         let output = self.output_schema.as_ref()?;
         Some(flow::flows(plan, input, output))
+    }
+
+    /// The name instance `instance` of the node's plugin runs as (in its
+    /// log records and errors): the node's, `name#instance` when the node
+    /// runs several.
+    pub fn instance_name(&self, instance: usize) -> String {
+        match self.spec.parallelism {
+            1 => self.name.clone(),
+            _ => format!("{}#{instance}", self.name),
+        }
     }
 
     /// Takes the instance the graph opened for this node, if it kept one
@@ -908,6 +919,8 @@ fn type_node(
         }
     };
     let (mut event_time, mut opened, mut columns) = (None, None, None);
+    // Opened as the node's first instance, which runs it.
+    let name = node.instance_name(0);
     let output_schema = match &node.implementation {
         Implementation::Source(Runner::Connector(source)) => {
             let schema = source
@@ -926,21 +939,16 @@ fn type_node(
         }
         Implementation::Source(Runner::Plugin(plugin)) => {
             let mut instance =
-                SourceInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
+                SourceInstance::with_grants(engine, plugin, &name, &node.limits, &node.grants)
                     .map_err(|e| Error::plugin(Stage::Open, e))?;
             let schema = instance.open(&config).map_err(refused_config)?;
             opened = Some(Opened::Source(Box::new(instance)));
             Some(schema)
         }
         Implementation::Transform(plugin) => {
-            let mut instance = TransformInstance::with_grants(
-                engine,
-                plugin,
-                &node.name,
-                &node.limits,
-                &node.grants,
-            )
-            .map_err(|e| Error::plugin(Stage::Open, e))?;
+            let mut instance =
+                TransformInstance::with_grants(engine, plugin, &name, &node.limits, &node.grants)
+                    .map_err(|e| Error::plugin(Stage::Open, e))?;
             let input = input_schema.as_ref().expect("transforms have inputs");
             let output = instance.open(&config, input).map_err(refused_config)?;
             event_time = instance.event_time();
@@ -974,7 +982,7 @@ fn type_node(
         }
         Implementation::Sink(Runner::Plugin(plugin)) => {
             let mut instance =
-                SinkInstance::with_grants(engine, plugin, &node.name, &node.limits, &node.grants)
+                SinkInstance::with_grants(engine, plugin, &name, &node.limits, &node.grants)
                     .map_err(|e| Error::plugin(Stage::Open, e))?;
             instance
                 .open(&config, input_schema.as_ref().expect("sinks have inputs"))
@@ -988,9 +996,7 @@ fn type_node(
     node.output_schema = output_schema;
     node.event_time = event_time;
     node.columns = columns;
-    if node.spec.parallelism == 1 {
-        node.opened = std::sync::Mutex::new(opened);
-    }
+    node.opened = std::sync::Mutex::new(opened);
     Ok(())
 }
 

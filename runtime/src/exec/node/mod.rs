@@ -303,9 +303,12 @@ impl Context<'_> {
 
     /// The instance the graph opened for this node, moved under the
     /// executor's limits and recorded in the audit log as loaded; `None`
-    /// when the graph kept none (parallel nodes), or another instance of the
-    /// node took it.
+    /// when the graph kept none, or this is not the node's first instance
+    /// (the graph opened that one).
     fn adopt<I: Adopted>(&self) -> Result<Option<I>> {
+        if self.instance != 0 {
+            return Ok(None);
+        }
         let Some(mut instance) = self.node.take_opened().and_then(I::take) else {
             return Ok(None);
         };
@@ -327,10 +330,7 @@ impl Context<'_> {
     }
 
     pub(in crate::exec) fn instance_name(&self) -> String {
-        match self.node.spec.parallelism {
-            1 => self.node.name.clone(),
-            _ => format!("{}#{}", self.node.name, self.instance),
-        }
+        self.node.instance_name(self.instance)
     }
 }
 
