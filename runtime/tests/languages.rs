@@ -4,8 +4,9 @@
 //! exactly; echo plugins in both languages return every row unchanged
 //! through a real pipeline; the three-language example gives identical
 //! output; a Python plugin's state survives a hot reload; Python and
-//! JavaScript transforms pass millions of rows in 128 MiB; and `weir plugin
-//! new` scaffolds build, inspect and run as made.
+//! JavaScript transforms pass millions of rows in 128 MiB; what they print
+//! reaches the log; and `weir plugin new` scaffolds build, inspect and run
+//! as made.
 
 mod support;
 
@@ -676,6 +677,70 @@ sinks:
         ),
     );
     weir(&["run", "--quiet", pipeline.to_str().unwrap()])
+}
+
+/// What a Python or JavaScript plugin prints (`print`, `console.log` and
+/// their stderr forms; the components have no WASI) reaches the log with
+/// the instance's name and stream, and takes no row with it; a node of
+/// three instances opens its plugin three times, each instance once (the
+/// instance the graph opened to type the node runs as the first).
+#[test]
+fn python_and_javascript_plugins_print_to_the_log_and_a_parallel_node_opens_each_instance_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_ids(dir.path());
+    for fixture_name in ["py-opens", "js-opens"] {
+        let component = dir.path().join(format!("{fixture_name}.wasm"));
+        build(&fixture(fixture_name), &component);
+        let _ = fs::remove_dir_all(dir.path().join("out"));
+        let pipeline = write_pipeline(
+            dir.path(),
+            &format!(
+                "sources:
+  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
+transforms:
+  echo: {{plugin: ./{fixture_name}.wasm, inputs: [ids], parallelism: 3}}
+sinks:
+  out: {{type: file, inputs: [echo], config: {{path: out, format: json}}}}
+"
+            ),
+        );
+        let out = weir_command(&["run", pipeline.to_str().unwrap()])
+            .env("WEIR_LOG", "weir::plugin=info")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{fixture_name}: {stderr}");
+        assert_eq!(
+            read_json_dir(&dir.path().join("out")).len(),
+            100,
+            "{fixture_name}: {stderr}"
+        );
+        let logged = |message: &str, stream: &str| -> Vec<String> {
+            stderr
+                .lines()
+                .filter(|l| l.contains(message) && l.contains(&format!("stream={stream}")))
+                .filter_map(|l| {
+                    l.split("node=\"")
+                        .nth(1)?
+                        .split('"')
+                        .next()
+                        .map(String::from)
+                })
+                .collect()
+        };
+        let mut opened = logged("opened", "stdout");
+        opened.sort();
+        assert_eq!(
+            opened,
+            ["echo#0", "echo#1", "echo#2"],
+            "{fixture_name}: {stderr}"
+        );
+        assert_eq!(
+            logged("batch of", "stderr").len(),
+            1,
+            "{fixture_name}: one batch of 100 ids: {stderr}"
+        );
+    }
 }
 
 /// Python and JavaScript plugins in derived mode: the host passes on the

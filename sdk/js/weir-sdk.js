@@ -328,9 +328,23 @@ function parseConfig(text) {
   }
 }
 
+// The component has no WASI, so `console` would print nowhere: while the
+// host calls the plugin, each line goes to the host's log at `info`, with
+// the stream's name (`console.error` and `console.warn`: stderr), as a Rust
+// plugin's output does. Outside a call (at build time) there is no host.
+let called = false;
+const printed = (stream) => (...values) => {
+  if (!called) return;
+  const text = values.map((v) => (typeof v === 'string' ? v : String(v))).join(' ');
+  for (const line of text.split('\n')) hostLog('info', line, [['stream', stream]]);
+};
+for (const name of ['log', 'info', 'debug', 'trace']) globalThis.console[name] = printed('stdout');
+for (const name of ['warn', 'error']) globalThis.console[name] = printed('stderr');
+
 /** Calls `fn`; any exception crosses as a typed WIT error. */
 function calling(fn) {
   return (...args) => {
+    called = true;
     try {
       return fn(...args);
     } catch (error) {

@@ -173,18 +173,52 @@ def _describe(error: BaseException) -> str:
     return text
 
 
+class _Printed:
+    """``sys.stdout`` or ``sys.stderr`` of a plugin while the host calls it.
+    The component has no WASI (a write to the real streams would trap the
+    instance), so each line printed goes to the host's log at ``info``,
+    with the stream's name, as a Rust plugin's output does."""
+
+    def __init__(self, stream: str):
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            log("info", line, stream=self.stream)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            log("info", self.pending, stream=self.stream)
+            self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+
+_STDOUT, _STDERR = _Printed("stdout"), _Printed("stderr")
+
+
 def _calling(method):
-    """Wraps an export method so plugin exceptions become WIT errors."""
+    """Wraps an export method so plugin exceptions become WIT errors and
+    what it prints reaches the log. (The streams are swapped per call: at
+    build time, when the module is imported, the host is not there.)"""
 
     def call(self, *args):
         from componentize_py_types import Err
 
+        sys.stdout, sys.stderr = _STDOUT, _STDERR
         try:
             return method(self, *args)
         except Err:
             raise
         except Exception as error:  # every failure crosses as a typed error
             raise Err(_wit_error(error)) from None
+        finally:
+            _STDOUT.flush()
+            _STDERR.flush()
 
     call.__name__ = method.__name__
     return call
