@@ -801,6 +801,37 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Int64Type, Schema};
     use std::sync::Arc;
 
+    /// Writes `batches` to a new Parquet file at `path` with `options`; the
+    /// first batch is the sample the options decide by.
+    fn write_file(path: &Path, options: &ParquetOptions, batches: &[RecordBatch]) {
+        let schema = batches[0].schema();
+        let file = File::create(path).unwrap();
+        let mut writer = Writer::create(file, path, schema, options, &batches[0]).unwrap();
+        for b in batches {
+            writer.write(b).unwrap();
+        }
+        assert!(writer.bytes() > 0);
+        writer.finish(path).unwrap();
+    }
+
+    /// The rows of the Parquet file at `path`, as one batch of `schema`.
+    fn read_file(path: &Path, schema: &SchemaRef) -> RecordBatch {
+        let file = File::open(path).unwrap();
+        let mut reader = Reader::open(file, path, schema, None, 8192, 0).unwrap();
+        let mut read = Vec::new();
+        while let Some(b) = reader.next_batch() {
+            read.push(b.unwrap());
+        }
+        arrow::compute::concat_batches(schema, &read).unwrap()
+    }
+
+    /// The footer of the Parquet file at `path`.
+    fn metadata(path: &Path) -> parquet::file::metadata::ParquetMetaData {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        reader.metadata().clone()
+    }
+
     /// `rows` rows of a flat, a list and a struct column (three leaves in
     /// one), a repeated and a distinct column.
     fn batch(first: i64, rows: i64) -> RecordBatch {
@@ -846,28 +877,11 @@ mod tests {
             compression: Compression::Zstd,
             ..ParquetOptions::default()
         };
+        write_file(&path, &options, &batches);
         let schema = batches[0].schema();
-        let file = File::create(&path).unwrap();
-        let mut writer =
-            Writer::create(file, &path, schema.clone(), &options, &batches[0]).unwrap();
-        for b in &batches {
-            writer.write(b).unwrap();
-        }
-        assert!(writer.bytes() > 0);
-        writer.finish(&path).unwrap();
-        let mut reader =
-            Reader::open(File::open(&path).unwrap(), &path, &schema, None, 8192, 0).unwrap();
-        let mut read = Vec::new();
-        while let Some(b) = reader.next_batch() {
-            read.push(b.unwrap());
-        }
         let written = arrow::compute::concat_batches(&schema, &batches).unwrap();
-        let read = arrow::compute::concat_batches(&schema, &read).unwrap();
-        assert_eq!(read, written);
-        let metadata = parquet::file::reader::FileReader::metadata(
-            &parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap(),
-        )
-        .clone();
+        assert_eq!(read_file(&path, &schema), written);
+        let metadata = metadata(&path);
         let groups: Vec<i64> = metadata.row_groups().iter().map(|g| g.num_rows()).collect();
         assert_eq!(groups, [2000, 2000, 2000, 1010]);
     }
@@ -939,36 +953,9 @@ mod tests {
                 encoding,
                 ..ParquetOptions::default()
             };
-            let mut writer = Writer::create(
-                File::create(&path).unwrap(),
-                &path,
-                batch.schema(),
-                &options,
-                &batch,
-            )
-            .unwrap();
-            writer.write(&batch).unwrap();
-            writer.finish(&path).unwrap();
-            let mut reader = Reader::open(
-                File::open(&path).unwrap(),
-                &path,
-                &batch.schema(),
-                None,
-                8192,
-                0,
-            )
-            .unwrap();
-            let mut read = Vec::new();
-            while let Some(b) = reader.next_batch() {
-                read.push(b.unwrap());
-            }
-            let read = arrow::compute::concat_batches(&batch.schema(), &read).unwrap();
-            assert_eq!(read, batch, "{encoding:?}");
-            let metadata = parquet::file::reader::FileReader::metadata(
-                &parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap())
-                    .unwrap(),
-            )
-            .clone();
+            write_file(&path, &options, std::slice::from_ref(&batch));
+            assert_eq!(read_file(&path, &batch.schema()), batch, "{encoding:?}");
+            let metadata = metadata(&path);
             let group = metadata.row_group(0);
             let encoded = |i: usize| {
                 group
