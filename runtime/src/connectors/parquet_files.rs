@@ -128,27 +128,37 @@ mod enabled {
     use crate::connectors::skip::{Range, RowFilter, Value};
     use rayon::prelude::*;
 
-    /// Rows of a sample below which `dictionary: auto` cannot tell and leaves
-    /// every column dictionary-encoded (the writer still gives a dictionary up
-    /// when it outgrows its page).
-    const SAMPLE_ROWS: usize = 1024;
+    /// Rows of a sample below which `auto` cannot tell: `dictionary: auto`
+    /// leaves every column dictionary-encoded (the writer still gives a
+    /// dictionary up when it outgrows its page), `encoding: auto` plain.
+    const MIN_SAMPLE_ROWS: usize = 1024;
 
-    /// The columns of `sample` worth a dictionary: at most half of their
-    /// values (of the first 8,192 rows) distinct. Columns of other types than
-    /// numbers, strings and binary keep the writer's default.
-    pub(super) fn repetitive_columns(sample: &RecordBatch) -> HashSet<String> {
-        let rows = sample.num_rows().min(8192);
+    /// Rows at the start of a file whose values choose its columns'
+    /// encodings.
+    const SAMPLE_ROWS: usize = 8192;
+
+    /// The names of the columns of `sample` whose first [`SAMPLE_ROWS`]
+    /// values `wanted` takes.
+    fn columns_where(sample: &RecordBatch, wanted: impl Fn(&dyn Array) -> bool) -> HashSet<String> {
+        let rows = sample.num_rows().min(SAMPLE_ROWS);
         sample
             .schema()
             .fields()
             .iter()
             .zip(sample.columns())
-            .filter(|(_, column)| {
-                let column = column.slice(0, rows);
-                rows < SAMPLE_ROWS || distinct(&column).is_none_or(|n| n * 2 <= rows)
-            })
+            .filter(|(_, column)| wanted(&column.slice(0, rows)))
             .map(|(field, _)| field.name().clone())
             .collect()
+    }
+
+    /// The columns of `sample` worth a dictionary: at most half of their
+    /// values (of the first 8,192 rows) distinct. Columns of other types than
+    /// numbers, strings and binary keep the writer's default.
+    pub(super) fn repetitive_columns(sample: &RecordBatch) -> HashSet<String> {
+        columns_where(sample, |column| {
+            let rows = column.len();
+            rows < MIN_SAMPLE_ROWS || distinct(column).is_none_or(|n| n * 2 <= rows)
+        })
     }
 
     /// The number of distinct values of `column`, `None` for a type not looked at.
@@ -178,22 +188,14 @@ mod enabled {
     /// non-null values (of the first 8,192 rows) take at most half their
     /// plain size delta-encoded.
     pub(super) fn stepping_columns(sample: &RecordBatch) -> HashSet<String> {
-        sample
-            .schema()
-            .fields()
-            .iter()
-            .zip(sample.columns())
-            .filter(|(_, column)| {
-                let column = column.slice(0, column.len().min(8192));
-                let Some(values) = integers(&column) else {
-                    return false;
-                };
-                let width = column.data_type().primitive_width().unwrap_or(8) as u64 * 8;
-                values.len() >= SAMPLE_ROWS
-                    && 2 * delta_bits(&values) <= width * values.len() as u64
-            })
-            .map(|(field, _)| field.name().clone())
-            .collect()
+        columns_where(sample, |column| {
+            let Some(values) = integers(column) else {
+                return false;
+            };
+            let width = column.data_type().primitive_width().unwrap_or(8) as u64 * 8;
+            values.len() >= MIN_SAMPLE_ROWS
+                && 2 * delta_bits(&values) <= width * values.len() as u64
+        })
     }
 
     /// The non-null values of an integer-like column of 32 or 64 bits (the
