@@ -12,6 +12,7 @@ weir_sdk.export_sink(...)`` for the other worlds). The module-level name is
 the one componentize-py looks for; it must match the world's export.
 """
 
+import io
 import json
 import sys
 import traceback
@@ -173,13 +174,14 @@ def _describe(error: BaseException) -> str:
     return text
 
 
-class _Printed:
+class _Printed(io.TextIOBase):
     """``sys.stdout`` or ``sys.stderr`` of a plugin while the host calls it.
     The component has no WASI (a write to the real streams would trap the
     instance), so each line printed goes to the host's log at ``info``,
     with the stream's name, as a Rust plugin's output does."""
 
     def __init__(self, stream: str):
+        super().__init__()
         self.stream = stream
         self.pending = ""
 
