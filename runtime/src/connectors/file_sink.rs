@@ -53,8 +53,8 @@ pub struct Config {
     /// Parquet: rows per row group (default 131,072).
     pub row_group_rows: Option<usize>,
     /// Parquet: which columns are dictionary-encoded: `auto` (default: those
-    /// whose values repeat in the rows a file starts with), `true`, `false`
-    /// or a list of columns.
+    /// whose values repeat in the rows a file starts with, unless delta
+    /// encoding packs them smaller), `true`, `false` or a list of columns.
     pub dictionary: Option<Dictionary>,
     /// Parquet: how integer columns without a dictionary are encoded:
     /// `auto` (default: delta-encoded where neighbouring values differ by

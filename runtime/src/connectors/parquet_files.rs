@@ -60,9 +60,10 @@ pub enum Compression {
 /// Which columns a Parquet file dictionary-encodes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dictionary {
-    /// Those whose values repeat in the rows a file starts with; a column
-    /// of mostly distinct values (ids, timestamps, prices) is written
-    /// plain instead of filling a dictionary that would be given up.
+    /// Those whose values repeat in the rows a file starts with, unless
+    /// `encoding: auto` packs an integer column smaller; a column of mostly
+    /// distinct values (ids, timestamps, prices) is written plain instead of
+    /// filling a dictionary that would be given up.
     Auto,
     /// Every column (`true`) or none (`false`).
     All(bool),
@@ -188,14 +189,36 @@ mod enabled {
     /// non-null values (of the first 8,192 rows) take at most half their
     /// plain size delta-encoded.
     pub(super) fn stepping_columns(sample: &RecordBatch) -> HashSet<String> {
+        columns_where(sample, |column| delta_size(column).is_some())
+    }
+
+    /// The stepping columns of `sample` that take fewer bits delta-encoded
+    /// than with a dictionary (its values once, then each row's index at
+    /// the width the number of distinct values needs): small ids, which
+    /// also repeat.
+    pub(super) fn packed_smaller_columns(sample: &RecordBatch) -> HashSet<String> {
         columns_where(sample, |column| {
-            let Some(values) = integers(column) else {
+            let (Some(delta), Some(distinct)) = (delta_size(column), distinct(column)) else {
                 return false;
             };
-            let width = column.data_type().primitive_width().unwrap_or(8) as u64 * 8;
-            values.len() >= MIN_SAMPLE_ROWS
-                && 2 * delta_bits(&values) <= width * values.len() as u64
+            let width = plain_width(column);
+            let indices = u64::from(usize::BITS - distinct.saturating_sub(1).leading_zeros());
+            delta < distinct as u64 * width + column.len() as u64 * indices
         })
+    }
+
+    /// Bits of one plain value of `column`.
+    fn plain_width(column: &dyn Array) -> u64 {
+        column.data_type().primitive_width().unwrap_or(8) as u64 * 8
+    }
+
+    /// The bits the values of `column` take delta-encoded, if it is an
+    /// integer column worth it: at most half its plain size.
+    fn delta_size(column: &dyn Array) -> Option<u64> {
+        let values = integers(column)?;
+        let bits = delta_bits(&values);
+        (values.len() >= MIN_SAMPLE_ROWS && 2 * bits <= plain_width(column) * values.len() as u64)
+            .then_some(bits)
     }
 
     /// The non-null values of an integer-like column of 32 or 64 bits (the
@@ -689,7 +712,14 @@ mod enabled {
             }
             super::Dictionary::Auto => {
                 let repetitive = repetitive_columns(sample);
-                by_column(builder, &|name| repetitive.contains(name))
+                // Given the choice, the smaller of the two.
+                let packed = match options.encoding {
+                    super::Encoding::Auto => packed_smaller_columns(sample),
+                    super::Encoding::Plain => HashSet::new(),
+                };
+                by_column(builder, &|name| {
+                    repetitive.contains(name) && !packed.contains(name)
+                })
             }
         };
         let properties = builder.build();
@@ -903,8 +933,10 @@ mod tests {
     }
 
     /// `encoding: auto` delta-encodes the integer columns that step by
-    /// little (timestamps, sequence numbers) and no others; a file so
-    /// written reads back as written, and `encoding: plain` keeps them plain.
+    /// little (timestamps, sequence numbers, small ids) and no others, and
+    /// small ids packed so rather than with a dictionary; a file so written
+    /// reads back as written, and `encoding: plain` keeps them plain (the
+    /// small ids with a dictionary).
     #[test]
     fn auto_encoding_delta_encodes_stepping_integers_only() {
         use arrow::array::TimestampMillisecondArray;
@@ -937,14 +969,26 @@ mod tests {
                 "price",
                 Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64))),
             ),
+            (
+                "small",
+                Arc::new(Int64Array::from_iter_values(
+                    (0..rows).map(|i| i * 37 % 200),
+                )),
+            ),
         ];
         let batch = RecordBatch::try_from_iter(columns).unwrap();
         let stepping = enabled::stepping_columns(&batch);
         assert_eq!(
             stepping,
-            ["at", "seq"].map(String::from).into(),
+            ["at", "seq", "small"].map(String::from).into(),
             "nulls are skipped; random ids and floats stay plain"
         );
+        let packed = enabled::packed_smaller_columns(&batch);
+        assert!(
+            packed.contains("small") && !packed.contains("random"),
+            "the small ids repeat, but packed they are smaller than a dictionary: {packed:?}"
+        );
+        assert!(enabled::repetitive_columns(&batch).contains("small"));
         for (encoding, delta) in [
             (super::Encoding::Auto, true),
             (super::Encoding::Plain, false),
@@ -965,11 +1009,13 @@ mod tests {
                     .encodings()
                     .any(|e| e == Encoding::DELTA_BINARY_PACKED)
             };
+            let dictionary = |i: usize| group.column(i).dictionary_page_offset().is_some();
             assert_eq!(
-                [encoded(0), encoded(1), encoded(2), encoded(3)],
-                [delta, delta, false, false],
+                [0, 1, 2, 3, 4].map(encoded),
+                [delta, delta, false, false, delta],
                 "{encoding:?}"
             );
+            assert_eq!(dictionary(4), !delta, "{encoding:?}: the small ids");
         }
     }
 }
