@@ -658,24 +658,32 @@ fn write_ids(dir: &Path) {
     fs::write(dir.join("ids.jsonl"), ids).unwrap();
 }
 
-/// Runs `ids.jsonl` in `dir` through transform `node`, the component
-/// `dir/<fixture>.wasm` with `config`, into `dir/out` (JSON lines); clears
-/// the output and dead letters of an earlier run first.
-fn run_ids_through(dir: &Path, fixture: &str, node: &str, config: &str) -> std::process::Output {
+/// Writes the pipeline that runs `ids.jsonl` in `dir` (read once, unlike
+/// [`ids_pipeline`]'s) through transform `node`, the component
+/// `dir/<fixture>.wasm` with the further node keys `settings` (its
+/// `config`, `parallelism`), into `dir/out` (JSON lines); clears the output
+/// and dead letters of an earlier run first.
+fn ids_through_pipeline(dir: &Path, fixture: &str, node: &str, settings: &str) -> PathBuf {
     let _ = fs::remove_dir_all(dir.join("out"));
     let _ = fs::remove_dir_all(dir.join("dead-letters"));
-    let pipeline = write_pipeline(
+    write_pipeline(
         dir,
         &format!(
             "sources:
   ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
 transforms:
-  {node}: {{plugin: ./{fixture}.wasm, inputs: [ids], config: {config}}}
+  {node}: {{plugin: ./{fixture}.wasm, inputs: [ids], {settings}}}
 sinks:
   out: {{type: file, inputs: [{node}], config: {{path: out, format: json}}}}
 "
         ),
-    );
+    )
+}
+
+/// Runs `ids.jsonl` in `dir` through transform `node`, the component
+/// `dir/<fixture>.wasm` with `config` (see [`ids_through_pipeline`]).
+fn run_ids_through(dir: &Path, fixture: &str, node: &str, config: &str) -> std::process::Output {
+    let pipeline = ids_through_pipeline(dir, fixture, node, &format!("config: {config}"));
     weir(&["run", "--quiet", pipeline.to_str().unwrap()])
 }
 
@@ -691,19 +699,7 @@ fn python_and_javascript_plugins_print_to_the_log_and_a_parallel_node_opens_each
     for fixture_name in ["py-opens", "js-opens"] {
         let component = dir.path().join(format!("{fixture_name}.wasm"));
         build(&fixture(fixture_name), &component);
-        let _ = fs::remove_dir_all(dir.path().join("out"));
-        let pipeline = write_pipeline(
-            dir.path(),
-            &format!(
-                "sources:
-  ids: {{type: file, config: {{path: ids.jsonl, schema: {{id: int64, name: utf8}}, resume: false}}}}
-transforms:
-  echo: {{plugin: ./{fixture_name}.wasm, inputs: [ids], parallelism: 3}}
-sinks:
-  out: {{type: file, inputs: [echo], config: {{path: out, format: json}}}}
-"
-            ),
-        );
+        let pipeline = ids_through_pipeline(dir.path(), fixture_name, "echo", "parallelism: 3");
         let out = weir_command(&["run", pipeline.to_str().unwrap()])
             .env("WEIR_LOG", "weir::plugin=info")
             .output()

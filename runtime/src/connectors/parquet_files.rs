@@ -226,19 +226,19 @@ mod enabled {
     fn integers(column: &dyn Array) -> Option<Vec<i64>> {
         use arrow::datatypes::DataType as T;
         let data = column.to_data();
-        let values: Vec<i64> = match column.data_type() {
-            T::Int32 | T::UInt32 | T::Date32 | T::Time32(_) => data
-                .buffer::<i32>(0)
-                .iter()
-                .map(|&v| i64::from(v))
-                .collect(),
+        let valid = (0..column.len()).filter(|&i| column.is_valid(i));
+        // The column's own values only: its buffer may run on far past them.
+        Some(match column.data_type() {
+            T::Int32 | T::UInt32 | T::Date32 | T::Time32(_) => {
+                let values = data.buffer::<i32>(0);
+                valid.map(|i| i64::from(values[i])).collect()
+            }
             T::Int64 | T::UInt64 | T::Timestamp(..) | T::Time64(_) | T::Duration(_) => {
-                data.buffer::<i64>(0).to_vec()
+                let values = data.buffer::<i64>(0);
+                valid.map(|i| values[i]).collect()
             }
             _ => return None,
-        };
-        let valid = (0..column.len()).filter(|&i| column.is_valid(i));
-        Some(valid.map(|i| values[i]).collect())
+        })
     }
 
     /// The bits `values` take as Parquet's `DELTA_BINARY_PACKED` lays
