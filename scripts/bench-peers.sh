@@ -2,7 +2,7 @@
 # Weir against Polars and DuckDB (Nexmark q1 and q2 on the same Parquet file,
 # 2 threads each) and Weir's Python plugins against Bytewax, runs
 # alternating; writes the ratios to BENCHMARKS.md (benches/peers/run.py).
-# The peers come from PyPI into ~/.cache/weir/peers. PEERS_ROUNDS (default 5)
+# The peers come from PyPI into ~/.cache/weir/peers. PEERS_ROUNDS (default 7)
 # and PEERS_EVENTS (default 2,173,950 generated events: 2,000,034 bids)
 # change the size.
 set -euo pipefail
@@ -33,4 +33,4 @@ mkdir -p "$data"
 EVENTS="${PEERS_EVENTS:-2173950}" OUT="$data/bids" "$weir" run --quiet benches/peers/bids.yaml
 mv "$data/bids/part-00000.parquet" "$data/bids.parquet"
 exec "$peers/bin/python" benches/peers/run.py --weir "$weir" --input "$data/bids.parquet" \
-    --rounds "${PEERS_ROUNDS:-5}" --write BENCHMARKS.md
+    --rounds "${PEERS_ROUNDS:-7}" --write BENCHMARKS.md

@@ -241,11 +241,12 @@ def table(results, bids):
         mine = results[(query, weir)]
         for peer in peers:
             theirs = results[(query, peer)]
-            ratio = statistics.median(t["wall"] / m["wall"] for m, t in zip(mine, theirs))
+            ratios = [t["wall"] / m["wall"] for m, t in zip(mine, theirs)]
             cpu = statistics.median(m["cpu"] / t["cpu"] for m, t in zip(mine, theirs))
             lines.append(
                 f"| {query} | {what} | {weir} | {peer} | {rate(mine) / 1e6:.2f} M | {rate(theirs) / 1e6:.2f} M "
-                f"| **{ratio:.2f}** | {cpu:.2f} | {memory(mine):.0f} MiB / {memory(theirs):.0f} MiB | {rows:,} |"
+                f"| **{statistics.median(ratios):.2f}** ({min(ratios):.2f}-{max(ratios):.2f}) | {cpu:.2f} "
+                f"| {memory(mine):.0f} MiB / {memory(theirs):.0f} MiB | {rows:,} |"
             )
     return lines
 
@@ -272,7 +273,8 @@ def report(args, results):
             "engine and the result written as Parquet; each run is a process of its own, the variants alternate "
             "(their order rotates each round). Events/s: input rows over the median wall time, process start "
             "to exit. **Weir / peer**: the median over rounds of the peer's wall time over Weir's (above 1: Weir is "
-            "faster). CPU: Weir's user + system time over the peer's. Peak memory: the largest resident set of any run.",
+            "faster), then the lowest and highest round's: on a shared machine a round's speed drifts by a quarter "
+            "either way. CPU: Weir's user + system time over the peer's. Peak memory: the largest resident set of any run.",
             "",
             f"Polars and DuckDB run on {THREADS} threads (`POLARS_MAX_THREADS`, `SET threads`), Bytewax on one worker "
             f"(its default), in two styles: `rows`, each bid a Python dict, as its documentation writes a flow, and "
@@ -320,7 +322,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weir", type=Path, required=True)
     parser.add_argument("--input", type=Path, required=True)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     args.weir, args.input = args.weir.resolve(), args.input.resolve()
