@@ -138,28 +138,84 @@ mod enabled {
     /// encodings.
     const SAMPLE_ROWS: usize = 8192;
 
-    /// The names of the columns of `sample` whose first [`SAMPLE_ROWS`]
-    /// values `wanted` takes.
-    fn columns_where(sample: &RecordBatch, wanted: impl Fn(&dyn Array) -> bool) -> HashSet<String> {
-        let rows = sample.num_rows().min(SAMPLE_ROWS);
-        sample
-            .schema()
-            .fields()
-            .iter()
-            .zip(sample.columns())
-            .filter(|(_, column)| wanted(&column.slice(0, rows)))
-            .map(|(field, _)| field.name().clone())
-            .collect()
+    /// What the first [`SAMPLE_ROWS`] rows of a file tell of each of its
+    /// columns: the facts `auto` chooses their encodings by, each measured
+    /// once and only when an `auto` option asks for it.
+    pub(super) struct Sample(Vec<Sampled>);
+
+    /// The facts of one column of a [`Sample`].
+    struct Sampled {
+        name: String,
+        rows: usize,
+        /// Distinct values (under `dictionary: auto`; `None` for a type not
+        /// looked at).
+        distinct: Option<usize>,
+        /// Bits delta-encoded, if an integer column worth it (under
+        /// `encoding: auto`).
+        delta: Option<u64>,
+        /// Bits of one plain value.
+        width: u64,
     }
 
-    /// The columns of `sample` worth a dictionary: at most half of their
-    /// values (of the first 8,192 rows) distinct. Columns of other types than
-    /// numbers, strings and binary keep the writer's default.
-    pub(super) fn repetitive_columns(sample: &RecordBatch) -> HashSet<String> {
-        columns_where(sample, |column| {
-            let rows = column.len();
-            rows < MIN_SAMPLE_ROWS || distinct(column).is_none_or(|n| n * 2 <= rows)
-        })
+    impl Sample {
+        /// Measures the first [`SAMPLE_ROWS`] rows of `batch` as `options` need.
+        pub(super) fn of(batch: &RecordBatch, options: &ParquetOptions) -> Self {
+            let rows = batch.num_rows().min(SAMPLE_ROWS);
+            let dictionary = options.dictionary == super::Dictionary::Auto;
+            let delta = options.encoding == super::Encoding::Auto;
+            let schema = batch.schema();
+            Self(
+                (schema.fields().iter().zip(batch.columns()))
+                    .map(|(field, column)| {
+                        let column = column.slice(0, rows);
+                        Sampled {
+                            name: field.name().clone(),
+                            rows,
+                            distinct: dictionary.then(|| distinct(&column)).flatten(),
+                            delta: delta.then(|| delta_size(&column)).flatten(),
+                            width: plain_width(&column),
+                        }
+                    })
+                    .collect(),
+            )
+        }
+
+        fn names_where(&self, wanted: impl Fn(&Sampled) -> bool) -> HashSet<String> {
+            self.0
+                .iter()
+                .filter(|c| wanted(c))
+                .map(|c| c.name.clone())
+                .collect()
+        }
+
+        /// The columns worth a dictionary: at most half of their values
+        /// distinct. Columns of other types than numbers, strings and binary
+        /// keep the writer's default.
+        pub(super) fn repetitive(&self) -> HashSet<String> {
+            self.names_where(|c| {
+                c.rows < MIN_SAMPLE_ROWS || c.distinct.is_none_or(|n| n * 2 <= c.rows)
+            })
+        }
+
+        /// The integer columns worth delta encoding: 32- and 64-bit
+        /// integers, timestamps, dates, times and durations whose non-null
+        /// values take at most half their plain size delta-encoded.
+        pub(super) fn stepping(&self) -> HashSet<String> {
+            self.names_where(|c| c.delta.is_some())
+        }
+
+        /// The stepping columns that take fewer bits delta-encoded than with
+        /// a dictionary (its values once, then each row's index at the width
+        /// the number of distinct values needs): small ids, which also repeat.
+        pub(super) fn packed_smaller(&self) -> HashSet<String> {
+            self.names_where(|c| {
+                let (Some(delta), Some(distinct)) = (c.delta, c.distinct) else {
+                    return false;
+                };
+                let indices = u64::from(usize::BITS - distinct.saturating_sub(1).leading_zeros());
+                delta < distinct as u64 * c.width + c.rows as u64 * indices
+            })
+        }
     }
 
     /// The number of distinct values of `column`, `None` for a type not looked at.
@@ -182,29 +238,6 @@ mod enabled {
             _ => return None,
         };
         Some(n)
-    }
-
-    /// The integer columns of `sample` worth delta encoding: 32- and
-    /// 64-bit integers, timestamps, dates, times and durations whose
-    /// non-null values (of the first 8,192 rows) take at most half their
-    /// plain size delta-encoded.
-    pub(super) fn stepping_columns(sample: &RecordBatch) -> HashSet<String> {
-        columns_where(sample, |column| delta_size(column).is_some())
-    }
-
-    /// The stepping columns of `sample` that take fewer bits delta-encoded
-    /// than with a dictionary (its values once, then each row's index at
-    /// the width the number of distinct values needs): small ids, which
-    /// also repeat.
-    pub(super) fn packed_smaller_columns(sample: &RecordBatch) -> HashSet<String> {
-        columns_where(sample, |column| {
-            let (Some(delta), Some(distinct)) = (delta_size(column), distinct(column)) else {
-                return false;
-            };
-            let width = plain_width(column);
-            let indices = u64::from(usize::BITS - distinct.saturating_sub(1).leading_zeros());
-            delta < distinct as u64 * width + column.len() as u64 * indices
-        })
     }
 
     /// Bits of one plain value of `column`.
@@ -696,6 +729,7 @@ mod enabled {
             super::Compression::Snappy => Compression::SNAPPY,
             super::Compression::None => Compression::UNCOMPRESSED,
         };
+        let measured = Sample::of(sample, options);
         let mut builder = WriterProperties::builder()
             .set_compression(compression)
             .set_max_row_group_size(options.row_group_rows);
@@ -711,12 +745,9 @@ mod enabled {
                 by_column(builder, &|name| columns.iter().any(|c| c == name))
             }
             super::Dictionary::Auto => {
-                let repetitive = repetitive_columns(sample);
-                // Given the choice, the smaller of the two.
-                let packed = match options.encoding {
-                    super::Encoding::Auto => packed_smaller_columns(sample),
-                    super::Encoding::Plain => HashSet::new(),
-                };
+                let repetitive = measured.repetitive();
+                // Given the choice (`encoding: auto`), the smaller of the two.
+                let packed = measured.packed_smaller();
                 by_column(builder, &|name| {
                     repetitive.contains(name) && !packed.contains(name)
                 })
@@ -727,7 +758,8 @@ mod enabled {
             return properties;
         }
         // Delta encoding for the stepping columns that have no dictionary.
-        let delta: Vec<ColumnPath> = stepping_columns(sample)
+        let delta: Vec<ColumnPath> = measured
+            .stepping()
             .into_iter()
             .map(ColumnPath::from)
             .filter(|path| !properties.dictionary_enabled(path))
@@ -922,14 +954,15 @@ mod tests {
     /// cannot tell from a sample of a few rows.
     #[test]
     fn auto_dictionary_is_for_columns_whose_values_repeat() {
-        let repetitive = enabled::repetitive_columns(&batch(0, 5000));
+        let sampled = |rows| enabled::Sample::of(&batch(0, rows), &ParquetOptions::default());
+        let repetitive = sampled(5000).repetitive();
         assert!(repetitive.contains("kind"), "{repetitive:?}");
         assert!(!repetitive.contains("id"), "{repetitive:?}");
         assert!(
             repetitive.contains("list"),
             "nested columns keep the default"
         );
-        assert_eq!(enabled::repetitive_columns(&batch(0, 10)).len(), 4);
+        assert_eq!(sampled(10).repetitive().len(), 4);
     }
 
     /// `encoding: auto` delta-encodes the integer columns that step by
@@ -977,18 +1010,19 @@ mod tests {
             ),
         ];
         let batch = RecordBatch::try_from_iter(columns).unwrap();
-        let stepping = enabled::stepping_columns(&batch);
+        let sample = enabled::Sample::of(&batch, &ParquetOptions::default());
+        let stepping = sample.stepping();
         assert_eq!(
             stepping,
             ["at", "seq", "small"].map(String::from).into(),
             "nulls are skipped; random ids and floats stay plain"
         );
-        let packed = enabled::packed_smaller_columns(&batch);
+        let packed = sample.packed_smaller();
         assert!(
             packed.contains("small") && !packed.contains("random"),
             "the small ids repeat, but packed they are smaller than a dictionary: {packed:?}"
         );
-        assert!(enabled::repetitive_columns(&batch).contains("small"));
+        assert!(sample.repetitive().contains("small"));
         for (encoding, delta) in [
             (super::Encoding::Auto, true),
             (super::Encoding::Plain, false),
